@@ -1,0 +1,68 @@
+"""Assembles the aiohttp application: resources in cleanup_ctx, routes, background duties."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.context import Gateway, open_gateway
+from gateway.endpoints import (
+    GATEWAY,
+    healthz,
+    metrics_endpoint,
+    portal_endpoint,
+    provision_endpoint,
+    readyz,
+)
+from gateway.settings import Settings
+from gateway.store.redis import StoreUnavailable, now
+
+log = logging.getLogger("hogo.app")
+
+
+async def sweep_interrupted_forever(gw: Gateway) -> None:
+    """Hold queries left half-done by a crashed process; they never go out automatically later."""
+    interval = max(1.0, gw.settings.interrupted_after_seconds / 4)
+    while True:
+        try:
+            _, ms = now()
+            held = await gw.queries.sweep_interrupted(
+                ms - int(gw.settings.interrupted_after_seconds * 1000)
+            )
+            if held:
+                log.warning("held %d interrupted queries for staff", held)
+        except StoreUnavailable:
+            pass
+        except Exception:
+            log.exception("sweep of interrupted queries failed")
+        await asyncio.sleep(interval)
+
+
+def build_app(
+    settings: Settings, redis_url: str, gateway: Gateway | None = None
+) -> web.Application:
+    """The whole gateway as one aiohttp application (its store opened on startup)."""
+    app = web.Application(client_max_size=settings.max_body_bytes + 1)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        gw = gateway or await open_gateway(settings, redis_url)
+        app[GATEWAY] = gw
+        sweeper = asyncio.create_task(sweep_interrupted_forever(gw))
+        yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        if gateway is None:
+            await gw.close()
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_post("/soap/provision", provision_endpoint)
+    app.router.add_post("/soap/portal", portal_endpoint)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    return app

@@ -1,0 +1,90 @@
+"""The gateway's resources, made once per process: keys, the store, the upstream, the services.
+
+Both the HTTP application and the command line open one `Gateway` and close it at the end, so
+the two reach the store the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+
+from gateway import metrics
+from gateway.crypto import Keyring
+from gateway.portal import PortalService
+from gateway.provision import ProvisionService
+from gateway.queue import ManualQueue
+from gateway.settings import Settings
+from gateway.store.directory import DirectoryStore
+from gateway.store.events import EventLog
+from gateway.store.flags import FlagStore
+from gateway.store.queries import QueryStore
+from gateway.store.records import RecordStore
+from gateway.store.redis import Redis, connect
+from gateway.store.requesters import RequesterStore
+from gateway.upstream import Upstream
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    keyring: Keyring
+    redis: Redis
+    queries: QueryStore
+    flags: FlagStore
+    directory: DirectoryStore
+    requesters: RequesterStore
+    events: EventLog
+    records: RecordStore
+    upstream: Upstream | None
+    provision: ProvisionService | None
+    portal: PortalService | None
+    queue: ManualQueue
+    _session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        await self.redis.close()
+
+
+async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
+    keyring = Keyring(settings.keys_dir)
+    redis = Redis(connect(redis_url, settings), settings)
+    queries = QueryStore(redis, keyring)
+    flags = FlagStore(redis, keyring)
+    directory = DirectoryStore(redis, keyring)
+    events = EventLog(redis)
+    records = RecordStore(redis)
+    session = upstream = provision = portal = None
+    if settings.upstream_url:
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+            skip_auto_headers=("User-Agent",),
+        )
+        upstream = Upstream(
+            session,
+            settings.upstream_url,
+            settings.upstream_timeout,
+            metrics.UPSTREAM_SECONDS.observe,
+        )
+        provision = ProvisionService(queries, keyring, upstream)
+        portal = PortalService(keyring, directory, flags, records, events, upstream)
+    queue = ManualQueue(queries, upstream, lock_seconds=settings.upstream_timeout + 5)
+    return Gateway(
+        settings=settings,
+        keyring=keyring,
+        redis=redis,
+        queries=queries,
+        flags=flags,
+        directory=directory,
+        requesters=RequesterStore(redis),
+        events=events,
+        records=records,
+        upstream=upstream,
+        provision=provision,
+        portal=portal,
+        queue=queue,
+        _session=session,
+    )

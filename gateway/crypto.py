@@ -1,0 +1,189 @@
+"""Keys at rest: person keys (HMAC-SHA256), sealed values (AES-GCM), signing keys (Ed25519).
+
+Person numbers and subject codes are never stored: the store sees only `person_key(...)`, a keyed
+hash. Names, the request's personal fields and the answers are sealed with AES-GCM, bound to the
+record they belong to by associated data. Every key is versioned so that it can be rotated: new
+writes use the newest version, reads try every version still on disk.
+
+Layout under DATA_DIR/keys (directory 0700, files 0600):
+    hmac-<v>.key, aes-<v>.key    32 random bytes, base64
+    ed25519-<v>.pem              PKCS#8 private key (the audit trail's signing key)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_KEY_FILE = re.compile(r"^(hmac|aes)-(\d+)\.key$")
+_SIGN_FILE = re.compile(r"^ed25519-(\d+)\.pem$")
+
+
+class KeyError_(Exception):
+    """A key is missing, unreadable or does not open a sealed value."""
+
+
+class SealError(KeyError_):
+    pass
+
+
+def _write_new(path: Path, data: bytes) -> bool:
+    """Create `path` with `data` unless it exists (O_EXCL: two processes never disagree)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    version: int
+    private: Ed25519PrivateKey
+
+    @property
+    def public(self) -> Ed25519PublicKey:
+        return self.private.public_key()
+
+    def public_pem(self) -> bytes:
+        return self.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+class Keyring:
+    """All keys of one data dir, loaded once; creates the first version of each when missing."""
+
+    def __init__(self, keys_dir: Path, *, create: bool = True) -> None:
+        self.dir = keys_dir
+        if create:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.dir, 0o700)
+        self._hmac: dict[int, bytes] = {}
+        self._aes: dict[int, AESGCM] = {}
+        self._signing: dict[int, SigningKey] = {}
+        self._load()
+        if create and not self._hmac:
+            self._create_symmetric("hmac", 1)
+        if create and not self._aes:
+            self._create_symmetric("aes", 1)
+        if create and not self._signing:
+            self._create_signing(1)
+        self._load()
+        if not self._hmac or not self._aes:
+            raise KeyError_(f"no keys in {self.dir}")
+
+    # -- loading and rotation -------------------------------------------------------------
+    def _load(self) -> None:
+        if not self.dir.is_dir():
+            return
+        for path in sorted(self.dir.iterdir()):
+            m = _KEY_FILE.match(path.name)
+            if m:
+                raw = base64.b64decode(path.read_bytes().strip())
+                if len(raw) != 32:
+                    raise KeyError_(f"{path.name}: not a 32-byte key")
+                version = int(m.group(2))
+                if m.group(1) == "hmac":
+                    self._hmac[version] = raw
+                else:
+                    self._aes[version] = AESGCM(raw)
+                continue
+            s = _SIGN_FILE.match(path.name)
+            if s:
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+                if not isinstance(key, Ed25519PrivateKey):
+                    raise KeyError_(f"{path.name}: not an Ed25519 key")
+                self._signing[int(s.group(1))] = SigningKey(int(s.group(1)), key)
+
+    def _create_symmetric(self, kind: str, version: int) -> None:
+        _write_new(self.dir / f"{kind}-{version}.key", base64.b64encode(os.urandom(32)) + b"\n")
+
+    def _create_signing(self, version: int) -> None:
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _write_new(self.dir / f"ed25519-{version}.pem", pem)
+
+    def rotate(self, kind: str) -> int:
+        """Add a new newest version of `kind` (hmac, aes or signing); old ones stay readable."""
+        if kind == "signing":
+            version = max(self._signing, default=0) + 1
+            self._create_signing(version)
+        elif kind in ("hmac", "aes"):
+            table: dict[int, object] = self._hmac if kind == "hmac" else self._aes  # type: ignore[assignment]
+            version = max(table, default=0) + 1
+            self._create_symmetric(kind, version)
+        else:
+            raise ValueError(f"unknown key kind {kind!r}")
+        self._load()
+        return version
+
+    # -- person keys ---------------------------------------------------------------------
+    @property
+    def hmac_version(self) -> int:
+        return max(self._hmac)
+
+    def person_key(self, kind: str, value: str, version: int | None = None) -> str:
+        """The keyed hash that stands for a person number or subject code in the store.
+
+        `kind` separates the namespaces ("atena", "subject") so that equal strings of different
+        kinds never collide. 128 bits of HMAC-SHA256, hex, prefixed with the key version.
+        """
+        v = self.hmac_version if version is None else version
+        mac = hmac.new(self._hmac[v], f"{kind}\x00{value}".encode(), hashlib.sha256)
+        return f"{v}.{mac.hexdigest()[:32]}"
+
+    def person_keys(self, kind: str, value: str) -> list[str]:
+        """Every key `value` may be stored under, newest version first (for reads during rotation)."""
+        return [self.person_key(kind, value, v) for v in sorted(self._hmac, reverse=True)]
+
+    # -- sealing -------------------------------------------------------------------------
+    @property
+    def aes_version(self) -> int:
+        return max(self._aes)
+
+    def seal(self, plaintext: str | bytes, context: str) -> str:
+        """AES-GCM with a fresh nonce; `context` (the record it belongs to) is associated data."""
+        data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+        v = self.aes_version
+        nonce = os.urandom(12)
+        ct = self._aes[v].encrypt(nonce, data, context.encode())
+        return f"{v}." + base64.urlsafe_b64encode(nonce + ct).decode()
+
+    def unseal(self, sealed: str, context: str) -> bytes:
+        try:
+            head, body = sealed.split(".", 1)
+            aes = self._aes[int(head)]
+            raw = base64.urlsafe_b64decode(body)
+            return aes.decrypt(raw[:12], raw[12:], context.encode())
+        except Exception as exc:  # wrong key, wrong context, damaged value: all the same to callers
+            raise SealError("sealed value does not open with this keyring and context") from exc
+
+    def unseal_text(self, sealed: str, context: str) -> str:
+        return self.unseal(sealed, context).decode()
+
+    # -- signing (the audit trail) ---------------------------------------------------------
+    @property
+    def signing_key(self) -> SigningKey:
+        if not self._signing:
+            raise KeyError_(f"no signing key in {self.dir}")
+        return self._signing[max(self._signing)]
+
+    def signing_keys(self) -> dict[int, SigningKey]:
+        return dict(self._signing)

@@ -1,0 +1,121 @@
+"""`hogo-gateway demo`: the whole gateway on this machine, with synthetic residents only.
+
+Starts an embedded store under DATA_DIR/demo, a simulated upstream, and the gateway; registers a
+requester, imports a directory of synthetic residents, flags two of them, and prints what to try.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway.app import build_app
+from gateway.cli import os_actor
+from gateway.context import open_gateway
+from gateway.embedded import EmbeddedRedis, free_port
+from gateway.flags import set_flags
+from gateway.settings import Settings
+from gateway.simulator import Simulator, synthetic_residents
+
+DEMO_REQUESTER = "1300000000000001"
+RESIDENTS = 50
+
+
+def _sample_request(pn: str, subject: str) -> str:
+    return f"""curl -s http://HOST/soap/provision -H 'Content-Type: text/xml' --data '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><q:SubmitQueryRequest xmlns:q="urn:hogo-gateway:provision:1"><q:processingNumber>{pn}</q:processingNumber><q:requesterOrgCode>{DEMO_REQUESTER}</q:requesterOrgCode><q:affairCode>JM00000000000001</q:affairCode><q:procedureCode>JT00000000000001</q:procedureCode><q:itemCode>TM00000000000001</q:itemCode><q:subjectCode>{subject}</q:subjectCode><q:requestedAt>2026-11-26T10:00:00+09:00</q:requestedAt></q:SubmitQueryRequest></soap:Body></soap:Envelope>'"""
+
+
+async def _prepare(settings: Settings, url: str) -> tuple[list, list]:
+    residents = list(synthetic_residents(RESIDENTS))
+    gw = await open_gateway(settings, url)
+    try:
+        actor = os_actor()
+        if await gw.requesters.get(DEMO_REQUESTER) is None:
+            await gw.requesters.add(DEMO_REQUESTER, "見本市 子ども家庭課 (demo requester)", actor)
+        await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), actor)
+        flagged = residents[:2]
+        for r in flagged:
+            record = await gw.flags.get(r.atena_number)
+            if record is None or not record.state.auto_response_disabled:
+                await set_flags(
+                    gw,
+                    atena_number=r.atena_number,
+                    name=r.name,
+                    department="子ども家庭課",
+                    business="児童手当業務",
+                    basis="application",
+                    until="2027-11-30",
+                    auto_response_disabled=True,
+                    non_disclosure=True,
+                    actor=actor,
+                )
+        if hasattr(gw, "staff_setup_demo"):
+            await gw.staff_setup_demo()  # type: ignore[attr-defined]
+        return residents, flagged
+    finally:
+        await gw.close()
+
+
+async def _main(args: argparse.Namespace, data_dir: Path) -> None:
+    embedded = EmbeddedRedis(data_dir, owner="serve")
+    url = embedded.running_url() or await asyncio.to_thread(embedded.start)
+    try:
+        sim = Simulator.with_residents(RESIDENTS, record_calls=False)
+        up_runner = web.AppRunner(sim.app(), access_log=None)
+        await up_runner.setup()
+        up_port = free_port()
+        await web.TCPSite(up_runner, "127.0.0.1", up_port).start()
+        upstream = f"http://127.0.0.1:{up_port}/provision"
+        settings = Settings.from_env(
+            data_dir=data_dir, upstream_url=upstream, host=args.host, port=args.port
+        )
+        residents, flagged = await _prepare(settings, url)
+        runner = web.AppRunner(build_app(settings, url), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, args.host, args.port).start()
+        host = f"{args.host}:{args.port}"
+        clear = residents[5]
+        print(
+            "\n".join(
+                [
+                    "hogo-gateway demo (synthetic data only)",
+                    f"  gateway        http://{host}/soap/provision   /soap/portal",
+                    f"  health         http://{host}/healthz  /readyz  /metrics",
+                    f"  staff console  http://{host}/staff/",
+                    f"  upstream (sim) {upstream}",
+                    f"  data dir       {data_dir}",
+                    f"  requester      {DEMO_REQUESTER}",
+                    f"  flagged        {', '.join(r.subject_code for r in flagged)} (held, never automatic)",
+                    f"  unflagged      {clear.subject_code} ... (answered automatically)",
+                    "",
+                    "Try: an automatic answer",
+                    "  " + _sample_request("DEMO-1", clear.subject_code).replace("HOST", host),
+                    "Try: a flagged person (answers PENDING; see the queue)",
+                    "  " + _sample_request("DEMO-2", flagged[0].subject_code).replace("HOST", host),
+                    f"  hogo-gateway --data-dir {data_dir} held list",
+                    f"  hogo-gateway --data-dir {data_dir} held release ID --notice '取扱注意' "
+                    f"--upstream-url {upstream}",
+                    "Stop with Ctrl-C.",
+                ]
+            ),
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await runner.cleanup()
+        await up_runner.cleanup()
+    finally:
+        await asyncio.to_thread(embedded.stop)
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = Path(getattr(args, "data_dir", None) or "./var") / "demo"
+    asyncio.run(_main(args, data_dir))
+    return 0

@@ -1,0 +1,48 @@
+"""Prometheus metrics: what the operator watches (see deploy/RUNBOOK.md for what each alert means)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+QUERIES = Counter(
+    "hogo_queries",
+    "Queries by outcome: provided, held, refused, fault",
+    ["outcome"],
+    registry=REGISTRY,
+)
+DECISIONS = Counter(
+    "hogo_decisions", "Decisions by action and reason", ["action", "reason"], registry=REGISTRY
+)
+HOLDS = Counter(
+    "hogo_holds", "Queries put in the manual queue, by reason", ["reason"], registry=REGISTRY
+)
+FAULTS = Counter("hogo_faults", "SOAP faults given, by error code", ["code"], registry=REGISTRY)
+SECURITY_EVENTS = Counter(
+    "hogo_security_events", "Security events recorded, by kind", ["kind"], registry=REGISTRY
+)
+STAFF_ACTIONS = Counter(
+    "hogo_staff_actions", "Releases and refusals", ["action"], registry=REGISTRY
+)
+PORTAL_VIEWS = Counter(
+    "hogo_portal_views",
+    "Portal views by operation and outcome",
+    ["operation", "outcome"],
+    registry=REGISTRY,
+)
+UPSTREAM_SECONDS = Histogram(
+    "hogo_upstream_seconds",
+    "Time per upstream call",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+HELD_WAITING = Gauge("hogo_held_waiting", "Held queries waiting for staff", registry=REGISTRY)
+STORE_UP = Gauge(
+    "hogo_store_up", "1 when the flag store answered the last check", registry=REGISTRY
+)
+
+for outcome in ("provided", "held", "refused", "fault"):
+    QUERIES.labels(outcome)

@@ -1,0 +1,158 @@
+"""Domain values shared by every layer: queries, flag state, held queries, provision records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class QueryState(StrEnum):
+    """Where a query is in its life; the allowed moves live in `gateway.lifecycle`."""
+
+    RECEIVED = "received"  # admitted, the upstream is being asked (automatic path)
+    PROVIDED = "provided"  # answered automatically
+    HELD = "held"  # waiting for staff (自動応答不可)
+    RELEASED = "released"  # answered by staff with a handling notice (取扱注意)
+    REFUSED = "refused"  # refused by staff
+
+
+class HoldReason(StrEnum):
+    """Why a query was not answered automatically; shown to staff, recorded in the trail."""
+
+    AUTO_RESPONSE_DISABLED = "auto_response_disabled"
+    SUBJECT_UNKNOWN = "subject_unknown"
+    FLAG_SET_IN_FLIGHT = "flag_set_in_flight"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class FlagState:
+    """The two flags of one person at one moment (自動応答不可フラグ / 不開示該当フラグ)."""
+
+    auto_response_disabled: bool = False
+    non_disclosure: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.auto_response_disabled or self.non_disclosure
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitQuery:
+    """One 照会依頼 as it arrived, after schema validation."""
+
+    processing_number: str
+    requester_org_code: str
+    affair_code: str
+    procedure_code: str
+    item_code: str
+    subject_code: str
+    requested_at: str
+    requester_dept_code: str = ""
+    requester_user_id: str = ""
+    requester_non_disclosure: bool = False
+    period_from: str = ""
+    period_to: str = ""
+
+    def personal_fields(self) -> dict[str, str]:
+        """What must be sealed at rest: the person's code and the requester's user."""
+        return {
+            "subject_code": self.subject_code,
+            "requester_user_id": self.requester_user_id,
+            "requester_dept_code": self.requester_dept_code,
+            "period_from": self.period_from,
+            "period_to": self.period_to,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamAnswer:
+    """What the information-provision endpoint said: fields, or that it holds no data."""
+
+    has_data: bool
+    fields: tuple[Field, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """What a requester is told about a query (SubmitQueryResponse / GetQueryResultResponse)."""
+
+    processing_number: str
+    status: str  # PROVIDED | PENDING | REFUSED
+    fields: tuple[Field, ...] | None = None
+    handling_notice: str | None = None
+    refusal_code: str | None = None
+
+    @classmethod
+    def pending(cls, pn: str) -> QueryResult:
+        return cls(pn, "PENDING")
+
+    @classmethod
+    def refused(cls, pn: str, code: str) -> QueryResult:
+        return cls(pn, "REFUSED", refusal_code=code)
+
+
+@dataclass(slots=True)
+class HeldQuery:
+    """A query waiting for staff, with what they need to judge it. No plaintext personal data."""
+
+    id: str
+    state: QueryState
+    requester_org_code: str
+    processing_number: str
+    affair_code: str
+    procedure_code: str
+    item_code: str
+    requested_at: str
+    received_at: str
+    held_at: str
+    reason: str
+    requester_name: str = ""
+    subject_key: str = ""
+    person_key: str = ""
+    requester_non_disclosure: bool = False
+    decided_at: str = ""
+    decided_by: str = ""
+    claimed_by: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "state": self.state.value,
+            "requester_org_code": self.requester_org_code,
+            "requester_name": self.requester_name,
+            "processing_number": self.processing_number,
+            "affair_code": self.affair_code,
+            "procedure_code": self.procedure_code,
+            "item_code": self.item_code,
+            "requested_at": self.requested_at,
+            "received_at": self.received_at,
+            "held_at": self.held_at,
+            "reason": self.reason,
+            "decided_at": self.decided_at or None,
+            "decided_by": self.decided_by or None,
+            "claimed_by": self.claimed_by or None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionRecord:
+    """情報提供等記録: one answer that left the ward, kept for the person's portal view."""
+
+    processing_number: str
+    requester_org_code: str
+    affair_code: str
+    procedure_code: str
+    item_code: str
+    requested_at: str
+    provided_at: str
+    non_disclosure: bool
+    how: str  # "automatic" | "released"
+    outcome: str = "provided"  # "provided" | "no_data"

@@ -1,0 +1,102 @@
+"""The citizen portal's views (マイナポータル): self-information and provision records.
+
+For a person who must not be found, both views answer exactly as they would for a person with no
+data: the gateway builds every portal answer itself in one canonical form, so that "blocked" and
+"nothing here" are the same bytes. The upstream is asked in both cases, so that the time taken does
+not tell them apart either.
+"""
+
+from __future__ import annotations
+
+from gateway import metrics
+from gateway.crypto import Keyring
+from gateway.model import Field, FlagState, ProvisionRecord
+from gateway.store.directory import DirectoryStore
+from gateway.store.events import EventLog
+from gateway.store.flags import FlagStore
+from gateway.store.records import RecordStore
+from gateway.upstream import Upstream
+
+
+class PortalService:
+    def __init__(
+        self,
+        keyring: Keyring,
+        directory: DirectoryStore,
+        flags: FlagStore,
+        records: RecordStore,
+        events: EventLog,
+        upstream: Upstream,
+    ) -> None:
+        self.keyring = keyring
+        self.directory = directory
+        self.flags = flags
+        self.records = records
+        self.events = events
+        self.upstream = upstream
+
+    async def _flags(self, subject_code: str) -> tuple[str | None, FlagState | None]:
+        person = await self.directory.person_of_subject(subject_code)
+        if person is None:
+            return None, None
+        return person, await self.flags.state_of_person(person)
+
+    async def self_information(
+        self, subject_code: str, item_code: str = ""
+    ) -> tuple[Field, ...] | None:
+        """Fields to show, or None (UNAVAILABLE: no data, unknown person, or 自動応答不可)."""
+        person, flags = await self._flags(subject_code)
+        fields = await self.upstream.self_information(subject_code, item_code)
+        if flags is None or flags.auto_response_disabled:
+            # Re-read after the upstream call: a flag set meanwhile blocks the view too.
+            outcome = "unknown_subject" if person is None else "blocked"
+            if person is not None:
+                await self.events.security(
+                    "portal_blocked",
+                    "portal",
+                    operation="GetSelfInformation",
+                    subject=person,
+                    reason="auto_response_disabled",
+                )
+                metrics.SECURITY_EVENTS.labels("portal_blocked").inc()
+            metrics.PORTAL_VIEWS.labels("GetSelfInformation", outcome).inc()
+            return None
+        _, flags_now = await self._flags(subject_code)
+        if flags_now is None or flags_now.auto_response_disabled:
+            await self.events.security(
+                "portal_blocked",
+                "portal",
+                operation="GetSelfInformation",
+                subject=person or "",
+                reason="flag_set_in_flight",
+            )
+            metrics.SECURITY_EVENTS.labels("portal_blocked").inc()
+            metrics.PORTAL_VIEWS.labels("GetSelfInformation", "blocked").inc()
+            return None
+        metrics.PORTAL_VIEWS.labels("GetSelfInformation", "shown" if fields else "no_data").inc()
+        return fields
+
+    async def provision_records(self, subject_code: str) -> list[ProvisionRecord]:
+        """Records the person may see: none while 不開示, never those marked non-disclosable."""
+        person, flags = await self._flags(subject_code)
+        if person is None:
+            metrics.PORTAL_VIEWS.labels("GetProvisionRecords", "unknown_subject").inc()
+            return []
+        records = await self.records.of_subject(self.keyring.person_keys("subject", subject_code))
+        if flags is not None and flags.non_disclosure:
+            shown: list[ProvisionRecord] = []
+        else:
+            shown = [r for r in records if not r.non_disclosure]
+        hidden = len(records) - len(shown)
+        if (flags is not None and flags.non_disclosure) or hidden:
+            await self.events.security(
+                "portal_filtered",
+                "portal",
+                operation="GetProvisionRecords",
+                subject=person,
+                hidden=str(hidden),
+                reason="non_disclosure" if flags and flags.non_disclosure else "record_marked",
+            )
+            metrics.SECURITY_EVENTS.labels("portal_filtered").inc()
+        metrics.PORTAL_VIEWS.labels("GetProvisionRecords", "filtered" if hidden else "shown").inc()
+        return shown

@@ -1,0 +1,74 @@
+"""The information-provision service: SubmitQuery (照会依頼) and GetQueryResult (結果取得要求).
+
+A query's way, in order: parse (edge) → resolve the subject and read its flags (store.admit) →
+decide (pure) → forward and relay if the flag is still clear at that moment (store.complete), or
+hold → answer. Anything uncertain ends in a hold or a fault, never in an automatic answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway import metrics
+from gateway.crypto import Keyring
+from gateway.decision import Action, decide
+from gateway.model import QueryResult, SubmitQuery
+from gateway.store.queries import QueryStore
+from gateway.upstream import Upstream, UpstreamUnavailable
+
+log = logging.getLogger("hogo.provision")
+
+
+class ProvisionService:
+    def __init__(self, queries: QueryStore, keyring: Keyring, upstream: Upstream) -> None:
+        self.queries = queries
+        self.keyring = keyring
+        self.upstream = upstream
+
+    async def submit(self, q: SubmitQuery, raw: bytes) -> QueryResult:
+        subject_keys = self.keyring.person_keys("subject", q.subject_code)
+        admission = await self.queries.admit(q, subject_keys)
+        decision = decide(admission.facts)
+        metrics.DECISIONS.labels(decision.action.value, decision.reason).inc()
+
+        if decision.action is Action.REFUSE:
+            metrics.QUERIES.labels("refused").inc()
+            metrics.SECURITY_EVENTS.labels("unknown_requester").inc()
+            return QueryResult.refused(q.processing_number, decision.reason)
+
+        if decision.action is Action.EXISTING:
+            return await self.queries.result(q.requester_org_code, q.processing_number)
+
+        assert admission.query_id is not None
+        if decision.action is Action.HOLD:
+            await self.queries.hold(admission.query_id, decision.reason)
+            return self._held(q, decision.reason)
+
+        try:
+            answer = await self.upstream.submit(raw, idempotency_key=admission.query_id)
+        except UpstreamUnavailable:
+            await self.queries.abandon(q, admission.query_id, "upstream_unavailable")
+            raise
+        relay = await self.queries.complete(
+            admission.query_id, subject_keys, subject_keys[0], answer
+        )
+        if not relay.provided:
+            # The flag was set (or the subject vanished) while the upstream answered; or the
+            # query was swept as interrupted. Either way the answer stays here.
+            return self._held(q, relay.reason or relay.state)
+        metrics.QUERIES.labels("provided").inc()
+        if not answer.has_data:
+            return QueryResult.refused(q.processing_number, "NO_DATA")
+        return QueryResult(q.processing_number, "PROVIDED", fields=answer.fields)
+
+    @staticmethod
+    def _held(q: SubmitQuery, reason: str) -> QueryResult:
+        metrics.QUERIES.labels("held").inc()
+        metrics.HOLDS.labels(reason).inc()
+        return QueryResult.pending(q.processing_number)
+
+    async def result(self, org_code: str, processing_number: str) -> QueryResult:
+        result = await self.queries.result(org_code, processing_number)
+        if result.refusal_code == "NOT_AUTHORIZED":
+            metrics.SECURITY_EVENTS.labels("unknown_requester").inc()
+        return result

@@ -1,0 +1,184 @@
+"""Our operations' messages: read a validated request into domain values, write canonical answers.
+
+Every answer the gateway gives is built here, in one canonical form (fixed prefixes, fixed order,
+no whitespace), so that two answers with the same content are the same bytes.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from gateway.model import Field, ProvisionRecord, QueryResult, SubmitQuery, UpstreamAnswer
+from gateway.soap import PORTAL_NS, PROVISION_NS, SOAP_ENV
+from gateway.soap.faults import ErrorCode, SoapFault
+from gateway.soap.parse import BodyElement, body_element, parse_xml
+
+_HEAD = (
+    f"<?xml version='1.0' encoding='utf-8'?>\n<soap:Envelope xmlns:soap=\"{SOAP_ENV}\"><soap:Body>"
+)
+_TAIL = "</soap:Body></soap:Envelope>"
+
+
+def _el(name: str, text: str) -> str:
+    return f"<t:{name}>{escape(text)}</t:{name}>"
+
+
+# -- provision.wsdl ---------------------------------------------------------------------------
+def read_submit_query(body: BodyElement) -> SubmitQuery:
+    t = body.text_of
+    return SubmitQuery(
+        processing_number=t("processingNumber"),
+        requester_org_code=t("requesterOrgCode"),
+        requester_dept_code=t("requesterDeptCode"),
+        requester_user_id=t("requesterUserId"),
+        affair_code=t("affairCode"),
+        procedure_code=t("procedureCode"),
+        item_code=t("itemCode"),
+        subject_code=t("subjectCode"),
+        requester_non_disclosure=t("requesterNonDisclosure").strip() == "1",
+        period_from=t("periodFrom"),
+        period_to=t("periodTo"),
+        requested_at=t("requestedAt"),
+    )
+
+
+def submit_query_envelope(q: SubmitQuery) -> bytes:
+    """The SubmitQuery request the gateway sends upstream when staff release a held query."""
+    parts = [
+        _el("processingNumber", q.processing_number),
+        _el("requesterOrgCode", q.requester_org_code),
+    ]
+    if q.requester_dept_code:
+        parts.append(_el("requesterDeptCode", q.requester_dept_code))
+    if q.requester_user_id:
+        parts.append(_el("requesterUserId", q.requester_user_id))
+    parts += [
+        _el("affairCode", q.affair_code),
+        _el("procedureCode", q.procedure_code),
+        _el("itemCode", q.item_code),
+        _el("subjectCode", q.subject_code),
+        _el("requesterNonDisclosure", "1" if q.requester_non_disclosure else "0"),
+    ]
+    if q.period_from:
+        parts.append(_el("periodFrom", q.period_from))
+    if q.period_to:
+        parts.append(_el("periodTo", q.period_to))
+    parts.append(_el("requestedAt", q.requested_at))
+    inner = "".join(parts)
+    return (
+        f'{_HEAD}<t:SubmitQueryRequest xmlns:t="{PROVISION_NS}">{inner}</t:SubmitQueryRequest>{_TAIL}'
+    ).encode()
+
+
+def query_result_envelope(result: QueryResult, operation: str) -> bytes:
+    """SubmitQueryResponse or GetQueryResultResponse (`operation` is SubmitQuery/GetQueryResult)."""
+    parts = [_el("processingNumber", result.processing_number), _el("status", result.status)]
+    if result.fields is not None:
+        fields = "".join(
+            f"<t:field>{_el('name', f.name)}{_el('value', f.value)}</t:field>"
+            for f in result.fields
+        )
+        parts.append(f"<t:provision>{fields}</t:provision>")
+    if result.handling_notice is not None:
+        parts.append(_el("handlingNotice", result.handling_notice))
+    if result.refusal_code is not None:
+        parts.append(_el("refusalCode", result.refusal_code))
+    name = f"{operation}Response"
+    return f'{_HEAD}<t:{name} xmlns:t="{PROVISION_NS}">{"".join(parts)}</t:{name}>{_TAIL}'.encode()
+
+
+def read_upstream_answer(payload: bytes) -> UpstreamAnswer:
+    """What the upstream said to a SubmitQuery; a fault or anything unexpected raises."""
+    try:
+        body = body_element(parse_xml(payload))
+    except SoapFault:
+        raise SoapFault(
+            ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer"
+        ) from None
+    if body.namespace != PROVISION_NS or body.name != "SubmitQueryResponse":
+        raise SoapFault(ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer")
+    status = body.text_of("status")
+    if status == "PROVIDED":
+        return UpstreamAnswer(
+            True, _fields(body.element.find(f"{{{PROVISION_NS}}}provision"), PROVISION_NS)
+        )
+    if status == "REFUSED" and body.text_of("refusalCode") == "NO_DATA":
+        return UpstreamAnswer(False)
+    raise SoapFault(ErrorCode.UPSTREAM_UNAVAILABLE, f"the upstream answered {status or 'nothing'}")
+
+
+def _fields(container: etree._Element | None, ns: str) -> tuple[Field, ...]:
+    if container is None:
+        return ()
+    out = []
+    for f in container.iterfind(f"{{{ns}}}field"):
+        name = f.find(f"{{{ns}}}name")
+        value = f.find(f"{{{ns}}}value")
+        out.append(
+            Field(
+                (name.text or "") if name is not None else "",
+                (value.text or "") if value is not None else "",
+            )
+        )
+    return tuple(out)
+
+
+# -- portal.wsdl ------------------------------------------------------------------------------
+def self_information_envelope(fields: tuple[Field, ...] | None) -> bytes:
+    """AVAILABLE with fields, or UNAVAILABLE: the one form for "blocked" and "no data" alike."""
+    if fields:
+        inner = "".join(
+            f"<t:field>{_el('name', f.name)}{_el('value', f.value)}</t:field>" for f in fields
+        )
+        body = _el("status", "AVAILABLE") + inner
+    else:
+        body = _el("status", "UNAVAILABLE")
+    return (
+        f'{_HEAD}<t:GetSelfInformationResponse xmlns:t="{PORTAL_NS}">{body}'
+        f"</t:GetSelfInformationResponse>{_TAIL}"
+    ).encode()
+
+
+def provision_records_envelope(records: list[ProvisionRecord]) -> bytes:
+    rows = "".join(
+        "<t:record>"
+        + _el("processingNumber", r.processing_number)
+        + _el("requesterOrgCode", r.requester_org_code)
+        + _el("affairCode", r.affair_code)
+        + _el("procedureCode", r.procedure_code)
+        + _el("itemCode", r.item_code)
+        + _el("requestedAt", r.requested_at)
+        + _el("providedAt", r.provided_at)
+        + "</t:record>"
+        for r in records
+    )
+    return (
+        f'{_HEAD}<t:GetProvisionRecordsResponse xmlns:t="{PORTAL_NS}">{rows}'
+        f"</t:GetProvisionRecordsResponse>{_TAIL}"
+    ).encode()
+
+
+def self_information_request_envelope(subject_code: str, item_code: str = "") -> bytes:
+    """GetSelfInformation as the gateway asks the upstream for it."""
+    inner = _el("subjectCode", subject_code) + (_el("itemCode", item_code) if item_code else "")
+    return (
+        f'{_HEAD}<t:GetSelfInformationRequest xmlns:t="{PORTAL_NS}">{inner}'
+        f"</t:GetSelfInformationRequest>{_TAIL}"
+    ).encode()
+
+
+def read_upstream_self_information(payload: bytes) -> tuple[Field, ...] | None:
+    """Fields of an upstream GetSelfInformationResponse; None when it says UNAVAILABLE."""
+    try:
+        body = body_element(parse_xml(payload))
+    except SoapFault:
+        raise SoapFault(
+            ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer"
+        ) from None
+    if body.namespace != PORTAL_NS or body.name != "GetSelfInformationResponse":
+        raise SoapFault(ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer")
+    if body.text_of("status") != "AVAILABLE":
+        return None
+    return _fields(body.element, PORTAL_NS) or None

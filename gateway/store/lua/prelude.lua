@@ -1,0 +1,44 @@
+-- Shared by every script: loaded in front of each one (see gateway/store/redis.py).
+-- ARGV[1] key prefix, ARGV[2] now (ISO 8601), ARGV[3] now (ms since epoch); scripts' own ARGV follow.
+local P = ARGV[1]
+local NOW = ARGV[2]
+local NOW_MS = tonumber(ARGV[3])
+
+-- Append one event to the trail, in the same atomic step as the action it records.
+local function emit(kind, actor, fields)
+  local args = {P .. 'events', '*', 'kind', kind, 'at', NOW, 'actor', actor}
+  for i = 1, #fields do args[#args + 1] = fields[i] end
+  return redis.call('XADD', unpack(args))
+end
+
+-- The atena person key behind a subject, trying each key version's directory key in turn.
+local function resolve(first, last)
+  for i = first, last do
+    local a = redis.call('GET', KEYS[i])
+    if a then return a end
+  end
+  return false
+end
+
+-- Both flags of a person: ard = 自動応答不可, nd = 不開示該当.
+local function flags_of(person)
+  local v = redis.call('HMGET', P .. 'flag:' .. person, 'ard', 'nd')
+  return v[1] == '1', v[2] == '1'
+end
+
+-- The first non-empty of two values (HMGET gives false for a missing field, '' is a value in Lua).
+local function either(a, b)
+  if a and a ~= '' then return a end
+  if b and b ~= '' then return b end
+  return ''
+end
+
+local function hold_query(qkey, id, reason, actor)
+  redis.call('HSET', qkey, 'state', 'held', 'reason', reason, 'held_at', NOW)
+  redis.call('ZADD', P .. 'held', NOW_MS, id)
+  redis.call('ZADD', P .. 'holds', NOW_MS, id)
+  redis.call('ZREM', P .. 'inflight', id)
+  local q = redis.call('HMGET', qkey, 'org', 'pn', 'item', 'subject_key', 'person_key')
+  emit('query.held', actor, {'query', id, 'org', q[1], 'pn', q[2], 'item', q[3],
+    'subject', either(q[5], q[4]), 'reason', reason})
+end

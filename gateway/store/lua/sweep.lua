@@ -1,0 +1,14 @@
+-- Queries RECEIVED before ARGV[4] (ms) were interrupted mid-flight (a crash, a kill -9): hold them
+-- for staff. They are never answered automatically after the fact.
+local ids = redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', ARGV[4], 'LIMIT', 0, 500)
+local n = 0
+for _, id in ipairs(ids) do
+  local qkey = P .. 'query:' .. id
+  if redis.call('HGET', qkey, 'state') == 'received' then
+    hold_query(qkey, id, 'interrupted', 'gateway')
+    n = n + 1
+  else
+    redis.call('ZREM', P .. 'inflight', id)
+  end
+end
+return n

@@ -1,0 +1,84 @@
+"""Forwarding to the information-provision endpoint (the store of 副本) behind the gateway."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+
+from gateway.model import Field, UpstreamAnswer
+from gateway.soap import PORTAL_NS, PROVISION_NS
+from gateway.soap.faults import ErrorCode, SoapFault
+from gateway.soap.messages import (
+    read_upstream_answer,
+    read_upstream_self_information,
+    self_information_request_envelope,
+)
+
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+class UpstreamUnavailable(SoapFault):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(ErrorCode.UPSTREAM_UNAVAILABLE, detail)
+
+
+class Upstream:
+    """One HTTP client session to the upstream URL, shared by the whole process."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, timeout: float, observe=None
+    ) -> None:
+        self.session = session
+        self.url = url
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._observe = observe  # called with seconds per upstream call (metrics)
+
+    async def _post(self, body: bytes, action: str, idempotency_key: str | None) -> bytes:
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        started = time.perf_counter()
+        try:
+            async with self.session.post(
+                self.url, data=body, headers=headers, timeout=self.timeout
+            ) as resp:
+                payload = await resp.content.read(MAX_ANSWER_BYTES + 1)
+                if len(payload) > MAX_ANSWER_BYTES:
+                    raise UpstreamUnavailable("the upstream's answer is too large")
+                if resp.status >= 500 and b"Fault" not in payload:
+                    raise UpstreamUnavailable(f"the upstream answered HTTP {resp.status}")
+                return payload
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise UpstreamUnavailable(
+                f"the upstream cannot be reached: {type(exc).__name__}"
+            ) from None
+        finally:
+            if self._observe:
+                self._observe(time.perf_counter() - started)
+
+    async def submit(self, body: bytes, idempotency_key: str) -> UpstreamAnswer:
+        """Forward a SubmitQuery as it arrived and read the upstream's answer."""
+        payload = await self._post(body, f"{PROVISION_NS}/SubmitQuery", idempotency_key)
+        return read_upstream_answer(payload)
+
+    async def self_information(
+        self, subject_code: str, item_code: str = ""
+    ) -> tuple[Field, ...] | None:
+        payload = await self._post(
+            self_information_request_envelope(subject_code, item_code),
+            f"{PORTAL_NS}/GetSelfInformation",
+            None,
+        )
+        return read_upstream_self_information(payload)
+
+    async def reachable(self, within: float = 2.0) -> bool:
+        """Any HTTP response at all within `within` seconds (for /readyz)."""
+        try:
+            async with self.session.get(
+                self.url, timeout=aiohttp.ClientTimeout(total=within)
+            ) as resp:
+                await resp.read()
+                return True
+        except (TimeoutError, aiohttp.ClientError):
+            return False
