@@ -291,6 +291,7 @@ def _common(p: argparse.ArgumentParser, top: bool) -> None:
     p.add_argument(
         "--data-dir", default=d, help="keys and embedded store (HOGO_DATA_DIR, default ./var)"
     )
+    p.add_argument("--upstream-url", default=d, help="the upstream endpoint (HOGO_UPSTREAM_URL)")
     p.add_argument(
         "--json",
         action="store_true",
@@ -369,7 +370,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(hd, "release", cmd_held_release, "release a held query with a handling notice")
     p.add_argument("id", metavar="ID")
     p.add_argument("--notice", required=True)
-    p.add_argument("--upstream-url", default=argparse.SUPPRESS)
     p = cmd(hd, "refuse", cmd_held_refuse, "refuse a held query")
     p.add_argument("id", metavar="ID")
     p.add_argument("--reason", required=True)

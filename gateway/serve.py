@@ -20,11 +20,6 @@ log = logging.getLogger("hogo.serve")
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--upstream-url",
-        default=argparse.SUPPRESS,
-        help="the information-provision endpoint (HOGO_UPSTREAM_URL)",
-    )
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8080)")
     p.add_argument(

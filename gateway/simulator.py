@@ -69,8 +69,6 @@ class Simulator:
         if request.method != "POST":
             return web.Response(text="information-provision endpoint (simulated)\n")
         body = await request.read()
-        if self.delay:
-            await asyncio.sleep(self.delay)
         if self.fail:
             return web.Response(status=503, text="unavailable")
         try:
@@ -80,8 +78,10 @@ class Simulator:
                 body=fault_body(f.code, PROVISION_NS), status=500, content_type="text/xml"
             )
         subject = el.text_of("subjectCode")
-        if self.record_calls:
+        if self.record_calls:  # on arrival, so that tests can act while we "work"
             self.calls.append((el.name, subject, request.headers.get("Idempotency-Key", "")))
+        if self.delay:
+            await asyncio.sleep(self.delay)
         resident = self.residents.get(subject)
         if el.namespace == PROVISION_NS and el.name == "SubmitQueryRequest":
             pn = el.text_of("processingNumber")

@@ -1,0 +1,150 @@
+"""Fixtures: one real redis-server per session (flushed per test), a real upstream and gateway
+on loopback per test, and helpers to talk SOAP to them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from gateway.app import build_app
+from gateway.context import Gateway, open_gateway
+from gateway.flags import set_flags
+from gateway.settings import Settings
+from gateway.simulator import Resident, Simulator, synthetic_residents
+from tests.support import (
+    OTHER_REQUESTER,
+    REQUESTER,
+    Answer,
+    Query,
+    RedisServer,
+    free_port,
+    get_result_xml,
+    parse_answer,
+)
+
+RESIDENTS = 30
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.start()
+    redis_server.client().flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server for this test alone, for tests that kill, pause or restart it."""
+    server = RedisServer(tmp_path / "own-redis").start()
+    yield server
+    server.resume() if server.proc and server.proc.poll() is None else None
+    server.remove()
+
+
+@pytest.fixture
+def residents() -> list[Resident]:
+    return list(synthetic_residents(RESIDENTS))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", store_timeout=0.5, upstream_timeout=5.0)
+
+
+@dataclass
+class Running:
+    """A gateway and its simulated upstream, both listening on loopback."""
+
+    url: str
+    gw: Gateway
+    upstream: Simulator
+    upstream_url: str
+    session: aiohttp.ClientSession
+    residents: list[Resident]
+
+    async def post(self, path: str, body: bytes, **headers: str) -> Answer:
+        async with self.session.post(
+            self.url + path,
+            data=body,
+            headers={"Content-Type": "text/xml; charset=utf-8", **headers},
+        ) as resp:
+            return parse_answer(resp.status, await resp.read())
+
+    async def submit(self, query: Query) -> Answer:
+        return await self.post("/soap/provision", query.xml())
+
+    async def result(self, processing_number: str, requester: str = REQUESTER) -> Answer:
+        return await self.post("/soap/provision", get_result_xml(processing_number, requester))
+
+    async def flag(self, resident: Resident, *, ard: bool = True, nd: bool = True) -> None:
+        await set_flags(
+            self.gw,
+            atena_number=resident.atena_number,
+            name=resident.name,
+            department="子ども家庭課",
+            business="児童手当業務",
+            basis="application",
+            until="2027-03-31",
+            auto_response_disabled=ard,
+            non_disclosure=nd,
+            actor="test",
+        )
+
+    async def events(self, kind_prefix: str = "") -> list[dict[str, object]]:
+        return [e.as_json() for e in await self.gw.events.read() if e.kind.startswith(kind_prefix)]
+
+
+async def start_running(
+    settings: Settings, redis_url: str, residents: list[Resident], upstream: Simulator | None = None
+) -> tuple[Running, list[web.AppRunner]]:
+    upstream = upstream or Simulator(residents={r.subject_code: r for r in residents})
+    up_runner = web.AppRunner(upstream.app())
+    await up_runner.setup()
+    up_port = free_port()
+    await web.TCPSite(up_runner, "127.0.0.1", up_port).start()
+    upstream_url = f"http://127.0.0.1:{up_port}/provision"
+    from dataclasses import replace
+
+    settings = replace(settings, upstream_url=upstream_url)
+    gw = await open_gateway(settings, redis_url)
+    await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "test")
+    await gw.requesters.add(OTHER_REQUESTER, "例示町 税務課", "test")
+    await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), "test")
+    runner = web.AppRunner(build_app(settings, redis_url, gateway=gw))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    session = aiohttp.ClientSession()
+    running = Running(f"http://127.0.0.1:{port}", gw, upstream, upstream_url, session, residents)
+    return running, [runner, up_runner]
+
+
+@pytest.fixture
+async def running(
+    settings: Settings, redis_url: str, residents: list[Resident]
+) -> AsyncIterator[Running]:
+    r, runners = await start_running(settings, redis_url, residents)
+    yield r
+    await r.session.close()
+    for runner in runners:
+        await runner.cleanup()
+    await r.gw.close()
+
+
+@pytest.fixture
+def venv_bin() -> Path:
+    return Path(os.sys.executable).parent
