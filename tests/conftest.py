@@ -62,7 +62,8 @@ def residents() -> list[Resident]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", store_timeout=0.5, upstream_timeout=5.0)
+    # 2 s: generous enough for a loaded CI machine; the hung-store tests are bounded by it anyway
+    return Settings(data_dir=tmp_path / "data", store_timeout=2.0, upstream_timeout=5.0)
 
 
 @dataclass
