@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.audit import tasks as audit_tasks
 from gateway.context import Gateway, open_gateway
 from gateway.endpoints import (
     GATEWAY,
@@ -19,7 +20,7 @@ from gateway.endpoints import (
     readyz,
 )
 from gateway.settings import Settings
-from gateway.store.redis import StoreUnavailable, now
+from gateway.store.redis import StoreUnavailable, cancel_requested, now
 
 log = logging.getLogger("hogo.app")
 
@@ -27,7 +28,7 @@ log = logging.getLogger("hogo.app")
 async def sweep_interrupted_forever(gw: Gateway) -> None:
     """Hold queries left half-done by a crashed process; they never go out automatically later."""
     interval = max(1.0, gw.settings.interrupted_after_seconds / 4)
-    while True:
+    while not cancel_requested():
         try:
             _, ms = now()
             held = await gw.queries.sweep_interrupted(
@@ -39,7 +40,8 @@ async def sweep_interrupted_forever(gw: Gateway) -> None:
             pass
         except Exception:
             log.exception("sweep of interrupted queries failed")
-        await asyncio.sleep(interval)
+        if not cancel_requested():
+            await asyncio.sleep(interval)
 
 
 def build_app(
@@ -52,7 +54,9 @@ def build_app(
         gw = gateway or await open_gateway(settings, redis_url)
         app[GATEWAY] = gw
         sweeper = asyncio.create_task(sweep_interrupted_forever(gw))
+        auditing = audit_tasks.start(gw)  # sealer and archiver: one process at a time works
         yield
+        await audit_tasks.stop(auditing)
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from gateway import metrics
+from gateway.audit.spool import Spool
 from gateway.crypto import Keyring
 from gateway.portal import PortalService
 from gateway.provision import ProvisionService
@@ -23,6 +24,7 @@ from gateway.store.queries import QueryStore
 from gateway.store.records import RecordStore
 from gateway.store.redis import Redis, connect
 from gateway.store.requesters import RequesterStore
+from gateway.store.trail import TrailStore
 from gateway.upstream import Upstream
 
 
@@ -41,6 +43,7 @@ class Gateway:
     provision: ProvisionService | None
     portal: PortalService | None
     queue: ManualQueue
+    trail: TrailStore
     _session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -55,7 +58,7 @@ async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
     queries = QueryStore(redis, keyring)
     flags = FlagStore(redis, keyring)
     directory = DirectoryStore(redis, keyring)
-    events = EventLog(redis)
+    events = EventLog(redis, Spool(settings.audit_dir))
     records = RecordStore(redis)
     session = upstream = provision = portal = None
     if settings.upstream_url:
@@ -86,5 +89,6 @@ async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
         provision=provision,
         portal=portal,
         queue=queue,
+        trail=TrailStore(redis),
         _session=session,
     )

@@ -75,6 +75,7 @@ class Keyring:
         self._hmac: dict[int, bytes] = {}
         self._aes: dict[int, AESGCM] = {}
         self._signing: dict[int, SigningKey] = {}
+        self._dir_mtime = self._mtime()
         self._load()
         if create and not self._hmac:
             self._create_symmetric("hmac", 1)
@@ -87,6 +88,19 @@ class Keyring:
             raise KeyError_(f"no keys in {self.dir}")
 
     # -- loading and rotation -------------------------------------------------------------
+    def _mtime(self) -> int:
+        try:
+            return self.dir.stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def refresh(self) -> None:
+        """Pick up key versions added on disk since (a rotation run by another process)."""
+        mtime = self._mtime()
+        if mtime != self._dir_mtime:
+            self._dir_mtime = mtime
+            self._load()
+
     def _load(self) -> None:
         if not self.dir.is_dir():
             return

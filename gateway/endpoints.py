@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import metrics
+from gateway.audit import tasks as audit_tasks
 from gateway.context import Gateway
 from gateway.soap import PORTAL_NS, PROVISION_NS
 from gateway.soap.faults import ErrorCode, SoapFault, fault_body
@@ -161,6 +162,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     try:
         metrics.HELD_WAITING.set(await gw.queries.count_waiting())
+        await audit_tasks.update_metrics(gw)
         metrics.STORE_UP.set(1)
     except StoreUnavailable:
         metrics.STORE_UP.set(0)

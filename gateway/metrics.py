@@ -46,3 +46,42 @@ STORE_UP = Gauge(
 
 for outcome in ("provided", "held", "refused", "fault"):
     QUERIES.labels(outcome)
+
+# The audit trail (docs/audit.md): sealing must keep up, or events wait unsealed in the store.
+AUDIT_UNSEALED = Gauge(
+    "hogo_audit_unsealed_events",
+    "Events appended but not yet sealed (numbered, chained, signed) into the trail",
+    registry=REGISTRY,
+)
+AUDIT_SEAL_LAG = Gauge(
+    "hogo_audit_seal_lag_seconds",
+    "Age of the oldest event not yet sealed (0 when none waits)",
+    registry=REGISTRY,
+)
+AUDIT_SEALED_SEQ = Gauge(
+    "hogo_audit_sealed_seq", "Sequence number of the last sealed event", registry=REGISTRY
+)
+AUDIT_STORED = Gauge(
+    "hogo_audit_stored_events",
+    "Sealed events still in the store, not yet moved to archive files",
+    registry=REGISTRY,
+)
+AUDIT_ARCHIVED_SEQ = Gauge(
+    "hogo_audit_archived_seq", "Last sequence number moved to archive files", registry=REGISTRY
+)
+AUDIT_ROLE = Gauge(
+    "hogo_audit_role",
+    "1 while this process holds the role (sealer, archiver)",
+    ["role"],
+    registry=REGISTRY,
+)
+AUDIT_SEALED = Counter(
+    "hogo_audit_sealed_events", "Events sealed by this process", registry=REGISTRY
+)
+AUDIT_SPOOLED = Counter(
+    "hogo_audit_spooled_events",
+    "Security events written to the local spool while the store could not be reached",
+    registry=REGISTRY,
+)
+for _role in ("sealer", "archiver"):
+    AUDIT_ROLE.labels(_role)

@@ -82,6 +82,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not settings.audit_enabled:
+        print(
+            "hogo-gateway: WARNING: THE AUDIT TRAIL IS OFF (HOGO_AUDIT_ENABLED=0): no decision, "
+            "release or flag change is recorded. This is for benchmarks only, never production.",
+            file=sys.stderr,
+            flush=True,
+        )
     embedded = None
     url = settings.redis_url
     if not url:

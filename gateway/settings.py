@@ -17,6 +17,17 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0, not {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the gateway is configured with; built once and passed down."""
@@ -43,6 +54,20 @@ class Settings:
         "住所等の取扱いには十分注意し、第三者に開示しないでください。"
     )
     key_prefix: str = "{hogo}:"
+    # The audit trail (see docs/audit.md). Off only for the benchmark's comparison: then no
+    # event is recorded at all, and `serve` says so loudly.
+    audit_enabled: bool = True
+    audit_seal_batch: int = 256  # events sealed in one atomic step
+    audit_seal_idle_seconds: float = 0.05  # how often the sealer looks when nothing waits
+    # A sealer or archiver that stops renewing its lease loses the role after this long.
+    audit_lease_seconds: float = 5.0
+    # Whether this process may archive; the archive files live on the archiving process's host.
+    audit_archive: bool = True
+    audit_archive_after_seconds: int = 24 * 3600  # sealed events older than this go to files,
+    audit_keep_events: int = 100_000  # and so do the oldest beyond this many in the store
+    audit_archive_file_bytes: int = 64 * 1024 * 1024  # start a new archive file past this size
+    audit_archive_file_seconds: int = 24 * 3600  # or when the current one is this old
+    audit_archive_interval_seconds: float = 60.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -58,6 +83,13 @@ class Settings:
             max_body_bytes=_env_int("HOGO_MAX_BODY_BYTES", 1024 * 1024),
             answer_retention_seconds=_env_int("HOGO_ANSWER_RETENTION_SECONDS", 7 * 24 * 3600),
             interrupted_after_seconds=_env_float("HOGO_INTERRUPTED_AFTER_SECONDS", 60.0),
+            audit_enabled=_env_bool("HOGO_AUDIT_ENABLED", True),
+            audit_archive=_env_bool("HOGO_AUDIT_ARCHIVE", True),
+            audit_archive_after_seconds=_env_int("HOGO_AUDIT_ARCHIVE_AFTER_SECONDS", 24 * 3600),
+            audit_keep_events=_env_int("HOGO_AUDIT_KEEP_EVENTS", 100_000),
+            audit_archive_file_bytes=_env_int("HOGO_AUDIT_ARCHIVE_FILE_BYTES", 64 * 1024 * 1024),
+            audit_archive_file_seconds=_env_int("HOGO_AUDIT_ARCHIVE_FILE_SECONDS", 24 * 3600),
+            audit_archive_interval_seconds=_env_float("HOGO_AUDIT_ARCHIVE_INTERVAL_SECONDS", 60.0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in clean:
@@ -67,3 +99,7 @@ class Settings:
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def audit_dir(self) -> Path:  # archive files and the spool of the audit trail
+        return self.data_dir / "audit"

@@ -137,10 +137,10 @@ async def test_bad_input_is_a_client_fault_a_security_event_and_changes_nothing(
     assert running.upstream.calls == []
     events = await running.events("security.hostile_input")
     assert events and events[-1]["error_code"] == code and events[-1]["service"] == "provision"
-    # nothing changed but the event log
-    assert set(await running.gw.redis.client.keys("*")) - keys_before <= {
-        running.gw.redis.keys.events
-    }
+    # nothing changed but the event log (and the audit trail sealing it)
+    assert set(await running.gw.redis.client.keys("*")) - keys_before <= (
+        running.gw.redis.keys.audit_keys
+    )
     # and the gateway still works
     assert (
         await running.submit(

@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterable
 
 from gateway.crypto import Keyring
-from gateway.store.redis import Redis, now
+from gateway.store.events import append_in
+from gateway.store.redis import Redis
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
 SUBJECT_CODE = re.compile(r"^[A-Za-z0-9]{1,64}$")
@@ -42,13 +43,9 @@ class DirectoryStore:
                 pending = 0
         if pending:
             await self.r.call(pipe.execute(), timeout=max(30.0, self.r.timeout))
-        iso, _ = now()
-        await self.r.call(
-            self.r.client.xadd(
-                self.k.events,
-                {"kind": "directory.imported", "at": iso, "actor": actor, "count": str(count)},
-            )
-        )
+        pipe = self.r.client.pipeline(transaction=True)
+        append_in(pipe, self.r, "directory.imported", actor, count=count)
+        await self.r.call(pipe.execute())
         return count
 
     async def person_of_subject(self, subject_code: str) -> str | None:

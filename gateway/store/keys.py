@@ -65,10 +65,40 @@ class Keys:
     def records(self, subject_key: str) -> str:
         return f"{self.prefix}rec:{subject_key}"
 
-    # the event log (the audit trail's source)
+    # the audit trail: raw events (appended with each action), then sealed by one sealer
     @property
-    def events(self) -> str:
+    def events(self) -> str:  # raw, not yet sealed, in the order they happened
         return f"{self.prefix}events"
+
+    @property
+    def trail(self) -> str:  # sealed events, entry id "<seq>-0"
+        return f"{self.prefix}trail"
+
+    @property
+    def audit_head(self) -> str:  # the last sealed event (seq, hash) and the archive mark
+        return f"{self.prefix}audit:head"
+
+    def audit_lease(self, role: str) -> str:  # "sealer" or "archiver": one holder at a time
+        return f"{self.prefix}audit:lease:{role}"
+
+    def audit_epoch(self, role: str) -> str:  # counts leases taken: part of the fencing token
+        return f"{self.prefix}audit:epoch:{role}"
+
+    def audit_replayed(self, spool_id: str) -> str:  # a spooled event already appended
+        return f"{self.prefix}audit:replayed:{spool_id}"
+
+    @property
+    def audit_keys(self) -> frozenset[str]:
+        """The keys the audit trail's background work creates and changes by itself."""
+        return frozenset(
+            {
+                self.events,
+                self.trail,
+                self.audit_head,
+                *(self.audit_lease(r) for r in ("sealer", "archiver")),
+                *(self.audit_epoch(r) for r in ("sealer", "archiver")),
+            }
+        )
 
     # cache invalidation channel for flag changes (see gateway/store/flags.py)
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gateway.store.events import append_in
 from gateway.store.redis import Redis, now
 
 ORG_CODE = re.compile(r"^[0-9]{16}$")
@@ -42,20 +43,15 @@ class RequesterStore:
             self.k.requester(org_code), mapping={"name": name, "added_at": iso, "added_by": actor}
         )
         pipe.zadd(self.k.requester_index, {org_code: ms})
-        pipe.xadd(
-            self.k.events, {"kind": "requester.added", "at": iso, "actor": actor, "org": org_code}
-        )
+        append_in(pipe, self.r, "requester.added", actor, org=org_code)
         await self.r.call(pipe.execute())
         return Requester(org_code, name, iso, actor)
 
     async def remove(self, org_code: str, actor: str) -> bool:
-        iso, _ = now()
         pipe = self.r.client.pipeline(transaction=True)
         pipe.delete(self.k.requester(org_code))
         pipe.zrem(self.k.requester_index, org_code)
-        pipe.xadd(
-            self.k.events, {"kind": "requester.removed", "at": iso, "actor": actor, "org": org_code}
-        )
+        append_in(pipe, self.r, "requester.removed", actor, org=org_code)
         deleted, *_ = await self.r.call(pipe.execute())
         return bool(deleted)
 

@@ -1,0 +1,17 @@
+-- Take or keep a role of the audit trail ('sealer' or 'archiver'): one holder at a time. The
+-- holder keeps it by renewing before the TTL runs out; each new holder gets the next epoch, and
+-- the lease's value (epoch:holder) is the fencing token the sealing and trimming steps check.
+-- KEYS[1] lease, KEYS[2] epoch. ARGV[4] holder id, ARGV[5] the value we hold ('' if none),
+-- ARGV[6] ttl (ms)
+-- -> {1, value} held (renewed or newly taken) | {0, the other holder's value}
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if cur == ARGV[5] then
+    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]))
+    return {1, cur}
+  end
+  return {0, cur}
+end
+local value = redis.call('INCR', KEYS[2]) .. ':' .. ARGV[4]
+redis.call('SET', KEYS[1], value, 'PX', tonumber(ARGV[6]))
+return {1, value}

@@ -1,0 +1,35 @@
+-- Seal a batch: the raw events become numbered, chained, signed lines of the trail, they leave the
+-- raw stream, and the head moves, all in one atomic step. Only the lease holder may do it, and only
+-- from the head the batch was built on: a sealer that lost its lease, or raced another, writes
+-- nothing, so the chain never forks. Everything is checked before the first write (Redis does not
+-- roll a script back).
+-- KEYS[1] sealer lease, KEYS[2] head, KEYS[3] raw events, KEYS[4] trail
+-- ARGV[4] lease value, ARGV[5] head seq the batch follows, ARGV[6] that head's hash,
+-- ARGV[7] signing key version, ARGV[8..] per event: raw entry id, sealed line, its hash
+-- (the event's seq is the head seq + its position, and its trail entry id is "<seq>-0")
+-- -> {'sealed', seq} | {'lease_lost'} | {'head_moved', seq} | {'trail_ahead', last entry id}
+local GENESIS = string.rep('0', 64)
+if redis.call('GET', KEYS[1]) ~= ARGV[4] then return {'lease_lost'} end
+local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
+local seq = tonumber(h[1] or '0')
+if seq ~= tonumber(ARGV[5]) or (h[2] or GENESIS) ~= ARGV[6] then
+  return {'head_moved', tostring(seq)}
+end
+local last = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)[1]
+if last and tonumber(string.match(last[1], '^(%d+)-')) > seq then
+  return {'trail_ahead', last[1]}
+end
+local ids = {}
+local hash = ARGV[6]
+for i = 8, #ARGV, 3 do
+  seq = seq + 1
+  redis.call('XADD', KEYS[4], seq .. '-0', 'e', ARGV[i + 1])
+  ids[#ids + 1] = ARGV[i]
+  hash = ARGV[i + 2]
+end
+for i = 1, #ids, 200 do
+  redis.call('XDEL', KEYS[3], unpack(ids, i, math.min(i + 199, #ids)))
+end
+redis.call('HSET', KEYS[2], 'seq', seq, 'hash', hash, 'key', ARGV[7], 'sealed_at', NOW,
+  'sealed_by', ARGV[4])
+return {'sealed', tostring(seq)}

@@ -1,0 +1,167 @@
+"""The audit trail in the store: raw events waiting to be sealed, the sealed trail, its head, and
+the leases that let exactly one process seal (and one archive) at a time.
+
+Raw events (`keys.events`) are appended by the actions themselves (lua/prelude.lua `emit`). The
+sealer turns a batch of them into trail entries (`keys.trail`, entry id "<seq>-0", field `e` = the
+sealed line) and moves the head (`keys.audit_head`: seq, hash) in one step (lua/audit_seal.lua),
+so a crash at any moment leaves either the whole batch sealed or none of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.store.redis import Redis
+
+GENESIS = "0" * 64  # the `prev` of the first event
+
+
+class LeaseLost(Exception):
+    """This process no longer holds the role it acted in; it wrote nothing."""
+
+
+class HeadMoved(Exception):
+    """The head is not where the batch was built from (another sealer sealed meanwhile)."""
+
+
+class TrailCorrupt(Exception):
+    """The trail does not match its head; sealing stops until an operator looks."""
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last sealed event, and how far the trail has been moved to archive files."""
+
+    seq: int = 0
+    hash: str = GENESIS
+    key: int = 0
+    sealed_at: str = ""
+    archived_seq: int = 0
+    archived_hash: str = ""
+    archived_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrailStatus:
+    head: Head
+    unsealed: int  # raw events not yet sealed
+    oldest_unsealed_ms: int | None  # when the oldest of them was appended (store clock)
+    stored: int  # sealed events still in the store (not yet archived)
+
+
+def entry_seq(entry_id: str) -> int:
+    return int(entry_id.split("-", 1)[0])
+
+
+def _head(raw: dict[str, str]) -> Head:
+    return Head(
+        seq=int(raw.get("seq", 0)),
+        hash=raw.get("hash", GENESIS),
+        key=int(raw.get("key", 0)),
+        sealed_at=raw.get("sealed_at", ""),
+        archived_seq=int(raw.get("archived_seq", 0)),
+        archived_hash=raw.get("archived_hash", ""),
+        archived_file=raw.get("archived_file", ""),
+    )
+
+
+class TrailStore:
+    def __init__(self, redis: Redis) -> None:
+        self.r = redis
+        self.k = redis.keys
+
+    # -- leases ----------------------------------------------------------------------------
+    async def take_lease(self, role: str, holder: str, held: str, ttl_seconds: float) -> str | None:
+        """Renew the lease we hold (`held`), or take it when free. The value we hold, or None."""
+        ok, value = await self.r.script(
+            "audit_lease",
+            [self.k.audit_lease(role), self.k.audit_epoch(role)],
+            [holder, held, int(ttl_seconds * 1000)],
+        )
+        return value if int(ok) == 1 else None
+
+    async def drop_lease(self, role: str, held: str) -> None:
+        await self.r.script("audit_lease_drop", [self.k.audit_lease(role)], [held])
+
+    async def lease_holder(self, role: str) -> str | None:
+        return await self.r.call(self.r.client.get(self.k.audit_lease(role)))
+
+    # -- sealing ---------------------------------------------------------------------------
+    async def head(self) -> Head:
+        return _head(await self.r.call(self.r.client.hgetall(self.k.audit_head)))
+
+    async def unsealed(self, count: int) -> list[tuple[str, dict[str, str]]]:
+        """The oldest raw events, in the order they were appended."""
+        return await self.r.call(self.r.client.xrange(self.k.events, "-", "+", count=count))
+
+    async def seal(
+        self, lease: str, head: Head, key_version: int, batch: list[tuple[str, str, str]]
+    ) -> int:
+        """Write (raw id, sealed line, hash) triples after `head`; returns the new head seq."""
+        argv: list[object] = [lease, head.seq, head.hash, key_version]
+        for raw_id, line, digest in batch:
+            argv += [raw_id, line, digest]
+        res = await self.r.script(
+            "audit_seal",
+            [self.k.audit_lease("sealer"), self.k.audit_head, self.k.events, self.k.trail],
+            argv,
+            timeout=max(5.0, self.r.timeout),
+        )
+        if res[0] == "sealed":
+            return int(res[1])
+        if res[0] == "lease_lost":
+            raise LeaseLost("sealer")
+        if res[0] == "head_moved":
+            raise HeadMoved(res[1])
+        raise TrailCorrupt(f"the trail holds entry {res[1]} beyond its head {head.seq}")
+
+    # -- reading the sealed trail ----------------------------------------------------------
+    async def sealed(self, from_seq: int, count: int = 1000) -> list[tuple[str, str]]:
+        """Sealed entries (entry id, line) from `from_seq` on, in entry order."""
+        rows = await self.r.call(
+            self.r.client.xrange(self.k.trail, f"{max(from_seq, 1)}-0", "+", count=count),
+            timeout=max(5.0, self.r.timeout),
+        )
+        return [(entry_id, fields.get("e", "")) for entry_id, fields in rows]
+
+    async def first_stored_seq(self) -> int | None:
+        rows = await self.r.call(self.r.client.xrange(self.k.trail, "-", "+", count=1))
+        return entry_seq(rows[0][0]) if rows else None
+
+    # -- archiving -------------------------------------------------------------------------
+    async def trim(self, lease: str, upto_seq: int, upto_hash: str, file_name: str) -> int:
+        """Drop sealed entries up to `upto_seq` (already in an fsynced archive file)."""
+        res = await self.r.script(
+            "audit_trim",
+            [self.k.audit_lease("archiver"), self.k.audit_head, self.k.trail],
+            [lease, upto_seq, upto_hash, file_name],
+            timeout=max(5.0, self.r.timeout),
+        )
+        if res[0] == "lease_lost":
+            raise LeaseLost("archiver")
+        if res[0] == "beyond_head":
+            raise TrailCorrupt(f"archive reaches seq {upto_seq} but the head is {res[1]}")
+        return int(res[1])
+
+    # -- the spool (events written to disk while the store was down) -------------------------
+    async def replay(self, spool_id: str, fields: dict[str, str], ttl_seconds: int) -> bool:
+        flat: list[object] = [ttl_seconds]
+        for name, value in fields.items():
+            flat += [name, value]
+        res = await self.r.script("audit_replay", [self.k.audit_replayed(spool_id)], flat)
+        return int(res) == 1
+
+    # -- watching --------------------------------------------------------------------------
+    async def status(self) -> TrailStatus:
+        pipe = self.r.client.pipeline(transaction=True)
+        pipe.hgetall(self.k.audit_head)
+        pipe.xlen(self.k.events)
+        pipe.xrange(self.k.events, "-", "+", count=1)
+        pipe.xlen(self.k.trail)
+        head, unsealed, oldest, stored = await self.r.call(pipe.execute())
+        return TrailStatus(
+            head=_head(head),
+            unsealed=int(unsealed),
+            oldest_unsealed_ms=entry_seq(oldest[0][0]) if oldest else None,
+            stored=int(stored),
+        )
