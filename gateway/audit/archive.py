@@ -93,20 +93,36 @@ class Archive:
         return None
 
     def append(self, lines: list[str], settings: Settings) -> Path:
-        """Write sealed lines durably (blocking: call it in a thread); returns the file."""
+        """Write sealed lines durably, starting a new file whenever the current one is full by
+        size or age (blocking: call it in a thread); returns the last file written."""
         self.dir.mkdir(parents=True, exist_ok=True)
         files = self.files()
         current = files[-1] if files else None
-        if current is not None and self._full(current, settings):
-            current = None
-        if current is None:
-            first = line_seq(lines[0]) or 0
-            started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            current = self.dir / f"trail-{first:012d}-{started}.jsonl"
-        new = not current.exists()
-        fd = os.open(current, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        size = current.stat().st_size if current is not None else 0
+        rest = [(line + "\n").encode() for line in lines]
+        while rest:
+            if current is None or self._full(current, size, settings):
+                first = line_seq(rest[0].decode()) or 0
+                started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+                current, size = self.dir / f"trail-{first:012d}-{started}.jsonl", 0
+            take = 1  # at least one line per file, however small the limit
+            room = settings.audit_archive_file_bytes - size - len(rest[0])
+            while take < len(rest) and room - len(rest[take]) >= 0:
+                room -= len(rest[take])
+                take += 1
+            chunk, rest = b"".join(rest[:take]), rest[take:]
+            self._write(current, chunk)
+            size += len(chunk)
+        assert current is not None
+        return current
+
+    def _write(self, path: Path, data: bytes) -> None:
+        new = not path.exists()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, ("\n".join(lines) + "\n").encode())
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -116,11 +132,10 @@ class Archive:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
-        return current
 
     @staticmethod
-    def _full(path: Path, settings: Settings) -> bool:
-        if path.stat().st_size >= settings.audit_archive_file_bytes:
+    def _full(path: Path, size: int, settings: Settings) -> bool:
+        if size >= settings.audit_archive_file_bytes:
             return True
         m = FILE_NAME.match(path.name)
         assert m is not None

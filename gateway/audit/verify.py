@@ -219,7 +219,7 @@ class Chain:
         if seq < self.expect:
             return self._fail(
                 "inserted",
-                seq,
+                self.expect,
                 line.where,
                 f"a second event {seq} stands after event {self.expect - 1}",
             )
@@ -250,7 +250,7 @@ class Chain:
         if problem.seq is not None and self.expect is not None and problem.seq < self.expect:
             self._fail(
                 "inserted",
-                problem.seq,
+                self.expect,
                 problem.where,
                 f"a line claiming to be event {problem.seq} stands after event {self.expect - 1} "
                 f"({problem.what}: {problem.detail})",

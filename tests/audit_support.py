@@ -1,0 +1,81 @@
+"""Helpers for the audit trail's tests: make events, seal them, read and tamper with the trail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gateway.audit.archive import Archive
+from gateway.audit.live import export, verify_live
+from gateway.audit.pubkeys import from_keys_dir
+from gateway.audit.sealer import Sealer
+from gateway.audit.verify import Report, verify_files
+from gateway.context import Gateway
+from gateway.store.trail import entry_seq
+
+
+async def make_events(gw: Gateway, count: int, start: int = 0) -> None:
+    """Events of several kinds, with person keys as subjects (as the gateway writes them)."""
+    for i in range(start, start + count):
+        await gw.events.append(
+            ("query.held", "flag.set", "security.portal_blocked")[i % 3],
+            f"tester-{i % 4}",
+            subject=gw.keyring.person_key("atena", f"{900000000000000 + i:015d}"),
+            reason=f"reason-{i}",
+            n=i,
+        )
+
+
+async def seal_all(gw: Gateway, timeout: float = 20.0) -> None:
+    left = await Sealer(gw.trail, gw.keyring, gw.settings).settle(timeout)
+    assert left == 0, f"{left} events still unsealed"
+
+
+def pubkeys(gw: Gateway) -> dict[int, Ed25519PublicKey]:
+    return from_keys_dir(gw.settings.keys_dir)
+
+
+async def verify(gw: Gateway, keys: dict[int, Ed25519PublicKey] | None = None) -> Report:
+    return await verify_live(Archive(gw.settings.audit_dir), gw.trail, keys or pubkeys(gw))
+
+
+async def export_to(gw: Gateway, path: Path, **kw: Any) -> Path:
+    await export(
+        Archive(gw.settings.audit_dir),
+        gw.trail,
+        gw.keyring.signing_key,
+        path,
+        since=kw.get("since"),
+        until=kw.get("until"),
+        exported_by="test",
+    )
+    return path
+
+
+def verify_file(path: Path, keys: dict[int, Ed25519PublicKey]) -> Report:
+    return verify_files([path], keys)
+
+
+async def trail_lines(gw: Gateway) -> list[str]:
+    rows = await gw.redis.client.xrange(gw.redis.keys.trail, "-", "+")
+    return [fields["e"] for _, fields in rows]
+
+
+async def rewrite_trail(gw: Gateway, lines: list[str]) -> None:
+    """Replace the stored trail with `lines` (entry ids by position, as a tamperer would)."""
+    first = entry_seq((await gw.redis.client.xrange(gw.redis.keys.trail, "-", "+", count=1))[0][0])
+    pipe = gw.redis.client.pipeline(transaction=True)
+    pipe.delete(gw.redis.keys.trail)
+    for i, line in enumerate(lines):
+        pipe.xadd(gw.redis.keys.trail, {"e": line}, id=f"{first + i}-0")
+    await pipe.execute()
+
+
+def edit(line: str, **changes: Any) -> str:
+    """The line with some fields changed, keeping its (now wrong) hash and signature."""
+    obj = json.loads(line)
+    obj.update(changes)
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

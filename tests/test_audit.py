@@ -1,0 +1,269 @@
+"""The audit trail as evidence: sealed gap-free, chained and signed; every kind of tampering in the
+live trail or in an export is detected and named by the first broken event's sequence number."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.audit.pubkeys import from_keys_dir
+from gateway.audit.record import GENESIS, canonical, digest, sign
+from gateway.context import Gateway, open_gateway
+from gateway.settings import Settings
+from tests.audit_support import (
+    export_to,
+    make_events,
+    pubkeys,
+    rewrite_trail,
+    seal_all,
+    trail_lines,
+    verify,
+    verify_file,
+)
+
+EVENTS = 20
+
+
+@pytest.fixture
+async def gw(settings: Settings, redis_url: str) -> AsyncIterator[Gateway]:
+    """A gateway's store without its background work: the tests seal when they choose."""
+    g = await open_gateway(settings, redis_url)
+    yield g
+    await g.close()
+
+
+@pytest.fixture
+async def sealed(gw: Gateway) -> list[str]:
+    await make_events(gw, EVENTS)
+    await seal_all(gw)
+    return await trail_lines(gw)
+
+
+def forged(line: str, key_version: int = 1, **changes: object) -> str:
+    """The event changed and signed again by someone without the gateway's key."""
+    obj = json.loads(line)
+    obj.update(changes)
+    return canonical(sign(obj, key_version, Ed25519PrivateKey.generate())).decode()
+
+
+def _swap(lines: list[str], i: int, j: int) -> list[str]:
+    out = list(lines)
+    out[i], out[j] = out[j], out[i]
+    return out
+
+
+# name -> (tampering of the event lines (index = seq - 1), what is reported, at which seq)
+TAMPERING: dict[str, tuple[Callable[[list[str]], list[str]], str, int]] = {
+    "one_byte_changed": (
+        lambda L: [*L[:6], L[6].replace('"reason-6"', '"reason-7"'), *L[7:]],
+        "changed",
+        7,
+    ),
+    "changed_and_signed_again_without_the_key": (
+        lambda L: [*L[:6], forged(L[6], reason="nothing happened"), *L[7:]],
+        "bad signature",
+        7,
+    ),
+    "event_deleted": (lambda L: L[:9] + L[10:], "deleted", 10),
+    "pair_swapped": (lambda L: _swap(L, 4, 5), "reordered", 5),
+    "event_moved_later": (lambda L: [*L[:2], *L[3:8], L[2], *L[8:]], "reordered", 3),
+    "forged_event_inserted": (
+        lambda L: [*L[:8], forged(L[8], reason="forged"), *L[8:]],
+        "inserted",
+        9,
+    ),
+    "copy_of_an_event_inserted": (lambda L: [*L[:11], L[3], *L[11:]], "inserted", 12),
+    "signed_with_an_unknown_key_version": (
+        lambda L: [*L[:11], forged(L[11], key_version=7), *L[12:]],
+        "unknown key",
+        12,
+    ),
+}
+
+
+async def test_sealed_trail_is_gap_free_chained_signed_and_whole(
+    gw: Gateway, sealed: list[str]
+) -> None:
+    events = [json.loads(line) for line in sealed]
+    assert [e["seq"] for e in events] == list(range(1, EVENTS + 1))
+    assert events[0]["prev"] == GENESIS
+    for before, after in zip(events, events[1:], strict=False):
+        assert after["prev"] == before["hash"] == digest(before)
+    first = events[0]
+    assert first["kind"] == "query.held" and first["decision"] == "held"
+    assert first["reason"] == "reason-0" and first["fields"] == {"n": "0"}
+    assert first["subject"] == gw.keyring.person_key("atena", "900000000000000")
+    assert {e["key"] for e in events} == {1}
+    head = await gw.trail.head()
+    assert (head.seq, head.hash) == (EVENTS, events[-1]["hash"])
+    assert (await gw.trail.status()).unsealed == 0
+    report = await verify(gw)
+    assert report.ok, report.text()
+    assert (report.events, report.first_seq, report.last_seq) == (EVENTS, 1, EVENTS)
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERING))
+async def test_tampering_with_the_live_trail_is_detected_and_named(
+    gw: Gateway, sealed: list[str], case: str
+) -> None:
+    tamper, what, seq = TAMPERING[case]
+    await rewrite_trail(gw, tamper(sealed))
+    report = await verify(gw)
+    assert report.problem is not None, report.text()
+    assert (report.problem.what, report.problem.seq) == (what, seq), report.text()
+    assert report.events == seq - 1
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERING))
+async def test_tampering_with_an_export_is_detected_and_named(
+    gw: Gateway, sealed: list[str], case: str, tmp_path: Path
+) -> None:
+    path = await export_to(gw, tmp_path / "export.jsonl")
+    keys = pubkeys(gw)
+    assert verify_file(path, keys).ok
+    begin, *events, end = path.read_text().splitlines()
+    tamper, what, seq = TAMPERING[case]
+    path.write_text("\n".join([begin, *tamper(events), end]) + "\n")
+    report = verify_file(path, keys)
+    assert report.problem is not None, report.text()
+    assert (report.problem.what, report.problem.seq) == (what, seq), report.text()
+
+
+async def test_every_single_byte_change_of_an_exported_event_is_detected(
+    gw: Gateway, sealed: list[str], tmp_path: Path
+) -> None:
+    path = await export_to(gw, tmp_path / "export.jsonl")
+    keys = pubkeys(gw)
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    target = lines[5]  # event 5
+    start = data.index(target)
+    for i in range(len(target)):
+        changed = bytearray(data)
+        changed[start + i] ^= 0x01 if changed[start + i] != ord("\n") ^ 0x01 else 0x02
+        path.write_bytes(bytes(changed))
+        report = verify_file(path, keys)
+        assert not report.ok, f"byte {i} of event 5 changed and not detected"
+        assert report.problem is not None and report.problem.seq in (4, 5, 6), report.text()
+
+
+async def test_a_cut_export_is_truncated_and_a_shortened_one_has_deleted_events(
+    gw: Gateway, sealed: list[str], tmp_path: Path
+) -> None:
+    path = await export_to(gw, tmp_path / "export.jsonl")
+    keys = pubkeys(gw)
+    whole = path.read_bytes()
+    lines = whole.decode().splitlines()
+
+    path.write_bytes(whole[: whole.index(lines[12].encode()) + 40])  # cut mid-line
+    report = verify_file(path, keys)
+    assert report.problem is not None and report.problem.what == "truncated"
+    assert report.problem.seq == 12
+
+    path.write_text("\n".join(lines[:-1]) + "\n")  # the end record is gone
+    report = verify_file(path, keys)
+    assert report.problem is not None and report.problem.what == "truncated", report.text()
+
+    path.write_text("\n".join([*lines[:-3], lines[-1]]) + "\n")  # last two events removed
+    report = verify_file(path, keys)
+    assert report.problem is not None, report.text()
+    assert (report.problem.what, report.problem.seq) == ("deleted", EVENTS - 1)
+
+    path.write_text("\n".join([lines[0], *lines[2:]]) + "\n")  # the first event removed
+    report = verify_file(path, keys)
+    assert report.problem is not None, report.text()
+    assert (report.problem.what, report.problem.seq) == ("deleted", 1)
+
+
+async def test_the_live_trail_cut_short_of_its_head_is_truncated(
+    gw: Gateway, sealed: list[str]
+) -> None:
+    await rewrite_trail(gw, sealed[:-3])
+    report = await verify(gw)
+    assert report.problem is not None, report.text()
+    assert (report.problem.what, report.problem.seq) == ("truncated", EVENTS - 2)
+
+
+async def test_a_wrong_public_key_fails_every_signature(
+    gw: Gateway, sealed: list[str], tmp_path: Path, settings: Settings, redis_url: str
+) -> None:
+    other = await open_gateway(Settings(data_dir=tmp_path / "other"), redis_url)
+    await other.close()
+    wrong = from_keys_dir(tmp_path / "other" / "keys")
+    report = await verify(gw, wrong)
+    assert report.problem is not None
+    assert (report.problem.what, report.problem.seq) == ("bad signature", 1)
+    path = await export_to(gw, tmp_path / "export.jsonl")
+    report = verify_file(path, wrong)
+    assert report.problem is not None and report.problem.what == "bad signature"
+
+
+async def test_signing_key_rotation_midway_keeps_every_event_verifiable(
+    gw: Gateway, tmp_path: Path
+) -> None:
+    await make_events(gw, 7)
+    await seal_all(gw)
+    assert gw.keyring.rotate("signing") == 2
+    await make_events(gw, 6, start=7)
+    await seal_all(gw)
+    events = [json.loads(line) for line in await trail_lines(gw)]
+    assert [e["key"] for e in events] == [1] * 7 + [2] * 6
+    report = await verify(gw)
+    assert report.ok and report.keys == {1, 2}, report.text()
+    path = await export_to(gw, tmp_path / "export.jsonl")
+    assert verify_file(path, pubkeys(gw)).ok
+    only_old = {1: pubkeys(gw)[1]}
+    report = await verify(gw, only_old)
+    assert report.problem is not None
+    assert (report.problem.what, report.problem.seq) == ("unknown key", 8)
+    report = verify_file(path, only_old)  # its begin record is signed with the new key too
+    assert report.problem is not None and report.problem.what == "unknown key"
+
+
+async def test_a_range_export_verifies_alone_and_links_to_the_events_before_it(
+    gw: Gateway, sealed: list[str], tmp_path: Path
+) -> None:
+    events = [json.loads(line) for line in sealed]
+    since, until = events[5]["at"], events[15]["at"]
+    path = await export_to(gw, tmp_path / "range.jsonl", since=since, until=until)
+    begin, *lines, end = (json.loads(x) for x in path.read_text().splitlines())
+    seqs = [e["seq"] for e in lines]
+    assert seqs == list(range(seqs[0], seqs[-1] + 1))  # contiguous
+    assert all(since <= e["at"] < until for e in lines)
+    assert begin["first_seq"] == seqs[0] and begin["prev"] == events[seqs[0] - 2]["hash"]
+    assert end["last_seq"] == seqs[-1] and end["count"] == len(lines)
+    report = verify_file(path, pubkeys(gw))
+    assert report.ok, report.text()
+    assert any("must equal the hash of event" in n for n in report.notes)
+    # the export before it, and this one, verify as one stretch
+    before = await export_to(gw, tmp_path / "before.jsonl", until=since)
+    assert verify_files_ok([before, path], gw)
+
+
+def verify_files_ok(paths: list[Path], gw: Gateway) -> bool:
+    from gateway.audit.verify import verify_files
+
+    report = verify_files(paths, pubkeys(gw))
+    assert report.ok, report.text()
+    return report.first_seq == 1
+
+
+async def test_events_already_in_the_trail_are_readable_in_order_with_the_unsealed(
+    gw: Gateway,
+) -> None:
+    await make_events(gw, 3)
+    await seal_all(gw)
+    await make_events(gw, 2, start=3)
+    events = await gw.events.read()
+    assert [e.fields["n"] for e in events] == ["0", "1", "2", "3", "4"]
+    assert [e.seq for e in events] == [1, 2, 3, None, None]
+
+
+async def test_an_event_naming_a_personal_data_field_is_refused(gw: Gateway) -> None:
+    with pytest.raises(ValueError, match="person keys"):
+        await gw.events.append("test.bad", "tester", atena_number="900000000000001")
+    assert await gw.events.unsealed() == 0
