@@ -3,6 +3,7 @@ live trail or in an export is detected and named by the first broken event's seq
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -91,7 +92,7 @@ async def test_sealed_trail_is_gap_free_chained_signed_and_whole(
     events = [json.loads(line) for line in sealed]
     assert [e["seq"] for e in events] == list(range(1, EVENTS + 1))
     assert events[0]["prev"] == GENESIS
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after["prev"] == before["hash"] == digest(before)
     first = events[0]
     assert first["kind"] == "query.held" and first["decision"] == "held"
