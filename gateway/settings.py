@@ -84,6 +84,8 @@ class Settings:
             answer_retention_seconds=_env_int("HOGO_ANSWER_RETENTION_SECONDS", 7 * 24 * 3600),
             interrupted_after_seconds=_env_float("HOGO_INTERRUPTED_AFTER_SECONDS", 60.0),
             audit_enabled=_env_bool("HOGO_AUDIT_ENABLED", True),
+            audit_seal_batch=_env_int("HOGO_AUDIT_SEAL_BATCH", 256),
+            audit_lease_seconds=_env_float("HOGO_AUDIT_LEASE_SECONDS", 5.0),
             audit_archive=_env_bool("HOGO_AUDIT_ARCHIVE", True),
             audit_archive_after_seconds=_env_int("HOGO_AUDIT_ARCHIVE_AFTER_SECONDS", 24 * 3600),
             audit_keep_events=_env_int("HOGO_AUDIT_KEEP_EVENTS", 100_000),

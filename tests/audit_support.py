@@ -79,3 +79,62 @@ def edit(line: str, **changes: Any) -> str:
     obj = json.loads(line)
     obj.update(changes)
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class GatewayProcess:
+    """`hogo-gateway serve` in its own process (to kill -9), with extra environment."""
+
+    def __init__(self, data_dir: Path, redis_url: str, upstream_url: str, **env: str) -> None:
+        import os
+        import subprocess
+        import sys
+
+        from tests.support import free_port
+
+        self.port = free_port()
+        self.log = data_dir.parent / f"gateway-{self.port}.log"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--redis-url",
+                redis_url,
+                "--upstream-url",
+                upstream_url,
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("wb"),
+            env={**os.environ, **env},
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def wait_ready(self, timeout: float = 30) -> None:
+        import asyncio
+        import time
+
+        import aiohttp
+
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as s:
+            while time.monotonic() < deadline:
+                try:
+                    async with s.get(self.url + "/healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError("gateway did not start")
+
+    def kill9(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()

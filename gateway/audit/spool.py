@@ -35,7 +35,8 @@ class Spool:
     def write(self, fields: dict[str, str]) -> None:
         """Append one event durably (blocking: call it in a thread)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"id": uuid.uuid4().hex, "fields": fields}, ensure_ascii=False) + "\n"
+        marked = {**fields, "via": "spool"}  # the trail shows it was appended late
+        line = json.dumps({"id": uuid.uuid4().hex, "fields": marked}, ensure_ascii=False) + "\n"
         path = self._own_file()
         while True:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

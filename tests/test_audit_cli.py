@@ -1,0 +1,103 @@
+"""`hogo-gateway audit ...`: export, verify (live, and offline with only the public keys), pubkey,
+rotate-key; exit 0 when whole, 1 with a one-line error when not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import REQUESTER
+
+
+@pytest.fixture
+def hogo(tmp_path: Path, redis_url: str):
+    data = tmp_path / "data"
+
+    def run(
+        *args: str, redis: str = redis_url, data_dir: Path = data
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "--data-dir",
+                str(data_dir),
+                "--redis-url",
+                redis,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    return run
+
+
+def _flag(hogo, atena: str) -> None:
+    res = hogo(
+        "flags", "set", atena, "--name", "試験 花子", "--department", "子ども家庭課",
+        "--business", "児童手当業務", "--basis", "application",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+
+
+def test_export_then_verify_offline_with_only_the_public_keys(hogo, tmp_path: Path) -> None:
+    assert hogo("requesters", "add", REQUESTER, "--name", "見本市").returncode == 0
+    for i in range(3):
+        _flag(hogo, f"90000000000000{i}")
+    out = tmp_path / "trail.jsonl"
+    res = hogo("audit", "export", str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["exported"] == 4  # requester.added + 3 flag.set
+    keys = tmp_path / "pubkeys.json"
+    res = hogo("audit", "pubkey", "--out", str(keys))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(keys.read_text())
+    assert [k["version"] for k in doc["keys"]] == [1] and "PRIVATE" not in keys.read_text()
+
+    # the auditor's machine: no store, no data dir, only the export and the public keys
+    offline = {"redis": "redis://127.0.0.1:1/0", "data_dir": tmp_path / "nowhere"}
+    res = hogo("audit", "verify", str(out), "--pubkeys", str(keys), "--json", **offline)
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = json.loads(res.stdout)
+    assert report["ok"] is True and report["events"] == 4 and report["problem"] is None
+    assert not (tmp_path / "nowhere").exists()  # nothing was created on the auditor's side
+
+    lines = out.read_text().splitlines()
+    lines[2] = lines[2].replace("子ども家庭課", "税務課")
+    out.write_text("\n".join(lines) + "\n")
+    res = hogo("audit", "verify", str(out), "--pubkeys", str(keys), **offline)
+    assert res.returncode == 1
+    assert res.stderr.strip() == "hogo-gateway: error: audit trail broken at seq 2: changed"
+    assert "BROKEN at event seq 2" in res.stdout
+
+
+def test_verify_of_the_live_trail_and_a_key_rotation(hogo) -> None:
+    _flag(hogo, "900000000000001")
+    assert hogo("audit", "verify").returncode == 0  # seals what waits, with key version 1
+    res = hogo("audit", "rotate-key", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout) == {"signing_key_version": 2}
+    _flag(hogo, "900000000000002")
+    res = hogo("audit", "verify", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = json.loads(res.stdout)
+    assert report["ok"] and report["events"] == 2 and report["keys"] == [1, 2]
+    assert report["unsealed"] == 0
+    res = hogo("audit", "verify")
+    assert res.returncode == 0 and res.stdout.startswith("audit trail whole: 2 events")
+
+
+def test_bad_arguments_are_one_line_errors(hogo, tmp_path: Path) -> None:
+    res = hogo("audit", "export", str(tmp_path / "x.jsonl"), "--since", "last tuesday")
+    assert res.returncode == 1 and res.stderr.startswith("hogo-gateway: error: not an ISO 8601")
+    res = hogo("audit", "verify", str(tmp_path / "missing.jsonl"))
+    assert res.returncode == 1 and "no such file" in res.stderr
+    res = hogo("audit", "verify", "--pubkeys", str(tmp_path / "missing.json"), "x")
+    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1
+    assert hogo("audit", "export").returncode == 2
