@@ -79,6 +79,8 @@ async def _fault(
             f"peer:{request.remote or 'unknown'}",
             service=service,
             error_code=fault.code.value,
+            decision="rejected",
+            reason=fault.code.value,
         )
     else:
         log.warning("%s fault %s: %s", service, fault.code.value, fault)

@@ -54,6 +54,7 @@ class PortalService:
                 await self.events.security(
                     "portal_blocked",
                     "portal",
+                    decision="blocked",
                     operation="GetSelfInformation",
                     subject=person,
                     reason="auto_response_disabled",
@@ -66,6 +67,7 @@ class PortalService:
             await self.events.security(
                 "portal_blocked",
                 "portal",
+                decision="blocked",
                 operation="GetSelfInformation",
                 subject=person or "",
                 reason="flag_set_in_flight",
@@ -92,6 +94,7 @@ class PortalService:
             await self.events.security(
                 "portal_filtered",
                 "portal",
+                decision="filtered",
                 operation="GetProvisionRecords",
                 subject=person,
                 hidden=str(hidden),
