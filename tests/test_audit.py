@@ -179,6 +179,11 @@ async def test_a_cut_export_is_truncated_and_a_shortened_one_has_deleted_events(
     assert report.problem is not None, report.text()
     assert (report.problem.what, report.problem.seq) == ("deleted", 1)
 
+    path.write_text("\n".join(lines[1:]) + "\n")  # the begin record removed
+    report = verify_file(path, keys)
+    assert report.problem is not None and report.problem.what == "changed", report.text()
+    assert "begin record" in report.problem.detail
+
 
 async def test_the_live_trail_cut_short_of_its_head_is_truncated(
     gw: Gateway, sealed: list[str]
@@ -240,9 +245,17 @@ async def test_a_range_export_verifies_alone_and_links_to_the_events_before_it(
     report = verify_file(path, pubkeys(gw))
     assert report.ok, report.text()
     assert any("must equal the hash of event" in n for n in report.notes)
-    # the export before it, and this one, verify as one stretch
+    # the export before it, and this one, verify as one stretch; with a gap between, not
     before = await export_to(gw, tmp_path / "before.jsonl", until=since)
     assert verify_files_ok([before, path], gw)
+    earlier = await export_to(gw, tmp_path / "earlier.jsonl", until=events[3]["at"])
+    from gateway.audit.verify import verify_files
+
+    earlier_end = json.loads(earlier.read_text().splitlines()[-1])["last_seq"]
+    assert earlier_end < seqs[0] - 1
+    report = verify_files([earlier, path], pubkeys(gw))
+    assert report.problem is not None and report.problem.what == "deleted"
+    assert report.problem.seq == earlier_end + 1
 
 
 def verify_files_ok(paths: list[Path], gw: Gateway) -> bool:

@@ -18,7 +18,7 @@ broken event and names it by sequence number with one of:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,7 +160,7 @@ class Chain:
             and (self.prev is None or obj["prev"] == self.prev)
         )
 
-    def _fail(self, what: str, seq: int | None, where: str, detail: str) -> bool:
+    def fail(self, what: str, seq: int | None, where: str, detail: str) -> bool:
         self.report.problem = Problem(what, seq, where, detail)
         return False
 
@@ -171,7 +171,7 @@ class Chain:
         if self._looking_for is not None:
             missing, seen, at = self._looking_for
             if _seq_of(line) == missing:
-                return self._fail(
+                return self.fail(
                     "reordered",
                     missing,
                     line.where,
@@ -182,7 +182,7 @@ class Chain:
             bad, problem = self._pending
             self._pending = None
             if self._fits(line):
-                return self._fail(
+                return self.fail(
                     "inserted",
                     self.expect,
                     bad.where,
@@ -192,7 +192,7 @@ class Chain:
             self._settle(problem)
             return False
         if not line.complete:
-            return self._fail(
+            return self.fail(
                 "truncated", self.expect, line.where, "the last line is cut off before its end"
             )
         obj, err = self._check(line)
@@ -217,7 +217,7 @@ class Chain:
             self._looking_for = (self.expect, seq, line)
             return True
         if seq < self.expect:
-            return self._fail(
+            return self.fail(
                 "inserted",
                 self.expect,
                 line.where,
@@ -248,7 +248,7 @@ class Chain:
         """A bad line the chain does not carry on after: it is broken itself, unless it claims a
         place an earlier event already took (then it was put there: inserted)."""
         if problem.seq is not None and self.expect is not None and problem.seq < self.expect:
-            self._fail(
+            self.fail(
                 "inserted",
                 self.expect,
                 problem.where,
@@ -272,13 +272,7 @@ class Chain:
                 if seen == missing + 1
                 else f"events {missing}..{seen - 1} are"
             )
-            self._fail("deleted", missing, at.where, f"{span} missing before event {seen}")
-
-
-def walk(chain: Chain, lines: Iterable[Line]) -> None:
-    for line in lines:
-        if not chain.feed(line):
-            break
+            self.fail("deleted", missing, at.where, f"{span} missing before event {seen}")
 
 
 # -- files: archive files and exports -------------------------------------------------------
@@ -329,7 +323,7 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
     try:
         header = _signed_marker(header_line, EXPORT_BEGIN, pubkeys)
     except RecordError as err:
-        chain._fail(err.what, None, header_line.where, f"export begin record: {err.detail}")
+        chain.fail(err.what, None, header_line.where, f"export begin record: {err.detail}")
         return
     first, prev = header.get("first_seq"), header.get("prev")
     if chain.expect is None:
@@ -340,7 +334,7 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
                 f"the hash of event {first - 1} in the export or archive before it"
             )
     elif first is not None and (first != chain.expect or prev != chain.prev):
-        chain._fail(
+        chain.fail(
             "deleted" if isinstance(first, int) and first > chain.expect else "chain broken",
             chain.expect,
             header_line.where,
@@ -360,7 +354,7 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
             except RecordError as err:
                 chain.finish()
                 if not chain.done:
-                    chain._fail(err.what, None, line.where, f"export end record: {err.detail}")
+                    chain.fail(err.what, None, line.where, f"export end record: {err.detail}")
                 return
             continue
         if not chain.feed(line):
@@ -369,7 +363,7 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
     if chain.done:
         return
     if footer is None:
-        chain._fail(
+        chain.fail(
             "truncated",
             chain.expect,
             path.name,
@@ -379,15 +373,15 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
     where, end = footer[0].where, footer[1]
     assert end is not None
     if after_footer is not None:
-        chain._fail("inserted", None, after_footer.where, "a line after the export's end record")
+        chain.fail("inserted", None, after_footer.where, "a line after the export's end record")
         return
     if end.get("begin") != header["hash"]:
-        chain._fail("changed", None, where, "the end record belongs to another export")
+        chain.fail("changed", None, where, "the end record belongs to another export")
         return
     last_seq = end.get("last_seq")
     if isinstance(last_seq, int) and (chain.expect is None or last_seq >= chain.expect):
         got = chain.expect - 1 if chain.expect else None
-        chain._fail(
+        chain.fail(
             "deleted",
             chain.expect or first,
             where,
@@ -397,7 +391,25 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
     if end.get("count") != report.events - counted or (
         end.get("last_hash") != (report.last_hash if report.events > counted else None)
     ):
-        chain._fail("changed", None, where, "the end record does not match the events before it")
+        chain.fail("changed", None, where, "the end record does not match the events before it")
+
+
+def _verify_events(path: Path, chain: Chain) -> None:
+    """An archive file: event lines only (an export's end record here means its begin record
+    was removed)."""
+    for line in file_lines(path):
+        if _marker(line, EXPORT_END):
+            chain.finish()
+            if not chain.done:
+                chain.fail(
+                    "changed",
+                    None,
+                    line.where,
+                    "an export's end record without its begin record (the first line was removed)",
+                )
+            return
+        if not chain.feed(line):
+            return
 
 
 def verify_files(paths: list[Path], pubkeys: dict[int, Ed25519PublicKey]) -> Report:
@@ -413,7 +425,7 @@ def verify_files(paths: list[Path], pubkeys: dict[int, Ed25519PublicKey]) -> Rep
         if _marker(first, EXPORT_BEGIN):
             _verify_export(path, chain, pubkeys)
         else:
-            walk(chain, file_lines(path))
+            _verify_events(path, chain)
     chain.finish()
     if not report.events and report.ok:
         report.notes.append("no events")
