@@ -17,9 +17,14 @@ from gateway.context import Gateway
 from gateway.store.trail import entry_seq
 
 
-async def make_events(gw: Gateway, count: int, start: int = 0) -> None:
-    """Events of several kinds, with person keys as subjects (as the gateway writes them)."""
+async def make_events(gw: Gateway, count: int, start: int = 0, spacing: float = 0) -> None:
+    """Events of several kinds, with person keys as subjects (as the gateway writes them);
+    `spacing` seconds apart, for tests that need distinct times."""
+    import asyncio
+
     for i in range(start, start + count):
+        if spacing:
+            await asyncio.sleep(spacing)
         await gw.events.append(
             ("query.held", "flag.set", "security.portal_blocked")[i % 3],
             f"tester-{i % 4}",

@@ -231,9 +231,11 @@ async def test_signing_key_rotation_midway_keeps_every_event_verifiable(
 
 
 async def test_a_range_export_verifies_alone_and_links_to_the_events_before_it(
-    gw: Gateway, sealed: list[str], tmp_path: Path
+    gw: Gateway, tmp_path: Path
 ) -> None:
-    events = [json.loads(line) for line in sealed]
+    await make_events(gw, EVENTS, spacing=0.003)  # distinct times, so ranges cut where asked
+    await seal_all(gw)
+    events = [json.loads(line) for line in await trail_lines(gw)]
     since, until = events[5]["at"], events[15]["at"]
     path = await export_to(gw, tmp_path / "range.jsonl", since=since, until=until)
     begin, *lines, end = (json.loads(x) for x in path.read_text().splitlines())
