@@ -282,7 +282,7 @@ def _public_keys(args: argparse.Namespace) -> dict[int, Any]:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Files (exports, archive files) offline with the public keys alone; else the live trail."""
-    from gateway.audit import verify
+    from gateway.audit.files import verify_files
 
     keys = _public_keys(args)
     if args.files:
@@ -290,7 +290,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         for path in paths:
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
-        report = verify.verify_files(paths, keys)
+        report = verify_files(paths, keys)
     else:
         report = asyncio.run(_verify_live(args, keys))
     emit(args, report.as_json(), report.text())

@@ -9,10 +9,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.audit.archive import Archive
+from gateway.audit.files import verify_files
 from gateway.audit.live import export, verify_live
 from gateway.audit.pubkeys import from_keys_dir
 from gateway.audit.sealer import Sealer
-from gateway.audit.verify import Report, verify_files
+from gateway.audit.verify import Report
 from gateway.context import Gateway
 from gateway.store.trail import entry_seq
 

@@ -251,7 +251,7 @@ async def test_a_range_export_verifies_alone_and_links_to_the_events_before_it(
     before = await export_to(gw, tmp_path / "before.jsonl", until=since)
     assert verify_files_ok([before, path], gw)
     earlier = await export_to(gw, tmp_path / "earlier.jsonl", until=events[3]["at"])
-    from gateway.audit.verify import verify_files
+    from gateway.audit.files import verify_files
 
     earlier_end = json.loads(earlier.read_text().splitlines()[-1])["last_seq"]
     assert earlier_end < seqs[0] - 1
@@ -261,7 +261,7 @@ async def test_a_range_export_verifies_alone_and_links_to_the_events_before_it(
 
 
 def verify_files_ok(paths: list[Path], gw: Gateway) -> bool:
-    from gateway.audit.verify import verify_files
+    from gateway.audit.files import verify_files
 
     report = verify_files(paths, pubkeys(gw))
     assert report.ok, report.text()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.audit.archive import Archive, Archiver
+from gateway.audit.files import verify_files
 from gateway.audit.sealer import Sealer
-from gateway.audit.verify import verify_files
 from gateway.context import Gateway, open_gateway
 from gateway.settings import Settings
 from gateway.store.trail import TrailCorrupt
