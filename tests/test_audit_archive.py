@@ -179,3 +179,28 @@ async def test_a_store_that_lost_sealed_events_is_not_sealed_into_a_second_chain
         await Sealer(gw.trail, gw.keyring, gw.settings).settle(2.0)
     status = await gw.trail.status()
     assert (status.head.seq, status.unsealed) == (0, 3)  # kept, unsealed, for an operator
+
+
+async def test_reading_the_live_trail_while_the_archiver_trims_it_misses_nothing(
+    gw: Gateway,
+) -> None:
+    from gateway.audit.live import live_lines
+    from gateway.audit.verify import Chain, Report
+
+    await make_events(gw, 10)
+    await seal_all(gw)
+    await archive_all(gw)  # 1..5 in the file, 6..10 in the store
+    await make_events(gw, 20, start=10)
+    await seal_all(gw)
+    head = await gw.trail.head()
+    report = Report()
+    chain = Chain(pubkeys(gw), report)
+    seen = []
+    async for line in live_lines(Archive(gw.settings.audit_dir), gw.trail, head.seq):
+        chain.feed(line)
+        seen.append(json.loads(line.text or "")["seq"])
+        if len(seen) == 5:  # the reader is done with the file; now the archiver moves 6..25
+            assert await archive_all(gw) == 20
+    chain.finish()
+    assert seen == list(range(1, 31))
+    assert report.ok and report.events == 30, report.text()

@@ -32,17 +32,19 @@ async def live_lines(archive: Archive, trail: TrailStore, upto_seq: int) -> Asyn
 
     If the archiver trims the store while we read, the events it moved are in its files by then
     (it writes before it trims): the reader picks them up from there."""
+    # (the files are read in this thread, line by line: an archive may be far larger than memory;
+    # the readers of the live trail are the commands, not the serving gateway)
     reader = ArchiveReader(archive)
-    for line in await asyncio.to_thread(lambda: list(reader.read_new())):
+    for line in reader.read_new():
         yield line
     cursor = reader.last_seq + 1
     while cursor <= upto_seq:
         rows = await trail.sealed(cursor, 1000)
         if rows and entry_seq(rows[0][0]) > cursor:
-            more = await asyncio.to_thread(lambda: list(reader.read_new()))
-            if more:
-                for line in more:
-                    yield line
+            before = reader.last_seq
+            for line in reader.read_new():
+                yield line
+            if reader.last_seq > before:
                 cursor = max(cursor, reader.last_seq + 1)
                 continue
         if not rows:
