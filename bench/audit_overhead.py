@@ -89,6 +89,12 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def metric(url: str, name: str) -> float:
     with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
         for line in resp.read().decode().splitlines():
@@ -101,6 +107,7 @@ class Bench:
     def __init__(self, work: Path, fsync: str) -> None:
         self.work = work
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.pids: dict[str, int] = {}
         self.redis_port = free_port()
         self.spawn(
             [
@@ -120,15 +127,11 @@ class Bench:
 
     def spawn(self, cmd: list[str], name: str, env: dict[str, str] | None = None) -> None:
         log = (self.work / f"{name}.log").open("wb")
-        self.procs.append(
-            subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env={**os.environ, **(env or {})},
-            )
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})}
         )
+        self.procs.append(proc)
+        self.pids[name] = proc.pid
 
     def hogo(self, data: Path, db: int, *args: str, env: dict[str, str] | None = None) -> str:
         res = subprocess.run(
@@ -219,16 +222,22 @@ def main() -> int:
         print(f"cpus {os.cpu_count()}  load average {os.getloadavg()[0]:.2f} at start", flush=True)
         for url, name in ((on, "warm-on"), (off, "warm-off")):
             bench.load(url, name, 3, args.connections)
-        rows = []
+        rows: list[dict[str, float]] = []
         for r in range(1, args.rounds + 1):
-            pair = {}
-            for url, label in ((on, "on"), (off, "off")):
+            pair: dict[str, float] = {}
+            for url, label, name in ((on, "on", "audit_on"), (off, "off", "audit_off")):
+                watched = (bench.pids[name], bench.pids["redis"])
+                cpu_before = [cpu_seconds(pid) for pid in watched]
                 rate, bad = bench.load(url, f"R{r}{label}", args.seconds, args.connections)
+                cpu = [cpu_seconds(pid) - b for pid, b in zip(watched, cpu_before, strict=True)]
+                done = max(rate * args.seconds, 1)
                 unsealed = metric(on, "hogo_audit_unsealed_events")
                 pair[label] = rate
+                pair[f"{label}_cpu"] = (cpu[0] + cpu[1]) / done * 1e6
                 print(
-                    f"round {r}  audit {label:<3}  {rate:8.1f} req/s  errors {bad}  "
-                    f"(A unsealed right after: {unsealed:.0f})",
+                    f"round {r}  audit {label:<3}  {rate:8.1f} req/s  errors {bad}  CPU per "
+                    f"request: gateway {cpu[0] / done * 1e6:5.0f} us, redis "
+                    f"{cpu[1] / done * 1e6:4.0f} us  (A unsealed right after: {unsealed:.0f})",
                     flush=True,
                 )
             rows.append(pair)
@@ -238,6 +247,12 @@ def main() -> int:
         print(f"median audit off {statistics.median(p['off'] for p in rows):8.1f} req/s")
         print(f"per-pair ratios on/off: {', '.join(f'{x:.3f}' for x in ratios)}")
         print(f"MEDIAN RATIO on/off: {statistics.median(ratios):.3f}")
+        cpu_on = statistics.median(p["on_cpu"] for p in rows)
+        cpu_off = statistics.median(p["off_cpu"] for p in rows)
+        print(
+            f"median CPU per request (gateway + redis): on {cpu_on:.0f} us, off {cpu_off:.0f} us "
+            f"(x{cpu_on / cpu_off:.3f}; less sensitive to other load on the machine than req/s)"
+        )
         print(f"load average {os.getloadavg()[0]:.2f} at end")
         time.sleep(1)
         report = json.loads(bench.hogo(work / "audit_on", 0, "audit", "verify", "--json"))
