@@ -16,7 +16,14 @@ from datetime import date, datetime, timedelta, timezone
 
 from gateway import annex
 from gateway.context import Gateway
-from gateway.store.flags import BASES, FLAG_NAMES, ChangeRefused, FlagChange, FlagRecord
+from gateway.store.flags import (
+    BASES,
+    FLAG_NAMES,
+    ChangeRefused,
+    FlagChange,
+    FlagChanged,
+    FlagRecord,
+)
 from gateway.store.release_requests import ReleaseRequestStore, StoredRequest
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
@@ -348,8 +355,13 @@ async def confirm_release(gw: Gateway, *, request_id: str, confirmed_by: str) ->
         if exc.reason == "unknown":
             raise ReleaseRequestError(f"no release request {request_id}") from None
         raise ReleaseRequestError(f"release request {request_id} is already {exc.reason}") from None
-    # FlagChanged (a ValueError) passes through: the flag changed since the request was made, and
-    # the store has closed the request as superseded.
+    except FlagChanged as exc:
+        # the store has closed the request as superseded, in the same step
+        raise ReleaseRequestError(
+            f"the flag changed since release request {request_id} was made (version "
+            f"{stored.version} -> {exc.version}); nothing was released and the request is closed: "
+            "ask again"
+        ) from None
 
 
 async def cancel_release(gw: Gateway, *, request_id: str, cancelled_by: str) -> ReleaseRequest:

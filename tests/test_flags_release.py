@@ -17,7 +17,6 @@ from gateway.flags import (
     request_release,
 )
 from gateway.model import QueryState
-from gateway.store.flags import FlagChanged
 from tests.conftest import Running
 from tests.flag_support import events_of, flag
 from tests.support import Query
@@ -108,7 +107,7 @@ async def test_a_flag_changed_since_the_request_is_not_released(running: Running
     await flag(running.gw, person, until="2027-12-31")  # renewed after the request was made
     [pending] = await pending_releases(running.gw)
     assert pending.stale
-    with pytest.raises(FlagChanged, match="changed since"):
+    with pytest.raises(ReleaseRequestError, match="flag changed since"):
         await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:approver1")
     record = await running.gw.flags.get(person.atena_number)
     assert record is not None and record.state.auto_response_disabled and record.version == 2

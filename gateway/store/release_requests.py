@@ -8,7 +8,8 @@ and the request in the same atomic step as the release. One pending request per 
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from dataclasses import dataclass
 
 from gateway.crypto import Keyring
@@ -67,7 +68,9 @@ class ReleaseRequestStore:
         basis: str,
         note: str,
     ) -> str:
-        request_id = uuid.uuid4().hex[:16]
+        # time-ordered (microseconds, then random): requests made in the same millisecond still
+        # list oldest first, as the pending index breaks ties of its score by id
+        request_id = f"{time.time_ns() // 1000:013x}{secrets.token_hex(3)}"
         res = await self.r.script(
             "flag_release_request",
             [
