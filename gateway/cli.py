@@ -128,91 +128,6 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
     )
 
 
-# -- flags ------------------------------------------------------------------------------------
-def _only(args: argparse.Namespace) -> tuple[bool, bool]:
-    only = getattr(args, "only", None)
-    return (only in (None, "auto_response_disabled"), only in (None, "non_disclosure"))
-
-
-async def cmd_flags_set(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway import flags
-
-    ard, nd = _only(args)
-    try:
-        record = await flags.set_flags(
-            gw,
-            atena_number=args.atena_number,
-            name=args.name,
-            department=args.department,
-            business=args.business,
-            basis=args.basis,
-            until=args.until,
-            auto_response_disabled=ard,
-            non_disclosure=nd,
-            actor=os_actor(),
-        )
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    emit(args, record.as_json(), _flag_text(record))
-
-
-async def cmd_flags_release(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway import flags
-
-    ard, nd = _only(args)
-    try:
-        record = await flags.release_flags(
-            gw,
-            atena_number=args.atena_number,
-            basis=args.basis,
-            note=args.note,
-            auto_response_disabled=ard,
-            non_disclosure=nd,
-            actor=os_actor(),
-        )
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    emit(args, record.as_json(), _flag_text(record))
-
-
-async def cmd_flags_show(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway import flags
-
-    try:
-        flags.check_atena_number(args.atena_number)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    record = await gw.flags.get(args.atena_number, unseal=True)
-    if record is None:
-        data = {
-            "atena_number": args.atena_number,
-            "auto_response_disabled": False,
-            "non_disclosure": False,
-            "history": [],
-        }
-        emit(args, data, f"{args.atena_number}: no flags have ever been set")
-        return
-    record.atena_number = args.atena_number
-    emit(args, record.as_json(), _flag_text(record))
-
-
-def _flag_text(r: Any) -> str:
-    onoff = {True: "ON", False: "off"}
-    lines = [
-        f"{r.atena_number}  {r.name or ''}",
-        f"  自動応答不可 auto_response_disabled: {onoff[r.state.auto_response_disabled]}",
-        f"  不開示該当 non_disclosure:          {onoff[r.state.non_disclosure]}",
-        f"  department: {r.department}  business: {r.business}  basis: {r.basis}",
-        f"  until: {r.until or '-'}  updated {r.updated_at} by {r.updated_by} (version {r.version})",
-    ]
-    for h in r.history:
-        lines.append(
-            f"    {h.get('at')}  {h.get('action')}  ard={h.get('ard')} nd={h.get('nd')}  "
-            f"basis={h.get('basis', '')}  by {h.get('actor')}"
-        )
-    return "\n".join(lines)
-
-
 # -- held queries -----------------------------------------------------------------------------
 async def cmd_held_list(args: argparse.Namespace, gw: Gateway) -> None:
     held = await gw.queries.list_held(only_waiting=args.waiting)
@@ -341,24 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", metavar="FILE.csv")
 
-    fl = sub.add_parser("flags", help="自動応答不可 / 不開示該当 flags").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
-    p = cmd(fl, "set", cmd_flags_set, "set flags for a person")
-    p.add_argument("atena_number", metavar="ATENA_NUMBER")
-    p.add_argument("--name", required=True)
-    p.add_argument("--department", required=True)
-    p.add_argument("--business")
-    p.add_argument("--basis", required=True, choices=["application", "ex-officio"])
-    p.add_argument("--until", metavar="YYYY-MM-DD")
-    p.add_argument("--only", choices=["auto_response_disabled", "non_disclosure"])
-    p = cmd(fl, "release", cmd_flags_release, "release flags (operator's admin path)")
-    p.add_argument("atena_number", metavar="ATENA_NUMBER")
-    p.add_argument("--basis", required=True, choices=["application"])
-    p.add_argument("--note", required=True)
-    p.add_argument("--only", choices=["auto_response_disabled", "non_disclosure"])
-    p = cmd(fl, "show", cmd_flags_show, "show a person's flags and their history")
-    p.add_argument("atena_number", metavar="ATENA_NUMBER")
+    from gateway import cli_flags
+
+    cli_flags.add_commands(sub, cmd)  # flags, departments, report
 
     hd = sub.add_parser("held", help="the manual queue").add_subparsers(
         dest="sub", required=True, metavar="ACTION"

@@ -24,9 +24,31 @@ class Keys:
     def flag_history(self, person_key: str) -> str:
         return f"{self.prefix}flaghist:{person_key}"
 
+    def flag_departments(self, person_key: str) -> str:  # the holding departments that set it
+        return f"{self.prefix}flagdepts:{person_key}"
+
     @property
     def flag_index(self) -> str:
         return f"{self.prefix}flags"
+
+    # two-person release (解除申請): a request per id, the pending ones by time, one per person
+    def release_request(self, request_id: str) -> str:
+        return f"{self.prefix}relreq:{request_id}"
+
+    @property
+    def release_requests_pending(self) -> str:
+        return f"{self.prefix}relreqs"
+
+    def release_request_of(self, person_key: str) -> str:
+        return f"{self.prefix}relreqof:{person_key}"
+
+    # the using departments' API tokens (only a hash of each token is kept), and their index
+    def department_token(self, token_id: str) -> str:
+        return f"{self.prefix}dtoken:{token_id}"
+
+    @property
+    def department_token_index(self) -> str:
+        return f"{self.prefix}dtokens"
 
     # requesters (情報照会者)
     def requester(self, org_code: str) -> str:

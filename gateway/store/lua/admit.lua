@@ -18,14 +18,17 @@ if existing then
 end
 local id = ARGV[4]
 local person = resolve(4, #KEYS)
+local ard, nd = false, false
+if person then ard, nd = flags_of(person) end
 redis.call('SET', KEYS[2], id)
+-- subject_nd: the person had 不開示該当 when the query arrived; its provision record is then
+-- never shown, even if the flag is released before the answer goes out.
 redis.call('HSET', KEYS[3], 'id', id, 'state', 'received', 'org', ARGV[5], 'pn', ARGV[6],
   'affair', ARGV[7], 'procedure', ARGV[8], 'item', ARGV[9], 'requested_at', ARGV[10],
   'received_at', NOW, 'req_nd', ARGV[11], 'sealed', ARGV[12], 'subject_key', ARGV[13],
-  'person_key', person or '')
+  'person_key', person or '', 'subject_nd', nd and '1' or '0')
 redis.call('ZADD', P .. 'inflight', NOW_MS, id)
 if not person then
   return {'admitted', id, 0, 0, 0, ''}
 end
-local ard, nd = flags_of(person)
 return {'admitted', id, 1, ard and 1 or 0, nd and 1 or 0, person}
