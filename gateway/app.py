@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway import staff
 from gateway.context import Gateway, open_gateway
 from gateway.endpoints import (
     GATEWAY,
@@ -65,4 +66,5 @@ def build_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
+    staff.mount(app)  # the staff console /staff/ and its API /api/v1/ (after `resources`)
     return app
