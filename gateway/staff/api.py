@@ -292,6 +292,8 @@ async def requester_create(request: web.Request) -> web.Response:
 async def requester_delete(request: web.Request) -> web.Response:
     c = console(request)
     org = request.match_info["org_code"]
-    if not org.isdigit() or not await c.gw.requesters.remove(org, session_of(request).actor):
+    # looked up first: the store records a removal event even for a code it does not hold
+    if not org.isdigit() or await c.gw.requesters.get(org) is None:
         return _error("not_found", 404)
+    await c.gw.requesters.remove(org, session_of(request).actor)
     return web.json_response({"removed": org})

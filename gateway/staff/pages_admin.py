@@ -120,7 +120,8 @@ async def remove_requester(request: web.Request) -> web.Response:
     c = console(request)
     viewer = session_of(request)
     org = request.match_info["org_code"]
-    if not org.isdigit() or not await c.gw.requesters.remove(org, viewer.actor):
+    if not org.isdigit() or await c.gw.requesters.get(org) is None:
         return error_page(request, "err.not_found", 404)
+    await c.gw.requesters.remove(org, viewer.actor)
     await c.sessions.flash(viewer.digest, "ok", "ok.requester_removed", {"org": org})
     return _see("/staff/admin/requesters")
