@@ -67,6 +67,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "age.days_hours": ("{d}日{h}時間", "{d} d {h} h"),
     "age.hours_minutes": ("{h}時間{m}分", "{h} h {m} min"),
     "age.minutes": ("{m}分", "{m} min"),
+    "age.seconds": ("{s}秒", "{s} s"),
     # login
     "login.login": ("ログインID", "Login"),
     "login.password": ("パスワード", "Password"),

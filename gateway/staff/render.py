@@ -55,7 +55,9 @@ def age_text(seconds: int, t: Translator) -> str:
         return t("age.days_hours", d=str(days), h=str(hours))
     if hours:
         return t("age.hours_minutes", h=str(hours), m=str(minutes))
-    return t("age.minutes", m=str(minutes))
+    if minutes:
+        return t("age.minutes", m=str(minutes))
+    return t("age.seconds", s=str(rest))
 
 
 def page(
