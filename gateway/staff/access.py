@@ -10,7 +10,6 @@ walk the router and fail on such a route.
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from aiohttp import web
 from gateway.staff.console import console
 from gateway.store.redis import StoreUnavailable
 from gateway.store.sessions import Session, session_digest
-
-log = logging.getLogger("hogo.staff")
 
 SESSION_COOKIE = "hogo_session"
 # Before login there is no session to hold a CSRF token: the login form carries the value of this

@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -25,9 +28,17 @@ LOGIN = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256
 MAX_DEPARTMENT = 40
+T = TypeVar("T")
 
 # argon2id with the library's defaults (RFC 9106's second recommended profile: t=3, 64 MiB, p=4).
 _hasher = PasswordHasher()
+# Hashing runs on its own two threads: a flood of login attempts queues here, and can take
+# neither the event loop nor more than two cores' worth of time from the gateway's real work.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+
+
+async def _in_hashing_pool(fn: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, fn, *args)
 
 
 class AccountError(ValueError):
@@ -60,7 +71,7 @@ def check_password(password: str) -> None:
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _in_hashing_pool(_hasher.hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -72,8 +83,13 @@ def _verify(password_hash: str, password: str) -> bool:
 
 @cache
 def _dummy_hash() -> str:
-    """A hash to verify against when there is no user, so that timing does not tell."""
     return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _verify_nobody(password: str) -> bool:
+    """Verify against a hash of nobody's, so that timing does not tell that there is no user."""
+    _verify(_dummy_hash(), password)
+    return False
 
 
 async def add_user(
@@ -148,12 +164,12 @@ async def log_in(
     user = await users.get(login) if LOGIN.match(login) else None
     _, ms = now()
     if user is None:
-        await asyncio.to_thread(_verify, _dummy_hash(), password)
+        await _in_hashing_pool(_verify_nobody, password)
         reason = "unknown_login"
     elif user.disabled or user.locked(ms):
-        await asyncio.to_thread(_verify, _dummy_hash(), password)
+        await _in_hashing_pool(_verify_nobody, password)
         reason = "disabled" if user.disabled else "locked"
-    elif await asyncio.to_thread(_verify, user.password_hash, password):
+    elif await _in_hashing_pool(_verify, user.password_hash, password):
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         refused = await sessions.open(

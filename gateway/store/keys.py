@@ -81,7 +81,7 @@ class Keys:
 
     # the staff console (gateway/staff): users, sessions, claims on held queries, four-eyes
     # proposals, auditors' reviews of events
-    def staff_user(self, login: str) -> str:
+    def staff_user(self, login: str) -> str:  # lua/staff_session.lua builds it too
         return f"{self.prefix}staff:user:{login}"
 
     @property
