@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -152,3 +153,28 @@ async def test_export_is_csv_of_the_filtered_events_and_is_recorded(
     [exported] = await running.events("audit.exported")
     assert exported["actor"] == "staff:aud-one" and exported["rows"] == "1"
     assert exported["filter_kind"] == "security.login_failed"
+
+
+async def test_events_are_read_newest_first_across_windows_and_batches(
+    running: Running, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.staff import auditing
+    from gateway.staff.auditing import EventFilter
+
+    for i in range(12):
+        await running.gw.events.security("hostile_input", "peer:192.0.2.1", n=str(i))
+        if i % 4 == 0:
+            await asyncio.sleep(0.01)
+    everything = [e.id for e in await running.gw.events.read()]
+    monkeypatch.setattr(auditing, "SCAN_BATCH", 3)
+    monkeypatch.setattr(auditing, "SCAN_WINDOW_MS", 5)
+    a = staff.console.auditing
+    first, last = (int(everything[i].split("-")[0]) for i in (0, -1))
+    seen = [ev.id async for ev in a.newest_first(first, last + 1)]
+    assert seen == list(reversed(everything))
+    flt = EventFilter.parse({"kind": "security.hostile_input", "since": "2020-01-01"})
+    found = await a.find(flt, limit=5)
+    assert [r.event.fields["n"] for r in found.rows] == ["11", "10", "9", "8", "7"]
+    assert found.truncated
+    found = await a.find(flt, limit=12)
+    assert len(found.rows) == 12 and not found.truncated

@@ -8,9 +8,9 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import web
 
 from gateway.staff.access import session_of
-from gateway.staff.auditing import JST, EventFilter, FilterError
+from gateway.staff.auditing import JST, EventFilter, FilterError, is_blocked_or_security
 from gateway.staff.console import console
-from gateway.staff.i18n import Translator, lang_of
+from gateway.staff.i18n import MESSAGES, Translator, lang_of
 from gateway.staff.render import error_page, page
 
 
@@ -24,6 +24,11 @@ def kind_labeller(request: web.Request):
     return label
 
 
+def known_kinds() -> set[str]:
+    """Every event kind the console has a label for: the filter's choices."""
+    return {k.removeprefix("kind.") for k in MESSAGES if k.startswith("kind.")}
+
+
 async def audit_page(request: web.Request) -> web.Response:
     c = console(request)
     try:
@@ -31,7 +36,11 @@ async def audit_page(request: web.Request) -> web.Response:
     except FilterError as exc:
         return error_page(request, exc.code, 400)
     found = await c.auditing.find(flt)
-    kinds = sorted(set(found.kinds) | ({flt.kind} if flt.kind else set()))
+    kinds = sorted(
+        k
+        for k in known_kinds() | {row.event.kind for row in found.rows} | {flt.kind} - {""}
+        if flt.scope == "all" or is_blocked_or_security(k)
+    )
     return page(
         request,
         "audit.html",
