@@ -210,3 +210,84 @@ async def _all_values(running: Running) -> str:
         elif kind == "stream":
             out.append(str(await r.xrange(key)))
     return "\n".join(out)
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1, made here (no fixture files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_over_tls_the_session_cookie_is_secure(
+    running: Running, staff: Staff, tmp_path: Path
+) -> None:
+    import ssl
+
+    import aiohttp
+    from aiohttp import web
+
+    from gateway.app import build_app
+    from tests.support import free_port
+
+    await staff.create("approver")
+    cert, key = _self_signed(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    runner = web.AppRunner(build_app(running.gw.settings, "redis://unused", gateway=running.gw))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ctx).start()
+    try:
+        trust = ssl.create_default_context(cafile=str(cert))
+        async with aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), connector=aiohttp.TCPConnector(ssl=trust)
+        ) as http:
+            base = f"https://127.0.0.1:{port}"
+            async with http.get(base + "/api/v1/session") as resp:
+                assert "Secure" in resp.headers["Set-Cookie"]  # the pre-session cookie too
+                pre = (await resp.json())["csrf"]
+            async with http.post(
+                base + "/api/v1/session",
+                json={"login": "appr-one", "password": PASSWORD},
+                headers={"X-CSRF-Token": pre},
+            ) as resp:
+                assert resp.status == 200
+                cookie = resp.headers["Set-Cookie"]
+            assert "hogo_session=" in cookie
+            for attribute in ("Secure", "HttpOnly", "SameSite=Strict"):
+                assert attribute in cookie
+    finally:
+        await runner.cleanup()
