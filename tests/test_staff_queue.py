@@ -193,16 +193,16 @@ class TestAgeLimit:
             data_dir=tmp_path / "data",
             store_timeout=2.0,
             upstream_timeout=5.0,
-            held_age_warning_seconds=1,
+            held_age_warning_seconds=3,
         )
 
     async def test_items_past_the_age_limit_are_highlighted_never_released(
         self, running: Running, staff: Staff
     ) -> None:
-        qid = await held_query(running, "Q-9", 0)
         appr = await staff.client("approver")
+        qid = await held_query(running, "Q-9", 0)
         assert not (await appr.api("GET", "/api/v1/held"))[1][0]["overdue"]
-        await asyncio.sleep(1.3)
+        await asyncio.sleep(3.3)
         status, items = await appr.api("GET", "/api/v1/held")
         assert status == 200 and items[0]["overdue"] and items[0]["state"] == "held"
         _status, html = await appr.page("/staff/queue")
