@@ -163,7 +163,7 @@ async def test_twenty_simultaneous_claims_give_the_item_to_exactly_one(
 
 @pytest.fixture
 def short_claims(settings: Settings) -> Settings:
-    return replace(settings, staff_claim_seconds=1)
+    return replace(settings, staff_claim_seconds=2)
 
 
 async def test_a_claim_lapses_by_itself(short_claims: Settings, redis_url: str, residents) -> None:
@@ -177,7 +177,7 @@ async def test_a_claim_lapses_by_itself(short_claims: Settings, redis_url: str, 
             two = await staff.client("approver2")
             assert (await one.api("POST", f"/api/v1/held/{qid}/claim"))[0] == 200
             assert (await two.api("POST", f"/api/v1/held/{qid}/claim"))[0] == 409
-            await asyncio.sleep(1.2)
+            await asyncio.sleep(2.3)
             assert (await two.api("POST", f"/api/v1/held/{qid}/claim"))[0] == 200
     finally:
         await running.session.close()
