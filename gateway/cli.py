@@ -274,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", metavar="ID")
     p.add_argument("--reason", required=True)
 
+    from gateway.staff.cli import add_users_commands
+
+    add_users_commands(sub, cmd)
+
     au = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
     )

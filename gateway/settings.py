@@ -43,6 +43,16 @@ class Settings:
         "住所等の取扱いには十分注意し、第三者に開示しないでください。"
     )
     key_prefix: str = "{hogo}:"
+    # The staff console (gateway/staff). A session ends after this long without a request, and
+    # in any case this long after login; a login is locked after so many failures in a row, until
+    # an admin unlocks it or the lock-out period passes. A claim on a held query lapses by itself.
+    staff_session_idle_seconds: int = 30 * 60
+    staff_session_absolute_seconds: int = 10 * 3600
+    staff_lockout_attempts: int = 5
+    staff_lockout_seconds: int = 15 * 60
+    staff_claim_seconds: int = 15 * 60
+    # Four-eyes release of held queries: a second approver confirms what the first proposed.
+    staff_four_eyes_release: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -58,6 +68,16 @@ class Settings:
             max_body_bytes=_env_int("HOGO_MAX_BODY_BYTES", 1024 * 1024),
             answer_retention_seconds=_env_int("HOGO_ANSWER_RETENTION_SECONDS", 7 * 24 * 3600),
             interrupted_after_seconds=_env_float("HOGO_INTERRUPTED_AFTER_SECONDS", 60.0),
+            held_age_warning_seconds=_env_int("HOGO_HELD_AGE_WARNING_SECONDS", 3 * 24 * 3600),
+            staff_session_idle_seconds=_env_int("HOGO_STAFF_SESSION_IDLE_SECONDS", 30 * 60),
+            staff_session_absolute_seconds=_env_int(
+                "HOGO_STAFF_SESSION_ABSOLUTE_SECONDS", 10 * 3600
+            ),
+            staff_lockout_attempts=_env_int("HOGO_STAFF_LOCKOUT_ATTEMPTS", 5),
+            staff_lockout_seconds=_env_int("HOGO_STAFF_LOCKOUT_SECONDS", 15 * 60),
+            staff_claim_seconds=_env_int("HOGO_STAFF_CLAIM_SECONDS", 15 * 60),
+            staff_four_eyes_release=os.environ.get("HOGO_STAFF_FOUR_EYES_RELEASE", "")
+            in ("1", "true", "yes"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in clean:

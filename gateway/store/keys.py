@@ -100,3 +100,28 @@ class Keys:
     @property
     def flag_epoch(self) -> str:
         return f"{self.prefix}flagepoch"
+
+    # the staff console (gateway/staff): users, sessions, claims on held queries, four-eyes
+    # proposals, auditors' reviews of events
+    def staff_user(self, login: str) -> str:  # lua/staff_session.lua builds it too
+        return f"{self.prefix}staff:user:{login}"
+
+    @property
+    def staff_users(self) -> str:
+        return f"{self.prefix}staff:users"
+
+    def staff_session(self, digest: str) -> str:  # the digest of the cookie, never the cookie
+        return f"{self.prefix}staff:session:{digest}"
+
+    def staff_claim(self, query_id: str) -> str:
+        return f"{self.prefix}staff:claim:{query_id}"
+
+    def staff_proposal(self, query_id: str) -> str:
+        return f"{self.prefix}staff:proposal:{query_id}"
+
+    def staff_reviews(self, event_id: str) -> str:
+        return f"{self.prefix}staff:reviews:{event_id}"
+
+    @property
+    def staff_reviewed(self) -> str:  # event ids with at least one review, by review time
+        return f"{self.prefix}staff:reviewed"
