@@ -69,7 +69,7 @@ async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
             settings.upstream_timeout,
             metrics.UPSTREAM_SECONDS.observe,
         )
-        provision = ProvisionService(queries, keyring, upstream)
+        provision = ProvisionService(queries, keyring, upstream, events)
         portal = PortalService(keyring, directory, flags, records, events, upstream)
     queue = ManualQueue(queries, upstream, lock_seconds=settings.upstream_timeout + 5)
     return Gateway(

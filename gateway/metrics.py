@@ -46,3 +46,8 @@ STORE_UP = Gauge(
 
 for outcome in ("provided", "held", "refused", "fault"):
     QUERIES.labels(outcome)
+STORE_WAIT_SHORT = Counter(
+    "hogo_store_wait_short",
+    "Acknowledged writes that did not reach the replicas in time (answered as a fault)",
+    registry=REGISTRY,
+)

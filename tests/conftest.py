@@ -18,6 +18,7 @@ from gateway.flags import set_flags
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
 from tests.support import (
+    AFFAIR,
     OTHER_REQUESTER,
     REQUESTER,
     Answer,
@@ -122,8 +123,11 @@ async def start_running(
 
     settings = replace(settings, upstream_url=upstream_url)
     gw = await open_gateway(settings, redis_url)
-    await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "test")
-    await gw.requesters.add(OTHER_REQUESTER, "例示町 税務課", "test")
+    # Deny by default: the test requesters may ask about the one affair the tests use (every
+    # procedure of it); tests/test_rights.py covers what happens outside it.
+    for org, name in ((REQUESTER, "見本市 子ども家庭課"), (OTHER_REQUESTER, "例示町 税務課")):
+        await gw.requesters.add(org, name, "test")
+        await gw.requesters.grant(org, AFFAIR, [], "test")
     await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), "test")
     runner = web.AppRunner(build_app(settings, redis_url, gateway=gw))
     await runner.setup()

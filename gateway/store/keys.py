@@ -36,6 +36,9 @@ class Keys:
     def requester_index(self) -> str:
         return f"{self.prefix}reqs"
 
+    def requester_rights(self, org_code: str) -> str:  # set: "JM…" (whole affair) or "JM…:JT…"
+        return f"{self.prefix}rights:{org_code}"
+
     # queries
     def idempotency(self, org_code: str, processing_number: str) -> str:
         return f"{self.prefix}idem:{org_code}:{processing_number}"
