@@ -174,7 +174,8 @@ class Redis:
     async def _script_then_wait(self, name: str, keys: Sequence[str], argv: list[Any]) -> Any:
         for first_try in (True, False):
             pipe = self.client.pipeline(transaction=False)
-            pipe.evalsha(script_sha(name), len(keys), *keys, *argv)
+            # (execute_command: cluster pipelines refuse the evalsha method, not the command)
+            pipe.execute_command("EVALSHA", script_sha(name), len(keys), *keys, *argv)
             result, acked = await self._execute_then_wait(pipe)
             if isinstance(result, NoScriptError) and first_try:
                 await self.client.script_load(script_source(name))
