@@ -68,6 +68,11 @@ class Keys:
     def records(self, subject_key: str) -> str:
         return f"{self.prefix}rec:{subject_key}"
 
+    # check values of the keys every host must share (see gateway/store/keycheck.py)
+    @property
+    def keyring_check(self) -> str:
+        return f"{self.prefix}keyring"
+
     # the event log (the audit trail's source)
     @property
     def events(self) -> str:

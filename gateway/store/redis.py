@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -135,9 +136,29 @@ class Redis:
         self.replicas = settings.replicas_to_wait_for
         self.wait_ms = int(settings.wait_timeout * 1000)
         self._scripts: dict[str, Any] = {}
+        self._gate: Callable[[], Awaitable[None]] | None = None
+        self._gate_lock = asyncio.Lock()
+
+    def guard(self, gate: Callable[[], Awaitable[None]]) -> None:
+        """Run `gate` before the first store call (and again until it passes once).
+
+        The gate may raise StoreUnavailable (a subclass says why): then that call fails, as every
+        call fails while the store is unreachable. Used to check the keyring (store/keycheck.py).
+        """
+        self._gate = gate
 
     async def call(self, awaitable: Awaitable[T], timeout: float | None = None) -> T:
         """Await one store operation under the deadline; any failure is StoreUnavailable."""
+        if self._gate is not None:
+            try:
+                await self._pass_gate(timeout)
+            except BaseException:
+                if inspect.iscoroutine(awaitable):
+                    awaitable.close()  # never started: nothing was sent
+                raise
+        return await self._deadline(awaitable, timeout)
+
+    async def _deadline(self, awaitable: Awaitable[T], timeout: float | None) -> T:
         try:
             async with asyncio.timeout(self.timeout if timeout is None else timeout):
                 return await awaitable
@@ -145,6 +166,14 @@ class Redis:
             raise StoreUnavailable("the flag store did not answer in time") from None
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"the flag store failed: {type(exc).__name__}") from None
+
+    async def _pass_gate(self, timeout: float | None) -> None:
+        async with self._gate_lock:
+            gate = self._gate
+            if gate is None:
+                return  # another call passed it meanwhile
+            await self._deadline(gate(), timeout)
+            self._gate = None
 
     async def script(
         self,
@@ -161,15 +190,21 @@ class Redis:
         the operator), so with replicas it must reach them first (WAIT). Pass False only for steps
         nobody is told about: reads, reservations, locks, cleanups.
         """
+        return await self.call(self.run_script(name, keys, args, acknowledged), timeout)
+
+    async def run_script(
+        self, name: str, keys: Sequence[str], args: Sequence[object], acknowledged: bool
+    ) -> Any:
+        """`script` without the deadline and the gate: for the gate itself (see `guard`)."""
         iso, ms = now()
         argv = [self.keys.prefix, iso, ms, *args]
         if acknowledged and self.replicas:
-            return await self.call(self._script_then_wait(name, keys, argv), timeout)
+            return await self._script_then_wait(name, keys, argv)
         script = self._scripts.get(name)
         if script is None:
             script = self.client.register_script(script_source(name))
             self._scripts[name] = script
-        return await self.call(script(keys=list(keys), args=argv), timeout)
+        return await script(keys=list(keys), args=argv)
 
     async def _script_then_wait(self, name: str, keys: Sequence[str], argv: list[Any]) -> Any:
         for first_try in (True, False):
@@ -228,3 +263,7 @@ class Redis:
 
     async def close(self) -> None:
         await self.client.aclose()
+        # a Sentinel-managed client also holds connections to the sentinels
+        manager = getattr(getattr(self.client, "connection_pool", None), "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()
