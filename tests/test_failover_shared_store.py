@@ -4,6 +4,7 @@ truth: what one process does, the others see at once; a host with other keys is 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from gateway.context import open_gateway
-from gateway.crypto import Keyring
 from gateway.store.keycheck import KeyringMismatch
 from tests.conftest import Running, start_running
 from tests.support import Query
@@ -115,9 +115,14 @@ def test_a_host_that_missed_a_new_key_version_is_refused(tmp_path: Path, redis_u
     assert hogo(host_a, redis_url, "requesters", "list").returncode == 0  # keys registered
     shutil.copytree(host_a / "keys", host_b / "keys")
     assert hogo(host_b, redis_url, "requesters", "list").returncode == 0  # same keys: fine
-    Keyring(host_a / "keys").rotate("aes")  # a new version on host a only ...
-    assert hogo(host_a, redis_url, "requesters", "list").returncode == 0  # ... registered
+    rotated = hogo(host_a, redis_url, "keys", "rotate", "aes")  # a new version on host a only
+    assert rotated.returncode == 0 and "aes-2.key" in rotated.stdout
+    shown = json.loads(hogo(host_a, redis_url, "keys", "show", "--json").stdout)  # registered
+    assert [k["key"] for k in shown["keys"]] == ["aes-1", "aes-2", "ed25519-1", "hmac-1"]
+    assert all(k["in_store"] for k in shown["keys"])
     res = hogo(host_b, redis_url, "requesters", "list")
     assert res.returncode == 1 and "lacks the aes-2 key" in res.stderr
+    assert "lacks the aes-2 key" in hogo(host_b, redis_url, "keys", "show").stderr
     shutil.copy2(host_a / "keys" / "aes-2.key", host_b / "keys" / "aes-2.key")
     assert hogo(host_b, redis_url, "requesters", "list").returncode == 0
+    assert hogo(host_a, redis_url, "keys", "rotate", "hmac").returncode == 2  # see KEYS.md
