@@ -17,7 +17,7 @@ from aiohttp import web
 from gateway import metrics
 from gateway.endpoints import GATEWAY
 from gateway.settings import Listener, Settings, is_loopback
-from gateway.tls import RefusalLimiter, schedule, server_context
+from gateway.tls import RefusalLimiter, expiry_times, schedule, server_context
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -117,6 +117,9 @@ async def start_listeners(
     await runner.setup()
     try:
         for listener in listeners:
+            if listener.tls is not None:
+                for what, at in expiry_times(listener.tls).items():
+                    metrics.TLS_EXPIRY.labels(listener.name, what).set(at)
             ssl_context = (
                 server_context(listener.tls, _refusal_reporter(app, listener))
                 if listener.tls

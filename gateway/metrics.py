@@ -51,3 +51,9 @@ STORE_WAIT_SHORT = Counter(
     "Acknowledged writes that did not reach the replicas in time (answered as a fault)",
     registry=REGISTRY,
 )
+TLS_EXPIRY = Gauge(
+    "hogo_tls_expiry_timestamp_seconds",
+    "When a listener's certificate, client CA or client CRL stops being valid (Unix time)",
+    ["listener", "what"],
+    registry=REGISTRY,
+)

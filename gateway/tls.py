@@ -19,9 +19,11 @@ import re
 import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cryptography import x509
 
 from gateway.settings import TlsFiles
 
@@ -138,6 +140,28 @@ def server_context(tls: TlsFiles, on_refused: Refused | None = None) -> ssl.SSLC
         if on_refused is not None:
             ctx.sslobject_class = _watching(on_refused)
     return ctx
+
+
+def expiry_times(tls: TlsFiles) -> dict[str, float]:
+    """When each of a listener's TLS files stops being valid (Unix time), for the metrics.
+
+    An expired client CRL fails every handshake (fail closed), so it is watched like a
+    certificate: deploy/alerts.yml warns two weeks ahead.
+    """
+    out = {"certificate": _not_after(tls.cert)}
+    if tls.client_ca is not None:
+        out["client_ca"] = _not_after(tls.client_ca)
+    if tls.client_crl is not None:
+        crl = x509.load_pem_x509_crl(tls.client_crl.read_bytes())
+        if crl.next_update_utc is not None:
+            out["client_crl"] = crl.next_update_utc.timestamp()
+    return out
+
+
+def _not_after(path: Path) -> float:
+    """The earliest end of validity among the certificates in a PEM file."""
+    certs = x509.load_pem_x509_certificates(path.read_bytes())
+    return min(c.not_valid_after_utc.timestamp() for c in certs)
 
 
 def schedule(coro: Any, pending: set[asyncio.Task[Any]]) -> None:

@@ -255,7 +255,19 @@ async def test_each_listener_serves_only_its_own_services(
                 assert resp.status == 404
             async with plain.get(ops.url + "/metrics") as resp:
                 assert resp.status == 200
-                assert "hogo_queries_total" in await resp.text()
+                text = await resp.text()
+                assert "hogo_queries_total" in text
+                # when each listener's certificate and client CA expire, for the alerts
+                for listener in ("main", "portal"):
+                    for what in ("certificate", "client_ca"):
+                        line = next(
+                            x
+                            for x in text.splitlines()
+                            if x.startswith("hogo_tls_expiry_timestamp_seconds{")
+                            and f'listener="{listener}"' in x
+                            and f'what="{what}"' in x
+                        )
+                        assert 0 < float(line.split()[-1]) - time.time() <= 86400
             async with plain.post(ops.url + "/soap/provision", data=b"x") as resp:
                 assert resp.status == 404
         assert (
