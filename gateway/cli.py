@@ -12,6 +12,8 @@ import contextlib
 import getpass
 import json
 import logging
+import os
+import pwd
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,11 +31,21 @@ class CommandError(Exception):
 
 
 def os_actor() -> str:
+    """The operating-system user running the command; run through sudo (deploy/hogo), the
+    operator who called sudo, with the account it ran as."""
+    host = socket.gethostname()
+    try:
+        effective = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        effective = str(os.geteuid())
+    invoker = os.environ.get("SUDO_USER")
+    if invoker and invoker != effective:
+        return f"os:{invoker}@{host} (sudo as {effective})"
     try:
         user = getpass.getuser()
     except Exception:
         user = "unknown"
-    return f"os:{user}@{socket.gethostname()}"
+    return f"os:{user}@{host}"
 
 
 def store_overrides(args: argparse.Namespace) -> dict[str, object]:

@@ -147,6 +147,11 @@ async def test_master_killed_under_traffic_fails_closed_and_loses_nothing_acknow
             ),
             store_url,
         )
+        # the store runs with deploy/redis.conf's persistence and replication settings
+        for data_node in topo.data_nodes:
+            conf = data_node.client().config_get("*")
+            assert (conf["appendonly"], conf["appendfsync"]) == ("yes", "always")
+            assert (conf["min-replicas-to-write"], conf["maxmemory-policy"]) == ("1", "noeviction")
         assert topo.ca is not None
         ctx = topo.ca.client_context(topo.certs["requester"])
         run = Run()
