@@ -285,6 +285,8 @@ class Settings:
         """Refuse contradictory settings before anything starts."""
         if self.wait_replicas is not None and self.wait_replicas < 0:
             raise SettingsError("--redis-wait-replicas must be 0 or more")
+        if self.redis_url is None and self.wait_replicas:
+            raise SettingsError("the embedded store has no replicas to wait for")
         if self.replicas_to_wait_for and self.wait_timeout >= self.store_timeout:
             raise SettingsError(
                 "--redis-wait-timeout must be shorter than the store timeout "

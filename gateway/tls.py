@@ -129,6 +129,10 @@ def server_context(tls: TlsFiles, on_refused: Refused | None = None) -> ssl.SSLC
     """The TLS context of one listener; with a client CA, client certificates are required."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # No TLS 1.3 session tickets: every connection is a full handshake, verified against the CA
+    # and CRL as they are now (a resumed session would carry an older verification).
+    ctx.num_tickets = 0
+    ctx.options |= ssl.OP_NO_TICKET
     ctx.load_cert_chain(str(tls.cert), str(tls.key))
     if tls.client_ca is not None:
         # Only the configured CA: the system's store would admit any publicly issued certificate.

@@ -84,3 +84,39 @@ def test_commands_run_through_sudo_record_the_operator(tmp_path: Path, redis_url
     assert res.returncode == 0, res.stderr
     actor = json.loads(res.stdout)["history"][0]["actor"]
     assert actor.startswith("os:operator7@") and "(sudo as " in actor
+
+
+def test_the_store_is_named_one_way_whichever_way_it_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway.settings import SettingsError
+
+    for key in [k for k in os.environ if k.startswith("HOGO_")]:
+        monkeypatch.delenv(key)
+    sentinel = Settings.from_env(
+        redis_sentinel="10.0.0.1:26379, 10.0.0.2:26379", redis_service="hogo"
+    )
+    assert sentinel.redis_url == "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/hogo"
+    assert sentinel.replicas_to_wait_for == 1
+    cluster = Settings.from_env(redis_cluster="[::1]:7000,10.0.0.3:7001")
+    assert cluster.redis_url == "redis+cluster://::1:7000,10.0.0.3:7001"
+    assert Settings.from_env(redis_url="redis://h:6379/0").replicas_to_wait_for == 0
+    assert Settings.from_env().redis_url is None  # the embedded store
+    # the command line replaces the environment's store
+    monkeypatch.setenv("HOGO_REDIS_URL", "redis://elsewhere:6379/0")
+    monkeypatch.setenv("HOGO_REDIS_SERVICE", "hogo")
+    assert Settings.from_env(redis_sentinel="10.0.0.1:26379").redis_url.startswith(
+        "redis+sentinel://10.0.0.1:26379/"
+    )
+    monkeypatch.setenv("HOGO_REDIS_SENTINEL", "10.0.0.1:26379")
+    with pytest.raises(SettingsError, match="one of"):
+        Settings.from_env()  # two stores in the environment
+    monkeypatch.delenv("HOGO_REDIS_URL")
+    monkeypatch.delenv("HOGO_REDIS_SERVICE")
+    with pytest.raises(SettingsError, match="--redis-service"):
+        Settings.from_env()
+    with pytest.raises(SettingsError, match="shorter than the store timeout"):
+        Settings.from_env(redis_cluster="h:7000", wait_timeout=0.6)
+    monkeypatch.delenv("HOGO_REDIS_SENTINEL")
+    with pytest.raises(SettingsError, match="no replicas"):
+        Settings.from_env(wait_replicas=1)  # the embedded store
