@@ -30,3 +30,17 @@ topology = _load()
 ThrowawayCA = topology.ThrowawayCA
 Issued = topology.Issued
 Topology = topology.Topology
+
+
+def redis_major_version() -> int:
+    """The major version of the redis-server the tests run (deploy/ needs 7.0 or newer)."""
+    import re
+    import subprocess
+
+    from gateway.embedded import redis_server_binary
+
+    out = subprocess.run(
+        [redis_server_binary(), "--version"], capture_output=True, text=True, timeout=30
+    ).stdout
+    found = re.search(r"v=(\d+)\.", out)
+    return int(found.group(1)) if found else 0

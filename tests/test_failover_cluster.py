@@ -19,9 +19,17 @@ from redis.cluster import key_slot
 from gateway.model import SubmitQuery
 from gateway.simulator import synthetic_residents
 from tests.conftest import Running, start_running
+from tests.pki import redis_major_version
 from tests.support import REQUESTER, Query, free_port, redis_server_binary
 
 SLOTS = 16384
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        redis_major_version() < 7, reason="deploy/redis.conf and these tests need Redis 7.0+"
+    ),
+]
 
 
 @dataclass
