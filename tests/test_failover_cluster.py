@@ -289,3 +289,21 @@ def _has_new_master(nodes: list[Node], old: Node) -> bool:
         return _owner(nodes, key_slot(b"{hogo}:"), ask=alive) is not old
     except AssertionError:
         return False
+
+
+async def test_a_cluster_that_cannot_be_reached_is_temporarily_unavailable(
+    settings, cluster: list[Node], residents
+) -> None:
+    r, runners = await start_running(
+        replace(settings, wait_replicas=1, wait_timeout=0.5), _url(cluster), residents
+    )
+    try:
+        assert (await r.submit(Query("CD-1", residents[8].subject_code))).status == "PROVIDED"
+        for node in cluster:
+            node.kill9()
+        for pn in ("CD-2", "CD-3"):  # the first finds dead connections, the next no cluster
+            ans = await r.submit(Query(pn, residents[8].subject_code))
+            assert (ans.fault_code, ans.error_code) == ("soap:Server", "TEMPORARILY_UNAVAILABLE")
+        assert (await r.result("CD-1")).error_code == "TEMPORARILY_UNAVAILABLE"
+    finally:
+        await _stop(r, runners)

@@ -27,7 +27,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from gateway import metrics
 from gateway.settings import Settings, parse_addresses
@@ -164,7 +164,8 @@ class Redis:
                 return await awaitable
         except TimeoutError:
             raise StoreUnavailable("the flag store did not answer in time") from None
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
+            # (RedisClusterException is no RedisError: a cluster that cannot be reached at all)
             raise StoreUnavailable(f"the flag store failed: {type(exc).__name__}") from None
 
     async def _pass_gate(self, timeout: float | None) -> None:
