@@ -35,9 +35,11 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -253,9 +255,7 @@ class Proc:
                 self.kill9()
 
 
-def _redis_client(port: int, password: str | None, timeout: float = 2.0):  # -> redis.Redis
-    import redis
-
+def _redis_client(port: int, password: str | None, timeout: float = 2.0) -> redis.Redis:
     return redis.Redis(
         host="127.0.0.1",
         port=port,
@@ -266,7 +266,9 @@ def _redis_client(port: int, password: str | None, timeout: float = 2.0):  # -> 
     )
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> None:
+def wait_until(
+    predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -320,7 +322,7 @@ class DataNode:
         wait_until(lambda: self.client().ping(), 20, f"redis on {self.port}")
         return self
 
-    def client(self):
+    def client(self) -> redis.Redis:
         return _redis_client(self.port, self.password)
 
     def role(self) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from gateway import metrics
 from gateway.endpoints import GATEWAY
@@ -24,37 +25,29 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LIVENESS = "/healthz"  # answered on every listener: it says only that the process lives
 
 
-def service_of(path: str) -> str | None:
-    """Which service a path belongs to (None: no service; the router will say 404)."""
+def service_of(path: str) -> str:
+    """Which service a path belongs to. Everything that is not a SOAP service or an operator's
+    endpoint is the staff console's (/staff/, /api/v1/, and whatever pages it adds)."""
     if path == "/soap/provision":
         return "provision"
     if path == "/soap/portal":
         return "portal"
-    if path.startswith(("/staff", "/api/")):
-        return "staff"
     if path in ("/healthz", "/readyz", "/metrics"):
         return "ops"
-    return None
+    return "staff"
 
 
-def listener_guard(listeners: list[Listener]) -> Any:
+def listener_guard(listeners: list[Listener]) -> Middleware:
     """Middleware: each listener answers only for its own services."""
     by_port = {listener.port: listener for listener in listeners}
-    main = listeners[0]
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         listener = by_port.get(sockname[1]) if sockname else None
-        service = service_of(request.path)
-        if listener is None:
-            raise web.HTTPNotFound()
-        allowed = (
-            request.path == LIVENESS
-            or (service is None and listener is main)
-            or (service is not None and service in listener.services)
-        )
-        if not allowed:
+        if listener is None or not (
+            request.path == LIVENESS or service_of(request.path) in listener.services
+        ):
             raise web.HTTPNotFound()
         return await handler(request)
 

@@ -28,7 +28,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="allow plain HTTP on a non-loopback address (never in production)",
     )
-    _tls_arguments(p, "", "the main listener (HOGO_TLS_*)")
+    _tls_arguments(p, "", "the main listener")
     for service in SEPARABLE:
         p.add_argument(
             f"--{service}-listen",

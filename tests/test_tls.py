@@ -296,3 +296,13 @@ def test_serve_refuses_tls_settings_that_would_not_authenticate_requesters(pki: 
     assert orphan.returncode == 2 and "--portal-listen" in orphan.stderr
     plain_portal = _serve("--portal-listen", "0.0.0.0:9443")
     assert plain_portal.returncode == 2 and "--insecure-http" in plain_portal.stderr
+
+
+def test_paths_belong_to_services() -> None:
+    from gateway.listeners import service_of
+
+    assert service_of("/soap/provision") == "provision"
+    assert service_of("/soap/portal") == "portal"
+    assert {service_of(p) for p in ("/healthz", "/readyz", "/metrics")} == {"ops"}
+    # the console and its API, with whatever pages and static files it has
+    assert {service_of(p) for p in ("/staff/", "/api/v1/held", "/static/app.css", "/")} == {"staff"}
