@@ -19,6 +19,7 @@ from gateway.settings import Settings
 from gateway.store.directory import DirectoryStore
 from gateway.store.events import EventLog
 from gateway.store.flags import FlagStore
+from gateway.store.keycheck import guard_keyring
 from gateway.store.queries import QueryStore
 from gateway.store.records import RecordStore
 from gateway.store.redis import Redis, connect
@@ -52,6 +53,7 @@ class Gateway:
 async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
     keyring = Keyring(settings.keys_dir)
     redis = Redis(connect(redis_url, settings), settings)
+    guard_keyring(redis, keyring)  # identical keys on every host, checked at the first store call
     queries = QueryStore(redis, keyring)
     flags = FlagStore(redis, keyring)
     directory = DirectoryStore(redis, keyring)
@@ -69,7 +71,7 @@ async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
             settings.upstream_timeout,
             metrics.UPSTREAM_SECONDS.observe,
         )
-        provision = ProvisionService(queries, keyring, upstream)
+        provision = ProvisionService(queries, keyring, upstream, events)
         portal = PortalService(keyring, directory, flags, records, events, upstream)
     queue = ManualQueue(queries, upstream, lock_seconds=settings.upstream_timeout + 5)
     return Gateway(

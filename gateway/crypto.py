@@ -134,6 +134,28 @@ class Keyring:
         self._load()
         return version
 
+    def check_values(self) -> dict[str, str]:
+        """A value per key version that tells whether two hosts hold the same key, and nothing else.
+
+        HMAC keys: the HMAC of a fixed label; AES keys: the GCM tag of that label under the
+        all-zero nonce (seals use random nonces); signing keys: a hash of the public key. 64 bits
+        each.
+        """
+        label = b"hogo-gateway key check value"
+        values = {
+            f"hmac-{v}": hmac.new(k, label, hashlib.sha256).hexdigest()[:16]
+            for v, k in self._hmac.items()
+        }
+        for v, aes in self._aes.items():
+            # AES-GCM with a fixed nonce over an empty message yields the tag of E_k(0…) only
+            values[f"aes-{v}"] = aes.encrypt(b"\x00" * 12, b"", label).hex()[:16]
+        for v, key in self._signing.items():
+            raw = key.public.public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+            values[f"ed25519-{v}"] = hashlib.sha256(raw).hexdigest()[:16]
+        return values
+
     # -- person keys ---------------------------------------------------------------------
     @property
     def hmac_version(self) -> int:

@@ -24,11 +24,12 @@ from gateway.simulator import Simulator, synthetic_residents
 from gateway.staff.demo import create_demo_accounts, describe
 
 DEMO_REQUESTER = "1300000000000001"
+DEMO_AFFAIR = "JM00000000000001"
 RESIDENTS = 50
 
 
 def _sample_request(pn: str, subject: str) -> str:
-    return f"""curl -s http://HOST/soap/provision -H 'Content-Type: text/xml' --data '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><q:SubmitQueryRequest xmlns:q="urn:hogo-gateway:provision:1"><q:processingNumber>{pn}</q:processingNumber><q:requesterOrgCode>{DEMO_REQUESTER}</q:requesterOrgCode><q:affairCode>JM00000000000001</q:affairCode><q:procedureCode>JT00000000000001</q:procedureCode><q:itemCode>TM00000000000001</q:itemCode><q:subjectCode>{subject}</q:subjectCode><q:requestedAt>2026-11-26T10:00:00+09:00</q:requestedAt></q:SubmitQueryRequest></soap:Body></soap:Envelope>'"""
+    return f"""curl -s http://HOST/soap/provision -H 'Content-Type: text/xml' --data '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><q:SubmitQueryRequest xmlns:q="urn:hogo-gateway:provision:1"><q:processingNumber>{pn}</q:processingNumber><q:requesterOrgCode>{DEMO_REQUESTER}</q:requesterOrgCode><q:affairCode>{DEMO_AFFAIR}</q:affairCode><q:procedureCode>JT00000000000001</q:procedureCode><q:itemCode>TM00000000000001</q:itemCode><q:subjectCode>{subject}</q:subjectCode><q:requestedAt>2026-11-26T10:00:00+09:00</q:requestedAt></q:SubmitQueryRequest></soap:Body></soap:Envelope>'"""
 
 
 async def _prepare(settings: Settings, url: str) -> tuple[list, list, list]:
@@ -38,6 +39,8 @@ async def _prepare(settings: Settings, url: str) -> tuple[list, list, list]:
         actor = os_actor()
         if await gw.requesters.get(DEMO_REQUESTER) is None:
             await gw.requesters.add(DEMO_REQUESTER, "見本市 子ども家庭課 (demo requester)", actor)
+        # deny by default: the demo requester may ask about the affair the sample requests use
+        await gw.requesters.grant(DEMO_REQUESTER, DEMO_AFFAIR, [], actor)
         await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), actor)
         flagged = residents[:2]
         for r in flagged:

@@ -78,6 +78,7 @@ def test_every_event_kind_the_gateway_records_has_a_label() -> None:
         kinds |= {f"security.{k}" for k in re.findall(r'_security\(\s*gw,\s*"([a-z_]+)"', src)}
         kinds |= {f"staff.{k}" for k in re.findall(r'"staff\.(user_[a-z]+|password_set)"', src)}
     kinds |= {"flag.set", "flag.release"}  # emit('flag.' .. action)
+    kinds |= {"requester.granted", "requester.revoked"}  # emit('requester.' .. (grant|revoke))
     assert len(kinds) > 25
     assert sorted(k for k in kinds if f"kind.{k}" not in MESSAGES) == []
 

@@ -265,6 +265,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kind.query.abandoned": ("照会中断（上流障害）", "query abandoned (upstream failed)"),
     "kind.requester.added": ("照会者登録", "requester added"),
     "kind.requester.removed": ("照会者削除", "requester removed"),
+    "kind.requester.granted": ("照会権限の付与", "requester right granted"),
+    "kind.requester.revoked": ("照会権限の取消", "requester right revoked"),
     "kind.directory.imported": ("宛名取込", "directory imported"),
     "kind.audit.reviewed": ("確認済登録", "reviewed"),
     "kind.audit.exported": ("CSV出力", "exported"),
@@ -279,9 +281,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kind.flag.reconciled": ("支援措置との突合", "reconciled with the register"),
     "kind.department.token_issued": ("利用課トークン発行", "department token issued"),
     "kind.department.token_revoked": ("利用課トークン失効", "department token revoked"),
-    "kind.security.flag_read_refused": ("目的外のフラグ照会を拒否", "flag read outside the annexes refused"),
+    "kind.security.flag_read_refused": (
+        "目的外のフラグ照会を拒否",
+        "flag read outside the annexes refused",
+    ),
     "kind.security.api_unauthorized": ("API認証失敗", "API authentication failed"),
     "kind.security.api_bad_input": ("APIへの不正な入力", "bad input to the API"),
+    "kind.security.requester_identity_mismatch": (
+        "証明書と照会者コードの不一致",
+        "certificate does not name the requester",
+    ),
+    "kind.security.requester_not_permitted": (
+        "権限外の事務の照会",
+        "affair outside the requester's rights",
+    ),
+    "kind.security.tls_refused": ("TLS接続を拒否", "TLS connection refused"),
+    "kind.keyring.registered": ("鍵の登録", "keyring registered"),
     # users
     "users.active": ("有効", "active"),
     "users.disabled": ("停止中", "disabled"),

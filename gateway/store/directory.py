@@ -37,11 +37,11 @@ class DirectoryStore:
             pending += 1
             count += 1
             if pending >= batch:
-                await self.r.call(pipe.execute(), timeout=max(30.0, self.r.timeout))
+                await self.r.call(self.r.execute(pipe), timeout=max(30.0, self.r.timeout))
                 pipe = self.r.client.pipeline(transaction=False)
                 pending = 0
         if pending:
-            await self.r.call(pipe.execute(), timeout=max(30.0, self.r.timeout))
+            await self.r.call(self.r.execute(pipe), timeout=max(30.0, self.r.timeout))
         iso, _ = now()
         await self.r.call(
             self.r.client.xadd(

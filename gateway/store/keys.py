@@ -58,6 +58,9 @@ class Keys:
     def requester_index(self) -> str:
         return f"{self.prefix}reqs"
 
+    def requester_rights(self, org_code: str) -> str:  # set: "JM…" (whole affair) or "JM…:JT…"
+        return f"{self.prefix}rights:{org_code}"
+
     # queries
     def idempotency(self, org_code: str, processing_number: str) -> str:
         return f"{self.prefix}idem:{org_code}:{processing_number}"
@@ -86,6 +89,11 @@ class Keys:
     # provision records (情報提供等記録), per subject key
     def records(self, subject_key: str) -> str:
         return f"{self.prefix}rec:{subject_key}"
+
+    # check values of the keys every host must share (see gateway/store/keycheck.py)
+    @property
+    def keyring_check(self) -> str:
+        return f"{self.prefix}keyring"
 
     # the event log (the audit trail's source)
     @property
