@@ -85,6 +85,13 @@ class Keyring:
         self._load()
         if not self._hmac or not self._aes:
             raise KeyError_(f"no keys in {self.dir}")
+        if len(self._hmac) > 1:
+            # Flags and directory entries written under different HMAC versions would not meet,
+            # and that person would be answered automatically: refuse to run at all.
+            raise KeyError_(
+                f"{self.dir} holds {len(self._hmac)} HMAC key versions; person keys would split "
+                "between them. HMAC rotation needs the re-keying steps of deploy/KEYS.md"
+            )
 
     # -- loading and rotation -------------------------------------------------------------
     def _load(self) -> None:
@@ -121,14 +128,15 @@ class Keyring:
         _write_new(self.dir / f"ed25519-{version}.pem", pem)
 
     def rotate(self, kind: str) -> int:
-        """Add a new newest version of `kind` (hmac, aes or signing); old ones stay readable."""
+        """Add a new newest version of `kind` (aes or signing); old ones stay readable."""
         if kind == "signing":
             version = max(self._signing, default=0) + 1
             self._create_signing(version)
-        elif kind in ("hmac", "aes"):
-            table: dict[int, object] = self._hmac if kind == "hmac" else self._aes  # type: ignore[assignment]
-            version = max(table, default=0) + 1
+        elif kind == "aes":
+            version = max(self._aes, default=0) + 1
             self._create_symmetric(kind, version)
+        elif kind == "hmac":
+            raise ValueError("HMAC keys are not rotated online: see deploy/KEYS.md")
         else:
             raise ValueError(f"unknown key kind {kind!r}")
         self._load()
