@@ -34,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTER = "1310000000000001"
+AFFAIR = "JM00000000000001"
 RESIDENTS = 200
 
 UPSTREAM = """
@@ -158,6 +159,7 @@ class Bench:
             )
         env = {"HOGO_AUDIT_ENABLED": "1" if audit else "0"}
         self.hogo(data, db, "requesters", "add", REQUESTER, "--name", "bench", env=env)
+        self.hogo(data, db, "requesters", "grant", REQUESTER, "--affair", AFFAIR, env=env)
         self.hogo(data, db, "directory", "import", str(csv), env=env)
         port = free_port()
         self.spawn(

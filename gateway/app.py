@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway import flag_api, staff
 from gateway.audit import tasks as audit_tasks
 from gateway.context import Gateway, open_gateway
 from gateway.endpoints import (
@@ -69,4 +70,6 @@ def build_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
+    flag_api.add_routes(app)  # /api/v1/flags...: the departments' read API
+    staff.mount(app)  # the staff console /staff/ and its API /api/v1/ (after `resources`)
     return app

@@ -12,6 +12,8 @@ import contextlib
 import getpass
 import json
 import logging
+import os
+import pwd
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.context import Gateway, open_gateway
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 
 Handler = Callable[[argparse.Namespace, Gateway], Awaitable[Any]]
 
@@ -29,18 +31,40 @@ class CommandError(Exception):
 
 
 def os_actor() -> str:
+    """The operating-system user running the command; run through sudo (deploy/hogo), the
+    operator who called sudo, with the account it ran as."""
+    host = socket.gethostname()
+    try:
+        effective = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        effective = str(os.geteuid())
+    invoker = os.environ.get("SUDO_USER")
+    if invoker and invoker != effective:
+        return f"os:{invoker}@{host} (sudo as {effective})"
     try:
         user = getpass.getuser()
     except Exception:
         user = "unknown"
-    return f"os:{user}@{socket.gethostname()}"
+    return f"os:{user}@{host}"
+
+
+def store_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The store options given on the command line (see Settings.from_env)."""
+    return {
+        "redis_url": getattr(args, "redis_url", None),
+        "redis_sentinel": getattr(args, "redis_sentinel", None),
+        "redis_service": getattr(args, "redis_service", None),
+        "redis_cluster": getattr(args, "redis_cluster", None),
+        "wait_replicas": getattr(args, "redis_wait_replicas", None),
+        "wait_timeout": getattr(args, "redis_wait_timeout", None),
+    }
 
 
 def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
     return Settings.from_env(
         data_dir=getattr(args, "data_dir", None),
-        redis_url=getattr(args, "redis_url", None),
         upstream_url=getattr(args, "upstream_url", None),
+        **store_overrides(args),
         **extra,
     )
 
@@ -90,8 +114,41 @@ async def cmd_requesters_list(args: argparse.Namespace, gw: Gateway) -> None:
     emit(
         args,
         [r.as_json() for r in reqs],
-        "\n".join(f"{r.org_code}  {r.name}" for r in reqs) or "(none)",
+        "\n".join(f"{r.org_code}  {r.name}  ({len(r.rights) or 'no'} rights)" for r in reqs)
+        or "(none)",
     )
+
+
+async def _rights_change(args: argparse.Namespace, gw: Gateway, action: str) -> None:
+    from gateway.store.requesters import UnknownRequester
+
+    change = gw.requesters.grant if action == "grant" else gw.requesters.revoke
+    try:
+        req = await change(args.org_code, args.affair, args.procedure or [], os_actor())
+    except (UnknownRequester, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    emit(args, req.as_json(), _rights_text(req))
+
+
+async def cmd_requesters_grant(args: argparse.Namespace, gw: Gateway) -> None:
+    await _rights_change(args, gw, "grant")
+
+
+async def cmd_requesters_revoke(args: argparse.Namespace, gw: Gateway) -> None:
+    await _rights_change(args, gw, "revoke")
+
+
+async def cmd_requesters_rights(args: argparse.Namespace, gw: Gateway) -> None:
+    req = await gw.requesters.get(args.org_code)
+    if req is None:
+        raise CommandError(f"requester {args.org_code} is not registered")
+    emit(args, req.as_json(), _rights_text(req))
+
+
+def _rights_text(req: Any) -> str:
+    lines = [f"{req.org_code}  {req.name}: may ask about"]
+    lines += [f"  {right}" for right in req.rights] or ["  nothing (deny by default)"]
+    return "\n".join(lines)
 
 
 async def cmd_requesters_remove(args: argparse.Namespace, gw: Gateway) -> None:
@@ -126,91 +183,6 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
         {"imported": count, "encoding": encoding},
         f"{count} directory entries imported ({encoding})",
     )
-
-
-# -- flags ------------------------------------------------------------------------------------
-def _only(args: argparse.Namespace) -> tuple[bool, bool]:
-    only = getattr(args, "only", None)
-    return (only in (None, "auto_response_disabled"), only in (None, "non_disclosure"))
-
-
-async def cmd_flags_set(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway import flags
-
-    ard, nd = _only(args)
-    try:
-        record = await flags.set_flags(
-            gw,
-            atena_number=args.atena_number,
-            name=args.name,
-            department=args.department,
-            business=args.business,
-            basis=args.basis,
-            until=args.until,
-            auto_response_disabled=ard,
-            non_disclosure=nd,
-            actor=os_actor(),
-        )
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    emit(args, record.as_json(), _flag_text(record))
-
-
-async def cmd_flags_release(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway import flags
-
-    ard, nd = _only(args)
-    try:
-        record = await flags.release_flags(
-            gw,
-            atena_number=args.atena_number,
-            basis=args.basis,
-            note=args.note,
-            auto_response_disabled=ard,
-            non_disclosure=nd,
-            actor=os_actor(),
-        )
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    emit(args, record.as_json(), _flag_text(record))
-
-
-async def cmd_flags_show(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway import flags
-
-    try:
-        flags.check_atena_number(args.atena_number)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    record = await gw.flags.get(args.atena_number, unseal=True)
-    if record is None:
-        data = {
-            "atena_number": args.atena_number,
-            "auto_response_disabled": False,
-            "non_disclosure": False,
-            "history": [],
-        }
-        emit(args, data, f"{args.atena_number}: no flags have ever been set")
-        return
-    record.atena_number = args.atena_number
-    emit(args, record.as_json(), _flag_text(record))
-
-
-def _flag_text(r: Any) -> str:
-    onoff = {True: "ON", False: "off"}
-    lines = [
-        f"{r.atena_number}  {r.name or ''}",
-        f"  自動応答不可 auto_response_disabled: {onoff[r.state.auto_response_disabled]}",
-        f"  不開示該当 non_disclosure:          {onoff[r.state.non_disclosure]}",
-        f"  department: {r.department}  business: {r.business}  basis: {r.basis}",
-        f"  until: {r.until or '-'}  updated {r.updated_at} by {r.updated_by} (version {r.version})",
-    ]
-    for h in r.history:
-        lines.append(
-            f"    {h.get('at')}  {h.get('action')}  ard={h.get('ard')} nd={h.get('nd')}  "
-            f"basis={h.get('basis', '')}  by {h.get('actor')}"
-        )
-    return "\n".join(lines)
 
 
 # -- held queries -----------------------------------------------------------------------------
@@ -263,6 +235,47 @@ async def cmd_held_refuse(args: argparse.Namespace, gw: Gateway) -> None:
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     emit(args, held.as_json(), f"query {held.id} refused")
+
+
+# -- keys -------------------------------------------------------------------------------------
+async def cmd_keys_show(args: argparse.Namespace, gw: Gateway) -> None:
+    """This host's key versions and check values, compared with those the store records."""
+    mine = gw.keyring.check_values()
+    try:
+        stored = await gw.redis.call(gw.redis.client.hgetall(gw.redis.keys.keyring_check))
+    except Exception as exc:  # KeyringMismatch says which key differs
+        raise CommandError(str(exc)) from None
+    rows = [
+        {"key": name, "check_value": value, "in_store": stored.get(name) == value}
+        for name, value in sorted(mine.items())
+    ]
+    emit(
+        args,
+        {"keys_dir": str(gw.keyring.dir), "keys": rows},
+        "\n".join(
+            [f"keys in {gw.keyring.dir} (check values; compare them across hosts):"]
+            + [
+                f"  {r['key']:<12} {r['check_value']}  "
+                + ("same as the store" if r["in_store"] else "not yet recorded in the store")
+                for r in rows
+            ]
+        ),
+    )
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """A new newest version of the AES or signing key, on this host only (see deploy/KEYS.md)."""
+    from gateway.crypto import Keyring
+
+    settings = settings_from(args)
+    version = Keyring(settings.keys_dir).rotate(args.kind)
+    name = "aes" if args.kind == "aes" else "ed25519"
+    suffix = "key" if args.kind == "aes" else "pem"
+    print(
+        f"created {settings.keys_dir / f'{name}-{version}.{suffix}'}; copy it to every gateway "
+        "host's keys directory, then restart every gateway (deploy/KEYS.md)"
+    )
+    return 0
 
 
 # -- audit ------------------------------------------------------------------------------------
@@ -367,20 +380,6 @@ def cmd_audit_pubkey(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit_rotate_key(args: argparse.Namespace) -> int:
-    """A new signing key version; earlier events stay verifiable with the earlier versions."""
-    from gateway.crypto import Keyring
-
-    version = Keyring(settings_from(args).keys_dir).rotate("signing")
-    emit(
-        args,
-        {"signing_key_version": version},
-        f"signing key version {version} created; gateways sign with it from their next batch. "
-        "Give the auditors the new public keys: hogo-gateway audit pubkey --out FILE",
-    )
-    return 0
-
-
 # -- the parser -------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser, top: bool) -> None:
     d = None if top else argparse.SUPPRESS
@@ -389,6 +388,39 @@ def _common(p: argparse.ArgumentParser, top: bool) -> None:
     )
     p.add_argument(
         "--data-dir", default=d, help="keys and embedded store (HOGO_DATA_DIR, default ./var)"
+    )
+    p.add_argument(
+        "--redis-sentinel",
+        default=d,
+        metavar="HOST:PORT,...",
+        help="the sentinels of a Sentinel-managed store (HOGO_REDIS_SENTINEL)",
+    )
+    p.add_argument(
+        "--redis-service",
+        default=d,
+        metavar="NAME",
+        help="the master's name at the sentinels (HOGO_REDIS_SERVICE)",
+    )
+    p.add_argument(
+        "--redis-cluster",
+        default=d,
+        metavar="HOST:PORT,...",
+        help="startup nodes of a Redis Cluster (HOGO_REDIS_CLUSTER)",
+    )
+    p.add_argument(
+        "--redis-wait-replicas",
+        type=int,
+        default=d,
+        metavar="N",
+        help="replicas an acknowledged write must reach (HOGO_REDIS_WAIT_REPLICAS; "
+        "default 1 with Sentinel or Cluster, else 0)",
+    )
+    p.add_argument(
+        "--redis-wait-timeout",
+        type=float,
+        default=d,
+        metavar="SECONDS",
+        help="how long to wait for them (HOGO_REDIS_WAIT_TIMEOUT, default 0.25)",
     )
     p.add_argument("--upstream-url", default=d, help="the upstream endpoint (HOGO_UPSTREAM_URL)")
     p.add_argument(
@@ -429,6 +461,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("org_code", metavar="ORG_CODE")
     p.add_argument("--name", required=True)
     cmd(req, "list", cmd_requesters_list, "list requesters")
+    for name, func, help_text in (
+        ("grant", cmd_requesters_grant, "permit an affair, or some of its procedures"),
+        ("revoke", cmd_requesters_revoke, "withdraw an affair, or some of its procedures"),
+    ):
+        p = cmd(req, name, func, help_text)
+        p.add_argument("org_code", metavar="ORG_CODE")
+        p.add_argument("--affair", required=True, metavar="JM…", help="事務コード")
+        p.add_argument(
+            "--procedure",
+            action="append",
+            metavar="JT…",
+            help="事務手続コード (repeatable); without it: every procedure of the affair",
+        )
+    p = cmd(req, "rights", cmd_requesters_rights, "what a requester may ask about")
+    p.add_argument("org_code", metavar="ORG_CODE")
     p = cmd(req, "remove", cmd_requesters_remove, "remove a requester")
     p.add_argument("org_code", metavar="ORG_CODE")
 
@@ -440,24 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", metavar="FILE.csv")
 
-    fl = sub.add_parser("flags", help="自動応答不可 / 不開示該当 flags").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
-    p = cmd(fl, "set", cmd_flags_set, "set flags for a person")
-    p.add_argument("atena_number", metavar="ATENA_NUMBER")
-    p.add_argument("--name", required=True)
-    p.add_argument("--department", required=True)
-    p.add_argument("--business")
-    p.add_argument("--basis", required=True, choices=["application", "ex-officio"])
-    p.add_argument("--until", metavar="YYYY-MM-DD")
-    p.add_argument("--only", choices=["auto_response_disabled", "non_disclosure"])
-    p = cmd(fl, "release", cmd_flags_release, "release flags (operator's admin path)")
-    p.add_argument("atena_number", metavar="ATENA_NUMBER")
-    p.add_argument("--basis", required=True, choices=["application"])
-    p.add_argument("--note", required=True)
-    p.add_argument("--only", choices=["auto_response_disabled", "non_disclosure"])
-    p = cmd(fl, "show", cmd_flags_show, "show a person's flags and their history")
-    p.add_argument("atena_number", metavar="ATENA_NUMBER")
+    from gateway import cli_flags
+
+    cli_flags.add_commands(sub, cmd)  # flags, departments, report
 
     hd = sub.add_parser("held", help="the manual queue").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
@@ -472,6 +504,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(hd, "refuse", cmd_held_refuse, "refuse a held query")
     p.add_argument("id", metavar="ID")
     p.add_argument("--reason", required=True)
+
+    from gateway.staff.cli import add_users_commands
+
+    add_users_commands(sub, cmd)
+
+    ks = sub.add_parser("keys", help="the keys under DATA_DIR/keys").add_subparsers(
+        dest="sub", required=True, metavar="ACTION"
+    )
+    cmd(ks, "show", cmd_keys_show, "this host's keys' check values, against the store's")
+    p = cmd(ks, "rotate", cmd_keys_rotate, "add a new AES or signing key version (not HMAC)")
+    p.add_argument("kind", choices=["aes", "signing"])
+    p.set_defaults(standalone=True)
 
     au = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
@@ -493,8 +537,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="TIME", help="ISO 8601; before this moment (exclusive)")
     p = cmd(au, "pubkey", cmd_audit_pubkey, "write the public keys of every signing key version")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
-    p.set_defaults(standalone=True)
-    p = cmd(au, "rotate-key", cmd_audit_rotate_key, "start a new signing key version")
     p.set_defaults(standalone=True)
     return parser
 
@@ -518,6 +560,9 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"hogo-gateway: error: {exc}", file=sys.stderr)
         return 1
+    except SettingsError as exc:
+        print(f"hogo-gateway: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

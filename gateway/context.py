@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from gateway import metrics
+from gateway.audit.archive import Archive
 from gateway.audit.spool import Spool
 from gateway.crypto import Keyring
 from gateway.portal import PortalService
@@ -20,6 +21,7 @@ from gateway.settings import Settings
 from gateway.store.directory import DirectoryStore
 from gateway.store.events import EventLog
 from gateway.store.flags import FlagStore
+from gateway.store.keycheck import guard_keyring
 from gateway.store.queries import QueryStore
 from gateway.store.records import RecordStore
 from gateway.store.redis import Redis, connect
@@ -55,10 +57,11 @@ class Gateway:
 async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
     keyring = Keyring(settings.keys_dir)
     redis = Redis(connect(redis_url, settings), settings)
+    guard_keyring(redis, keyring)  # identical keys on every host, checked at the first store call
     queries = QueryStore(redis, keyring)
     flags = FlagStore(redis, keyring)
     directory = DirectoryStore(redis, keyring)
-    events = EventLog(redis, Spool(settings.audit_dir))
+    events = EventLog(redis, Spool(settings.audit_dir), Archive(settings.audit_dir))
     records = RecordStore(redis)
     session = upstream = provision = portal = None
     if settings.upstream_url:
@@ -72,7 +75,7 @@ async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
             settings.upstream_timeout,
             metrics.UPSTREAM_SECONDS.observe,
         )
-        provision = ProvisionService(queries, keyring, upstream)
+        provision = ProvisionService(queries, keyring, upstream, events)
         portal = PortalService(keyring, directory, flags, records, events, upstream)
     queue = ManualQueue(queries, upstream, lock_seconds=settings.upstream_timeout + 5)
     return Gateway(

@@ -86,6 +86,13 @@ class Keyring:
         self._load()
         if not self._hmac or not self._aes:
             raise KeyError_(f"no keys in {self.dir}")
+        if len(self._hmac) > 1:
+            # Flags and directory entries written under different HMAC versions would not meet,
+            # and that person would be answered automatically: refuse to run at all.
+            raise KeyError_(
+                f"{self.dir} holds {len(self._hmac)} HMAC key versions; person keys would split "
+                "between them. HMAC rotation needs the re-keying steps of deploy/KEYS.md"
+            )
 
     # -- loading and rotation -------------------------------------------------------------
     def _mtime(self) -> int:
@@ -98,8 +105,8 @@ class Keyring:
         """Pick up key versions added on disk since (a rotation run by another process)."""
         mtime = self._mtime()
         if mtime != self._dir_mtime:
+            self._load()  # (a file still being written fails here: tried again next time)
             self._dir_mtime = mtime
-            self._load()
 
     def _load(self) -> None:
         if not self.dir.is_dir():
@@ -135,18 +142,41 @@ class Keyring:
         _write_new(self.dir / f"ed25519-{version}.pem", pem)
 
     def rotate(self, kind: str) -> int:
-        """Add a new newest version of `kind` (hmac, aes or signing); old ones stay readable."""
+        """Add a new newest version of `kind` (aes or signing); old ones stay readable."""
         if kind == "signing":
             version = max(self._signing, default=0) + 1
             self._create_signing(version)
-        elif kind in ("hmac", "aes"):
-            table: dict[int, object] = self._hmac if kind == "hmac" else self._aes  # type: ignore[assignment]
-            version = max(table, default=0) + 1
+        elif kind == "aes":
+            version = max(self._aes, default=0) + 1
             self._create_symmetric(kind, version)
+        elif kind == "hmac":
+            raise ValueError("HMAC keys are not rotated online: see deploy/KEYS.md")
         else:
             raise ValueError(f"unknown key kind {kind!r}")
         self._load()
         return version
+
+    def check_values(self) -> dict[str, str]:
+        """A value per key version that tells whether two hosts hold the same key, and nothing else.
+
+        HMAC keys: the HMAC of a fixed label; AES keys: the GCM tag of that label under the
+        all-zero nonce (seals use random nonces); signing keys: a hash of the public key. 64 bits
+        each.
+        """
+        label = b"hogo-gateway key check value"
+        values = {
+            f"hmac-{v}": hmac.new(k, label, hashlib.sha256).hexdigest()[:16]
+            for v, k in self._hmac.items()
+        }
+        for v, aes in self._aes.items():
+            # AES-GCM with a fixed nonce over an empty message yields the tag of E_k(0…) only
+            values[f"aes-{v}"] = aes.encrypt(b"\x00" * 12, b"", label).hex()[:16]
+        for v, key in self._signing.items():
+            raw = key.public.public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+            values[f"ed25519-{v}"] = hashlib.sha256(raw).hexdigest()[:16]
+        return values
 
     # -- person keys ---------------------------------------------------------------------
     @property

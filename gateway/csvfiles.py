@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -24,12 +25,17 @@ def decode(raw: bytes) -> tuple[str, str]:
 
 
 def read_rows(
-    path: Path, required: tuple[str, ...]
+    path: Path, required: tuple[str, ...], aliases: Mapping[str, str] | None = None
 ) -> tuple[list[tuple[int, dict[str, str]]], str]:
-    """Every data row with its line number; the header must name every `required` column."""
+    """Every data row with its line number; the header must name every `required` column.
+
+    `aliases` maps other header names (e.g. the Japanese ones of a municipal export) to ours.
+    """
     text, encoding = decode(path.read_bytes())
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
+    if aliases:
+        header = [aliases.get(h, h) for h in header]
     missing = [c for c in required if c not in header]
     if missing:
         raise CsvError(f"line 1: the header lacks {', '.join(missing)}")

@@ -62,6 +62,15 @@ def decide(facts: AdmissionFacts) -> Decision:
     return Decision(Action.FORWARD, "clear")
 
 
+def requester_certified(claimed_org: str, certified_org: str | None) -> bool:
+    """Whether a query's requesterOrgCode is the requester its client certificate names.
+
+    `certified_org` is None where no client certificates are asked for (plain HTTP on loopback,
+    or --insecure-http: said at start), "" for a certificate that names no single requester.
+    """
+    return certified_org is None or certified_org == claimed_org
+
+
 def may_relay(flags_now: FlagState | None) -> bool:
     """After the upstream answered: relay only if the flag state is known and still clear.
 

@@ -1,7 +1,8 @@
 """`hogo-gateway demo`: the whole gateway on this machine, with synthetic residents only.
 
 Starts an embedded store under DATA_DIR/demo, a simulated upstream, and the gateway; registers a
-requester, imports a directory of synthetic residents, flags two of them, and prints what to try.
+requester, imports a directory of synthetic residents, flags two of them, makes a staff account
+per role (gateway/staff/demo.py), and prints what to try.
 """
 
 from __future__ import annotations
@@ -20,22 +21,26 @@ from gateway.embedded import EmbeddedRedis, free_port
 from gateway.flags import set_flags
 from gateway.settings import Settings
 from gateway.simulator import Simulator, synthetic_residents
+from gateway.staff.demo import create_demo_accounts, describe
 
 DEMO_REQUESTER = "1300000000000001"
+DEMO_AFFAIR = "JM00000000000001"
 RESIDENTS = 50
 
 
 def _sample_request(pn: str, subject: str) -> str:
-    return f"""curl -s http://HOST/soap/provision -H 'Content-Type: text/xml' --data '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><q:SubmitQueryRequest xmlns:q="urn:hogo-gateway:provision:1"><q:processingNumber>{pn}</q:processingNumber><q:requesterOrgCode>{DEMO_REQUESTER}</q:requesterOrgCode><q:affairCode>JM00000000000001</q:affairCode><q:procedureCode>JT00000000000001</q:procedureCode><q:itemCode>TM00000000000001</q:itemCode><q:subjectCode>{subject}</q:subjectCode><q:requestedAt>2026-11-26T10:00:00+09:00</q:requestedAt></q:SubmitQueryRequest></soap:Body></soap:Envelope>'"""
+    return f"""curl -s http://HOST/soap/provision -H 'Content-Type: text/xml' --data '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><q:SubmitQueryRequest xmlns:q="urn:hogo-gateway:provision:1"><q:processingNumber>{pn}</q:processingNumber><q:requesterOrgCode>{DEMO_REQUESTER}</q:requesterOrgCode><q:affairCode>{DEMO_AFFAIR}</q:affairCode><q:procedureCode>JT00000000000001</q:procedureCode><q:itemCode>TM00000000000001</q:itemCode><q:subjectCode>{subject}</q:subjectCode><q:requestedAt>2026-11-26T10:00:00+09:00</q:requestedAt></q:SubmitQueryRequest></soap:Body></soap:Envelope>'"""
 
 
-async def _prepare(settings: Settings, url: str) -> tuple[list, list]:
+async def _prepare(settings: Settings, url: str) -> tuple[list, list, list]:
     residents = list(synthetic_residents(RESIDENTS))
     gw = await open_gateway(settings, url)
     try:
         actor = os_actor()
         if await gw.requesters.get(DEMO_REQUESTER) is None:
             await gw.requesters.add(DEMO_REQUESTER, "見本市 子ども家庭課 (demo requester)", actor)
+        # deny by default: the demo requester may ask about the affair the sample requests use
+        await gw.requesters.grant(DEMO_REQUESTER, DEMO_AFFAIR, [], actor)
         await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), actor)
         flagged = residents[:2]
         for r in flagged:
@@ -53,9 +58,8 @@ async def _prepare(settings: Settings, url: str) -> tuple[list, list]:
                     non_disclosure=True,
                     actor=actor,
                 )
-        if hasattr(gw, "staff_setup_demo"):
-            await gw.staff_setup_demo()  # type: ignore[attr-defined]
-        return residents, flagged
+        staff = await create_demo_accounts(gw, actor)
+        return residents, flagged, staff
     finally:
         await gw.close()
 
@@ -73,7 +77,7 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> None:
         settings = Settings.from_env(
             data_dir=data_dir, upstream_url=upstream, host=args.host, port=args.port
         )
-        residents, flagged = await _prepare(settings, url)
+        residents, flagged, staff = await _prepare(settings, url)
         runner = web.AppRunner(build_app(settings, url), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, args.host, args.port).start()
@@ -99,6 +103,9 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> None:
                     f"  hogo-gateway --data-dir {data_dir} held list",
                     f"  hogo-gateway --data-dir {data_dir} held release ID --notice '取扱注意' "
                     f"--upstream-url {upstream}",
+                    "",
+                    *describe(staff, f"http://{host}/staff/"),
+                    "",
                     "Stop with Ctrl-C.",
                 ]
             ),

@@ -25,6 +25,7 @@ from gateway.soap.messages import (
 )
 from gateway.soap.parse import BodyElement, body_element, parse_xml, validate
 from gateway.store.redis import StoreUnavailable
+from gateway.tls import certified_org
 
 log = logging.getLogger("hogo.http")
 
@@ -108,12 +109,15 @@ async def provision_endpoint(request: web.Request) -> web.Response:
         body, element = await _read_operation(
             request, PROVISION_NS, "provision.wsdl", {"SubmitQueryRequest", "GetQueryResultRequest"}
         )
+        certified = certified_org(request)  # who the client certificate names (mutual TLS)
         if element.name == "SubmitQueryRequest":
-            result = await gw.provision.submit(read_submit_query(element), body)
+            result = await gw.provision.submit(read_submit_query(element), body, certified)
             payload = query_result_envelope(result, "SubmitQuery")
         else:
             result = await gw.provision.result(
-                element.text_of("requesterOrgCode"), element.text_of("processingNumber")
+                element.text_of("requesterOrgCode"),
+                element.text_of("processingNumber"),
+                certified,
             )
             payload = query_result_envelope(result, "GetQueryResult")
     except Exception as exc:

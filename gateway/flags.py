@@ -1,18 +1,44 @@
-"""The rules for setting and releasing flags, shared by the command line and the console.
+"""The rules for setting and releasing flags, shared by the command line, the console and the API.
 
-Setting: a holding department, a basis (申出 application / 職権 ex-officio), the support measure's
-end if any. Releasing: only on the person's application (申出), never automatically.
+Setting: a holding department of annex 1 (保有課) with one of its registered businesses, a basis
+(申出 application / 職権 ex-officio), the support measure's end (`until`) if known. Releasing: only
+on the person's application (申出) and never automatically, not when `until` passes either. In the
+console and the API a release takes two people (one asks, another confirms); the operator's command
+line on the server is the one immediate, audited admin path. Releasing a flag leaves held queries
+held. The renewal list (`due`) warns before a support measure ends.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
+from gateway import annex
 from gateway.context import Gateway
-from gateway.store.flags import BASES, FlagRecord
+from gateway.store.flags import (
+    BASES,
+    FLAG_NAMES,
+    ChangeRefused,
+    FlagChange,
+    FlagChanged,
+    FlagRecord,
+)
+from gateway.store.release_requests import ReleaseRequestStore, StoredRequest
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
+JST = timezone(timedelta(hours=9), "JST")  # the ward's calendar; Japan keeps no summer time
+RENEWAL_WINDOW_DAYS = 30  # renewal of a support measure may be asked from a month before its end
+MAX_NAME = 100
+MAX_NOTE = 2000
+
+
+class SamePersonError(ValueError):
+    """Nobody confirms their own release request (four eyes)."""
+
+
+class ReleaseRequestError(ValueError):
+    """A release request that is unknown, already decided, or no longer matches the flag."""
 
 
 def check_atena_number(value: str) -> None:
@@ -20,13 +46,90 @@ def check_atena_number(value: str) -> None:
         raise ValueError("an atena number (団体内統合宛名番号) is 15 digits")
 
 
-def _check_until(until: str | None) -> str:
-    if not until:
-        return ""
+def ward_today() -> date:
+    return datetime.now(JST).date()
+
+
+def parse_date(value: str, what: str = "--until") -> date:
+    """A date as municipal systems write it: YYYY-MM-DD or YYYY/MM/DD."""
+    text = value.strip().replace("/", "-")
+    parts = text.split("-")
     try:
-        return date.fromisoformat(until).isoformat()
+        if len(parts) != 3:
+            raise ValueError
+        return date(int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError:
-        raise ValueError("--until must be a date YYYY-MM-DD") from None
+        raise ValueError(f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
+
+
+def _check_text(value: str, what: str, limit: int) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError(f"a flag needs {what}")
+    if len(text) > limit or any(ord(ch) < 32 for ch in text):
+        raise ValueError(f"{what} must be one line of at most {limit} characters")
+    return text
+
+
+def _which(auto_response_disabled: bool, non_disclosure: bool) -> list[str]:
+    return [
+        f for f, on in zip(FLAG_NAMES, (auto_response_disabled, non_disclosure), strict=True) if on
+    ]
+
+
+# -- setting ------------------------------------------------------------------------------------
+def set_change(
+    *,
+    atena_number: str,
+    name: str,
+    department: str,
+    business: str | None,
+    basis: str,
+    until: str | None,
+    auto_response_disabled: bool,
+    non_disclosure: bool,
+    actor: str,
+    clear_until: bool = False,
+) -> FlagChange:
+    """The change that sets flags, after every rule has been checked (ValueError otherwise)."""
+    check_atena_number(atena_number)
+    if basis not in BASES:
+        raise ValueError(f"basis must be one of {', '.join(BASES)}")
+    name = _check_text(name, "the person's name", MAX_NAME)
+    if not department.strip():
+        raise ValueError("a flag needs the holding department")
+    registration = annex.holding().find(department, business)
+    if not (auto_response_disabled or non_disclosure):
+        raise ValueError("nothing to set: choose at least one flag")
+    if until and clear_until:
+        raise ValueError("--until and --no-until exclude each other")
+    until_iso = parse_date(until).isoformat() if until else ""
+    entry: dict[str, object] = {
+        "basis": basis,
+        "department": registration.department,
+        "business": registration.business,
+        "flags": _which(auto_response_disabled, non_disclosure),
+    }
+    fields = {
+        "name": name,
+        "department": registration.department,
+        "business": registration.business,
+        "basis": basis,
+    }
+    # Left out, the support measure's end stays as it was: a second department flagging the same
+    # person must not drop them from the renewal list by accident.
+    if until_iso or clear_until:
+        entry["until"] = until_iso
+        fields["until"] = until_iso
+    return FlagChange(
+        atena_number=atena_number,
+        action="set",
+        actor=actor,
+        auto_response_disabled=True if auto_response_disabled else None,
+        non_disclosure=True if non_disclosure else None,
+        entry=entry,
+        record_fields=fields,
+    )
 
 
 async def set_flags(
@@ -41,46 +144,36 @@ async def set_flags(
     auto_response_disabled: bool,
     non_disclosure: bool,
     actor: str,
+    clear_until: bool = False,
 ) -> FlagRecord:
-    check_atena_number(atena_number)
-    if basis not in BASES:
-        raise ValueError(f"basis must be one of {', '.join(BASES)}")
-    if not name.strip():
-        raise ValueError("a flag needs the person's name")
-    if not department.strip():
-        raise ValueError("a flag needs the holding department")
-    until_iso = _check_until(until)
-    entry: dict[str, object] = {
-        "basis": basis,
-        "department": department,
-        "business": business or "",
-        "until": until_iso,
-        "flags": [
-            f
-            for f, on in (
-                ("auto_response_disabled", auto_response_disabled),
-                ("non_disclosure", non_disclosure),
-            )
-            if on
-        ],
-    }
-    record = await gw.flags.change(
-        atena_number,
-        action="set",
+    change = set_change(
+        atena_number=atena_number,
+        name=name,
+        department=department,
+        business=business,
+        basis=basis,
+        until=until,
+        auto_response_disabled=auto_response_disabled,
+        non_disclosure=non_disclosure,
         actor=actor,
-        auto_response_disabled=True if auto_response_disabled else None,
-        non_disclosure=True if non_disclosure else None,
-        entry=entry,
-        record_fields={
-            "name": name,
-            "department": department,
-            "business": business or "",
-            "basis": basis,
-            "until": until_iso,
-        },
+        clear_until=clear_until,
     )
-    record.atena_number = atena_number
-    return record
+    return await gw.flags.change(change)
+
+
+# -- releasing: the operator's immediate admin path ---------------------------------------------
+def _check_release(
+    basis: str, note: str, auto_response_disabled: bool, non_disclosure: bool
+) -> str:
+    if basis != "application":
+        raise ValueError("a flag is released only on the person's application (申出)")
+    if not note.strip():
+        raise ValueError("a release needs a note")
+    if len(note) > MAX_NOTE:
+        raise ValueError(f"the note must be at most {MAX_NOTE} characters")
+    if not (auto_response_disabled or non_disclosure):
+        raise ValueError("nothing to release: choose at least one flag")
+    return note.strip()
 
 
 async def release_flags(
@@ -93,34 +186,278 @@ async def release_flags(
     non_disclosure: bool,
     actor: str,
 ) -> FlagRecord:
+    """Release at once (the command line on the server). Checked against the flag as it is in the
+    same atomic step as the release: if it changed after it was read, nothing is released."""
     check_atena_number(atena_number)
-    if basis != "application":
-        raise ValueError("a flag is released only on the person's application (申出)")
-    if not note.strip():
-        raise ValueError("a release needs a note")
+    note = _check_release(basis, note, auto_response_disabled, non_disclosure)
     current = await gw.flags.get(atena_number)
     if current is None or not current.state.any:
         raise ValueError("this person has no flag set")
-    entry: dict[str, object] = {
-        "basis": basis,
-        "note": note,
-        "flags": [
-            f
-            for f, on in (
-                ("auto_response_disabled", auto_response_disabled),
-                ("non_disclosure", non_disclosure),
-            )
-            if on
-        ],
-    }
-    record = await gw.flags.change(
-        atena_number,
-        action="release",
-        actor=actor,
-        auto_response_disabled=False if auto_response_disabled else None,
-        non_disclosure=False if non_disclosure else None,
-        entry=entry,
-        record_fields={},
+    if not (
+        (auto_response_disabled and current.state.auto_response_disabled)
+        or (non_disclosure and current.state.non_disclosure)
+    ):
+        raise ValueError("none of the flags to release is set for this person")
+    return await gw.flags.change(
+        FlagChange(
+            atena_number=atena_number,
+            action="release",
+            actor=actor,
+            auto_response_disabled=False if auto_response_disabled else None,
+            non_disclosure=False if non_disclosure else None,
+            entry={
+                "basis": basis,
+                "note": note,
+                "flags": _which(auto_response_disabled, non_disclosure),
+            },
+            expect_version=current.version,
+        )
     )
-    record.atena_number = atena_number
-    return record
+
+
+# -- releasing: two people (console and API) ----------------------------------------------------
+@dataclass(slots=True)
+class ReleaseRequest:
+    """解除申請: one member of staff asks, another confirms. For entitled staff only (unsealed)."""
+
+    id: str
+    atena_number: str | None
+    name: str | None
+    auto_response_disabled: bool  # which flags the request releases
+    non_disclosure: bool
+    basis: str
+    note: str | None
+    requested_by: str
+    department: str
+    requested_at: str
+    state: str  # pending | confirmed | cancelled | superseded
+    flag_version: int
+    stale: bool = False  # the flag changed since: confirming will fail
+    decided_by: str | None = None
+    decided_at: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "atena_number": self.atena_number,
+            "name": self.name,
+            "auto_response_disabled": self.auto_response_disabled,
+            "non_disclosure": self.non_disclosure,
+            "basis": self.basis,
+            "note": self.note,
+            "requested_by": self.requested_by,
+            "department": self.department,
+            "requested_at": self.requested_at,
+            "state": self.state,
+            "flag_version": self.flag_version,
+            "stale": self.stale,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at,
+        }
+
+
+def _requests(gw: Gateway) -> ReleaseRequestStore:
+    return ReleaseRequestStore(gw.redis, gw.keyring)
+
+
+async def _as_release_request(gw: Gateway, s: StoredRequest) -> ReleaseRequest:
+    record = await gw.flags.get_by_key(s.person_key, unseal=True)
+    return ReleaseRequest(
+        id=s.id,
+        atena_number=s.atena_number,
+        name=record.name if record else None,
+        auto_response_disabled=s.auto_response_disabled,
+        non_disclosure=s.non_disclosure,
+        basis=s.basis,
+        note=s.note,
+        requested_by=s.requested_by,
+        department=s.department,
+        requested_at=s.requested_at,
+        state=s.state,
+        flag_version=s.version,
+        stale=s.state == "pending" and (record is None or record.version != s.version),
+        decided_by=s.decided_by or None,
+        decided_at=s.decided_at or None,
+    )
+
+
+async def request_release(
+    gw: Gateway,
+    *,
+    atena_number: str,
+    basis: str,
+    note: str,
+    auto_response_disabled: bool,
+    non_disclosure: bool,
+    requested_by: str,
+    department: str,
+) -> ReleaseRequest:
+    """Ask for a release on the person's application, for a holding department that set the flag.
+    Nothing is released until someone else confirms (`confirm_release`)."""
+    check_atena_number(atena_number)
+    note = _check_release(basis, note, auto_response_disabled, non_disclosure)
+    if not requested_by.strip():
+        raise ValueError("a release request needs the person who makes it")
+    holding = annex.holding()
+    if not holding.has_department(department):
+        raise annex.AnnexError(f"{department!r} is not a department of {holding.title}")
+    canonical = holding.businesses(department)[0].department
+    store = _requests(gw)
+    request_id = await store.create(
+        person_key=await gw.flags.person_key(atena_number),
+        atena_number=atena_number,
+        auto_response_disabled=auto_response_disabled,
+        non_disclosure=non_disclosure,
+        requested_by=requested_by,
+        department=canonical,
+        basis=basis,
+        note=note,
+    )
+    stored = await store.get(request_id)
+    assert stored is not None
+    return await _as_release_request(gw, stored)
+
+
+async def confirm_release(gw: Gateway, *, request_id: str, confirmed_by: str) -> FlagRecord:
+    """The second person confirms: the release happens only if the request is still pending, the
+    confirmer is not the requester, and the flag is still as it was when asked, all checked in the
+    same atomic step as the release itself."""
+    if not confirmed_by.strip():
+        raise ValueError("a confirmation needs the person who confirms")
+    stored = await _requests(gw).get(request_id)
+    if stored is None:
+        raise ReleaseRequestError(f"no release request {request_id}")
+    if stored.state != "pending":
+        raise ReleaseRequestError(f"release request {request_id} is already {stored.state}")
+    if stored.requested_by == confirmed_by:
+        raise SamePersonError("nobody confirms their own release request")
+    assert stored.atena_number is not None and stored.note is not None
+    change = FlagChange(
+        atena_number=stored.atena_number,
+        action="release",
+        actor=confirmed_by,
+        auto_response_disabled=False if stored.auto_response_disabled else None,
+        non_disclosure=False if stored.non_disclosure else None,
+        entry={
+            "basis": stored.basis,
+            "note": stored.note,
+            "flags": _which(stored.auto_response_disabled, stored.non_disclosure),
+            "department": stored.department,
+        },
+        expect_version=stored.version,
+        request_id=request_id,
+    )
+    try:
+        return await gw.flags.change(change)
+    except ChangeRefused as exc:
+        if exc.reason == "same_person":
+            raise SamePersonError("nobody confirms their own release request") from None
+        if exc.reason == "unknown":
+            raise ReleaseRequestError(f"no release request {request_id}") from None
+        raise ReleaseRequestError(f"release request {request_id} is already {exc.reason}") from None
+    except FlagChanged as exc:
+        # the store has closed the request as superseded, in the same step
+        raise ReleaseRequestError(
+            f"the flag changed since release request {request_id} was made (version "
+            f"{stored.version} -> {exc.version}); nothing was released and the request is closed: "
+            "ask again"
+        ) from None
+
+
+async def cancel_release(gw: Gateway, *, request_id: str, cancelled_by: str) -> ReleaseRequest:
+    if not cancelled_by.strip():
+        raise ValueError("a cancellation needs the person who cancels")
+    store = _requests(gw)
+    try:
+        await store.cancel(request_id, cancelled_by)
+    except ValueError as exc:
+        raise ReleaseRequestError(str(exc)) from None
+    stored = await store.get(request_id)
+    assert stored is not None
+    return await _as_release_request(gw, stored)
+
+
+async def pending_releases(gw: Gateway, *, department: str | None = None) -> list[ReleaseRequest]:
+    """Pending requests, oldest first; only one department's when `department` is given."""
+    wanted = annex.fold(department) if department else None
+    out = []
+    for s in await _requests(gw).pending():
+        if wanted is None or annex.fold(s.department) == wanted:
+            out.append(await _as_release_request(gw, s))
+    return out
+
+
+async def release_request(gw: Gateway, *, request_id: str) -> ReleaseRequest | None:
+    stored = await _requests(gw).get(request_id)
+    return await _as_release_request(gw, stored) if stored else None
+
+
+# -- renewal --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DueItem:
+    """A flag whose support measure ends within the window, or has ended (overdue): ask the person
+    about renewal. The flag stays on either way. For entitled staff only (unsealed)."""
+
+    atena_number: str | None
+    name: str | None
+    department: str
+    business: str
+    basis: str
+    until: str
+    days_left: int  # negative once overdue
+    overdue: bool
+    auto_response_disabled: bool
+    non_disclosure: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "atena_number": self.atena_number,
+            "name": self.name,
+            "department": self.department,
+            "business": self.business,
+            "basis": self.basis,
+            "until": self.until,
+            "days_left": self.days_left,
+            "overdue": self.overdue,
+            "auto_response_disabled": self.auto_response_disabled,
+            "non_disclosure": self.non_disclosure,
+        }
+
+
+async def due(
+    gw: Gateway,
+    *,
+    within_days: int = RENEWAL_WINDOW_DAYS,
+    today: date | None = None,
+    department: str | None = None,
+) -> list[DueItem]:
+    """Flags on whose `until` is at most `within_days` away (overdue ones included), soonest
+    first; with `department`, only persons that department has flagged."""
+    if within_days < 0:
+        raise ValueError("the window is a number of days, 0 or more")
+    today = today or ward_today()
+    wanted = annex.fold(department) if department else None
+    items = []
+    for r in await gw.flags.all_records(unseal=True):
+        if not r.state.any or not r.until:
+            continue
+        if wanted is not None and wanted not in {annex.fold(d) for d in r.set_by_departments}:
+            continue
+        days_left = (date.fromisoformat(r.until) - today).days
+        if days_left > within_days:
+            continue
+        items.append(
+            DueItem(
+                atena_number=r.atena_number,
+                name=r.name,
+                department=r.department,
+                business=r.business,
+                basis=r.basis,
+                until=r.until,
+                days_left=days_left,
+                overdue=days_left < 0,
+                auto_response_disabled=r.state.auto_response_disabled,
+                non_disclosure=r.state.non_disclosure,
+            )
+        )
+    return sorted(items, key=lambda i: (i.until, i.atena_number or ""))

@@ -46,6 +46,17 @@ STORE_UP = Gauge(
 
 for outcome in ("provided", "held", "refused", "fault"):
     QUERIES.labels(outcome)
+STORE_WAIT_SHORT = Counter(
+    "hogo_store_wait_short",
+    "Acknowledged writes that did not reach the replicas in time (answered as a fault)",
+    registry=REGISTRY,
+)
+TLS_EXPIRY = Gauge(
+    "hogo_tls_expiry_timestamp_seconds",
+    "When a listener's certificate, client CA or client CRL stops being valid (Unix time)",
+    ["listener", "what"],
+    registry=REGISTRY,
+)
 
 # The audit trail (docs/audit.md): sealing must keep up, or events wait unsealed in the store.
 AUDIT_UNSEALED = Gauge(

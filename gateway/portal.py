@@ -47,30 +47,22 @@ class PortalService:
         """Fields to show, or None (UNAVAILABLE: no data, unknown person, or 自動応答不可)."""
         person, flags = await self._flags(subject_code)
         fields = await self.upstream.self_information(subject_code, item_code)
-        if flags is None or flags.auto_response_disabled:
-            # Re-read after the upstream call: a flag set meanwhile blocks the view too.
-            outcome = "unknown_subject" if person is None else "blocked"
-            if person is not None:
-                await self.events.security(
-                    "portal_blocked",
-                    "portal",
-                    decision="blocked",
-                    operation="GetSelfInformation",
-                    subject=person,
-                    reason="auto_response_disabled",
-                )
-                metrics.SECURITY_EVENTS.labels("portal_blocked").inc()
-            metrics.PORTAL_VIEWS.labels("GetSelfInformation", outcome).inc()
+        reason = "auto_response_disabled"
+        if flags is not None and not flags.auto_response_disabled:
+            # the last moment: a flag set while the upstream answered blocks the view too
+            person, flags = await self._flags(subject_code)
+            reason = "flag_set_in_flight"
+        if person is None or flags is None:
+            metrics.PORTAL_VIEWS.labels("GetSelfInformation", "unknown_subject").inc()
             return None
-        _, flags_now = await self._flags(subject_code)
-        if flags_now is None or flags_now.auto_response_disabled:
+        if flags.auto_response_disabled:
             await self.events.security(
                 "portal_blocked",
                 "portal",
                 decision="blocked",
                 operation="GetSelfInformation",
-                subject=person or "",
-                reason="flag_set_in_flight",
+                subject=person,
+                reason=reason,
             )
             metrics.SECURITY_EVENTS.labels("portal_blocked").inc()
             metrics.PORTAL_VIEWS.labels("GetSelfInformation", "blocked").inc()
@@ -79,18 +71,21 @@ class PortalService:
         return fields
 
     async def provision_records(self, subject_code: str) -> list[ProvisionRecord]:
-        """Records the person may see: none while 不開示, never those marked non-disclosable."""
+        """Records the person may see: none while 不開示, never those marked non-disclosable
+        (marked when written, so a released flag does not reveal what was made while flagged).
+
+        The flag is read after the records, at the last moment before the answer is built: a flag
+        set while the records were read hides them too.
+        """
+        records = await self.records.of_subject(self.keyring.person_keys("subject", subject_code))
         person, flags = await self._flags(subject_code)
-        if person is None:
+        if person is None or flags is None:
+            # unknown to the directory: the flag state cannot be established, so nothing is shown
             metrics.PORTAL_VIEWS.labels("GetProvisionRecords", "unknown_subject").inc()
             return []
-        records = await self.records.of_subject(self.keyring.person_keys("subject", subject_code))
-        if flags is not None and flags.non_disclosure:
-            shown: list[ProvisionRecord] = []
-        else:
-            shown = [r for r in records if not r.non_disclosure]
+        shown = [] if flags.non_disclosure else [r for r in records if not r.non_disclosure]
         hidden = len(records) - len(shown)
-        if (flags is not None and flags.non_disclosure) or hidden:
+        if flags.non_disclosure or hidden:
             await self.events.security(
                 "portal_filtered",
                 "portal",
@@ -98,8 +93,9 @@ class PortalService:
                 operation="GetProvisionRecords",
                 subject=person,
                 hidden=str(hidden),
-                reason="non_disclosure" if flags and flags.non_disclosure else "record_marked",
+                reason="non_disclosure" if flags.non_disclosure else "record_marked",
             )
             metrics.SECURITY_EVENTS.labels("portal_filtered").inc()
-        metrics.PORTAL_VIEWS.labels("GetProvisionRecords", "filtered" if hidden else "shown").inc()
+        outcome = "filtered" if hidden or flags.non_disclosure else "shown"
+        metrics.PORTAL_VIEWS.labels("GetProvisionRecords", outcome).inc()
         return shown

@@ -11,8 +11,9 @@ import logging
 
 from gateway import metrics
 from gateway.crypto import Keyring
-from gateway.decision import Action, decide
+from gateway.decision import Action, RefuseReason, decide, requester_certified
 from gateway.model import QueryResult, SubmitQuery
+from gateway.store.events import EventLog
 from gateway.store.queries import QueryStore
 from gateway.upstream import Upstream, UpstreamUnavailable
 
@@ -20,12 +21,42 @@ log = logging.getLogger("hogo.provision")
 
 
 class ProvisionService:
-    def __init__(self, queries: QueryStore, keyring: Keyring, upstream: Upstream) -> None:
+    def __init__(
+        self, queries: QueryStore, keyring: Keyring, upstream: Upstream, events: EventLog
+    ) -> None:
         self.queries = queries
         self.keyring = keyring
         self.upstream = upstream
+        self.events = events
 
-    async def submit(self, q: SubmitQuery, raw: bytes) -> QueryResult:
+    async def _certified(
+        self, claimed_org: str, certified_org: str | None, pn: str, operation: str
+    ) -> bool:
+        """The requester is who its client certificate says; otherwise a security event."""
+        if requester_certified(claimed_org, certified_org):
+            return True
+        metrics.QUERIES.labels("refused").inc()
+        metrics.SECURITY_EVENTS.labels("requester_identity_mismatch").inc()
+        await self.events.security(
+            "requester_identity_mismatch",
+            f"certificate:{certified_org or 'none'}",
+            org=claimed_org,
+            certified_org=certified_org or "",
+            pn=pn,
+            operation=operation,
+            decision="refused",
+            reason=RefuseReason.NOT_AUTHORIZED,
+        )
+        return False
+
+    async def submit(
+        self, q: SubmitQuery, raw: bytes, certified_org: str | None = None
+    ) -> QueryResult:
+        """One 照会依頼. `certified_org`: the requester its client certificate names (see tls.py)."""
+        if not await self._certified(
+            q.requester_org_code, certified_org, q.processing_number, "SubmitQuery"
+        ):
+            return QueryResult.refused(q.processing_number, RefuseReason.NOT_AUTHORIZED)
         subject_keys = self.keyring.person_keys("subject", q.subject_code)
         admission = await self.queries.admit(q, subject_keys)
         decision = decide(admission.facts)
@@ -33,7 +64,11 @@ class ProvisionService:
 
         if decision.action is Action.REFUSE:
             metrics.QUERIES.labels("refused").inc()
-            metrics.SECURITY_EVENTS.labels("unknown_requester").inc()
+            metrics.SECURITY_EVENTS.labels(
+                "unknown_requester"
+                if not admission.facts.requester_registered
+                else "requester_not_permitted"
+            ).inc()
             return QueryResult.refused(q.processing_number, decision.reason)
 
         if decision.action is Action.EXISTING:
@@ -67,8 +102,13 @@ class ProvisionService:
         metrics.HOLDS.labels(reason).inc()
         return QueryResult.pending(q.processing_number)
 
-    async def result(self, org_code: str, processing_number: str) -> QueryResult:
-        result = await self.queries.result(org_code, processing_number)
-        if result.refusal_code == "NOT_AUTHORIZED":
-            metrics.SECURITY_EVENTS.labels("unknown_requester").inc()
+    async def result(
+        self, org_code: str, processing_number: str, certified_org: str | None = None
+    ) -> QueryResult:
+        """GetQueryResult (結果取得要求), for the requester its certificate names."""
+        if not await self._certified(org_code, certified_org, processing_number, "GetQueryResult"):
+            return QueryResult.refused(processing_number, RefuseReason.NOT_AUTHORIZED)
+        result, refusal = await self.queries.result_and_refusal(org_code, processing_number)
+        if refusal:
+            metrics.SECURITY_EVENTS.labels(refusal).inc()
         return result

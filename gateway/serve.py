@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import os
 import signal
@@ -14,45 +13,69 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.app import build_app
-from gateway.settings import Settings
+from gateway.listeners import check_plain_http, describe, start_listeners
+from gateway.settings import SEPARABLE, Settings, SettingsError
 
 log = logging.getLogger("hogo.serve")
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="port (default 8080)")
+    p.add_argument("--host", default=None, help="main listener's address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="main listener's port (default 8080)")
     p.add_argument(
         "--insecure-http",
         action="store_true",
+        default=None,
         help="allow plain HTTP on a non-loopback address (never in production)",
     )
+    _tls_arguments(p, "", "the main listener")
+    for service in SEPARABLE:
+        p.add_argument(
+            f"--{service}-listen",
+            metavar="HOST:PORT",
+            help=f"serve the {service} endpoints on their own listener "
+            f"(HOGO_{service.upper()}_LISTEN)",
+        )
+        _tls_arguments(p, f"{service}-", f"the {service} listener")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _tls_arguments(p: argparse.ArgumentParser, prefix: str, what: str) -> None:
+    env = f"HOGO_{prefix.upper().replace('-', '_')}TLS_"
+    p.add_argument(f"--{prefix}tls-cert", metavar="PEM", help=f"certificate of {what} ({env}CERT)")
+    p.add_argument(f"--{prefix}tls-key", metavar="PEM", help=f"its private key ({env}KEY)")
+    p.add_argument(
+        f"--{prefix}tls-client-ca",
+        metavar="PEM",
+        help=f"require client certificates chaining to this CA ({env}CLIENT_CA)",
+    )
+    p.add_argument(
+        f"--{prefix}tls-client-crl",
+        metavar="PEM",
+        help=f"revoked client certificates ({env}CLIENT_CRL)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from gateway.cli import store_overrides
+
+    listener_args = {
+        name: value
+        for name, value in vars(args).items()
+        if name.startswith(("tls_", *(f"{s}_" for s in SEPARABLE)))
+    }
     return Settings.from_env(
         data_dir=getattr(args, "data_dir", None),
-        redis_url=getattr(args, "redis_url", None),
         upstream_url=getattr(args, "upstream_url", None),
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
+        insecure_http=getattr(args, "insecure_http", None),
+        **store_overrides(args),
+        **listener_args,
     )
 
 
-async def _run_app(app: web.Application, host: str, port: int, banner: str) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
+async def _run_app(app: web.Application, settings: Settings, banner: str) -> None:
+    runner = await start_listeners(app, settings)
     print(banner, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -67,7 +90,11 @@ async def _run_app(app: web.Application, host: str, port: int, banner: str) -> N
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.embedded import EmbeddedRedis
 
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"hogo-gateway: error: {exc}", file=sys.stderr)
+        return 2
     logging.getLogger("hogo").setLevel(logging.INFO)
     if not settings.upstream_url:
         print(
@@ -75,12 +102,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if not _is_loopback(settings.host) and not getattr(args, "insecure_http", False):
-        print(
-            f"hogo-gateway: error: refusing plain HTTP on {settings.host}; configure TLS or pass "
-            "--insecure-http",
-            file=sys.stderr,
-        )
+    refusal = check_plain_http(settings)
+    if refusal:
+        print(f"hogo-gateway: error: {refusal}", file=sys.stderr)
         return 2
     if not settings.audit_enabled:
         print(
@@ -99,16 +123,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"embedded store under {Path(settings.data_dir) / 'redis'} (append-only)", flush=True)
     try:
         app = build_app(settings, url)
-        banner = (
-            f"hogo-gateway listening on http://{settings.host}:{settings.port} "
-            f"(plain HTTP{', loopback only' if _is_loopback(settings.host) else ', INSECURE'}); "
-            f"upstream {settings.upstream_url}; pid {os.getpid()}"
+        waits = settings.replicas_to_wait_for
+        banner = "\n".join(
+            [
+                f"hogo-gateway pid {os.getpid()}; upstream {settings.upstream_url}",
+                f"  store {redact(url)}"
+                + (
+                    f" (acknowledged writes wait for {waits} replica(s), "
+                    f"{settings.wait_timeout:g} s)"
+                    if waits
+                    else " (no replicas waited for)"
+                ),
+                *(f"  listening on {describe(listener)}" for listener in settings.listeners()),
+            ]
         )
-        asyncio.run(_run_app(app, settings.host, settings.port, banner))
+        asyncio.run(_run_app(app, settings, banner))
     finally:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def redact(url: str) -> str:
+    """A store URL fit to print: no password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return scheme + sep + rest
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

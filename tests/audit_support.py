@@ -15,7 +15,17 @@ from gateway.audit.pubkeys import from_keys_dir
 from gateway.audit.sealer import Sealer
 from gateway.audit.verify import Report
 from gateway.context import Gateway
-from gateway.store.trail import entry_seq
+
+
+async def open_fresh(settings: Any, redis_url: str) -> Gateway:
+    """A gateway's store with an empty event log: its first store call (the keyring check, an
+    event itself) is made, and that event cleared, so that a test's events are seq 1, 2, ..."""
+    from gateway.context import open_gateway
+
+    gw = await open_gateway(settings, redis_url)
+    await gw.trail.head()
+    await gw.redis.client.delete(gw.redis.keys.events)
+    return gw
 
 
 async def make_events(gw: Gateway, count: int, start: int = 0, spacing: float = 0) -> None:
@@ -71,12 +81,16 @@ async def trail_lines(gw: Gateway) -> list[str]:
 
 
 async def rewrite_trail(gw: Gateway, lines: list[str]) -> None:
-    """Replace the stored trail with `lines` (entry ids by position, as a tamperer would)."""
-    first = entry_seq((await gw.redis.client.xrange(gw.redis.keys.trail, "-", "+", count=1))[0][0])
+    """Replace the stored trail with `lines` under the same entry ids in order (more lines get
+    ids after the last), as a tamperer with write access to Redis would."""
+    ids = [i for i, _ in await gw.redis.client.xrange(gw.redis.keys.trail, "-", "+")]
+    while len(ids) < len(lines):
+        ms, n = ids[-1].split("-")
+        ids.append(f"{ms}-{int(n) + 1}")
     pipe = gw.redis.client.pipeline(transaction=True)
     pipe.delete(gw.redis.keys.trail)
-    for i, line in enumerate(lines):
-        pipe.xadd(gw.redis.keys.trail, {"e": line}, id=f"{first + i}-0")
+    for entry_id, line in zip(ids, lines, strict=False):
+        pipe.xadd(gw.redis.keys.trail, {"e": line}, id=entry_id)
     await pipe.execute()
 
 

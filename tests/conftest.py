@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -15,9 +15,11 @@ from aiohttp import web
 from gateway.app import build_app
 from gateway.context import Gateway, open_gateway
 from gateway.flags import set_flags
+from gateway.listeners import start_listeners
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
 from tests.support import (
+    AFFAIR,
     OTHER_REQUESTER,
     REQUESTER,
     Answer,
@@ -118,19 +120,20 @@ async def start_running(
     up_port = free_port()
     await web.TCPSite(up_runner, "127.0.0.1", up_port).start()
     upstream_url = f"http://127.0.0.1:{up_port}/provision"
-    from dataclasses import replace
-
     settings = replace(settings, upstream_url=upstream_url)
     gw = await open_gateway(settings, redis_url)
-    await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "test")
-    await gw.requesters.add(OTHER_REQUESTER, "例示町 税務課", "test")
+    # Deny by default: the test requesters may ask about the one affair the tests use (every
+    # procedure of it); tests/test_rights.py covers what happens outside it.
+    for org, name in ((REQUESTER, "見本市 子ども家庭課"), (OTHER_REQUESTER, "例示町 税務課")):
+        await gw.requesters.add(org, name, "test")
+        await gw.requesters.grant(org, AFFAIR, [], "test")
     await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), "test")
-    runner = web.AppRunner(build_app(settings, redis_url, gateway=gw))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    # the listeners as `serve` makes them (TLS and separate listeners if the settings say so)
+    settings = replace(settings, host="127.0.0.1", port=free_port())
+    runner = await start_listeners(build_app(settings, redis_url, gateway=gw), settings)
     session = aiohttp.ClientSession()
-    running = Running(f"http://127.0.0.1:{port}", gw, upstream, upstream_url, session, residents)
+    url = settings.listeners()[0].url
+    running = Running(url, gw, upstream, upstream_url, session, residents)
     return running, [runner, up_runner]
 
 

@@ -22,6 +22,7 @@ PROV = "urn:hogo-gateway:provision:1"
 PORTAL = "urn:hogo-gateway:portal:1"
 REQUESTER = "1310000000000001"
 OTHER_REQUESTER = "1320000000000002"
+AFFAIR = "JM00000000000001"  # the affair the test requesters are granted (see conftest)
 
 
 def free_port() -> int:
@@ -124,7 +125,7 @@ class Query:
     processing_number: str
     subject_code: str
     requester: str = REQUESTER
-    affair: str = "JM00000000000001"
+    affair: str = AFFAIR
     procedure: str = "JT00000000000001"
     item: str = "TM00000000000001"
     non_disclosure: str | None = None

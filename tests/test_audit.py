@@ -13,11 +13,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit.pubkeys import from_keys_dir
 from gateway.audit.record import GENESIS, canonical, digest, sign
-from gateway.context import Gateway, open_gateway
+from gateway.context import Gateway
+from gateway.crypto import Keyring
 from gateway.settings import Settings
 from tests.audit_support import (
     export_to,
     make_events,
+    open_fresh,
     pubkeys,
     rewrite_trail,
     seal_all,
@@ -32,7 +34,7 @@ EVENTS = 20
 @pytest.fixture
 async def gw(settings: Settings, redis_url: str) -> AsyncIterator[Gateway]:
     """A gateway's store without its background work: the tests seal when they choose."""
-    g = await open_gateway(settings, redis_url)
+    g = await open_fresh(settings, redis_url)
     yield g
     await g.close()
 
@@ -91,6 +93,8 @@ async def test_sealed_trail_is_gap_free_chained_signed_and_whole(
 ) -> None:
     events = [json.loads(line) for line in sealed]
     assert [e["seq"] for e in events] == list(range(1, EVENTS + 1))
+    stored = await gw.redis.client.xrange(gw.redis.keys.trail, "-", "+")
+    assert [e["id"] for e in events] == [entry_id for entry_id, _ in stored]  # ids kept
     assert events[0]["prev"] == GENESIS
     for before, after in itertools.pairwise(events):
         assert after["prev"] == before["hash"] == digest(before)
@@ -197,8 +201,7 @@ async def test_the_live_trail_cut_short_of_its_head_is_truncated(
 async def test_a_wrong_public_key_fails_every_signature(
     gw: Gateway, sealed: list[str], tmp_path: Path, settings: Settings, redis_url: str
 ) -> None:
-    other = await open_gateway(Settings(data_dir=tmp_path / "other"), redis_url)
-    await other.close()
+    Keyring(tmp_path / "other" / "keys")  # another data dir's keys
     wrong = from_keys_dir(tmp_path / "other" / "keys")
     report = await verify(gw, wrong)
     assert report.problem is not None

@@ -10,15 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.archive import Archive, Archiver
+from gateway.audit.archive import Archive
+from gateway.audit.archiver import Archiver
 from gateway.audit.files import verify_files
 from gateway.audit.sealer import Sealer
-from gateway.context import Gateway, open_gateway
+from gateway.context import Gateway
 from gateway.settings import Settings
 from gateway.store.trail import TrailCorrupt
 from tests.audit_support import (
     export_to,
     make_events,
+    open_fresh,
     pubkeys,
     seal_all,
     trail_lines,
@@ -30,7 +32,7 @@ from tests.audit_support import (
 @pytest.fixture
 async def gw(settings: Settings, redis_url: str) -> AsyncIterator[Gateway]:
     # keep the newest 5 sealed events in the store; archive the rest whatever their age
-    g = await open_gateway(
+    g = await open_fresh(
         replace(settings, audit_keep_events=5, audit_archive_after_seconds=10**9), redis_url
     )
     yield g

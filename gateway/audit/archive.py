@@ -2,15 +2,13 @@
 
 Files are `trail-<first seq, 12 digits>-<UTC time it was started>.jsonl`, each line exactly the
 sealed line the store held, so a file is a stretch of the chain and the next file (or the live
-trail) carries on from its last event. The archiver (one process at a time: it holds the
-'archiver' lease) appends, fsyncs, and only then trims the store up to the last seq written; the
-trim is idempotent by seq, so a crash between the two neither loses nor duplicates an event (the
-next round finds those events in its file and just trims). The files live on the archiving host.
+trail) carries on from its last event. The archiver (archiver.py) appends and fsyncs here before
+it trims the store. The files live on the archiving host; the event log reads old events from
+them (`between`), and `audit verify` / `audit export` read them before the store.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -21,17 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway import metrics
-from gateway.audit.lease import Lease
 from gateway.audit.verify import Line
 from gateway.settings import Settings
-from gateway.store.redis import StoreUnavailable, cancel_requested
-from gateway.store.trail import LeaseLost, TrailCorrupt, TrailStore, entry_seq
 
 log = logging.getLogger("hogo.audit")
 FILE_NAME = re.compile(r"^trail-(\d{12})-(\d{8}T\d{6}Z)\.jsonl$")
 _SEQ = re.compile(r'"seq":(\d+)[,}]')
-PAGE = 1000
+EventId = tuple[int, int]
 
 
 class ArchiveCorrupt(Exception):
@@ -42,6 +36,7 @@ class ArchiveCorrupt(Exception):
 class Mark:
     seq: int
     hash: str
+    id: str
     file: Path
 
 
@@ -50,11 +45,24 @@ def line_seq(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def id_key(event_id: str) -> EventId:
+    """An event id ("ms-n") as a sortable pair."""
+    ms, _, n = event_id.partition("-")
+    return int(ms), int(n or 0)
+
+
+def iso_time(ts: float) -> str:
+    """A moment in the events' own format (UTC, milliseconds, Z), so that strings compare."""
+    iso = datetime.fromtimestamp(int(ts * 1000) / 1000, UTC).isoformat(timespec="milliseconds")
+    return iso.replace("+00:00", "Z")
+
+
 class Archive:
     """The archive files under one directory, in sequence order."""
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
+        self._bounds_cache: dict[Path, tuple[int, tuple[EventId, EventId] | None]] = {}
 
     def files(self) -> list[Path]:
         if not self.dir.is_dir():
@@ -87,7 +95,7 @@ class Archive:
                     continue
                 try:
                     obj = json.loads(lines[-1])
-                    return Mark(int(obj["seq"]), str(obj["hash"]), path)
+                    return Mark(int(obj["seq"]), str(obj["hash"]), str(obj["id"]), path)
                 except (ValueError, KeyError, TypeError):
                     raise ArchiveCorrupt(f"{path.name}: the last line is unreadable") from None
         return None
@@ -142,6 +150,51 @@ class Archive:
         started = datetime.strptime(m.group(2), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         return time.time() - started.timestamp() >= settings.audit_archive_file_seconds
 
+    def _bounds(self, path: Path) -> tuple[EventId, EventId] | None:
+        """The first and last event id in a file (cached while the file does not change)."""
+        size = path.stat().st_size
+        cached = self._bounds_cache.get(path)
+        if cached is not None and cached[0] == size:
+            return cached[1]
+        with path.open("rb") as fh:
+            first = fh.readline()
+            fh.seek(max(0, size - 1024 * 1024))
+            tail = [x for x in fh.read().split(b"\n") if x.strip()]
+        try:
+            found = (id_key(json.loads(first)["id"]), id_key(json.loads(tail[-1])["id"]))
+        except (ValueError, KeyError, TypeError, IndexError):
+            found = None  # unreadable: scanned line by line, like any file it may overlap
+        self._bounds_cache[path] = (size, found)
+        return found
+
+    def between(
+        self, lo: EventId, lo_open: bool, hi: EventId, hi_open: bool, limit: int
+    ) -> Iterator[str]:
+        """Archived lines whose event id is within the bounds, oldest first, at most `limit`
+        (blocking: the files are read from disk)."""
+        count = 0
+        for path in self.files():
+            bounds = self._bounds(path)
+            if bounds is not None and (bounds[1] < lo or bounds[0] > hi):
+                continue
+            with path.open("rb") as fh:
+                for raw in fh:
+                    if not raw.endswith(b"\n"):
+                        break
+                    text = raw[:-1].decode("utf-8", errors="replace")
+                    try:
+                        key = id_key(json.loads(text)["id"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    if key < lo or (lo_open and key == lo):
+                        continue
+                    if key > hi or (hi_open and key == hi):
+                        return
+                    yield text
+                    count += 1
+                    if count >= limit:
+                        return
+
 
 class ArchiveReader:
     """Reads the archive's lines once each, and what was appended since when asked again."""
@@ -152,6 +205,7 @@ class ArchiveReader:
         self._offset = 0
         self._line_no = 0
         self.last_seq = 0
+        self.last_id: str | None = None
 
     def read_new(self) -> Iterator[Line]:
         for path in self.archive.files():
@@ -170,108 +224,13 @@ class ArchiveReader:
                         text: str | None = raw[:-1].decode("utf-8")
                     except UnicodeDecodeError:
                         text = None
-                    self.last_seq = line_seq(text or "") or self.last_seq
+                    self._note(text)
                     yield Line(text, f"{path.name} line {self._line_no}")
 
-
-class Archiver:
-    """Moves sealed events older than the configured age, or beyond the configured count, from
-    the store to the archive files. Runs in every process; only the lease holder works."""
-
-    def __init__(self, trail: TrailStore, settings: Settings) -> None:
-        self.trail = trail
-        self.settings = settings
-        self.archive = Archive(settings.audit_dir)
-        self.lease = Lease(trail, "archiver", settings.audit_lease_seconds)
-
-    async def archive_once(self) -> int:
-        """One round: returns the number of events moved to files."""
-        if not await self.lease.hold():
-            return 0
-        local = await asyncio.to_thread(self.archive.last, repair=True)
-        head = await self.trail.head()
-        if local is not None and local.seq > head.seq:
-            raise TrailCorrupt(
-                f"the archive here reaches seq {local.seq} but the store's head is {head.seq}: "
-                "the store lost sealed events (restored from an old backup?)"
-            )
-        if local is not None and local.seq > head.archived_seq:
-            # a crash between writing the file and trimming: finish the trim
-            await self._trim(local.seq, local.hash, local.file)
-        status = await self.trail.status()
-        first = await self.trail.first_stored_seq()
-        if first is None:
-            return 0
-        start = first
-        if local is not None:
-            start = max(first, local.seq + 1)
-            if first > local.seq + 1:
-                log.warning(
-                    "audit archive here ends at seq %d but the store starts at %d: events "
-                    "%d..%d were archived elsewhere (another host?)",
-                    local.seq,
-                    first,
-                    local.seq + 1,
-                    first - 1,
-                )
-        elif first > 1:
-            log.warning("audit archive here starts at seq %d (earlier ones are elsewhere)", first)
-        rows = await self.trail.sealed(start, PAGE)
-        excess = status.stored - self.settings.audit_keep_events
-        cutoff = iso_time(time.time() - self.settings.audit_archive_after_seconds)
-        chosen: list[tuple[int, str]] = []
-        for entry_id, line in rows:
-            seq = entry_seq(entry_id)
-            if seq > head.seq:
-                break
-            if len(chosen) >= excess and not _older_than(line, cutoff):
-                break
-            chosen.append((seq, line))
-        if not chosen:
-            return 0
-        path = await asyncio.to_thread(
-            self.archive.append, [line for _, line in chosen], self.settings
-        )
-        last_seq, last_line = chosen[-1]
-        await self._trim(last_seq, json.loads(last_line).get("hash", ""), path)
-        return len(chosen)
-
-    async def _trim(self, seq: int, digest: str, path: Path) -> None:
+    def _note(self, text: str | None) -> None:
+        """Where the archive ends so far (seq and id of the last readable line)."""
         try:
-            await self.trail.trim(self.lease.value, seq, digest, path.name)
-        except LeaseLost:
-            self.lease.lost()
-            raise
-
-    async def run_forever(self) -> None:
-        try:
-            while not cancel_requested():
-                moved = 0
-                try:
-                    moved = await self.archive_once()
-                    metrics.AUDIT_ROLE.labels("archiver").set(1 if self.lease.value else 0)
-                except (StoreUnavailable, LeaseLost):
-                    pass
-                except (TrailCorrupt, ArchiveCorrupt) as exc:
-                    log.critical("audit archiving stopped: %s", exc)
-                except Exception:
-                    log.exception("audit archiving failed")
-                if moved < PAGE and not cancel_requested():
-                    await asyncio.sleep(self.settings.audit_archive_interval_seconds)
-        finally:
-            metrics.AUDIT_ROLE.labels("archiver").set(0)
-            await self.lease.drop()
-
-
-def iso_time(ts: float) -> str:
-    """A moment in the events' own format (UTC, milliseconds, Z), so that strings compare."""
-    iso = datetime.fromtimestamp(int(ts * 1000) / 1000, UTC).isoformat(timespec="milliseconds")
-    return iso.replace("+00:00", "Z")
-
-
-def _older_than(line: str, cutoff: str) -> bool:
-    try:
-        at = json.loads(line).get("at", "")
-    except ValueError:
-        return False
-    return isinstance(at, str) and at < cutoff
+            obj = json.loads(text or "")
+            self.last_seq, self.last_id = int(obj["seq"]), str(obj["id"])
+        except (ValueError, KeyError, TypeError):
+            pass  # a broken line: the verifier names it; reading goes on after it

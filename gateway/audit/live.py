@@ -20,15 +20,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.audit.archive import Archive, ArchiveReader, iso_time
+from gateway.audit.archive import Archive, ArchiveReader, iso_time, line_seq
 from gateway.audit.record import FORMAT, canonical, sign
 from gateway.audit.verify import Chain, Line, Problem, Report
 from gateway.crypto import SigningKey
-from gateway.store.trail import TrailStore, entry_seq
+from gateway.store.trail import TrailStore
 
 
 async def live_lines(archive: Archive, trail: TrailStore, upto_seq: int) -> AsyncIterator[Line]:
-    """Archive files first, then the store's sealed entries after them, up to `upto_seq`.
+    """Archive files first, then the store's sealed entries after them, up to seq `upto_seq`.
 
     If the archiver trims the store while we read, the events it moved are in its files by then
     (it writes before it trims): the reader picks them up from there."""
@@ -37,24 +37,29 @@ async def live_lines(archive: Archive, trail: TrailStore, upto_seq: int) -> Asyn
     reader = ArchiveReader(archive)
     for line in reader.read_new():
         yield line
-    cursor = reader.last_seq + 1
-    while cursor <= upto_seq:
+    last = reader.last_seq  # the last seq yielded
+    cursor = reader.last_id  # the store is read after this id
+    while True:
         rows = await trail.sealed(cursor, 1000)
-        if rows and entry_seq(rows[0][0]) > cursor:
-            before = reader.last_seq
+        if rows and (line_seq(rows[0][1]) or 0) > last + 1:
+            grew = False
             for line in reader.read_new():
+                seq = line_seq(line.text or "")
+                if seq is not None and seq <= last:
+                    continue  # already read from the store before it was archived
                 yield line
-            if reader.last_seq > before:
-                cursor = max(cursor, reader.last_seq + 1)
+                grew, last = True, seq or last
+            if grew:
+                cursor = reader.last_id
                 continue
         if not rows:
             return
         for entry_id, text in rows:
-            seq = entry_seq(entry_id)
-            if seq > upto_seq:
+            seq = line_seq(text)
+            if seq is not None and seq > upto_seq:
                 return
             yield Line(text, f"trail entry {entry_id}")
-            cursor = seq + 1
+            cursor, last = entry_id, seq or last
 
 
 async def verify_live(

@@ -5,8 +5,11 @@ uses this module and `verify.py` only. The format is documented for auditors in 
 
 A sealed event is one JSON object on one line:
 
-    {"actor":..,"at":..,"decision":..,"fields":{..},"hash":..,"key":1,"kind":..,"prev":..,
-     "reason":..,"seq":1,"sig":..,"subject":..,"v":1}
+    {"actor":..,"at":..,"decision":..,"fields":{..},"hash":..,"id":..,"key":1,"kind":..,
+     "prev":..,"reason":..,"seq":1,"sig":..,"subject":..,"v":1}
+
+`id` is the event's id in the event log (the stream entry id it was appended under, which the
+staff console and reviews refer to); `seq` its place in the chain.
 
 `hash` is SHA-256 (lowercase hex) of the canonical encoding of the object without `hash` and
 `sig`; `sig` is the Ed25519 signature (standard base64) of the 32 bytes of that hash, made with
@@ -31,7 +34,7 @@ GENESIS = "0" * 64
 FORMAT = 1
 # The first-class parts of an event; every other field of the raw event goes into `fields`.
 TOP = ("kind", "at", "actor", "subject", "decision", "reason")
-EVENT_KEYS = frozenset({"v", "seq", "prev", "key", "hash", "sig", "fields", *TOP})
+EVENT_KEYS = frozenset({"v", "seq", "id", "prev", "key", "hash", "sig", "fields", *TOP})
 
 
 def canonical(obj: dict[str, Any]) -> bytes:
@@ -61,7 +64,12 @@ class Sealed:
 
 
 def seal_event(
-    seq: int, raw: dict[str, str], prev: str, key_version: int, private: Ed25519PrivateKey
+    seq: int,
+    event_id: str,
+    raw: dict[str, str],
+    prev: str,
+    key_version: int,
+    private: Ed25519PrivateKey,
 ) -> Sealed:
     """Number, chain and sign one raw event (its fields as appended by `emit`).
 
@@ -73,6 +81,7 @@ def seal_event(
     event: dict[str, Any] = {
         "v": FORMAT,
         "seq": seq,
+        "id": event_id,
         "kind": kind,
         "at": data.pop("at", ""),
         "actor": data.pop("actor", ""),
@@ -144,5 +153,7 @@ def check_event(obj: dict[str, Any]) -> None:
         raise RecordError("changed", f"unknown format version {obj['v']!r}")
     if not isinstance(obj["seq"], int) or obj["seq"] < 1:
         raise RecordError("changed", "seq is not a positive integer")
-    if not isinstance(obj["prev"], str) or not isinstance(obj["fields"], dict):
-        raise RecordError("changed", "prev or fields has the wrong type")
+    if not all(isinstance(obj[k], str) for k in ("prev", "id", *TOP)):
+        raise RecordError("changed", "a field that must be a string is not")
+    if not isinstance(obj["fields"], dict):
+        raise RecordError("changed", "fields has the wrong type")

@@ -131,7 +131,7 @@ def _sign(
     out = []
     prev = head.hash
     for i, (raw_id, fields) in enumerate(raw, start=1):
-        sealed = seal_event(head.seq + i, fields, prev, key.version, key.private)
+        sealed = seal_event(head.seq + i, raw_id, fields, prev, key.version, key.private)
         out.append((raw_id, sealed.line, sealed.hash))
         prev = sealed.hash
     return out

@@ -8,7 +8,7 @@ import logging
 import time
 
 from gateway import metrics
-from gateway.audit.archive import Archiver
+from gateway.audit.archiver import Archiver
 from gateway.audit.sealer import Sealer
 from gateway.context import Gateway
 

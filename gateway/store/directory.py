@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 
 from gateway.crypto import Keyring
-from gateway.store.events import append_in
+from gateway.store.events import append
 from gateway.store.redis import Redis
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
@@ -38,14 +38,12 @@ class DirectoryStore:
             pending += 1
             count += 1
             if pending >= batch:
-                await self.r.call(pipe.execute(), timeout=max(30.0, self.r.timeout))
+                await self.r.call(self.r.execute(pipe), timeout=max(30.0, self.r.timeout))
                 pipe = self.r.client.pipeline(transaction=False)
                 pending = 0
         if pending:
-            await self.r.call(pipe.execute(), timeout=max(30.0, self.r.timeout))
-        pipe = self.r.client.pipeline(transaction=True)
-        append_in(pipe, self.r, "directory.imported", actor, count=count)
-        await self.r.call(pipe.execute())
+            await self.r.call(self.r.execute(pipe), timeout=max(30.0, self.r.timeout))
+        await append(self.r, "directory.imported", actor, count=count)
         return count
 
     async def person_of_subject(self, subject_code: str) -> str | None:

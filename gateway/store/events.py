@@ -1,11 +1,12 @@
 """The event log: every decision, staff action, flag change and security event, in order.
 
-Events are appended to one Redis stream (`keys.events`). Actions append theirs inside the same Lua
-script that makes the change (lua/prelude.lua, `emit`), so an action and its event happen together
-or not at all; this module appends the events that have no Lua script of their own: inside the
-caller's transaction (`append_in`), or alone (security events). The sealer (gateway/audit) then
-numbers, chains and signs them into the trail. No event holds plaintext personal data: persons
-appear as person keys only.
+Actions append their event inside the same Lua script that makes the change (lua/prelude.lua,
+`emit`), so an action and its event happen together or not at all; this module appends the
+events that have no script of their own, and reads the log back. An event is named by the id it
+was appended under, for good: the sealer (gateway/audit) moves it from the raw stream
+(`keys.events`) into the signed trail (`keys.trail`) under the same id, and the archiver later to
+files under DATA_DIR/audit, which this log still reads (more slowly). No event holds plaintext
+personal data: persons appear as person keys only.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from gateway import metrics
+from gateway.audit.archive import Archive, EventId, id_key
 from gateway.audit.spool import Spool
 from gateway.store.redis import Redis, StoreUnavailable, now
+from gateway.store.trail import TrailStore
 
 log = logging.getLogger("hogo.events")
 
@@ -26,16 +30,17 @@ log = logging.getLogger("hogo.events")
 FORBIDDEN_FIELDS = frozenset(
     {"name", "atena_number", "subject_code", "subjectCode", "answer", "fields", "notice"}
 )
+_INFINITY = 2**64
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    id: str  # the stream entry id: "<seq>-0" once sealed
+    id: str  # the id it was appended under: its name and its place in the log
     kind: str
     at: str
     actor: str
     fields: dict[str, str]
-    seq: int | None = None  # set once sealed
+    seq: int | None = None  # its place in the signed chain, once sealed
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {"id": self.id, "kind": self.kind, "at": self.at}
@@ -55,7 +60,7 @@ def _raw_event(entry_id: str, raw: dict[str, str]) -> Event:
 
 def _sealed_event(entry_id: str, line: str) -> Event:
     obj: dict[str, Any] = json.loads(line)
-    fields = {"subject": obj["subject"], "decision": obj["decision"], "reason": obj["reason"]}
+    fields = {k: obj[k] for k in ("subject", "decision", "reason") if obj.get(k)}
     return Event(
         entry_id, obj["kind"], obj["at"], obj["actor"], {**fields, **obj["fields"]}, obj["seq"]
     )
@@ -70,21 +75,37 @@ def event_fields(kind: str, actor: str, fields: dict[str, object]) -> dict[str, 
     return {"kind": kind, "at": iso, "actor": actor, **{k: str(v) for k, v in fields.items()}}
 
 
-def append_in(pipe: Any, redis: Redis, kind: str, actor: str, **fields: object) -> None:
-    """Add the event to the caller's transaction (MULTI pipeline), so both happen or neither."""
-    if redis.settings.audit_enabled:
-        pipe.xadd(redis.keys.events, event_fields(kind, actor, fields))
+async def append(redis: Redis, kind: str, actor: str, **fields: object) -> str:
+    """Append one event with no other change attached; its id ('' with the audit off)."""
+    if not redis.settings.audit_enabled:
+        return ""
+    entry = event_fields(kind, actor, fields)
+    return await redis.call(redis.client.xadd(redis.keys.events, entry))
+
+
+def _bound(spec: str, end: bool) -> tuple[EventId, bool]:
+    """An XRANGE bound ("-", "+", "ms", "ms-n", "(ms-n") as (id, open)."""
+    open_ = spec.startswith("(")
+    spec = spec.removeprefix("(")
+    if spec == "-":
+        return (0, 0), open_
+    if spec == "+":
+        return (_INFINITY, _INFINITY), open_
+    if "-" not in spec:
+        return (int(spec), _INFINITY if end else 0), open_
+    return id_key(spec), open_
 
 
 class EventLog:
-    def __init__(self, redis: Redis, spool: Spool | None = None) -> None:
+    def __init__(self, redis: Redis, spool: Spool | None = None, archive: Archive | None = None):
         self.r = redis
         self.key = redis.keys.events
         self.spool = spool
+        self.archive = archive
+        self.trail = TrailStore(redis)
 
-    async def append(self, kind: str, actor: str, **fields: object) -> None:
-        if self.r.settings.audit_enabled:
-            await self.r.call(self.r.client.xadd(self.key, event_fields(kind, actor, fields)))
+    async def append(self, kind: str, actor: str, **fields: object) -> str:
+        return await append(self.r, kind, actor, **fields)
 
     async def security(self, kind: str, actor: str, **fields: object) -> None:
         """Record a security event; when the store is down it goes to the local spool, to be
@@ -107,16 +128,40 @@ class EventLog:
         except OSError as exc:
             log.error("security event lost (store unavailable, spool failed: %s): %s", exc, entry)
 
-    async def read(self, count: int = 1000) -> list[Event]:
-        """The oldest events still in the store: sealed ones, then those not sealed yet (read in
-        one transaction, so that none is missed or seen twice while the sealer works)."""
-        pipe = self.r.client.pipeline(transaction=True)
-        pipe.xrange(self.r.keys.trail, "-", "+", count=count)
-        pipe.xrange(self.key, "-", "+", count=count)
-        sealed, raw = await self.r.call(pipe.execute(), timeout=max(5.0, self.r.timeout))
-        events = [_sealed_event(i, f.get("e", "")) for i, f in sealed]
+    async def read(self, start: str = "-", end: str = "+", count: int = 1000) -> list[Event]:
+        """Events with ids from `start` to `end` (XRANGE bounds: "-", "+", "ms", "ms-n", and
+        "(" for an open start), oldest first, at most `count`: archived ones (from this host's
+        archive files), then sealed ones, then those not sealed yet."""
+        sealed, raw, first_sealed, first_raw = await self.trail.window(start, end, count)
+        events: list[Event] = []
+        first_stored = first_sealed or first_raw
+        lo, lo_open = _bound(start, end=False)
+        if self.archive is not None and (not first_stored or lo < id_key(first_stored)):
+            hi, hi_open = _bound(end, end=True)
+            if first_stored and id_key(first_stored) <= hi:
+                hi, hi_open = id_key(first_stored), True  # the store has the rest
+            lines = await asyncio.to_thread(
+                lambda: list(self.archive.between(lo, lo_open, hi, hi_open, count))  # type: ignore[union-attr]
+            )
+            events += [_sealed_event(json.loads(line)["id"], line) for line in lines]
+        events += [_sealed_event(i, line) for i, line in sealed]
         events += [_raw_event(i, f) for i, f in raw]
         return events[:count]
+
+    async def iterate(self, start: str = "-", batch: int = 1000) -> AsyncIterator[Event]:
+        cursor = start
+        while True:
+            events = await self.read(cursor, "+", batch)
+            if not events:
+                return
+            for ev in events:
+                yield ev
+            cursor = f"({events[-1].id}"
+
+    async def length(self) -> int:
+        """How many events the log holds: every one sealed (archived or not) and those waiting."""
+        status = await self.trail.status()
+        return status.head.seq + status.unsealed
 
     async def unsealed(self) -> int:
         return int(await self.r.call(self.r.client.xlen(self.key)))

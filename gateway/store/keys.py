@@ -24,9 +24,31 @@ class Keys:
     def flag_history(self, person_key: str) -> str:
         return f"{self.prefix}flaghist:{person_key}"
 
+    def flag_departments(self, person_key: str) -> str:  # the holding departments that set it
+        return f"{self.prefix}flagdepts:{person_key}"
+
     @property
     def flag_index(self) -> str:
         return f"{self.prefix}flags"
+
+    # two-person release (解除申請): a request per id, the pending ones by time, one per person
+    def release_request(self, request_id: str) -> str:
+        return f"{self.prefix}relreq:{request_id}"
+
+    @property
+    def release_requests_pending(self) -> str:
+        return f"{self.prefix}relreqs"
+
+    def release_request_of(self, person_key: str) -> str:
+        return f"{self.prefix}relreqof:{person_key}"
+
+    # the using departments' API tokens (only a hash of each token is kept), and their index
+    def department_token(self, token_id: str) -> str:
+        return f"{self.prefix}dtoken:{token_id}"
+
+    @property
+    def department_token_index(self) -> str:
+        return f"{self.prefix}dtokens"
 
     # requesters (情報照会者)
     def requester(self, org_code: str) -> str:
@@ -35,6 +57,9 @@ class Keys:
     @property
     def requester_index(self) -> str:
         return f"{self.prefix}reqs"
+
+    def requester_rights(self, org_code: str) -> str:  # set: "JM…" (whole affair) or "JM…:JT…"
+        return f"{self.prefix}rights:{org_code}"
 
     # queries
     def idempotency(self, org_code: str, processing_number: str) -> str:
@@ -65,13 +90,18 @@ class Keys:
     def records(self, subject_key: str) -> str:
         return f"{self.prefix}rec:{subject_key}"
 
+    # check values of the keys every host must share (see gateway/store/keycheck.py)
+    @property
+    def keyring_check(self) -> str:
+        return f"{self.prefix}keyring"
+
     # the audit trail: raw events (appended with each action), then sealed by one sealer
     @property
     def events(self) -> str:  # raw, not yet sealed, in the order they happened
         return f"{self.prefix}events"
 
     @property
-    def trail(self) -> str:  # sealed events, entry id "<seq>-0"
+    def trail(self) -> str:  # sealed events, under the id each had in `events`
         return f"{self.prefix}trail"
 
     @property
@@ -108,3 +138,28 @@ class Keys:
     @property
     def flag_epoch(self) -> str:
         return f"{self.prefix}flagepoch"
+
+    # the staff console (gateway/staff): users, sessions, claims on held queries, four-eyes
+    # proposals, auditors' reviews of events
+    def staff_user(self, login: str) -> str:  # lua/staff_session.lua builds it too
+        return f"{self.prefix}staff:user:{login}"
+
+    @property
+    def staff_users(self) -> str:
+        return f"{self.prefix}staff:users"
+
+    def staff_session(self, digest: str) -> str:  # the digest of the cookie, never the cookie
+        return f"{self.prefix}staff:session:{digest}"
+
+    def staff_claim(self, query_id: str) -> str:
+        return f"{self.prefix}staff:claim:{query_id}"
+
+    def staff_proposal(self, query_id: str) -> str:
+        return f"{self.prefix}staff:proposal:{query_id}"
+
+    def staff_reviews(self, event_id: str) -> str:
+        return f"{self.prefix}staff:reviews:{event_id}"
+
+    @property
+    def staff_reviewed(self) -> str:  # event ids with at least one review, by review time
+        return f"{self.prefix}staff:reviewed"

@@ -82,6 +82,7 @@ class QueryStore:
             "admit",
             [
                 self.k.requester(q.requester_org_code),
+                self.k.requester_rights(q.requester_org_code),
                 self.k.idempotency(q.requester_org_code, q.processing_number),
                 self.k.query(query_id),
                 *(self.k.directory(s) for s in subject_keys),
@@ -98,10 +99,12 @@ class QueryStore:
                 sealed,
                 subject_keys[0],
             ],
+            acknowledged=False,  # a reservation: the hold or the relay that follows waits
         )
         kind = res[0]
         if kind == "refused":
-            return Admission(AdmissionFacts(False, False, False, False, None), None)
+            registered, permitted = int(res[1]) == 1, int(res[2]) == 1
+            return Admission(AdmissionFacts(registered, permitted, False, False, None), None)
         if kind == "existing":
             return Admission(AdmissionFacts(True, True, True, False, None), res[1], res[2])
         known = int(res[2]) == 1
@@ -144,22 +147,45 @@ class QueryStore:
             "abandon",
             [self.k.query(query_id), self.k.idempotency(q.requester_org_code, q.processing_number)],
             [query_id, why],
+            acknowledged=False,  # the requester is told of a fault, not of this
         )
 
     async def sweep_interrupted(self, older_than_ms: int) -> int:
         """Hold every query left RECEIVED since before `older_than_ms` (an interrupted process)."""
-        return int(await self.r.script("sweep", [self.k.inflight], [older_than_ms]))
+        return int(
+            await self.r.script("sweep", [self.k.inflight], [older_than_ms], acknowledged=False)
+        )
 
     # -- what the requester sees -----------------------------------------------------------
     async def result(self, org_code: str, processing_number: str) -> QueryResult:
         """GetQueryResult: the current state of (requester, processing number)."""
+        result, _ = await self.result_and_refusal(org_code, processing_number)
+        return result
+
+    async def result_and_refusal(
+        self, org_code: str, processing_number: str
+    ) -> tuple[QueryResult, str | None]:
+        """The result, and why the requester was refused (the security event's kind) if it was."""
         res = await self.r.script(
             "result",
-            [self.k.requester(org_code), self.k.idempotency(org_code, processing_number)],
+            [
+                self.k.requester(org_code),
+                self.k.idempotency(org_code, processing_number),
+                self.k.requester_rights(org_code),
+            ],
             [org_code, processing_number],
+            acknowledged=False,
         )
         if res[0] == "refused":
-            return QueryResult.refused(processing_number, "NOT_AUTHORIZED")
+            return QueryResult.refused(processing_number, "NOT_AUTHORIZED"), "unknown_requester"
+        if res[0] == "not_permitted":
+            return (
+                QueryResult.refused(processing_number, "NOT_AUTHORIZED"),
+                "requester_not_permitted",
+            )
+        return self._result(processing_number, res), None
+
+    def _result(self, processing_number: str, res: list[str]) -> QueryResult:
         if res[0] == "unknown":
             return QueryResult.refused(processing_number, "NO_DATA")
         _, query_id, state_raw, outcome, sealed_answer, sealed_notice = res
@@ -213,6 +239,7 @@ class QueryStore:
             "release_begin",
             [self.k.query(query_id), self.k.release_lock(query_id)],
             [token, lock_ms],
+            acknowledged=False,  # a lock; the release itself waits in release_finish
         )
         if res[0] == "busy":
             raise QueryBusy(query_id)
@@ -266,7 +293,9 @@ class QueryStore:
             raise IllegalTransition(_state(res[1]), QueryState.RELEASED)
 
     async def abort_release(self, query_id: str, token: str) -> None:
-        await self.r.script("release_abort", [self.k.release_lock(query_id)], [token])
+        await self.r.script(
+            "release_abort", [self.k.release_lock(query_id)], [token], acknowledged=False
+        )
 
     async def refuse(self, query_id: str, actor: str, reason: str) -> None:
         res = await self.r.script(

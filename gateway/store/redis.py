@@ -3,22 +3,34 @@
 Every store call runs under one deadline (`store_timeout`). Past it, or on any connection error,
 the caller gets `StoreUnavailable`: the flag state is then unknown and nothing may be answered
 automatically. The client reconnects by itself on the next call, so recovery needs no restart.
+
+The store is one server, a Sentinel-managed master with replicas, or a Cluster (see `connect`).
+With replicas, a write that someone is told about (a held query, a provision record, a staff
+decision, a flag change) is followed by WAIT on the same connection: it must be on
+`wait_replicas` replicas before it is acknowledged, or the caller gets `StoreUnavailable`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from gateway.settings import Settings
+from gateway import metrics
+from gateway.settings import Settings, parse_addresses
 from gateway.store.keys import Keys
 
 LUA_DIR = Path(__file__).with_name("lua")
@@ -60,51 +72,209 @@ def script_source(name: str, audit: bool = True) -> str:
     return prelude + "\n" + (LUA_DIR / f"{name}.lua").read_text()
 
 
-def connect(url: str, settings: Settings) -> aioredis.Redis:
-    """A client whose every socket operation gives up after the store timeout (no retries)."""
+@cache
+def script_sha(name: str, audit: bool = True) -> str:
+    return hashlib.sha1(script_source(name, audit).encode(), usedforsecurity=False).hexdigest()
+
+
+Client = aioredis.Redis | RedisCluster
+SENTINEL_SCHEME = "redis+sentinel://"
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+def connect(url: str, settings: Settings) -> Client:
+    """A client whose every socket operation gives up after the store timeout (no retries).
+
+    `url` is one of
+      redis://[:password@]host:port/db, rediss://..., unix://...   one server (or the embedded one)
+      redis+sentinel://host:port,host:port,.../SERVICE             the master Sentinel names SERVICE
+      redis+cluster://host:port,host:port,...                      a Redis Cluster (startup nodes)
+    Passwords for the data nodes and the sentinels come from the settings (the environment).
+    No client retries by itself: a command sent twice could run a script twice, and the caller
+    must learn at once that the store is in doubt. Recovery is the next call's reconnect.
+    """
+    common: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": settings.store_timeout,
+        "socket_connect_timeout": settings.store_timeout,
+        "health_check_interval": 0,
+    }
+    if url.startswith(SENTINEL_SCHEME):
+        hosts, _, service = url.removeprefix(SENTINEL_SCHEME).partition("/")
+        if not service:
+            raise ValueError(f"{url}: no service name (redis+sentinel://host:port,.../SERVICE)")
+        # Ask the sentinels briefly: a hung sentinel must leave time to ask the next one.
+        quick = settings.store_timeout / 4
+        sentinel = Sentinel(
+            parse_addresses(hosts, "sentinels"),
+            sentinel_kwargs={
+                "socket_timeout": quick,
+                "socket_connect_timeout": quick,
+                "password": settings.redis_sentinel_password,
+                "decode_responses": True,
+                "retry": None,
+            },
+        )
+        return sentinel.master_for(
+            service,
+            redis_class=aioredis.Redis,
+            password=settings.redis_password,
+            retry=None,
+            max_connections=512,
+            **common,
+        )
+    if url.startswith(CLUSTER_SCHEME):
+        return RedisCluster(
+            startup_nodes=[
+                ClusterNode(h, p)
+                for h, p in parse_addresses(url.removeprefix(CLUSTER_SCHEME), "cluster nodes")
+            ],
+            password=settings.redis_password,
+            retry=Retry(NoBackoff(), 0),
+            max_connections=512,
+            **common,
+        )
     return aioredis.Redis.from_url(
         url,
-        decode_responses=True,
-        socket_timeout=settings.store_timeout,
-        socket_connect_timeout=settings.store_timeout,
+        password=settings.redis_password,
         retry_on_timeout=False,
         retry=None,
-        health_check_interval=0,
         max_connections=512,
+        **common,
     )
 
 
 class Redis:
     """The client, the deadline and the scripts, shared by every store module of one process."""
 
-    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+    def __init__(self, client: Client, settings: Settings) -> None:
         self.client = client
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
         self.timeout = settings.store_timeout
+        self.replicas = settings.replicas_to_wait_for
+        self.wait_ms = int(settings.wait_timeout * 1000)
         self._scripts: dict[str, Any] = {}
+        self._gate: Callable[[], Awaitable[None]] | None = None
+        self._gate_lock = asyncio.Lock()
+
+    def guard(self, gate: Callable[[], Awaitable[None]]) -> None:
+        """Run `gate` before the first store call (and again until it passes once).
+
+        The gate may raise StoreUnavailable (a subclass says why): then that call fails, as every
+        call fails while the store is unreachable. Used to check the keyring (store/keycheck.py).
+        """
+        self._gate = gate
 
     async def call(self, awaitable: Awaitable[T], timeout: float | None = None) -> T:
         """Await one store operation under the deadline; any failure is StoreUnavailable."""
+        if self._gate is not None:
+            try:
+                await self._pass_gate(timeout)
+            except BaseException:
+                if inspect.iscoroutine(awaitable):
+                    awaitable.close()  # never started: nothing was sent
+                raise
+        return await self._deadline(awaitable, timeout)
+
+    async def _deadline(self, awaitable: Awaitable[T], timeout: float | None) -> T:
         try:
             async with asyncio.timeout(self.timeout if timeout is None else timeout):
                 return await awaitable
         except TimeoutError:
             raise StoreUnavailable("the flag store did not answer in time") from None
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
+            # (RedisClusterException is no RedisError: a cluster that cannot be reached at all)
             raise StoreUnavailable(f"the flag store failed: {type(exc).__name__}") from None
 
+    async def _pass_gate(self, timeout: float | None) -> None:
+        async with self._gate_lock:
+            gate = self._gate
+            if gate is None:
+                return  # another call passed it meanwhile
+            await self._deadline(gate(), timeout)
+            self._gate = None
+
     async def script(
-        self, name: str, keys: Sequence[str], args: Sequence[object], timeout: float | None = None
+        self,
+        name: str,
+        keys: Sequence[str],
+        args: Sequence[object],
+        timeout: float | None = None,
+        *,
+        acknowledged: bool = True,
     ) -> Any:
-        """Run one Lua script (prelude included) with the standard ARGV head: prefix, now, now_ms."""
+        """Run one Lua script (prelude included) with the standard ARGV head: prefix, now, now_ms.
+
+        `acknowledged`: what the script writes is about to be told to someone (a requester, staff,
+        the operator), so with replicas it must reach them first (WAIT). Pass False only for steps
+        nobody is told about: reads, reservations, locks, cleanups.
+        """
+        return await self.call(self.run_script(name, keys, args, acknowledged), timeout)
+
+    async def run_script(
+        self, name: str, keys: Sequence[str], args: Sequence[object], acknowledged: bool
+    ) -> Any:
+        """`script` without the deadline and the gate: for the gate itself (see `guard`)."""
+        iso, ms = now()
+        argv = [self.keys.prefix, iso, ms, *args]
+        if acknowledged and self.replicas:
+            return await self._script_then_wait(name, keys, argv)
         script = self._scripts.get(name)
         if script is None:
             script = self.client.register_script(script_source(name, self.settings.audit_enabled))
             self._scripts[name] = script
-        iso, ms = now()
-        argv = [self.keys.prefix, iso, ms, *args]
-        return await self.call(script(keys=list(keys), args=argv), timeout)
+        return await script(keys=list(keys), args=argv)
+
+    async def _script_then_wait(self, name: str, keys: Sequence[str], argv: list[Any]) -> Any:
+        for first_try in (True, False):
+            pipe = self.client.pipeline(transaction=False)
+            # (execute_command: cluster pipelines refuse the evalsha method, not the command)
+            audit = self.settings.audit_enabled
+            pipe.execute_command("EVALSHA", script_sha(name, audit), len(keys), *keys, *argv)
+            result, acked = await self._execute_then_wait(pipe)
+            if isinstance(result, NoScriptError) and first_try:
+                await self.client.script_load(script_source(name, audit))
+                continue
+            if isinstance(result, Exception):
+                raise result
+            self._check_acked(acked)
+            return result
+        raise AssertionError("unreachable")
+
+    async def execute(self, pipe: Any, *, acknowledged: bool = True) -> list[Any]:
+        """Execute a pipeline (not a MULTI transaction) and, if `acknowledged`, WAIT after it."""
+        if not (acknowledged and self.replicas):
+            return await pipe.execute()
+        *results, acked = await self._execute_then_wait(pipe)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        self._check_acked(acked)
+        return results
+
+    async def _execute_then_wait(self, pipe: Any) -> list[Any]:
+        """Append WAIT to `pipe` (same connection, so it waits for these writes) and run it."""
+        if isinstance(self.client, RedisCluster):
+            # Every key shares one hash tag: WAIT goes to the master of that one slot, which is
+            # where the pipeline's writes went (redirections are not followed, see below).
+            await self.client.initialize()
+            node = self.client.get_node_from_key(self.keys.prefix)
+            pipe.execute_command("WAIT", self.replicas, self.wait_ms, target_nodes=node)
+            # A redirected command would run on another connection than its WAIT: fail instead.
+            return await pipe.execute(raise_on_error=False, allow_redirections=False)
+        pipe.execute_command("WAIT", self.replicas, self.wait_ms)
+        return await pipe.execute(raise_on_error=False)
+
+    def _check_acked(self, acked: Any) -> None:
+        if isinstance(acked, Exception):
+            raise acked
+        if int(acked) < self.replicas:
+            # The write is on the master but not known to be on a replica: it is not acknowledged.
+            metrics.STORE_WAIT_SHORT.inc()
+            raise StoreUnavailable(
+                f"the write reached {acked} of {self.replicas} replicas in {self.wait_ms} ms"
+            )
 
     async def ping(self) -> bool:
         try:
@@ -114,3 +284,7 @@ class Redis:
 
     async def close(self) -> None:
         await self.client.aclose()
+        # a Sentinel-managed client also holds connections to the sentinels
+        manager = getattr(getattr(self.client, "connection_pool", None), "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()

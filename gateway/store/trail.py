@@ -2,9 +2,10 @@
 the leases that let exactly one process seal (and one archive) at a time.
 
 Raw events (`keys.events`) are appended by the actions themselves (lua/prelude.lua `emit`). The
-sealer turns a batch of them into trail entries (`keys.trail`, entry id "<seq>-0", field `e` = the
-sealed line) and moves the head (`keys.audit_head`: seq, hash) in one step (lua/audit_seal.lua),
-so a crash at any moment leaves either the whole batch sealed or none of it.
+sealer turns a batch of them into trail entries (`keys.trail`, under the same entry id, field
+`e` = the sealed line) and moves the head (`keys.audit_head`: seq, hash) in one step
+(lua/audit_seal.lua), so a crash at any moment leaves either the whole batch sealed or none of
+it. An event keeps its id from append to archive: the id is the event's name in the log.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Head:
     sealed_at: str = ""
     archived_seq: int = 0
     archived_hash: str = ""
+    archived_id: str = ""
     archived_file: str = ""
 
 
@@ -49,8 +51,14 @@ class TrailStatus:
     stored: int  # sealed events still in the store (not yet archived)
 
 
-def entry_seq(entry_id: str) -> int:
+def entry_ms(entry_id: str) -> int:
+    """When the store appended the entry (its id's first part: milliseconds, store clock)."""
     return int(entry_id.split("-", 1)[0])
+
+
+def pairs(flat: list[str]) -> dict[str, str]:
+    """A Lua reply's field/value list as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _head(raw: dict[str, str]) -> Head:
@@ -61,6 +69,7 @@ def _head(raw: dict[str, str]) -> Head:
         sealed_at=raw.get("sealed_at", ""),
         archived_seq=int(raw.get("archived_seq", 0)),
         archived_hash=raw.get("archived_hash", ""),
+        archived_id=raw.get("archived_id", ""),
         archived_file=raw.get("archived_file", ""),
     )
 
@@ -77,14 +86,14 @@ class TrailStore:
             "audit_lease",
             [self.k.audit_lease(role), self.k.audit_epoch(role)],
             [holder, held, int(ttl_seconds * 1000)],
+            acknowledged=False,  # the fencing is the head check: a lease lost in a failover is moot
         )
         return value if int(ok) == 1 else None
 
     async def drop_lease(self, role: str, held: str) -> None:
-        await self.r.script("audit_lease_drop", [self.k.audit_lease(role)], [held])
-
-    async def lease_holder(self, role: str) -> str | None:
-        return await self.r.call(self.r.client.get(self.k.audit_lease(role)))
+        await self.r.script(
+            "audit_lease_drop", [self.k.audit_lease(role)], [held], acknowledged=False
+        )
 
     # -- sealing ---------------------------------------------------------------------------
     async def head(self) -> Head:
@@ -97,7 +106,10 @@ class TrailStore:
     async def seal(
         self, lease: str, head: Head, key_version: int, batch: list[tuple[str, str, str]]
     ) -> int:
-        """Write (raw id, sealed line, hash) triples after `head`; returns the new head seq."""
+        """Write (raw id, sealed line, hash) triples after `head`; returns the new head seq.
+
+        Acknowledged: with replicas, a sealed batch is on them before anything (the archiver)
+        builds on it, so a failover cannot take back what was sealed."""
         argv: list[object] = [lease, head.seq, head.hash, key_version]
         for raw_id, line, digest in batch:
             argv += [raw_id, line, digest]
@@ -113,28 +125,46 @@ class TrailStore:
             raise LeaseLost("sealer")
         if res[0] == "head_moved":
             raise HeadMoved(res[1])
-        raise TrailCorrupt(f"the trail holds entry {res[1]} beyond its head {head.seq}")
+        raise TrailCorrupt(f"the trail holds entry {res[1]}, not older than the events to seal")
 
     # -- reading the sealed trail ----------------------------------------------------------
-    async def sealed(self, from_seq: int, count: int = 1000) -> list[tuple[str, str]]:
-        """Sealed entries (entry id, line) from `from_seq` on, in entry order."""
+    async def sealed(self, after_id: str | None, count: int = 1000) -> list[tuple[str, str]]:
+        """Sealed entries (entry id, line) after `after_id` (from the first when None)."""
+        start = f"({after_id}" if after_id else "-"
         rows = await self.r.call(
-            self.r.client.xrange(self.k.trail, f"{max(from_seq, 1)}-0", "+", count=count),
+            self.r.client.xrange(self.k.trail, start, "+", count=count),
             timeout=max(5.0, self.r.timeout),
         )
         return [(entry_id, fields.get("e", "")) for entry_id, fields in rows]
 
-    async def first_stored_seq(self) -> int | None:
-        rows = await self.r.call(self.r.client.xrange(self.k.trail, "-", "+", count=1))
-        return entry_seq(rows[0][0]) if rows else None
+    async def window(
+        self, start: str, end: str, count: int
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, dict[str, str]]], str, str]:
+        """Sealed (id, line) and raw (id, fields) entries between `start` and `end` (XRANGE
+        bounds), read in one step; and the first id the trail and the raw stream hold."""
+        sealed, raw, first_sealed, first_raw = await self.r.script(
+            "events_read",
+            [self.k.trail, self.k.events],
+            [start, end, count],
+            timeout=max(5.0, self.r.timeout),
+            acknowledged=False,
+        )
+        return (
+            [(i, pairs(f).get("e", "")) for i, f in sealed],
+            [(i, pairs(f)) for i, f in raw],
+            first_sealed,
+            first_raw,
+        )
 
     # -- archiving -------------------------------------------------------------------------
-    async def trim(self, lease: str, upto_seq: int, upto_hash: str, file_name: str) -> int:
-        """Drop sealed entries up to `upto_seq` (already in an fsynced archive file)."""
+    async def trim(
+        self, lease: str, upto_seq: int, upto_hash: str, upto_id: str, file_name: str
+    ) -> int:
+        """Drop sealed entries up to `upto_id` (seq `upto_seq`, already in an fsynced file)."""
         res = await self.r.script(
             "audit_trim",
             [self.k.audit_lease("archiver"), self.k.audit_head, self.k.trail],
-            [lease, upto_seq, upto_hash, file_name],
+            [lease, upto_seq, upto_hash, upto_id, file_name],
             timeout=max(5.0, self.r.timeout),
         )
         if res[0] == "lease_lost":
@@ -153,15 +183,15 @@ class TrailStore:
 
     # -- watching --------------------------------------------------------------------------
     async def status(self) -> TrailStatus:
-        pipe = self.r.client.pipeline(transaction=True)
-        pipe.hgetall(self.k.audit_head)
-        pipe.xlen(self.k.events)
-        pipe.xrange(self.k.events, "-", "+", count=1)
-        pipe.xlen(self.k.trail)
-        head, unsealed, oldest, stored = await self.r.call(pipe.execute())
+        head, unsealed, oldest, stored = await self.r.script(
+            "audit_status",
+            [self.k.audit_head, self.k.events, self.k.trail],
+            [],
+            acknowledged=False,
+        )
         return TrailStatus(
-            head=_head(head),
+            head=_head(pairs(head)),
             unsealed=int(unsealed),
-            oldest_unsealed_ms=entry_seq(oldest[0][0]) if oldest else None,
+            oldest_unsealed_ms=entry_ms(oldest) if oldest else None,
             stored=int(stored),
         )

@@ -1,14 +1,20 @@
--- Seal a batch: the raw events become numbered, chained, signed lines of the trail, they leave the
--- raw stream, and the head moves, all in one atomic step. Only the lease holder may do it, and only
--- from the head the batch was built on: a sealer that lost its lease, or raced another, writes
--- nothing, so the chain never forks. Everything is checked before the first write (Redis does not
--- roll a script back).
+-- Seal a batch: the raw events become numbered, chained, signed lines of the trail (each under the
+-- id it had in the raw stream, which stays its id in the event log), they leave the raw stream,
+-- and the head moves, all in one atomic step. Only the lease holder may do it, and only from the
+-- head the batch was built on: a sealer that lost its lease, or raced another, writes nothing, so
+-- the chain never forks. Everything is checked before the first write (Redis does not roll a
+-- script back).
 -- KEYS[1] sealer lease, KEYS[2] head, KEYS[3] raw events, KEYS[4] trail
 -- ARGV[4] lease value, ARGV[5] head seq the batch follows, ARGV[6] that head's hash,
 -- ARGV[7] signing key version, ARGV[8..] per event: raw entry id, sealed line, its hash
--- (the event's seq is the head seq + its position, and its trail entry id is "<seq>-0")
 -- -> {'sealed', seq} | {'lease_lost'} | {'head_moved', seq} | {'trail_ahead', last entry id}
 local GENESIS = string.rep('0', 64)
+local function id_before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
 if redis.call('GET', KEYS[1]) ~= ARGV[4] then return {'lease_lost'} end
 local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
 local seq = tonumber(h[1] or '0')
@@ -16,14 +22,14 @@ if seq ~= tonumber(ARGV[5]) or (h[2] or GENESIS) ~= ARGV[6] then
   return {'head_moved', tostring(seq)}
 end
 local last = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)[1]
-if last and tonumber(string.match(last[1], '^(%d+)-')) > seq then
+if last and not id_before(last[1], ARGV[8]) then
   return {'trail_ahead', last[1]}
 end
 local ids = {}
 local hash = ARGV[6]
 for i = 8, #ARGV, 3 do
   seq = seq + 1
-  redis.call('XADD', KEYS[4], seq .. '-0', 'e', ARGV[i + 1])
+  redis.call('XADD', KEYS[4], ARGV[i], 'e', ARGV[i + 1])
   ids[#ids + 1] = ARGV[i]
   hash = ARGV[i + 2]
 end

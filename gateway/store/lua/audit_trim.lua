@@ -1,8 +1,9 @@
--- The archiver has written sealed events up to ARGV[5] to its files and fsynced them: drop them
--- from the trail and move the archive mark. Idempotent by sequence number: trimming again, or to
--- an older mark, changes nothing; it never goes past the sealed head.
+-- The archiver has written sealed events up to seq ARGV[5] (entry id ARGV[7]) to its files and
+-- fsynced them: drop them from the trail and move the archive mark. Idempotent: trimming again, or
+-- to an older mark, changes nothing; it never goes past the sealed head.
 -- KEYS[1] archiver lease, KEYS[2] head, KEYS[3] trail
--- ARGV[4] lease value, ARGV[5] last archived seq, ARGV[6] its hash, ARGV[7] archive file name
+-- ARGV[4] lease value, ARGV[5] last archived seq, ARGV[6] its hash, ARGV[7] its entry id,
+-- ARGV[8] archive file name
 -- -> {'trimmed', entries removed} | {'lease_lost'} | {'beyond_head', head seq}
 if redis.call('GET', KEYS[1]) ~= ARGV[4] then return {'lease_lost'} end
 local upto = tonumber(ARGV[5])
@@ -11,6 +12,7 @@ if upto > sealed then return {'beyond_head', tostring(sealed)} end
 local marked = tonumber(redis.call('HGET', KEYS[2], 'archived_seq') or '0')
 if upto > marked then
   redis.call('HSET', KEYS[2], 'archived_seq', upto, 'archived_hash', ARGV[6],
-    'archived_file', ARGV[7], 'archived_at', NOW, 'archived_by', ARGV[4])
+    'archived_id', ARGV[7], 'archived_file', ARGV[8], 'archived_at', NOW, 'archived_by', ARGV[4])
 end
-return {'trimmed', redis.call('XTRIM', KEYS[3], 'MINID', (upto + 1) .. '-0')}
+local ms, sq = string.match(ARGV[7], '^(%d+)-(%d+)$')
+return {'trimmed', redis.call('XTRIM', KEYS[3], 'MINID', ms .. '-' .. (tonumber(sq) + 1))}

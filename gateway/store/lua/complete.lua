@@ -17,8 +17,10 @@ if ard then
   hold_query(KEYS[1], id, 'flag_set_in_flight', 'gateway')
   return {'held', 'flag_set_in_flight'}
 end
-local q = redis.call('HMGET', KEYS[1], 'org', 'pn', 'affair', 'procedure', 'item', 'requested_at', 'req_nd')
-local record_nd = (nd or q[7] == '1') and 1 or 0
+local q = redis.call('HMGET', KEYS[1], 'org', 'pn', 'affair', 'procedure', 'item', 'requested_at',
+  'req_nd', 'subject_nd')
+-- non-disclosable if the subject has 不開示該当 now or had it when the query arrived
+local record_nd = (nd or q[7] == '1' or q[8] == '1') and 1 or 0
 redis.call('RPUSH', KEYS[3], cjson.encode({
   qid = id, pn = q[2], org = q[1], affair = q[3], procedure = q[4], item = q[5],
   requested_at = q[6], provided_at = NOW, nd = record_nd, how = 'automatic', outcome = ARGV[7]}))

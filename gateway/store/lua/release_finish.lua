@@ -8,11 +8,20 @@ if state ~= 'held' then return {'not_held', state or 'unknown'} end
 if redis.call('GET', KEYS[2]) ~= ARGV[5] then return {'lock_lost'} end
 local id = ARGV[4]
 local q = redis.call('HMGET', KEYS[1], 'org', 'pn', 'affair', 'procedure', 'item', 'requested_at',
-  'req_nd', 'person_key', 'subject_key')
-local nd = ARGV[11] == '1'
-if q[8] and q[8] ~= '' then
-  local _, nd_now = flags_of(q[8])
+  'req_nd', 'person_key', 'subject_key', 'subject_nd')
+local nd = ARGV[11] == '1' or q[10] == '1'
+-- The person as known now: a query held because its subject was unknown may have become known
+-- (and flagged) since. If the person still cannot be established, the record is non-disclosable:
+-- a record hidden by mistake harms no one, one shown by mistake may.
+local person = q[8]
+if not person or person == '' then
+  person = q[9] and redis.call('GET', P .. 'dir:' .. q[9])
+end
+if person and person ~= '' then
+  local _, nd_now = flags_of(person)
   nd = nd or nd_now
+else
+  nd = true
 end
 local record_nd = (nd or q[7] == '1') and 1 or 0
 redis.call('RPUSH', KEYS[4], cjson.encode({

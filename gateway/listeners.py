@@ -1,0 +1,133 @@
+"""The gateway's listeners: one application served on one or more addresses, each with its TLS.
+
+The main listener (--host/--port) serves every service that has no listener of its own; the
+citizen portal, the staff console and the operator's endpoints can each be moved to a separate
+address (--portal-listen, --staff-listen, --ops-listen) with their own TLS settings. A request
+for a service on a listener that does not serve it is answered 404, as if the path did not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from gateway import metrics
+from gateway.endpoints import GATEWAY
+from gateway.settings import Listener, Settings, is_loopback
+from gateway.tls import RefusalLimiter, expiry_times, schedule, server_context
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+LIVENESS = "/healthz"  # answered on every listener: it says only that the process lives
+
+
+def service_of(path: str) -> str:
+    """Which service a path belongs to. Everything that is not a SOAP service or an operator's
+    endpoint is the staff console's (/staff/, /api/v1/, and whatever pages it adds)."""
+    if path == "/soap/provision":
+        return "provision"
+    if path == "/soap/portal":
+        return "portal"
+    if path in ("/healthz", "/readyz", "/metrics"):
+        return "ops"
+    return "staff"
+
+
+def listener_guard(listeners: list[Listener]) -> Middleware:
+    """Middleware: each listener answers only for its own services."""
+    by_port = {listener.port: listener for listener in listeners}
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        listener = by_port.get(sockname[1]) if sockname else None
+        if listener is None or not (
+            request.path == LIVENESS or service_of(request.path) in listener.services
+        ):
+            raise web.HTTPNotFound()
+        return await handler(request)
+
+    return guard
+
+
+def _refusal_reporter(app: web.Application, listener: Listener) -> RefusalLimiter:
+    pending: set[asyncio.Task[Any]] = set()
+
+    def report(reason: str, detail: str) -> None:
+        metrics.SECURITY_EVENTS.labels("tls_refused").inc()
+        gw = app.get(GATEWAY)
+        if gw is not None:
+            schedule(
+                gw.events.security(
+                    "tls_refused",
+                    f"listener:{listener.name}",
+                    listener=listener.name,
+                    reason=reason,
+                    detail=detail,
+                ),
+                pending,
+            )
+
+    return RefusalLimiter(report)
+
+
+def describe(listener: Listener) -> str:
+    services = ", ".join(listener.services)
+    if listener.tls is None:
+        where = "loopback only" if is_loopback(listener.host) else "INSECURE, not loopback"
+        return f"{listener.url} plain HTTP ({where}; no client certificates): {services}"
+    mtls = (
+        "client certificates required"
+        if listener.tls.client_ca
+        else "no client certificates asked for"
+    )
+    return f"{listener.url} TLS ({mtls}): {services}"
+
+
+def check_plain_http(settings: Settings) -> str | None:
+    """Why these listeners may not start, or None: plain HTTP off loopback needs --insecure-http."""
+    for listener in settings.listeners():
+        if listener.tls is None and not is_loopback(listener.host) and not settings.insecure_http:
+            return (
+                f"refusing plain HTTP on {listener.host}:{listener.port} ({listener.name}); "
+                "configure TLS or pass --insecure-http"
+            )
+    return None
+
+
+async def start_listeners(
+    app: web.Application, settings: Settings, *, reuse_port: bool = False
+) -> web.AppRunner:
+    """Set up `app` and listen on every configured address; the caller cleans the runner up."""
+    listeners = settings.listeners()
+    if len(listeners) > 1:
+        app.middlewares.append(listener_guard(listeners))
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        for listener in listeners:
+            if listener.tls is not None:
+                for what, at in expiry_times(listener.tls).items():
+                    metrics.TLS_EXPIRY.labels(listener.name, what).set(at)
+            ssl_context = (
+                server_context(listener.tls, _refusal_reporter(app, listener))
+                if listener.tls
+                else None
+            )
+            site = web.TCPSite(
+                runner,
+                listener.host,
+                listener.port,
+                ssl_context=ssl_context,
+                reuse_address=True,
+                reuse_port=reuse_port or None,
+            )
+            await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner

@@ -1,0 +1,299 @@
+"""The console's JSON API under /api/v1/ (flags excepted: /api/v1/flags belongs to the flags
+issue's department API). Same sessions, roles and services as the pages; every state-changing
+call carries the session's CSRF token in the X-CSRF-Token header.
+
+The held-query API never returns a person's name: that is shown only on the item's page.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from gateway.staff import accounts
+from gateway.staff.access import (
+    PRE_COOKIE,
+    clear_session_cookie,
+    current_session,
+    peer,
+    pre_token,
+    session_of,
+    set_session_cookie,
+)
+from gateway.staff.approvals import ApprovalError
+from gateway.staff.auditing import EventFilter, FilterError
+from gateway.staff.console import console
+from gateway.store.redis import now
+
+
+def _error(code: str, status: int, **params: str) -> web.Response:
+    return web.json_response({"error": code, **params}, status=status)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(
+            text='{"error": "json_required"}', content_type="application/json"
+        )
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text='{"error": "bad_json"}', content_type="application/json"
+        ) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text='{"error": "bad_json"}', content_type="application/json")
+    return data
+
+
+def _str(data: dict[str, Any], name: str, limit: int = 2000) -> str:
+    value = data.get(name, "")
+    return value[:limit] if isinstance(value, str) else ""
+
+
+# -- session ----------------------------------------------------------------------------------
+async def session_get(request: web.Request) -> web.Response:
+    """Who is logged in, with the CSRF token for state-changing calls; or, before login, the
+    token the login call must carry."""
+    session = await current_session(request)
+    if session is not None:
+        return web.json_response(
+            {
+                "authenticated": True,
+                "login": session.login,
+                "role": session.role,
+                "department": session.department,
+                "csrf": session.csrf,
+            }
+        )
+    resp = web.json_response({"authenticated": False})
+    token = pre_token(request, resp)
+    resp.text = json.dumps({"authenticated": False, "csrf": token})
+    return resp
+
+
+async def session_create(request: web.Request) -> web.Response:
+    c = console(request)
+    data = await _body(request)
+    result = await accounts.log_in(
+        c.users,
+        c.sessions,
+        c.gw.settings,
+        _str(data, "login", 64).strip(),
+        _str(data, "password", 512),
+        peer(request),
+    )
+    if not result.ok or result.user is None:
+        return _error("login_failed", 401)
+    resp = web.json_response(
+        {
+            "authenticated": True,
+            "login": result.user.login,
+            "role": result.user.role,
+            "department": result.user.department,
+            "csrf": result.csrf,
+        }
+    )
+    set_session_cookie(request, resp, result.session_id)
+    return resp
+
+
+async def session_delete(request: web.Request) -> web.Response:
+    await console(request).sessions.close(session_of(request).digest)
+    resp = web.json_response({"authenticated": False})
+    clear_session_cookie(resp)
+    resp.del_cookie(PRE_COOKIE, path="/")
+    return resp
+
+
+# -- held queries (approvers) -----------------------------------------------------------------
+async def held_list(request: web.Request) -> web.Response:
+    items = await console(request).approvals.queue()
+    return web.json_response([it.as_json() for it in items])
+
+
+async def held_get(request: web.Request) -> web.Response:
+    c = console(request)
+    try:
+        # The JSON view of an item carries no name: judged with the name on the item's page only.
+        item = await c.approvals.item(
+            request.match_info["id"], session_of(request), show_name=False
+        )
+    except ApprovalError as exc:
+        return _error(exc.code, exc.status, **exc.params)
+    out = item.as_json()
+    out["person_known"] = item.person_known
+    out["flags_now"] = (
+        {
+            "auto_response_disabled": item.flags_now.auto_response_disabled,
+            "non_disclosure": item.flags_now.non_disclosure,
+        }
+        if item.flags_now
+        else None
+    )
+    return web.json_response(out)
+
+
+async def _held_action(request: web.Request, action: str) -> web.Response:
+    c = console(request)
+    viewer = session_of(request)
+    qid = request.match_info["id"]
+    data = await _body(request) if request.can_read_body else {}
+    try:
+        if action == "claim":
+            await c.approvals.claim(qid, viewer)
+            outcome = "claimed"
+        elif action == "unclaim":
+            await c.approvals.unclaim(qid, viewer)
+            outcome = "unclaimed"
+        elif action == "release":
+            outcome = await c.approvals.release(qid, viewer, _str(data, "notice"))
+        elif action == "confirm":
+            await c.approvals.confirm(qid, viewer)
+            outcome = "released"
+        elif action == "withdraw":
+            await c.approvals.withdraw(qid, viewer)
+            outcome = "withdrawn"
+        else:
+            await c.approvals.refuse(qid, viewer, _str(data, "reason"))
+            outcome = "refused"
+    except ApprovalError as exc:
+        return _error(exc.code, exc.status, **exc.params)
+    held = await c.gw.queries.get(qid)
+    return web.json_response(
+        {"outcome": outcome, "id": qid, "state": held.state.value if held else None}
+    )
+
+
+async def held_claim(request: web.Request) -> web.Response:
+    return await _held_action(request, "claim")
+
+
+async def held_unclaim(request: web.Request) -> web.Response:
+    return await _held_action(request, "unclaim")
+
+
+async def held_release(request: web.Request) -> web.Response:
+    return await _held_action(request, "release")
+
+
+async def held_confirm(request: web.Request) -> web.Response:
+    return await _held_action(request, "confirm")
+
+
+async def held_withdraw(request: web.Request) -> web.Response:
+    return await _held_action(request, "withdraw")
+
+
+async def held_refuse(request: web.Request) -> web.Response:
+    return await _held_action(request, "refuse")
+
+
+# -- events (auditors) ------------------------------------------------------------------------
+async def events_list(request: web.Request) -> web.Response:
+    try:
+        flt = EventFilter.parse(request.query)
+    except FilterError as exc:
+        return _error(exc.code.removeprefix("err."), 400)
+    found = await console(request).auditing.find(flt)
+    return web.json_response(
+        {
+            "filter": flt.as_query(),
+            "truncated": found.truncated,
+            "events": [r.as_json() for r in found.rows],
+        }
+    )
+
+
+async def event_review(request: web.Request) -> web.Response:
+    c = console(request)
+    data = await _body(request)
+    try:
+        n = await c.auditing.review(
+            request.match_info["event_id"], session_of(request), _str(data, "comment")
+        )
+    except FilterError as exc:
+        status = 404 if exc.code == "err.no_event" else 400
+        return _error(exc.code.removeprefix("err."), status)
+    return web.json_response({"event": request.match_info["event_id"], "reviews": n})
+
+
+# -- users and requesters (admins) ------------------------------------------------------------
+async def users_list(request: web.Request) -> web.Response:
+    _, ms = now()
+    return web.json_response([u.as_json(ms) for u in await console(request).users.all()])
+
+
+async def user_create(request: web.Request) -> web.Response:
+    c = console(request)
+    data = await _body(request)
+    try:
+        await accounts.add_user(
+            c.users,
+            _str(data, "login", 64),
+            _str(data, "role", 20),
+            _str(data, "department", 100),
+            _str(data, "password", 512),
+            session_of(request).actor,
+        )
+    except accounts.AccountError as exc:
+        return _error(exc.code.removeprefix("err."), 409 if exc.code == "err.login_taken" else 400)
+    user = await c.users.get(_str(data, "login", 64))
+    _, ms = now()
+    return web.json_response(user.as_json(ms) if user else {}, status=201)
+
+
+async def user_update(request: web.Request) -> web.Response:
+    """Change a user: any of role+department, disabled, unlock, password."""
+    c = console(request)
+    viewer = session_of(request)
+    login = request.match_info["login"]
+    data = await _body(request)
+    try:
+        if login == viewer.login and ("role" in data or data.get("disabled") is True):
+            raise accounts.AccountError("err.self")
+        if await c.users.get(login) is None:
+            raise accounts.AccountError("err.no_user")
+        if "role" in data or "department" in data:
+            await accounts.change_role(
+                c.users, login, _str(data, "role", 20), _str(data, "department", 100), viewer.actor
+            )
+        if isinstance(data.get("disabled"), bool):
+            await accounts.set_disabled(c.users, login, data["disabled"], viewer.actor)
+        if data.get("unlock") is True:
+            await accounts.unlock(c.users, login, viewer.actor)
+        if "password" in data:
+            await accounts.set_password(c.users, login, _str(data, "password", 512), viewer.actor)
+    except accounts.AccountError as exc:
+        return _error(exc.code.removeprefix("err."), 404 if exc.code == "err.no_user" else 400)
+    user = await c.users.get(login)
+    _, ms = now()
+    return web.json_response(user.as_json(ms) if user else {})
+
+
+async def requesters_list(request: web.Request) -> web.Response:
+    return web.json_response([r.as_json() for r in await console(request).gw.requesters.all()])
+
+
+async def requester_create(request: web.Request) -> web.Response:
+    c = console(request)
+    data = await _body(request)
+    try:
+        req = await c.gw.requesters.add(
+            _str(data, "org_code", 20), _str(data, "name", 100).strip(), session_of(request).actor
+        )
+    except ValueError:
+        return _error("requester", 400)
+    return web.json_response(req.as_json(), status=201)
+
+
+async def requester_delete(request: web.Request) -> web.Response:
+    c = console(request)
+    org = request.match_info["org_code"]
+    # looked up first: the store records a removal event even for a code it does not hold
+    if not org.isdigit() or await c.gw.requesters.get(org) is None:
+        return _error("not_found", 404)
+    await c.gw.requesters.remove(org, session_of(request).actor)
+    return web.json_response({"removed": org})

@@ -1,0 +1,262 @@
+"""The approvers' work on the manual queue: the queue oldest first, one item with what is needed
+to judge it, claims, release with the handling notice (取扱注意) or refusal, and the optional
+four-eyes release. Releases and refusals go through gateway.queue, the same path as the CLI.
+
+Nothing here ever releases by itself: an item past the age limit is only highlighted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.context import Gateway
+from gateway.lifecycle import IllegalTransition
+from gateway.model import FlagState, HeldQuery, QueryState
+from gateway.soap.faults import SoapFault
+from gateway.store.claims import Claim, ClaimOutcome, ClaimStore, Proposal
+from gateway.store.queries import QueryBusy
+from gateway.store.redis import now
+from gateway.store.sessions import Session
+
+# Who may see the person's name (unsealed from the flag record) on an item's screen: the staff
+# who answer the query. Nobody sees it in a list, a URL, a title, a log or the JSON API.
+NAME_ENTITLED_ROLES = frozenset({"approver"})
+MAX_TEXT = 2000
+
+
+class ApprovalError(Exception):
+    """A refused step; `code` is a message key of the console's catalog (err.<code>)."""
+
+    def __init__(self, code: str, status: int, **params: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = status
+        self.params = params
+
+
+_CLAIM_ERRORS = {
+    "not_held": 409,
+    "taken": 409,
+    "not_claimed": 409,
+    "not_yours": 409,
+    "proposed": 409,
+    "none": 409,
+    "confirming": 409,
+    "same_person": 403,
+}
+
+
+def _from_claim(exc: ClaimOutcome) -> ApprovalError:
+    code = "no_proposal" if exc.code == "none" else exc.code
+    return ApprovalError(code, _CLAIM_ERRORS.get(exc.code, 409), who=exc.detail)
+
+
+def _age_seconds(iso: str, now_ms: int) -> int:
+    try:
+        at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    return max(0, now_ms // 1000 - int(at.timestamp()))
+
+
+@dataclass
+class QueueItem:
+    """A held query as approvers see it. No personal data."""
+
+    held: HeldQuery
+    requester_name: str
+    age_seconds: int
+    overdue: bool
+    claim: Claim | None
+    proposal: Proposal | None
+
+    def as_json(self) -> dict[str, object]:
+        out = self.held.as_json()
+        out.update(
+            requester_name=self.requester_name,
+            age_seconds=self.age_seconds,
+            overdue=self.overdue,
+            claimed_by=self.claim.holder if self.claim else None,
+            proposal=(
+                {"by": self.proposal.by, "at": self.proposal.at, "notice": self.proposal.notice}
+                if self.proposal
+                else None
+            ),
+        )
+        return out
+
+
+@dataclass
+class ItemDetail(QueueItem):
+    """One item on its own screen; the person's name only for entitled staff."""
+
+    person_known: bool = False
+    person_name: str | None = None
+    flags_now: FlagState | None = None
+    flag_department: str = ""
+    flag_business: str = ""
+
+
+class Approvals:
+    def __init__(self, gw: Gateway, claims: ClaimStore) -> None:
+        self.gw = gw
+        self.claims = claims
+        self.settings = gw.settings
+
+    @property
+    def four_eyes(self) -> bool:
+        return self.settings.staff_four_eyes_release
+
+    @property
+    def claim_ms(self) -> int:
+        return self.settings.staff_claim_seconds * 1000
+
+    async def _items(self, held: list[HeldQuery]) -> list[QueueItem]:
+        ids = [h.id for h in held]
+        claims = await self.claims.holders(ids)
+        proposals = await self.claims.proposals(ids)
+        names: dict[str, str] = {}
+        for org in {h.requester_org_code for h in held}:
+            req = await self.gw.requesters.get(org)
+            names[org] = req.name if req else ""
+        _, ms = now()
+        limit = self.settings.held_age_warning_seconds
+        items = []
+        for h in held:
+            h.requester_name = names.get(h.requester_org_code, "")
+            age = _age_seconds(h.held_at, ms)
+            items.append(
+                QueueItem(
+                    h,
+                    h.requester_name,
+                    age,
+                    h.state is QueryState.HELD and age >= limit,
+                    claims.get(h.id),
+                    proposals.get(h.id),
+                )
+            )
+        return items
+
+    async def queue(self) -> list[QueueItem]:
+        """Every query waiting for staff, oldest first."""
+        return await self._items(await self.gw.queries.list_held(only_waiting=True))
+
+    async def _held(self, query_id: str) -> HeldQuery:
+        held = await self.gw.queries.get(query_id) if query_id.isalnum() else None
+        if held is None:
+            raise ApprovalError("not_found", 404)
+        return held
+
+    async def item(self, query_id: str, viewer: Session, *, show_name: bool) -> ItemDetail:
+        """One item; with `show_name`, the person's name for staff entitled to it (recorded)."""
+        held = await self._held(query_id)
+        [base] = await self._items([held])
+        detail = ItemDetail(**vars(base))
+        if held.person_key:
+            record = await self.gw.flags.get_by_key(
+                held.person_key, unseal=show_name and viewer.role in NAME_ENTITLED_ROLES
+            )
+            detail.person_known = True
+            if record is not None:
+                detail.flags_now = record.state
+                detail.flag_department = record.department
+                detail.flag_business = record.business
+                if record.name is not None:
+                    # Seeing a protected person's name is itself recorded, before it is shown.
+                    await self.gw.events.append(
+                        "staff.viewed_name", viewer.actor, query=held.id, subject=held.person_key
+                    )
+                    detail.person_name = record.name
+        return detail
+
+    async def claim(self, query_id: str, viewer: Session) -> None:
+        await self._held(query_id)
+        try:
+            await self.claims.claim(query_id, viewer.login, self.claim_ms)
+        except ClaimOutcome as exc:
+            raise _from_claim(exc) from None
+
+    async def unclaim(self, query_id: str, viewer: Session) -> None:
+        await self._held(query_id)
+        try:
+            await self.claims.unclaim(query_id, viewer.login)
+        except ClaimOutcome as exc:
+            raise _from_claim(exc) from None
+
+    async def release(self, query_id: str, viewer: Session, notice: str) -> str:
+        """Release with the notice; with four-eyes on, propose it instead. 'released'|'proposed'."""
+        notice = notice.strip()
+        if not notice or len(notice) > MAX_TEXT:
+            raise ApprovalError("notice_required", 400)
+        await self.claim(query_id, viewer)
+        if self.four_eyes:
+            try:
+                await self.claims.propose(query_id, viewer.login, notice)
+            except ClaimOutcome as exc:
+                raise _from_claim(exc) from None
+            return "proposed"
+        await self._release(query_id, notice, viewer.actor)
+        return "released"
+
+    async def _release(self, query_id: str, notice: str, actor: str) -> HeldQuery:
+        try:
+            held = await self.gw.queue.release(query_id, notice, actor)
+        except IllegalTransition:
+            raise ApprovalError("not_held", 409) from None
+        except QueryBusy:
+            raise ApprovalError("busy", 409) from None
+        except SoapFault:
+            # The upstream could not answer: nothing changed, the item stays held.
+            raise ApprovalError("upstream", 502) from None
+        except ValueError:
+            raise ApprovalError("notice_required", 400) from None
+        await self.claims.done(query_id)
+        return held
+
+    async def confirm(self, query_id: str, viewer: Session) -> HeldQuery:
+        """Four-eyes: a second approver releases what the first proposed, with that notice."""
+        await self._held(query_id)
+        try:
+            proposal = await self.claims.take_for_confirmation(
+                query_id, viewer.login, self.claim_ms
+            )
+        except ClaimOutcome as exc:
+            if exc.code == "same_person":
+                await self.gw.events.security("self_approval", viewer.actor, query=query_id)
+            raise _from_claim(exc) from None
+        try:
+            held = await self._release(query_id, proposal.notice, viewer.actor)
+        except ApprovalError:
+            await self.claims.confirmation_failed(query_id, viewer.login)
+            raise
+        await self.gw.events.append(
+            "staff.release_confirmed",
+            viewer.actor,
+            query=query_id,
+            proposed_by=f"staff:{proposal.by}",
+        )
+        return held
+
+    async def withdraw(self, query_id: str, viewer: Session) -> None:
+        await self._held(query_id)
+        try:
+            await self.claims.withdraw(query_id, viewer.login)
+        except ClaimOutcome as exc:
+            raise _from_claim(exc) from None
+
+    async def refuse(self, query_id: str, viewer: Session, reason: str) -> HeldQuery:
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_TEXT:
+            raise ApprovalError("reason_required", 400)
+        await self.claim(query_id, viewer)
+        try:
+            held = await self.gw.queue.refuse(query_id, reason, viewer.actor)
+        except IllegalTransition:
+            raise ApprovalError("not_held", 409) from None
+        except QueryBusy:
+            raise ApprovalError("busy", 409) from None
+        except ValueError:
+            raise ApprovalError("reason_required", 400) from None
+        await self.claims.done(query_id)
+        return held

@@ -1,0 +1,262 @@
+"""The auditors' view of the event log: blocked attempts and security events, filtered by kind,
+time and requester, each markable as reviewed with a comment, and a CSV export.
+
+Events are read only through gateway.store.events.EventLog (the audit trail's owner); reviews
+live beside them (gateway.store.reviews) and are events themselves.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from gateway.context import Gateway
+from gateway.store.events import Event
+from gateway.store.redis import now
+from gateway.store.reviews import Review, ReviewStore
+from gateway.store.sessions import Session
+
+JST = timezone(timedelta(hours=9), "JST")
+EVENT_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+ORG_CODE = re.compile(r"^[0-9]{16}$")
+KIND = re.compile(r"^[a-z_]+(\.[a-z_]+)*$")
+# Blocked attempts that are not security events by name: held and refused queries.
+BLOCKED_KINDS = frozenset({"query.held", "query.refused"})
+DEFAULT_DAYS = 30
+PAGE_LIMIT = 500
+SCAN_WINDOW_MS = 6 * 3600 * 1000
+SCAN_BATCH = 5000
+EXPORT_LIMIT = 100_000
+MAX_COMMENT = 2000
+
+
+def is_blocked_or_security(kind: str) -> bool:
+    return kind.startswith("security.") or kind in BLOCKED_KINDS
+
+
+class FilterError(ValueError):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What the auditor asked for; days are Japan's calendar days (JST), both ends included."""
+
+    since: date
+    until: date | None = None
+    kind: str = ""
+    requester: str = ""
+    status: str = "all"  # all | open | reviewed
+    scope: str = "blocked"  # blocked (blocked attempts and security events) | all
+
+    @classmethod
+    def parse(cls, q: Mapping[str, str], today: date | None = None) -> EventFilter:
+        today = today or datetime.now(JST).date()
+
+        def day(name: str) -> date | None:
+            raw = q.get(name, "").strip()
+            if not raw:
+                return None
+            try:
+                return date.fromisoformat(raw)
+            except ValueError:
+                raise FilterError("err.filter_date") from None
+
+        kind = q.get("kind", "").strip()
+        requester = q.get("requester", "").strip()
+        status = q.get("status", "all") or "all"
+        scope = q.get("scope", "blocked") or "blocked"
+        if kind and not KIND.match(kind):
+            raise FilterError("err.filter_kind")
+        if requester and not ORG_CODE.match(requester):
+            raise FilterError("err.filter_requester")
+        if status not in ("all", "open", "reviewed") or scope not in ("blocked", "all"):
+            raise FilterError("err.filter")
+        since = day("since") or today - timedelta(days=DEFAULT_DAYS)
+        return cls(since, day("until"), kind, requester, status, scope)
+
+    def as_query(self) -> dict[str, str]:
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat() if self.until else "",
+            "kind": self.kind,
+            "requester": self.requester,
+            "status": self.status,
+            "scope": self.scope,
+        }
+
+    def matches(self, ev: Event) -> bool:
+        if self.scope == "blocked" and not is_blocked_or_security(ev.kind):
+            return False
+        if self.kind and ev.kind != self.kind:
+            return False
+        return not (self.requester and ev.fields.get("org") != self.requester)
+
+
+def _ms(d: date) -> int:
+    return int(datetime.combine(d, time.min, JST).timestamp() * 1000)
+
+
+@dataclass
+class EventRow:
+    event: Event
+    requester_name: str = ""
+    reviews: list[Review] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            **self.event.as_json(),
+            "requester_name": self.requester_name or None,
+            "reviews": [{"by": r.by, "at": r.at, "comment": r.comment} for r in self.reviews],
+        }
+
+
+@dataclass
+class Found:
+    rows: list[EventRow]  # newest first
+    truncated: bool  # more events match than were returned
+
+
+class Auditing:
+    def __init__(self, gw: Gateway, reviews: ReviewStore) -> None:
+        self.gw = gw
+        self.reviews = reviews
+
+    async def newest_first(self, start_ms: int, end_ms: int) -> AsyncIterator[Event]:
+        """The events of [start_ms, end_ms), newest first, read through EventLog window by
+        window (the log is read oldest first), so that a page of recent events does not read a
+        month of automatic answers. A window that held few events doubles for the next one, so
+        that a quiet log or a long period costs few reads."""
+        hi = end_ms
+        window = SCAN_WINDOW_MS
+        while hi > start_ms:
+            lo = max(start_ms, hi - window)
+            chunk: list[Event] = []
+            cursor = str(lo)
+            while True:
+                rows = await self.gw.events.read(cursor, str(hi - 1), count=SCAN_BATCH)
+                chunk += rows
+                if len(rows) < SCAN_BATCH:
+                    break
+                cursor = f"({rows[-1].id}"
+            for ev in reversed(chunk):
+                yield ev
+            hi = lo
+            if len(chunk) < SCAN_BATCH:
+                window *= 2
+            elif window > SCAN_WINDOW_MS:
+                window //= 2
+
+    async def find(self, flt: EventFilter, limit: int = PAGE_LIMIT) -> Found:
+        """The newest `limit` events that match, newest first."""
+        _, now_ms = now()
+        end_ms = _ms(flt.until + timedelta(days=1)) if flt.until else now_ms + 1
+        reviewed = await self.reviews.reviewed_ids() if flt.status != "all" else set()
+        events: list[Event] = []
+        truncated = False
+        async for ev in self.newest_first(_ms(flt.since), end_ms):
+            if not flt.matches(ev):
+                continue
+            if flt.status == "open" and ev.id in reviewed:
+                continue
+            if flt.status == "reviewed" and ev.id not in reviewed:
+                continue
+            if len(events) == limit:
+                truncated = True
+                break
+            events.append(ev)
+        reviews = await self.reviews.of([e.id for e in events])
+        names: dict[str, str] = {}
+        rows = []
+        for ev in events:
+            org = ev.fields.get("org", "")
+            if org and org not in names:
+                req = await self.gw.requesters.get(org)
+                names[org] = req.name if req else ""
+            rows.append(EventRow(ev, names.get(org, ""), reviews.get(ev.id, [])))
+        return Found(rows, truncated)
+
+    async def review(self, event_id: str, viewer: Session, comment: str) -> int:
+        comment = comment.strip()
+        if not comment or len(comment) > MAX_COMMENT:
+            raise FilterError("err.comment_required")
+        if not EVENT_ID.match(event_id):
+            raise FilterError("err.no_event")
+        found = await self.gw.events.read(event_id, event_id, count=1)
+        if not found:
+            raise FilterError("err.no_event")
+        return await self.reviews.add(event_id, found[0].kind, viewer.actor, comment)
+
+    async def export_csv(self, flt: EventFilter, viewer: Session) -> tuple[str, int]:
+        """The filtered events as CSV (UTF-8 with BOM, for spreadsheet software); recorded."""
+        found = await self.find(flt, limit=EXPORT_LIMIT)
+        buf = io.StringIO()
+        out = csv.writer(buf, lineterminator="\r\n")
+        out.writerow(CSV_COLUMNS)
+        for row in found.rows:
+            out.writerow([_cell(v) for v in csv_row(row)])
+        await self.gw.events.append(
+            "audit.exported",
+            viewer.actor,
+            rows=str(len(found.rows)),
+            **{f"filter_{k}": v for k, v in flt.as_query().items() if v},
+        )
+        return "\ufeff" + buf.getvalue(), len(found.rows)
+
+
+CSV_COLUMNS = [
+    "event_id",
+    "at",
+    "kind",
+    "actor",
+    "requester_org_code",
+    "requester_name",
+    "query",
+    "processing_number",
+    "item_code",
+    "reason",
+    "error_code",
+    "subject_key",
+    "details",
+    "reviewed",
+    "reviewed_at",
+    "reviewed_by",
+    "review_comment",
+]
+_SHOWN_APART = {"org", "query", "pn", "item", "reason", "error_code", "subject"}
+
+
+def csv_row(row: EventRow) -> list[str]:
+    ev = row.event
+    last = row.reviews[-1] if row.reviews else None
+    details = "; ".join(f"{k}={v}" for k, v in sorted(ev.fields.items()) if k not in _SHOWN_APART)
+    return [
+        ev.id,
+        ev.at,
+        ev.kind,
+        ev.actor,
+        ev.fields.get("org", ""),
+        row.requester_name,
+        ev.fields.get("query", ""),
+        ev.fields.get("pn", ""),
+        ev.fields.get("item", ""),
+        ev.fields.get("reason", ""),
+        ev.fields.get("error_code", ""),
+        ev.fields.get("subject", ""),
+        details,
+        "yes" if last else "no",
+        last.at if last else "",
+        last.by if last else "",
+        last.comment if last else "",
+    ]
+
+
+def _cell(value: str) -> str:
+    """Spreadsheets run cells starting with these as formulas (CSV injection): quote them."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -1,0 +1,137 @@
+"""`hogo-gateway users ...`: staff accounts from the operator's command line on the server.
+
+    users add LOGIN --role registrar|approver|auditor|admin --department DEPT   (password on stdin)
+    users passwd LOGIN      a new password (stdin); ends the user's sessions and lifts a lock-out
+    users disable LOGIN     no more logins; ends the user's sessions
+    users enable LOGIN
+    users unlock LOGIN      lift a lock-out before its period ends
+    users list
+
+The password is read from standard input (one line; asked twice without echo on a terminal),
+never from the command line, where other users of the machine could see it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from gateway.context import Gateway
+from gateway.staff import accounts
+from gateway.staff.console import Console
+
+
+def read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise ValueError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _explain(exc: accounts.AccountError) -> str:
+    from gateway.staff.i18n import Translator
+
+    return Translator("en")(exc.code, **exc.params)
+
+
+async def _run(action: Callable[[], Any]) -> None:
+    from gateway.cli import CommandError
+
+    try:
+        await action()
+    except accounts.AccountError as exc:
+        raise CommandError(_explain(exc)) from None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+async def cmd_users_add(args: argparse.Namespace, gw: Gateway) -> None:
+    from gateway.cli import emit, os_actor
+
+    c = Console.of(gw)
+
+    async def add() -> None:
+        await accounts.add_user(
+            c.users, args.login, args.role, args.department, read_password(), os_actor()
+        )
+
+    await _run(add)
+    emit(
+        args,
+        {"login": args.login, "role": args.role, "department": args.department},
+        f"user {args.login} added ({args.role}, {args.department})",
+    )
+
+
+async def cmd_users_passwd(args: argparse.Namespace, gw: Gateway) -> None:
+    from gateway.cli import emit, os_actor
+
+    c = Console.of(gw)
+
+    async def passwd() -> None:
+        await accounts.set_password(c.users, args.login, read_password(), os_actor())
+
+    await _run(passwd)
+    emit(args, {"login": args.login}, f"password of {args.login} set; their sessions ended")
+
+
+def _simple(kind: str) -> Callable[[argparse.Namespace, Gateway], Any]:
+    async def cmd(args: argparse.Namespace, gw: Gateway) -> None:
+        from gateway.cli import emit, os_actor
+
+        c = Console.of(gw)
+
+        async def act() -> None:
+            if kind == "disable":
+                await accounts.set_disabled(c.users, args.login, True, os_actor())
+            elif kind == "enable":
+                await accounts.set_disabled(c.users, args.login, False, os_actor())
+            else:
+                await accounts.unlock(c.users, args.login, os_actor())
+
+        await _run(act)
+        emit(args, {"login": args.login, "done": kind}, f"user {args.login}: {kind}d")
+
+    return cmd
+
+
+async def cmd_users_list(args: argparse.Namespace, gw: Gateway) -> None:
+    from gateway.cli import emit
+    from gateway.store.redis import now
+
+    _, ms = now()
+    users = await Console.of(gw).users.all()
+    rows = [u.as_json(ms) for u in users]
+    text = "\n".join(
+        f"{u.login:<20} {u.role:<10} {u.department}"
+        + ("  DISABLED" if u.disabled else "")
+        + ("  LOCKED" if u.locked(ms) else "")
+        for u in users
+    )
+    emit(args, rows, text or "(no users)")
+
+
+def add_users_commands(sub: Any, cmd: Callable[..., argparse.ArgumentParser]) -> None:
+    """Register `users` under the top-level parser (`cmd` is gateway.cli's helper)."""
+    us = sub.add_parser("users", help="staff accounts of the console").add_subparsers(
+        dest="sub", required=True, metavar="ACTION"
+    )
+    p = cmd(us, "add", cmd_users_add, "add a staff user (password on standard input)")
+    p.add_argument("login", metavar="LOGIN")
+    p.add_argument("--role", required=True, choices=list(accounts.ROLES))
+    p.add_argument("--department", required=True, metavar="DEPT")
+    p = cmd(us, "passwd", cmd_users_passwd, "set a new password (standard input)")
+    p.add_argument("login", metavar="LOGIN")
+    for kind, text in (
+        ("disable", "stop a user from logging in; ends their sessions"),
+        ("enable", "let a disabled user log in again"),
+        ("unlock", "lift a lock-out after failed logins"),
+    ):
+        p = cmd(us, kind, _simple(kind), text)
+        p.add_argument("login", metavar="LOGIN")
+    cmd(us, "list", cmd_users_list, "list staff users")

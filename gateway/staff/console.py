@@ -1,0 +1,52 @@
+"""The console's resources, made once per application from the gateway's: its stores, its
+services and its templates. Handlers reach them through `console(request)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.context import Gateway
+from gateway.endpoints import GATEWAY
+from gateway.staff.approvals import Approvals
+from gateway.staff.auditing import Auditing
+from gateway.store.claims import ClaimStore
+from gateway.store.reviews import ReviewStore
+from gateway.store.sessions import SessionStore
+from gateway.store.users import UserStore
+
+
+@dataclass
+class Console:
+    gw: Gateway
+    users: UserStore
+    sessions: SessionStore
+    approvals: Approvals
+    auditing: Auditing
+
+    @classmethod
+    def of(cls, gw: Gateway) -> Console:
+        claims = ClaimStore(gw.redis, gw.keyring)
+        return cls(
+            gw=gw,
+            users=UserStore(gw.redis),
+            sessions=SessionStore(gw.redis),
+            approvals=Approvals(gw, claims),
+            auditing=Auditing(gw, ReviewStore(gw.redis, gw.keyring)),
+        )
+
+
+CONSOLE = web.AppKey("staff_console", Console)
+
+
+def console(request: web.Request) -> Console:
+    return request.app[CONSOLE]
+
+
+async def console_context(app: web.Application) -> AsyncIterator[None]:
+    """Runs after the gateway's own cleanup_ctx entry, which has opened `app[GATEWAY]`."""
+    app[CONSOLE] = Console.of(app[GATEWAY])
+    yield

@@ -1,0 +1,458 @@
+"""The console's message catalog: Japanese first, English available.
+
+Every text the console shows is a key here with both languages; templates call `_(key, **params)`
+and the handlers pass keys (never ready-made text). The language is a cookie set by the switch in
+the page header; Japanese when it is missing.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+LANGS = ("ja", "en")
+LANG_COOKIE = "hogo_lang"
+
+# key: (日本語, English). Parameters in {braces}.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # frame and navigation
+    "nav.label": ("メニュー", "Menu"),
+    "nav.queue": ("保留照会", "Held queries"),
+    "nav.flags": ("フラグ登録・解除", "Flags"),
+    "nav.due": ("更新期限一覧", "Renewals"),
+    "nav.audit": ("ブロック・セキュリティ事象", "Blocked attempts and security events"),
+    "nav.users": ("職員アカウント", "Staff accounts"),
+    "nav.requesters": ("情報照会者", "Requesters"),
+    "nav.logout": ("ログアウト", "Log out"),
+    "footer.synthetic": (
+        "hogo-gateway 職員コンソール — 個人情報は画面本文にのみ表示され、URL・タイトル・ログには残りません。",
+        "hogo-gateway staff console — personal data appears only in page bodies, never in URLs, titles or logs.",
+    ),
+    "action.back_home": ("トップへ戻る", "Back to the start"),
+    "yes": ("はい", "yes"),
+    "no": ("いいえ", "no"),
+    "on": ("設定中", "on"),
+    "off": ("解除", "off"),
+    # titles (never personal data)
+    "title.login": ("ログイン", "Log in"),
+    "title.queue": ("保留中の照会（自動応答不可）", "Held queries (no automatic answer)"),
+    "title.item": ("保留照会の審査", "Reviewing a held query"),
+    "title.flags": (
+        "自動応答不可・不開示該当フラグ",
+        "No-automatic-answer and non-disclosure flags",
+    ),
+    "title.due": ("支援措置の更新期限", "Support measures due for renewal"),
+    "title.audit": ("ブロック・セキュリティ事象の確認", "Blocked attempts and security events"),
+    "title.users": ("職員アカウントと権限", "Staff accounts and roles"),
+    "title.requesters": ("情報照会者の登録", "Registered requesters"),
+    "title.error": ("エラー", "Error"),
+    # roles, states, reasons, flags, bases
+    "role.registrar": ("登録担当（保有課）", "registrar (holding department)"),
+    "role.approver": ("承認担当", "approver"),
+    "role.auditor": ("監査担当", "auditor"),
+    "role.admin": ("管理者", "admin"),
+    "state.received": ("受付中", "received"),
+    "state.provided": ("自動提供済", "provided"),
+    "state.held": ("保留中", "held"),
+    "state.released": ("提供済（取扱注意）", "released (handle with care)"),
+    "state.refused": ("提供拒否", "refused"),
+    "reason.auto_response_disabled": ("自動応答不可フラグ", "no-automatic-answer flag"),
+    "reason.subject_unknown": ("宛名未登録（対象者不明）", "subject not in the directory"),
+    "reason.flag_set_in_flight": ("照会処理中にフラグ設定", "flag set while in flight"),
+    "reason.interrupted": ("処理中断（再起動等）", "interrupted (restart)"),
+    "flag.ard": ("自動応答不可フラグ", "No automatic answer (自動応答不可)"),
+    "flag.nd": ("不開示該当フラグ", "Non-disclosure (不開示該当)"),
+    "basis.application": ("本人申出", "the person's application (申出)"),
+    "basis.ex-officio": ("職権（設定が明らかに必要）", "ex officio (clearly necessary, 職権)"),
+    # ages
+    "age.days_hours": ("{d}日{h}時間", "{d} d {h} h"),
+    "age.hours_minutes": ("{h}時間{m}分", "{h} h {m} min"),
+    "age.minutes": ("{m}分", "{m} min"),
+    "age.seconds": ("{s}秒", "{s} s"),
+    # login
+    "login.login": ("ログインID", "Login"),
+    "login.password": ("パスワード", "Password"),
+    "login.submit": ("ログイン", "Log in"),
+    "login.hint": (
+        "連続して失敗するとアカウントは一定時間ロックされます。",
+        "After repeated failures the account is locked for a while.",
+    ),
+    # columns
+    "col.id": ("照会ID", "Query id"),
+    "col.state": ("状態", "State"),
+    "col.held_at": ("保留日時", "Held at"),
+    "col.age": ("経過", "Waiting"),
+    "col.requester": ("情報照会者", "Requester"),
+    "col.processing_number": ("処理通番", "Processing number"),
+    "col.affair": ("事務コード", "Affair"),
+    "col.procedure": ("事務手続コード", "Procedure"),
+    "col.item": ("特定個人情報名コード", "Item"),
+    "col.requested_at": ("照会依頼日時", "Requested at"),
+    "col.received_at": ("受付日時", "Received at"),
+    "col.reason": ("保留理由", "Reason held"),
+    "col.claim": ("担当", "Claimed by"),
+    "col.requester_nd": ("照会側不開示", "Requester non-disclosure"),
+    "col.decided": ("処理", "Decided"),
+    "col.at": ("日時", "Time"),
+    "col.kind": ("種別", "Kind"),
+    "col.actor": ("実行者", "Actor"),
+    "col.details": ("詳細", "Details"),
+    "col.review": ("確認", "Review"),
+    "col.login": ("ログインID", "Login"),
+    "col.role": ("権限", "Role"),
+    "col.department": ("所属", "Department"),
+    "col.status": ("状態", "Status"),
+    "col.last_login": ("最終ログイン", "Last login"),
+    "col.actions": ("操作", "Actions"),
+    "col.org_code": ("機関コード", "Org code"),
+    "col.name": ("名称", "Name"),
+    "col.added": ("登録", "Added"),
+    # the queue
+    "queue.lead": (
+        "保留中の照会 {n} 件（古い順）。1件ずつ確認し、取扱注意を添えて提供するか、拒否してください。",
+        "{n} held queries, oldest first. Judge each one: release it with the handling notice, or refuse it.",
+    ),
+    "queue.four_eyes_on": (
+        "二者承認が有効です：提供には別の承認担当者の確認が必要です。",
+        "Four-eyes release is on: a second approver confirms each release.",
+    ),
+    "queue.empty": ("保留中の照会はありません。", "No held queries."),
+    "queue.overdue": ("長期保留", "waiting long"),
+    "queue.unknown_requester": ("（未登録の照会者）", "(unregistered requester)"),
+    "queue.claimed_by": ("{who} が対応中", "{who} is on it"),
+    "queue.proposed_by": ("{who} が提供を起案", "release proposed by {who}"),
+    "queue.open": ("審査", "Open"),
+    "queue.age_hint": (
+        "{age} を超えて保留中の照会は強調表示されます。自動的に提供されることはありません。",
+        "Queries held longer than {age} are highlighted. Nothing is ever released by itself.",
+    ),
+    # one item
+    "item.query": ("照会の内容", "The query"),
+    "item.person": ("対象者", "The person"),
+    "item.name": ("氏名", "Name"),
+    "item.person_unknown": (
+        "照会の対象者は宛名に登録されていません（対象者を特定できないため保留）。",
+        "The subject code is not in the directory (held because the person cannot be established).",
+    ),
+    "item.flags_now": ("現在のフラグ", "Flags now"),
+    "item.no_flag_record": ("フラグの記録なし", "no flag record"),
+    "item.flag_department": ("設定した課・業務", "Set by department / business"),
+    "item.name_recorded": (
+        "氏名はこの画面にのみ表示され、表示したことは記録されます。",
+        "The name is shown on this screen only, and showing it is recorded.",
+    ),
+    "item.claim": ("担当", "Claim"),
+    "item.claimed_by": (
+        "{who} が対応中（あと約{minutes}分）",
+        "{who} is working on it (about {minutes} min left)",
+    ),
+    "item.unclaimed": ("担当者はいません。", "Nobody is working on it."),
+    "item.claim_button": ("この照会を担当する", "Claim this query"),
+    "item.unclaim_button": ("担当を外れる", "Give the claim back"),
+    "item.release": ("取扱注意を添えて提供", "Release with the handling notice"),
+    "item.notice": ("取扱注意の文言", "Handling notice (取扱注意)"),
+    "item.notice_hint": (
+        "提供時に照会元へ伝えられます。必要に応じて編集してください。",
+        "Sent to the requester with the answer; edit it as needed.",
+    ),
+    "item.release_button": ("提供する", "Release"),
+    "item.propose_button": ("提供を起案する（二者承認）", "Propose the release (four-eyes)"),
+    "item.proposed_by": (
+        "{who} が {at} に提供を起案しました。",
+        "{who} proposed the release at {at}.",
+    ),
+    "item.awaiting_second": (
+        "別の承認担当者の確認を待っています。",
+        "Waiting for a second approver to confirm.",
+    ),
+    "item.confirm_button": ("確認して提供する", "Confirm and release"),
+    "item.withdraw_button": ("起案を取り下げる", "Withdraw the proposal"),
+    "item.refuse": ("提供を拒否", "Refuse"),
+    "item.reason": ("拒否の理由", "Reason for refusing"),
+    "item.refuse_button": ("拒否する", "Refuse"),
+    # flags (registrars)
+    "flags.lead": (
+        "{department} の記録のみ操作できます。",
+        "You act for your own department only: {department}.",
+    ),
+    "flags.register": ("フラグの登録", "Register flags"),
+    "flags.atena_number": ("団体内統合宛名番号", "Atena number (団体内統合宛名番号)"),
+    "flags.name": ("氏名", "Name"),
+    "flags.business": ("登録業務", "Business"),
+    "flags.basis": ("根拠", "Basis"),
+    "flags.until": ("支援措置の終了日", "Support measure ends"),
+    "flags.which": ("対象のフラグ", "Flags"),
+    "flags.register_button": ("登録する", "Register"),
+    "flags.release": ("フラグ解除の申請", "Request a release"),
+    "flags.note": ("備考（申出の内容）", "Note (the application)"),
+    "flags.release_hint": (
+        "解除は本人の申出による場合のみ。別の職員の確認で解除されます。",
+        "Released only on the person's application, once a second person confirms.",
+    ),
+    "flags.request_button": ("解除を申請する", "Request the release"),
+    "flags.release_unavailable": (
+        "フラグ解除の申請・確認は、このゲートウェイではまだ利用できません（フラグ規則の実装待ち）。解除は行われていません。",
+        "Requesting and confirming flag releases is not available in this gateway yet (it awaits the flag rules). Nothing was released.",
+    ),
+    "flags.pending": ("確認待ちの解除申請", "Release requests awaiting confirmation"),
+    "flags.no_pending": ("確認待ちの申請はありません。", "No release requests waiting."),
+    "flags.requested_by": ("申請者", "Requested by"),
+    "flags.confirm_button": ("確認して解除", "Confirm the release"),
+    "flags.cancel_button": ("取り消す", "Cancel"),
+    # renewals
+    "due.unavailable": (
+        "更新期限一覧は、このゲートウェイではまだ利用できません（フラグ規則の実装待ち）。",
+        "The renewal list is not available in this gateway yet (it awaits the flag rules).",
+    ),
+    "due.within": ("今後の日数", "Within days"),
+    "due.lead": ("{department}：{n} 件", "{department}: {n}"),
+    "due.days_left": ("残り日数", "Days left"),
+    "due.overdue": ("期限切れ（フラグは設定中）", "overdue (flag still on)"),
+    "due.empty": ("該当はありません。", "None due."),
+    # auditors
+    "audit.since": ("開始日", "From"),
+    "audit.until": ("終了日", "To"),
+    "audit.kind": ("種別", "Kind"),
+    "audit.all_kinds": ("すべて", "all"),
+    "audit.requester": ("情報照会者", "Requester"),
+    "audit.all_requesters": ("すべて", "all"),
+    "audit.status": ("確認状況", "Review status"),
+    "audit.status_all": ("すべて", "all"),
+    "audit.status_open": ("未確認", "not reviewed"),
+    "audit.status_reviewed": ("確認済", "reviewed"),
+    "audit.scope": ("範囲", "Scope"),
+    "audit.scope_blocked": ("ブロック・セキュリティ事象", "blocked and security events"),
+    "audit.scope_all": ("全事象（職員操作を含む）", "every event (staff actions too)"),
+    "audit.filter": ("絞り込む", "Filter"),
+    "audit.export": ("CSV出力", "Export CSV"),
+    "audit.count": ("{n} 件（新しい順）", "{n} events, newest first"),
+    "audit.truncated": (
+        "表示は上限までです。期間を絞ってください。",
+        "Only the newest are shown: narrow the period.",
+    ),
+    "audit.empty": ("該当する事象はありません。", "No events match."),
+    "audit.comment": ("確認コメント", "Review comment"),
+    "audit.mark_reviewed": ("確認済にする", "Mark reviewed"),
+    "audit.reviewed_by": ("確認：{who}（{at}）", "Reviewed by {who} ({at})"),
+    # event kinds
+    "kind.query.held": ("照会を保留", "query held"),
+    "kind.query.refused": ("照会を拒否", "query refused"),
+    "kind.query.released": ("照会を提供（取扱注意）", "query released"),
+    "kind.security.unknown_requester": ("未登録照会者", "unregistered requester"),
+    "kind.security.hostile_input": ("不正な入力", "hostile input"),
+    "kind.security.portal_blocked": ("ポータル表示をブロック", "portal view blocked"),
+    "kind.security.portal_filtered": ("ポータル記録を非表示", "portal records filtered"),
+    "kind.security.login_failed": ("ログイン失敗", "failed login"),
+    "kind.security.login_locked": ("アカウントロック", "login locked"),
+    "kind.security.access_denied": ("権限外の操作", "access denied"),
+    "kind.security.csrf_refused": ("CSRF拒否", "CSRF refused"),
+    "kind.security.self_approval": ("自己承認の試み", "self-approval attempt"),
+    "kind.security.department_mismatch": ("他課の記録への操作", "other department's record"),
+    "kind.staff.login": ("ログイン", "login"),
+    "kind.staff.logout": ("ログアウト", "logout"),
+    "kind.staff.viewed_name": ("氏名の表示", "name shown"),
+    "kind.staff.claimed": ("担当", "claimed"),
+    "kind.staff.unclaimed": ("担当解除", "claim given back"),
+    "kind.staff.release_proposed": ("提供を起案", "release proposed"),
+    "kind.staff.release_confirmed": ("提供を確認", "release confirmed"),
+    "kind.staff.release_withdrawn": ("起案取下げ", "proposal withdrawn"),
+    "kind.staff.user_added": ("アカウント追加", "account added"),
+    "kind.staff.user_changed": ("権限変更", "role changed"),
+    "kind.staff.user_disabled": ("アカウント停止", "account disabled"),
+    "kind.staff.user_enabled": ("アカウント再開", "account enabled"),
+    "kind.staff.user_unlocked": ("ロック解除", "account unlocked"),
+    "kind.staff.password_set": ("パスワード設定", "password set"),
+    "kind.query.provided": ("自動提供", "answered automatically"),
+    "kind.query.abandoned": ("照会中断（上流障害）", "query abandoned (upstream failed)"),
+    "kind.requester.added": ("照会者登録", "requester added"),
+    "kind.requester.removed": ("照会者削除", "requester removed"),
+    "kind.requester.granted": ("照会権限の付与", "requester right granted"),
+    "kind.requester.revoked": ("照会権限の取消", "requester right revoked"),
+    "kind.directory.imported": ("宛名取込", "directory imported"),
+    "kind.audit.reviewed": ("確認済登録", "reviewed"),
+    "kind.audit.exported": ("CSV出力", "exported"),
+    "kind.flag.set": ("フラグ設定", "flag set"),
+    "kind.flag.release": ("フラグ解除", "flag released"),
+    "kind.flag.release_requested": ("フラグ解除を申請", "flag release requested"),
+    "kind.flag.release_cancelled": ("フラグ解除申請を取消", "flag release request cancelled"),
+    "kind.flag.release_superseded": ("フラグ解除申請が失効", "flag release request superseded"),
+    "kind.flag.read": ("フラグ照会（利用課）", "flag read (using department)"),
+    "kind.flag.due_read": ("更新期限一覧の照会", "renewal list read"),
+    "kind.flag.imported": ("フラグ一括取込", "flags imported"),
+    "kind.flag.reconciled": ("支援措置との突合", "reconciled with the register"),
+    "kind.department.token_issued": ("利用課トークン発行", "department token issued"),
+    "kind.department.token_revoked": ("利用課トークン失効", "department token revoked"),
+    "kind.security.flag_read_refused": (
+        "目的外のフラグ照会を拒否",
+        "flag read outside the annexes refused",
+    ),
+    "kind.security.api_unauthorized": ("API認証失敗", "API authentication failed"),
+    "kind.security.api_bad_input": ("APIへの不正な入力", "bad input to the API"),
+    "kind.security.requester_identity_mismatch": (
+        "証明書と照会者コードの不一致",
+        "certificate does not name the requester",
+    ),
+    "kind.security.requester_not_permitted": (
+        "権限外の事務の照会",
+        "affair outside the requester's rights",
+    ),
+    "kind.security.tls_refused": ("TLS接続を拒否", "TLS connection refused"),
+    "kind.keyring.registered": ("鍵の登録", "keyring registered"),
+    # users
+    "users.active": ("有効", "active"),
+    "users.disabled": ("停止中", "disabled"),
+    "users.locked": ("ロック中", "locked"),
+    "users.disable": ("停止", "Disable"),
+    "users.enable": ("再開", "Enable"),
+    "users.unlock": ("ロック解除", "Unlock"),
+    "users.more": ("パスワード・権限", "Password and role"),
+    "users.new_password": ("新しいパスワード", "New password"),
+    "users.set_password": ("パスワードを設定", "Set password"),
+    "users.change_role": ("権限を変更", "Change role"),
+    "users.add": ("アカウントの追加", "Add an account"),
+    "users.initial_password": ("初期パスワード", "Initial password"),
+    "users.add_button": ("追加する", "Add"),
+    "users.password_hint": (
+        "パスワードは{min}文字以上。パスワードはargon2idで保存されます。",
+        "Passwords are at least {min} characters, stored as argon2id hashes.",
+    ),
+    # requesters
+    "requesters.remove": ("削除", "Remove"),
+    "requesters.empty": ("登録された照会者はありません。", "No requesters registered."),
+    "requesters.add": ("照会者の登録", "Register a requester"),
+    "requesters.add_button": ("登録する", "Register"),
+    # outcomes
+    "ok.claimed": ("照会 {id} を担当しました。", "You claimed query {id}."),
+    "ok.unclaimed": ("照会 {id} の担当を外れました。", "You gave query {id} back."),
+    "ok.released": (
+        "照会 {id} を取扱注意を添えて提供しました。",
+        "Query {id} released with the handling notice.",
+    ),
+    "ok.proposed": (
+        "照会 {id} の提供を起案しました。別の承認担当者の確認を待ちます。",
+        "Release of query {id} proposed; a second approver must confirm it.",
+    ),
+    "ok.withdrawn": ("照会 {id} の起案を取り下げました。", "Proposal for query {id} withdrawn."),
+    "ok.refused": ("照会 {id} を拒否しました。", "Query {id} refused."),
+    "ok.reviewed": ("事象 {id} を確認済にしました。", "Event {id} marked reviewed."),
+    "ok.flags_registered": ("フラグを登録しました。", "Flags registered."),
+    "ok.release_requested": (
+        "解除を申請しました。別の職員の確認で解除されます。",
+        "Release requested; it takes effect once a second person confirms.",
+    ),
+    "ok.release_confirmed": ("解除を確認しました。", "Release confirmed."),
+    "ok.release_cancelled": ("解除申請を取り消しました。", "Release request cancelled."),
+    "ok.user_add": ("アカウント {login} を追加しました。", "Account {login} added."),
+    "ok.user_disable": ("アカウント {login} を停止しました。", "Account {login} disabled."),
+    "ok.user_enable": ("アカウント {login} を再開しました。", "Account {login} enabled."),
+    "ok.user_unlock": ("アカウント {login} のロックを解除しました。", "Account {login} unlocked."),
+    "ok.user_password": (
+        "アカウント {login} のパスワードを設定しました。",
+        "Password of {login} set.",
+    ),
+    "ok.user_role": ("アカウント {login} の権限を変更しました。", "Role of {login} changed."),
+    "ok.requester_added": ("照会者 {org} を登録しました。", "Requester {org} registered."),
+    "ok.requester_removed": ("照会者 {org} を削除しました。", "Requester {org} removed."),
+    # errors
+    "err.login_failed": (
+        "ログインIDまたはパスワードが違うか、アカウントが停止・ロックされています。",
+        "Wrong login or password, or the account is disabled or locked.",
+    ),
+    "err.denied_role": ("この操作の権限がありません。", "Your role may not do this."),
+    "err.denied_csrf": (
+        "フォームの有効期限が切れたか、不正な送信です。画面を開き直してください。",
+        "The form expired or was not sent from this console. Open the page again.",
+    ),
+    "err.denied_login": ("ログインしてください。", "Please log in."),
+    "err.store": (
+        "フラグストアに接続できません。時間をおいて再度お試しください。何も変更されていません。",
+        "The flag store cannot be reached. Try again later; nothing was changed.",
+    ),
+    "err.not_found": ("見つかりません。", "Not found."),
+    "err.not_held": ("この照会はすでに保留中ではありません。", "This query is no longer held."),
+    "err.taken": ("{who} が対応中です。", "{who} is working on it."),
+    "err.not_claimed": ("先にこの照会を担当してください。", "Claim this query first."),
+    "err.not_yours": ("担当者ではありません。", "You do not hold this claim."),
+    "err.proposed": (
+        "{who} がすでに提供を起案しています。",
+        "{who} has already proposed a release.",
+    ),
+    "err.no_proposal": ("確認する起案がありません。", "There is no proposal to confirm."),
+    "err.confirming": ("{who} が確認中です。", "{who} is confirming it."),
+    "err.same_person": (
+        "自分の起案・申請を自分で確認することはできません。",
+        "Nobody confirms their own proposal or request.",
+    ),
+    "err.busy": ("他の職員が提供処理中です。", "Someone else is releasing it right now."),
+    "err.upstream": (
+        "情報提供元から回答を得られませんでした。何も変更されていません。",
+        "The information-provision endpoint did not answer; nothing was changed.",
+    ),
+    "err.notice_required": ("取扱注意の文言を入力してください。", "A handling notice is required."),
+    "err.reason_required": ("拒否の理由を入力してください。", "A reason is required."),
+    "err.comment_required": ("確認コメントを入力してください。", "A review comment is required."),
+    "err.no_event": ("その事象はありません。", "No such event."),
+    "err.filter": ("絞り込み条件が正しくありません。", "Invalid filter."),
+    "err.filter_date": ("日付は YYYY-MM-DD で指定してください。", "Dates are YYYY-MM-DD."),
+    "err.filter_kind": ("種別の指定が正しくありません。", "Invalid kind."),
+    "err.filter_requester": ("機関コードは16桁の数字です。", "An org code is 16 digits."),
+    "err.login_format": (
+        "ログインIDは英小文字で始まる2〜32文字（英小文字・数字・. _ -）です。",
+        "A login is 2–32 characters: lower-case letters, digits, . _ -, starting with a letter.",
+    ),
+    "err.login_taken": ("そのログインIDは使われています。", "That login is taken."),
+    "err.role": ("権限の指定が正しくありません。", "Unknown role."),
+    "err.department": (
+        "所属を入力してください（40文字以内）。",
+        "A department is required (at most 40 characters).",
+    ),
+    "err.password_policy": (
+        "パスワードは{min}文字以上で、前後に空白を含めないでください。",
+        "A password has at least {min} characters and no surrounding spaces.",
+    ),
+    "err.no_user": ("そのアカウントはありません。", "No such account."),
+    "err.self": (
+        "自分自身のアカウントを停止したり権限を変更したりすることはできません。",
+        "You cannot disable your own account or change your own role.",
+    ),
+    "err.requester": (
+        "機関コード（16桁）と名称を入力してください。",
+        "An org code (16 digits) and a name are required.",
+    ),
+    "err.flag_rule": (
+        "フラグの規則により受け付けられません：{detail}",
+        "Refused by the flag rules: {detail}",
+    ),
+    "err.no_flag_chosen": ("フラグを1つ以上選んでください。", "Choose at least one flag."),
+    "err.other_department": (
+        "この方の記録は他の課が保有しています。保有課に連絡してください。",
+        "Another department holds this person's record; contact them.",
+    ),
+    "err.no_release_request": (
+        "あなたの課の確認待ちの申請ではありません。",
+        "No such release request waiting in your department.",
+    ),
+}
+
+
+def lang_of(request: web.Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE, "ja")
+    return lang if lang in LANGS else "ja"
+
+
+class Translator:
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in LANGS else "ja"
+        self._index = LANGS.index(self.lang)
+
+    def has(self, key: str) -> bool:
+        return key in MESSAGES
+
+    def __call__(self, key: str, **params: str) -> str:
+        entry = MESSAGES.get(key)
+        if entry is None:
+            return key
+        text = entry[self._index]
+        try:
+            return text.format(**params) if params else text
+        except (KeyError, IndexError):
+            return text

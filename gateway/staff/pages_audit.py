@@ -1,0 +1,93 @@
+"""The auditors' page: blocked attempts and security events, filtered, reviewed, exported."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode
+
+from aiohttp import web
+
+from gateway.staff.access import session_of
+from gateway.staff.auditing import JST, EventFilter, FilterError, is_blocked_or_security
+from gateway.staff.console import console
+from gateway.staff.i18n import MESSAGES, Translator, lang_of
+from gateway.staff.render import error_page, page
+
+
+def kind_labeller(request: web.Request):
+    t = Translator(lang_of(request))
+
+    def label(kind: str) -> str:
+        key = f"kind.{kind}"
+        return t(key) if t.has(key) else kind
+
+    return label
+
+
+def known_kinds() -> set[str]:
+    """Every event kind the console has a label for: the filter's choices."""
+    return {k.removeprefix("kind.") for k in MESSAGES if k.startswith("kind.")}
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    c = console(request)
+    try:
+        flt = EventFilter.parse(request.query)
+    except FilterError as exc:
+        return error_page(request, exc.code, 400)
+    found = await c.auditing.find(flt)
+    kinds = sorted(
+        k
+        for k in known_kinds() | {row.event.kind for row in found.rows} | {flt.kind} - {""}
+        if flt.scope == "all" or is_blocked_or_security(k)
+    )
+    return page(
+        request,
+        "audit.html",
+        "title.audit",
+        flt=flt,
+        rows=found.rows,
+        truncated=found.truncated,
+        kinds=kinds,
+        kind_label=kind_labeller(request),
+        requesters=await c.gw.requesters.all(),
+        query=urlencode(flt.as_query()),
+    )
+
+
+async def review(request: web.Request) -> web.Response:
+    c = console(request)
+    viewer = session_of(request)
+    form = await request.post()
+    try:
+        back = EventFilter.parse(dict(parse_qsl(str(form.get("back", "")))))
+    except FilterError:
+        back = EventFilter.parse({})
+    target = "/staff/audit?" + urlencode(back.as_query())
+    try:
+        await c.auditing.review(
+            request.match_info["event_id"], viewer, str(form.get("comment", ""))
+        )
+    except FilterError as exc:
+        await c.sessions.flash(viewer.digest, "error", exc.code, {})
+        return web.Response(status=303, headers={"Location": target})
+    await c.sessions.flash(
+        viewer.digest, "ok", "ok.reviewed", {"id": request.match_info["event_id"]}
+    )
+    return web.Response(status=303, headers={"Location": target})
+
+
+async def export_csv(request: web.Request) -> web.Response:
+    c = console(request)
+    try:
+        flt = EventFilter.parse(request.query)
+    except FilterError as exc:
+        return error_page(request, exc.code, 400)
+    text, _ = await c.auditing.export_csv(flt, session_of(request))
+    stamp = datetime.now(JST).strftime("%Y%m%d-%H%M%S")
+    return web.Response(
+        body=text.encode("utf-8"),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="hogo-events-{stamp}.csv"'},
+    )

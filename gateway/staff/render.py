@@ -1,0 +1,100 @@
+"""Server-rendered pages: one jinja2 environment (autoescaped), the page frame's context
+(language, user, CSRF token, navigation, the flash message), and the display of times and ages.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+
+from gateway.staff.access import SESSION_KEY
+from gateway.staff.auditing import JST
+from gateway.staff.i18n import Translator, lang_of
+from gateway.store.sessions import Session
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("gateway.staff", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+# What each role sees in the navigation: (path, message key).
+NAV: dict[str, list[tuple[str, str]]] = {
+    "registrar": [("/staff/flags", "nav.flags"), ("/staff/flags/due", "nav.due")],
+    "approver": [("/staff/queue", "nav.queue")],
+    "auditor": [("/staff/audit", "nav.audit")],
+    "admin": [("/staff/admin/users", "nav.users"), ("/staff/admin/requesters", "nav.requesters")],
+}
+HOME = {role: items[0][0] for role, items in NAV.items()}
+
+
+def jst(iso: str) -> str:
+    """An ISO 8601 time shown in Japan's time (JST), to the second."""
+    if not iso:
+        return ""
+    try:
+        at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def age_text(seconds: int, t: Translator) -> str:
+    days, rest = divmod(max(0, int(seconds)), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return t("age.days_hours", d=str(days), h=str(hours))
+    if hours:
+        return t("age.hours_minutes", h=str(hours), m=str(minutes))
+    if minutes:
+        return t("age.minutes", m=str(minutes))
+    return t("age.seconds", s=str(rest))
+
+
+def page(
+    request: web.Request,
+    template: str,
+    title: str,
+    *,
+    status: int = 200,
+    error: tuple[str, dict[str, str]] | None = None,
+    **ctx: Any,
+) -> web.Response:
+    """Render a console page. `title` is a message key: titles never hold personal data."""
+    t = Translator(lang_of(request))
+    session = request.get(SESSION_KEY)
+    session = session if isinstance(session, Session) else None
+    flash = None
+    if session is not None and session.flash:
+        level, key, params = session.flash
+        flash = {"level": level, "text": t(key, **params)}
+    if error is not None:
+        flash = {"level": "error", "text": t(error[0], **error[1])}
+    html = _env.get_template(template).render(
+        _=t,
+        lang=t.lang,
+        title=t(title),
+        session=session,
+        csrf=session.csrf if session else "",
+        nav=NAV.get(session.role, []) if session else [],
+        here=quote(request.path),
+        path=request.path,
+        flash=flash,
+        jst=jst,
+        age=lambda s: age_text(s, t),
+        **ctx,
+    )
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def error_page(request: web.Request, key: str, status: int, **params: str) -> web.Response:
+    return page(request, "error.html", "title.error", status=status, message=(key, params))

@@ -1,0 +1,6 @@
+-- End a session. KEYS[1] session -> {'ok'} | {'none'}
+local login = redis.call('HGET', KEYS[1], 'login')
+if not login then return {'none'} end
+redis.call('DEL', KEYS[1])
+emit('staff.logout', 'staff:' .. login, {})
+return {'ok'}

@@ -1,0 +1,80 @@
+"""Server-side sessions of the staff console, with idle and absolute expiry.
+
+The browser holds a random session id; the store keeps only its SHA-256 digest, so a copy of the
+store opens no session. The idle timeout is the key's expiry (renewed on every request), the
+absolute one a field checked on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from gateway.store.redis import Redis
+
+
+def session_digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    digest: str
+    login: str
+    role: str
+    department: str
+    csrf: str
+    flash: tuple[str, str, dict[str, str]] | None = None  # (level, message key, params)
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.login}"
+
+
+class SessionStore:
+    def __init__(self, redis: Redis) -> None:
+        self.r = redis
+        self.k = redis.keys
+
+    async def open(
+        self,
+        digest: str,
+        login: str,
+        password_hash: str,
+        csrf: str,
+        idle_ms: int,
+        absolute_ms: int,
+        peer: str,
+    ) -> str | None:
+        """Open a session for a verified login; the reason when it was refused after all."""
+        res = await self.r.script(
+            "staff_login_ok",
+            [self.k.staff_user(login), self.k.staff_session(digest)],
+            [login, password_hash, csrf, idle_ms, absolute_ms, peer],
+        )
+        return None if res[0] == "ok" else str(res[1])
+
+    async def touch(self, digest: str, idle_ms: int) -> Session | None:
+        """The live session behind `digest`, kept alive; None if it ended or never was."""
+        res = await self.r.script("staff_session", [self.k.staff_session(digest)], [idle_ms])
+        if res[0] != "ok":
+            return None
+        _, login, role, department, csrf, flash = res
+        shown = None
+        if flash:
+            level, key, params = json.loads(flash)
+            shown = (level, key, params)
+        return Session(digest, login, role, department, csrf, shown)
+
+    async def flash(self, digest: str, level: str, key: str, params: dict[str, str]) -> None:
+        """A message for the next page (after a redirect). Keys and codes only, no personal data."""
+        await self.r.script(
+            "staff_flash",
+            [self.k.staff_session(digest)],
+            [json.dumps([level, key, params], ensure_ascii=False)],
+        )
+
+    async def close(self, digest: str) -> bool:
+        res = await self.r.script("staff_logout", [self.k.staff_session(digest)], [])
+        return res[0] == "ok"

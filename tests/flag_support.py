@@ -1,0 +1,99 @@
+"""Helpers for the flag, department, portal and report tests: the command line as a subprocess,
+flagging a synthetic resident, reading the raw store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.context import Gateway
+from gateway.flags import set_flags
+from gateway.simulator import Resident
+from gateway.store.flags import FlagRecord
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def cli_runner(data_dir: Path, redis_url: str) -> Cli:
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "--data-dir",
+                str(data_dir),
+                "--redis-url",
+                redis_url,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=120,
+        )
+
+    return run
+
+
+def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)
+    assert len(lines) == 1 and lines[0].startswith("hogo-gateway: error:"), res.stderr
+    return lines[0]
+
+
+async def flag(
+    gw: Gateway,
+    person: Resident,
+    *,
+    department: str = "子ども家庭課",
+    business: str | None = "児童手当業務",
+    basis: str = "application",
+    until: str | None = None,
+    ard: bool = True,
+    nd: bool = True,
+    actor: str = "staff:registrar",
+) -> FlagRecord:
+    return await set_flags(
+        gw,
+        atena_number=person.atena_number,
+        name=person.name,
+        department=department,
+        business=business,
+        basis=basis,
+        until=until,
+        auto_response_disabled=ard,
+        non_disclosure=nd,
+        actor=actor,
+    )
+
+
+async def all_values(gw: Gateway) -> bytes:
+    """Every key and value in the store, as one blob (to look for plaintext that must not be)."""
+    client = gw.redis.client
+    out: list[str] = []
+    async for key in client.scan_iter("*"):
+        out.append(key)
+        kind = await client.type(key)
+        if kind == "string":
+            out.append(await client.get(key) or "")
+        elif kind == "hash":
+            out += [f"{k}={v}" for k, v in (await client.hgetall(key)).items()]
+        elif kind == "list":
+            out += await client.lrange(key, 0, -1)
+        elif kind == "set":
+            out += list(await client.smembers(key))
+        elif kind == "zset":
+            out += await client.zrange(key, 0, -1)
+        elif kind == "stream":
+            for _, fields in await client.xrange(key):
+                out += [f"{k}={v}" for k, v in fields.items()]
+    return "\n".join(out).encode()
+
+
+async def events_of(gw: Gateway, kind: str) -> list[dict[str, object]]:
+    """Events of exactly this kind, oldest first."""
+    return [e.as_json() for e in await gw.events.read(count=100_000) if e.kind == kind]

@@ -1,0 +1,72 @@
+"""`hogo-gateway demo` makes one synthetic staff account per role, prints them with their fresh
+passwords, and they log in to the running console."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.staffkit import StaffClient
+from tests.support import free_port
+
+
+@pytest.mark.slow
+async def test_demo_prints_staff_accounts_that_log_in(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOGO_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--data-dir", str(tmp_path), "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if "Stop with Ctrl-C" in line:
+                break
+        text = "\n".join(lines)
+        assert f"http://127.0.0.1:{port}/staff/" in text, text
+        accounts = {
+            m.group(1): (m.group(2), m.group(3))
+            for m in re.finditer(
+                r"^\s+(demo-[a-z0-9]+)\s+(\S+)\s+(registrar|approver|auditor|admin)\b", text, re.M
+            )
+        }
+        assert {role for _, role in accounts.values()} == {
+            "registrar",
+            "approver",
+            "auditor",
+            "admin",
+        }
+        client = StaffClient.new(f"http://127.0.0.1:{port}")
+        try:
+            for login, (password, role) in accounts.items():
+                assert await client.login(login, password) == 200, login
+                status, body = await client.api("GET", "/api/v1/session")
+                assert (status, body["role"]) == (200, role)
+                assert (await client.api("DELETE", "/api/v1/session"))[0] == 200
+            assert await client.login("demo-approver", "not-the-password") == 401
+        finally:
+            await client.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
