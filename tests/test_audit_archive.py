@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.archive import Archive
+from gateway.audit.archive import Archive, id_key
 from gateway.audit.archiver import Archiver
 from gateway.audit.files import verify_files
 from gateway.audit.sealer import Sealer
@@ -206,3 +206,27 @@ async def test_reading_the_live_trail_while_the_archiver_trims_it_misses_nothing
     chain.finish()
     assert seen == list(range(1, 31))
     assert report.ok and report.events == 30, report.text()
+
+
+async def test_the_event_log_reads_archived_events_by_id_as_before(gw: Gateway) -> None:
+    await make_events(gw, 30)
+    await seal_all(gw)
+    ids_before = [e.id for e in await gw.events.read()]
+    await make_events(gw, 3, start=30)  # and some not sealed yet
+    assert await archive_all(gw) == 25
+    events = await gw.events.read()
+    assert [e.fields["n"] for e in events] == [str(i) for i in range(33)]
+    assert [e.id for e in events[:30]] == ids_before  # an event keeps its id when archived
+    assert [e.seq for e in events] == [*range(1, 31), None, None, None]
+    # windows by id across the archive boundary, open and closed bounds, as the console asks
+    window = await gw.events.read(ids_before[20], ids_before[27])
+    assert [e.fields["n"] for e in window] == [str(i) for i in range(20, 28)]
+    window = await gw.events.read(f"({ids_before[23]}", "+", count=4)
+    assert [e.fields["n"] for e in window] == ["24", "25", "26", "27"]
+    [one] = await gw.events.read(ids_before[3], ids_before[3], count=1)
+    assert one.fields["n"] == "3" and one.kind == "query.held" and one.seq == 4
+    ms = ids_before[10].split("-")[0]  # a bare time: from its first id on
+    [first] = await gw.events.read(ms, "+", count=1)
+    assert id_key(ms) <= id_key(first.id) <= id_key(ids_before[10])
+    assert [e.fields["n"] async for e in gw.events.iterate(batch=7)] == [str(i) for i in range(33)]
+    assert await gw.events.length() == 33
