@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from gateway.audit.sealer import Sealer, _sign
+from gateway.audit.sealer import Sealer, sign_batch
 from gateway.settings import Settings
 from gateway.simulator import Simulator, synthetic_residents
 from gateway.store.trail import HeadMoved, LeaseLost
@@ -80,7 +80,7 @@ async def test_a_sealer_paused_past_its_lease_writes_nothing(
         a = Sealer(a_gw.trail, a_gw.keyring, settings)
         assert await a.lease.hold()
         head = await a_gw.trail.head()
-        batch = _sign(head, await a_gw.trail.unsealed(100), a_gw.keyring.signing_key)
+        batch = await sign_batch(head, await a_gw.trail.unsealed(100), a_gw.keyring.signing_key)
         await asyncio.sleep(0.5)  # A stalls (GC, SIGSTOP, a slow disk) with a signed batch
         await seal_all(b_gw)  # B takes the lapsed lease and seals the same events
         with pytest.raises(LeaseLost):
