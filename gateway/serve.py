@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway import eventloop, workers
 from gateway.app import build_app
 from gateway.settings import Settings
 
@@ -26,6 +27,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--insecure-http",
         action="store_true",
         help="allow plain HTTP on a non-loopback address (never in production)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("HOGO_WORKERS", "1")),
+        help="gateway processes sharing the port and the store (HOGO_WORKERS, default 1)",
     )
 
 
@@ -51,7 +58,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _run_app(app: web.Application, host: str, port: int, banner: str) -> None:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=workers.in_worker())
     await site.start()
     print(banner, flush=True)
     stop = asyncio.Event()
@@ -91,13 +98,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             embedded = None  # attached to one already running; not ours to stop
         print(f"embedded store under {Path(settings.data_dir) / 'redis'} (append-only)", flush=True)
     try:
+        if workers.wanted(args.workers):
+            return workers.supervise(args.workers, args.argv, url)
         app = build_app(settings, url)
         banner = (
             f"hogo-gateway listening on http://{settings.host}:{settings.port} "
             f"(plain HTTP{', loopback only' if _is_loopback(settings.host) else ', INSECURE'}); "
             f"upstream {settings.upstream_url}; pid {os.getpid()}"
         )
-        asyncio.run(_run_app(app, settings.host, settings.port, banner))
+        eventloop.run(_run_app(app, settings.host, settings.port, banner))
     finally:
         if embedded is not None:
             embedded.stop()
