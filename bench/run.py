@@ -38,6 +38,7 @@ from bench.procs import (
     machine_info,
     start_redis,
 )
+from gateway.eventloop import chosen
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("gateway", "bare", "upstream")
@@ -282,6 +283,40 @@ def summary(runs: list[Run], scenarios: list[str]) -> list[str]:
     return out
 
 
+def start_stack(
+    a: argparse.Namespace, tmp: Path, procs: Processes, sut_cpus: str | None, rest_cpus: str | None
+) -> dict[str, Service]:
+    """Redis with the bench's data, the upstream, the gateway and the bare proxy, all ready."""
+    redis_svc, redis_url = start_redis(procs, tmp / "redis", a.fsync, rest_cpus)
+    asyncio.run(load_data(tmp / "data", redis_url, a.residents, a.flagged_count))
+    up_port, gw_port, bare_port = free_port(), free_port(), free_port()
+    upstream = procs.start(
+        "upstream",
+        [PYTHON, "-m", "bench.upstream", "--port", str(up_port), "--loop", a.loop],
+        up_port,
+        cpus=rest_cpus,
+    )
+    upstream_url = upstream.url + "/provision"
+    env = {"HOGO_EVENT_LOOP": a.loop}
+    gw_cmd = [
+        PYTHON, "-m", "gateway", "serve", "--redis-url", redis_url,
+        "--data-dir", str(tmp / "data"), "--upstream-url", upstream_url,
+        "--port", str(gw_port),
+    ]  # fmt: skip
+    if a.workers > 1:
+        gw_cmd += ["--workers", str(a.workers)]
+    gateway = procs.start(
+        "gateway", gw_cmd, gw_port, cpus=sut_cpus, env=env, log=tmp / "gateway.log"
+    )
+    wait_ready(gateway.url)
+    bare_cmd = [
+        PYTHON, "-m", "bench.bare_proxy", "--port", str(bare_port),
+        "--upstream-url", upstream_url, "--loop", a.loop,
+    ]  # fmt: skip
+    bare = procs.start("bare", bare_cmd, bare_port, cpus=sut_cpus)
+    return {"gateway": gateway, "bare": bare, "upstream": upstream, "redis": redis_svc}
+
+
 # -- main --------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
@@ -337,37 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"# appendfsync {a.fsync}; {a.workers} gateway worker(s); layout {a.layout}; "
-        f"event loop {a.loop}; load generator {a.load}, {a.connections} connections; "
+        f"event loop {chosen(a.loop)}; load generator {a.load}, {a.connections} connections; "
         f"{a.residents} residents, {a.flagged_count} flagged; {a.duration:.0f} s runs",
         flush=True,
     )
     try:
-        redis_svc, redis_url = start_redis(procs, tmp / "redis", a.fsync, rest_cpus)
-        asyncio.run(load_data(tmp / "data", redis_url, a.residents, a.flagged_count))
-        up_port, gw_port, bare_port = free_port(), free_port(), free_port()
-        upstream = procs.start(
-            "upstream",
-            [PYTHON, "-m", "bench.upstream", "--port", str(up_port), "--loop", a.loop],
-            up_port,
-            cpus=rest_cpus,
-        )
-        upstream_url = upstream.url + "/provision"
-        env = {"HOGO_EVENT_LOOP": a.loop}
-        gw_cmd = [
-            PYTHON, "-m", "gateway", "serve", "--redis-url", redis_url,
-            "--data-dir", str(tmp / "data"), "--upstream-url", upstream_url,
-            "--port", str(gw_port), "--workers", str(a.workers),
-        ]  # fmt: skip
-        gateway = procs.start(
-            "gateway", gw_cmd, gw_port, cpus=sut_cpus, env=env, log=tmp / "gateway.log"
-        )
-        wait_ready(gateway.url)
-        bare_cmd = [
-            PYTHON, "-m", "bench.bare_proxy", "--port", str(bare_port),
-            "--upstream-url", upstream_url, "--loop", a.loop,
-        ]  # fmt: skip
-        bare = procs.start("bare", bare_cmd, bare_port, cpus=sut_cpus)
-        services = {"gateway": gateway, "bare": bare, "upstream": upstream, "redis": redis_svc}
+        services = start_stack(a, tmp, procs, sut_cpus, rest_cpus)
         bench = Bench(a, services, rest_cpus)
         print(HEADER, flush=True)
         for sc in scenarios:
