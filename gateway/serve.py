@@ -31,7 +31,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("HOGO_WORKERS", "1")),
+        default=None,
         help="gateway processes sharing the port and the store (HOGO_WORKERS, default 1)",
     )
 
@@ -89,6 +89,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        worker_count = workers.count(args.workers)
+    except ValueError as exc:
+        print(f"hogo-gateway: error: {exc}", file=sys.stderr)
+        return 2
     embedded = None
     url = settings.redis_url
     if not url:
@@ -98,8 +103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             embedded = None  # attached to one already running; not ours to stop
         print(f"embedded store under {Path(settings.data_dir) / 'redis'} (append-only)", flush=True)
     try:
-        if workers.wanted(args.workers):
-            return workers.supervise(args.workers, args.argv, url)
+        if workers.wanted(worker_count):
+            return workers.supervise(worker_count, args.argv, url)
         app = build_app(settings, url)
         banner = (
             f"hogo-gateway listening on http://{settings.host}:{settings.port} "

@@ -40,6 +40,20 @@ def in_worker() -> bool:
     return os.environ.get(WORKER_ENV) == "1"
 
 
+def count(given: int | None) -> int:
+    """How many workers: --workers, else HOGO_WORKERS, else 1."""
+    raw = given if given is not None else os.environ.get("HOGO_WORKERS", "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(
+            f"--workers (HOGO_WORKERS) must be a whole number of at least 1, not {raw!r}"
+        )
+    return n
+
+
 def wanted(count: int | None) -> bool:
     """Whether this `serve` should supervise workers rather than serve by itself."""
     return (count or 1) > 1 and not in_worker()

@@ -176,3 +176,12 @@ async def test_workers_share_the_embedded_store_the_supervisor_owns(tmp_path, re
         assert s.proc.wait(40) == 0
         assert not endpoint.exists()  # the supervisor stopped its store after its workers
         assert not any(_alive(pid) for pid in workers)
+
+
+def test_a_worker_count_below_one_is_a_bad_argument(tmp_path, capsys) -> None:
+    from gateway.cli import main
+
+    argv = ["serve", "--data-dir", str(tmp_path), "--upstream-url", "http://127.0.0.1:9/"]
+    assert main([*argv, "--workers", "0"]) == 2
+    assert "--workers" in capsys.readouterr().err
+    assert not (tmp_path / "redis").exists()  # refused before any store was started
