@@ -119,13 +119,17 @@ def wait_ready(url: str, timeout: float = 30) -> None:
 
 
 def outcomes(url: str) -> dict[str, int]:
-    """hogo_queries_total by outcome, as the gateway's /metrics says (all workers)."""
+    """hogo_queries_total by outcome and hogo_faults_total by code, from /metrics (all workers)."""
     _, text = http_get(url + "/metrics")
     out: dict[str, int] = {}
     for line in text.splitlines():
         if line.startswith("hogo_queries_total{"):
             label = line.split('outcome="', 1)[1].split('"', 1)[0]
-            out[label] = out.get(label, 0) + int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("hogo_faults_total{"):  # which fault: e.g. TEMPORARILY_UNAVAILABLE
+            label = "fault " + line.split('code="', 1)[1].split('"', 1)[0]
+        else:
+            continue
+        out[label] = out.get(label, 0) + int(float(line.rsplit(" ", 1)[1]))
     return out
 
 
