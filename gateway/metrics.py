@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 disable_created_metrics()
 
@@ -39,9 +48,18 @@ UPSTREAM_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
-HELD_WAITING = Gauge("hogo_held_waiting", "Held queries waiting for staff", registry=REGISTRY)
+# Under `serve --workers N` (multiprocess mode) a gauge shows the value last set by any worker.
+HELD_WAITING = Gauge(
+    "hogo_held_waiting",
+    "Held queries waiting for staff",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
 STORE_UP = Gauge(
-    "hogo_store_up", "1 when the flag store answered the last check", registry=REGISTRY
+    "hogo_store_up",
+    "1 when the flag store answered the last check",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 
 for outcome in ("provided", "held", "refused", "fault"):
@@ -57,3 +75,15 @@ TLS_EXPIRY = Gauge(
     ["listener", "what"],
     registry=REGISTRY,
 )
+
+
+def exposition() -> bytes:
+    """The Prometheus text for /metrics: this process's, or every worker's added up."""
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not multiproc_dir:
+        return generate_latest(REGISTRY)
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, multiproc_dir)
+    return generate_latest(registry)
