@@ -170,16 +170,13 @@ async def due_flags(request: web.Request) -> web.Response:
             )
             raise ApiRefusal(403, "forbidden", "only holding departments (annex 1) list renewals")
         within = int(raw)
-        items = await flags.due(gw, within_days=within, department=token.department)
-        # recorded before it is answered: if the record cannot be written, nothing is shown
-        await gw.events.append(
-            "flag.due_read",
-            actor,
+        items = await flags.read_due(
+            gw,
+            actor=actor,
+            within_days=within,
             department=token.department,
             business=token.business,
             operator=operator,
-            within=str(within),
-            count=str(len(items)),
         )
     except ApiRefusal as exc:
         return _refusal(exc)
