@@ -29,6 +29,7 @@ from gateway.store.release_requests import ReleaseRequestStore, RequestRefused, 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
 JST = timezone(timedelta(hours=9), "JST")  # the ward's calendar; Japan keeps no summer time
 RENEWAL_WINDOW_DAYS = 30  # renewal of a support measure may be asked from a month before its end
+MAX_WINDOW_DAYS = 366  # the widest renewal list anyone asks for: a year ahead
 MAX_NAME = 100
 MAX_NOTE = 2000
 

@@ -24,7 +24,6 @@ from gateway.staff.render import page
 from gateway.store.sessions import Session
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{1,32}$")
-MAX_DUE_DAYS = 366
 FIELDS = ("atena_number", "name", "business", "basis", "until", "note")
 CHECKS = ("auto_response_disabled", "non_disclosure")
 
@@ -220,8 +219,14 @@ async def due_page(request: web.Request) -> web.Response:
     like every showing of the list."""
     viewer = session_of(request)
     raw = request.query.get("days", "")
-    days = int(raw) if raw.isdigit() and int(raw) <= MAX_DUE_DAYS else flags.RENEWAL_WINDOW_DAYS
+    days = (
+        int(raw)
+        if raw.isdigit() and int(raw) <= flags.MAX_WINDOW_DAYS
+        else flags.RENEWAL_WINDOW_DAYS
+    )
     items = await flags.read_due(
         console(request).gw, actor=viewer.actor, within_days=days, department=viewer.department
     )
-    return page(request, "due.html", "title.due", items=items, days=days, max_days=MAX_DUE_DAYS)
+    return page(
+        request, "due.html", "title.due", items=items, days=days, max_days=flags.MAX_WINDOW_DAYS
+    )
