@@ -10,10 +10,9 @@ URL or a flash message; a refused action is shown on the page it answers, with w
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from gateway import annex, flags
 from gateway.context import Gateway
@@ -65,7 +64,7 @@ def refusal(exc: ValueError, viewer: Session) -> Refusal:
 class Form:
     """The posted fields, as typed (only surrounding spaces removed: nothing cut short)."""
 
-    def __init__(self, data: MultiDictProxy[Any]) -> None:
+    def __init__(self, data: Mapping[str, object]) -> None:
         self.data = data
 
     def text(self, name: str) -> str:
