@@ -18,7 +18,13 @@ from importlib import resources
 
 
 class AnnexError(ValueError):
-    """A department or business the annexes do not approve for what was asked."""
+    """A department or business the annexes do not approve for what was asked. `reason` says
+    which (`department`, `business_required`, `business_unknown`) for those who show their own
+    text for it (the console); the message says it plainly, with what is registered."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +75,15 @@ class Annex:
         where the department has exactly one. Raises AnnexError with what is registered."""
         rows = self.businesses(department)
         if not rows:
-            raise AnnexError(f"{department!r} is not a department of {self.title}")
+            raise AnnexError("department", f"{department!r} is not a department of {self.title}")
         if not business or not business.strip():
             if len(rows) == 1:
                 return rows[0]
             names = " / ".join(r.business for r in rows)
             raise AnnexError(
+                "business_required",
                 f"{rows[0].department} has {len(rows)} businesses in {self.title}; "
-                f"name one with --business: {names}"
+                f"name one with --business: {names}",
             )
         wanted = fold(business)
         for r in rows:
@@ -84,8 +91,9 @@ class Annex:
                 return r
         names = " / ".join(r.business for r in rows)
         raise AnnexError(
+            "business_unknown",
             f"{business!r} is not a registered business of {rows[0].department} in {self.title} "
-            f"(registered: {names})"
+            f"(registered: {names})",
         )
 
     def allows(self, department: str, business: str) -> bool:

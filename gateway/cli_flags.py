@@ -111,16 +111,11 @@ async def cmd_flags_due(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway import flags
 
     try:
-        items = await flags.due(gw, within_days=args.within, department=args.department)
+        items = await flags.read_due(
+            gw, actor=os_actor(), within_days=args.within, department=args.department
+        )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    await gw.events.append(
-        "flag.due_read",
-        os_actor(),
-        department=args.department or "",
-        within=str(args.within),
-        count=str(len(items)),
-    )
     text = "\n".join(
         f"{'OVERDUE' if i.overdue else 'due':<7}  {i.until}  "
         f"{i.days_left:>+5d} days  {i.atena_number}  {i.name}  {i.department}  {i.business}"

@@ -66,21 +66,24 @@ def _registration(department: str, business: str | None) -> annex.Registration:
             found.setdefault(annex.fold(r.business), r)
     if not found:
         raise annex.AnnexError(
-            f"{department!r} is neither a using department (annex 2) nor a holding one (annex 1)"
+            "department",
+            f"{department!r} is neither a using department (annex 2) nor a holding one (annex 1)",
         )
     names = " / ".join(r.business for r in found.values())
     if not business or not business.strip():
         if len(found) == 1:
             return next(iter(found.values()))
         raise annex.AnnexError(
+            "business_required",
             f"{department} has {len(found)} registered businesses; name one with --business: "
-            f"{names}"
+            f"{names}",
         )
     registration = found.get(annex.fold(business))
     if registration is None:
         raise annex.AnnexError(
+            "business_unknown",
             f"{business!r} is not a registered business of {department} in annex 1 or 2 "
-            f"(registered: {names})"
+            f"(registered: {names})",
         )
     return registration
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway import metrics
 from gateway.audit import tasks as audit_tasks
@@ -172,6 +172,4 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         metrics.STORE_UP.set(1)
     except StoreUnavailable:
         metrics.STORE_UP.set(0)
-    return web.Response(
-        body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
+    return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -25,7 +25,6 @@ from gateway.store.redis import StoreUnavailable
 
 OPERATOR = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 OPERATOR_HEADER = "X-Hogo-Operator"  # the member of staff at the business system, if it says
-MAX_WITHIN_DAYS = 366
 
 
 class ApiRefusal(Exception):
@@ -146,7 +145,7 @@ async def due_flags(request: web.Request) -> web.Response:
         token, operator = await _caller(request, "flags.due")
         actor = f"dept-token:{token.id}"
         raw = request.query.get("within", str(flags.RENEWAL_WINDOW_DAYS))
-        if not raw.isdigit() or int(raw) > MAX_WITHIN_DAYS:
+        if not raw.isdigit() or int(raw) > flags.MAX_WINDOW_DAYS:
             await _security(
                 gw,
                 "api_bad_input",
@@ -156,7 +155,9 @@ async def due_flags(request: web.Request) -> web.Response:
                 business=token.business,
                 reason="within",
             )
-            raise ApiRefusal(400, "bad_request", f"within is a number of days, 0-{MAX_WITHIN_DAYS}")
+            raise ApiRefusal(
+                400, "bad_request", f"within is a number of days, 0-{flags.MAX_WINDOW_DAYS}"
+            )
         if not departments.may_list_renewals(token.department, token.business):
             await _security(
                 gw,
@@ -170,16 +171,13 @@ async def due_flags(request: web.Request) -> web.Response:
             )
             raise ApiRefusal(403, "forbidden", "only holding departments (annex 1) list renewals")
         within = int(raw)
-        items = await flags.due(gw, within_days=within, department=token.department)
-        # recorded before it is answered: if the record cannot be written, nothing is shown
-        await gw.events.append(
-            "flag.due_read",
-            actor,
+        items = await flags.read_due(
+            gw,
+            actor=actor,
+            within_days=within,
             department=token.department,
             business=token.business,
             operator=operator,
-            within=str(within),
-            count=str(len(items)),
         )
     except ApiRefusal as exc:
         return _refusal(exc)

@@ -24,26 +24,43 @@ from gateway.store.flags import (
     FlagChanged,
     FlagRecord,
 )
-from gateway.store.release_requests import ReleaseRequestStore, StoredRequest
+from gateway.store.release_requests import ReleaseRequestStore, RequestRefused, StoredRequest
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
 JST = timezone(timedelta(hours=9), "JST")  # the ward's calendar; Japan keeps no summer time
 RENEWAL_WINDOW_DAYS = 30  # renewal of a support measure may be asked from a month before its end
+MAX_WINDOW_DAYS = 366  # the widest renewal list anyone asks for: a year ahead
 MAX_NAME = 100
 MAX_NOTE = 2000
 
 
-class SamePersonError(ValueError):
+class FlagRuleError(ValueError):
+    """A flag rule refused what was asked; nothing was changed. `reason` is a short code for
+    those who show their own text for it (the console's catalog has `err.flag.<reason>`), with
+    `params` for that text; the message says it plainly, in English (the command line)."""
+
+    def __init__(self, reason: str, message: str, **params: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.params = params
+
+
+class SamePersonError(FlagRuleError):
     """Nobody confirms their own release request (four eyes)."""
 
+    def __init__(self) -> None:
+        super().__init__("same_person", "nobody confirms their own release request")
 
-class ReleaseRequestError(ValueError):
-    """A release request that is unknown, already decided, or no longer matches the flag."""
+
+class ReleaseRequestError(FlagRuleError):
+    """A release request that cannot be made (`no_flag`, `not_on`, `not_holder`, `pending`), or
+    one that is unknown, already decided or no longer matches the flag (`unknown`, `decided`,
+    `superseded`)."""
 
 
 def check_atena_number(value: str) -> None:
     if not ATENA_NUMBER.match(value):
-        raise ValueError("an atena number (団体内統合宛名番号) is 15 digits")
+        raise FlagRuleError("atena_number", "an atena number (団体内統合宛名番号) is 15 digits")
 
 
 def ward_today() -> date:
@@ -59,15 +76,19 @@ def parse_date(value: str, what: str = "--until") -> date:
             raise ValueError
         return date(int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError:
-        raise ValueError(f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
+        raise FlagRuleError("date", f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
 
 
-def _check_text(value: str, what: str, limit: int) -> str:
+def _check_name(value: str) -> str:
     text = value.strip()
     if not text:
-        raise ValueError(f"a flag needs {what}")
-    if len(text) > limit or any(ord(ch) < 32 for ch in text):
-        raise ValueError(f"{what} must be one line of at most {limit} characters")
+        raise FlagRuleError("name_required", "a flag needs the person's name")
+    if len(text) > MAX_NAME or any(ord(ch) < 32 for ch in text):
+        raise FlagRuleError(
+            "name_format",
+            f"the person's name must be one line of at most {MAX_NAME} characters",
+            max=str(MAX_NAME),
+        )
     return text
 
 
@@ -94,15 +115,15 @@ def set_change(
     """The change that sets flags, after every rule has been checked (ValueError otherwise)."""
     check_atena_number(atena_number)
     if basis not in BASES:
-        raise ValueError(f"basis must be one of {', '.join(BASES)}")
-    name = _check_text(name, "the person's name", MAX_NAME)
+        raise FlagRuleError("basis", f"basis must be one of {', '.join(BASES)}")
+    name = _check_name(name)
     if not department.strip():
-        raise ValueError("a flag needs the holding department")
+        raise FlagRuleError("department_required", "a flag needs the holding department")
     registration = annex.holding().find(department, business)
     if not (auto_response_disabled or non_disclosure):
-        raise ValueError("nothing to set: choose at least one flag")
+        raise FlagRuleError("no_flag_chosen", "nothing to set: choose at least one flag")
     if until and clear_until:
-        raise ValueError("--until and --no-until exclude each other")
+        raise FlagRuleError("until_conflict", "--until and --no-until exclude each other")
     until_iso = parse_date(until).isoformat() if until else ""
     entry: dict[str, object] = {
         "basis": basis,
@@ -166,14 +187,23 @@ def _check_release(
     basis: str, note: str, auto_response_disabled: bool, non_disclosure: bool
 ) -> str:
     if basis != "application":
-        raise ValueError("a flag is released only on the person's application (申出)")
+        raise FlagRuleError(
+            "application_only", "a flag is released only on the person's application (申出)"
+        )
     if not note.strip():
-        raise ValueError("a release needs a note")
+        raise FlagRuleError("note_required", "a release needs a note")
     if len(note) > MAX_NOTE:
-        raise ValueError(f"the note must be at most {MAX_NOTE} characters")
+        raise FlagRuleError(
+            "note_too_long", f"the note must be at most {MAX_NOTE} characters", max=str(MAX_NOTE)
+        )
     if not (auto_response_disabled or non_disclosure):
-        raise ValueError("nothing to release: choose at least one flag")
+        raise FlagRuleError("no_flag_chosen", "nothing to release: choose at least one flag")
     return note.strip()
+
+
+def _check_actor(actor: str, what: str) -> None:
+    if not actor.strip():
+        raise FlagRuleError("actor_required", f"{what} needs the person who makes it")
 
 
 async def release_flags(
@@ -192,12 +222,12 @@ async def release_flags(
     note = _check_release(basis, note, auto_response_disabled, non_disclosure)
     current = await gw.flags.get(atena_number)
     if current is None or not current.state.any:
-        raise ValueError("this person has no flag set")
+        raise FlagRuleError("no_flag", "this person has no flag set")
     if not (
         (auto_response_disabled and current.state.auto_response_disabled)
         or (non_disclosure and current.state.non_disclosure)
     ):
-        raise ValueError("none of the flags to release is set for this person")
+        raise FlagRuleError("not_on", "none of the flags to release is set for this person")
     return await gw.flags.change(
         FlagChange(
             atena_number=atena_number,
@@ -293,26 +323,37 @@ async def request_release(
     department: str,
 ) -> ReleaseRequest:
     """Ask for a release on the person's application, for a holding department that set the flag.
-    Nothing is released until someone else confirms (`confirm_release`)."""
+    Nothing is released until someone else confirms (`confirm_release`). A department that has
+    not set a flag of this person learns nothing about it (not even whether anyone has), and the
+    attempt is a security event."""
     check_atena_number(atena_number)
     note = _check_release(basis, note, auto_response_disabled, non_disclosure)
-    if not requested_by.strip():
-        raise ValueError("a release request needs the person who makes it")
+    _check_actor(requested_by, "a release request")
     holding = annex.holding()
     if not holding.has_department(department):
-        raise annex.AnnexError(f"{department!r} is not a department of {holding.title}")
+        raise annex.AnnexError(
+            "department", f"{department!r} is not a department of {holding.title}"
+        )
     canonical = holding.businesses(department)[0].department
+    person_key = await gw.flags.person_key(atena_number)
     store = _requests(gw)
-    request_id = await store.create(
-        person_key=await gw.flags.person_key(atena_number),
-        atena_number=atena_number,
-        auto_response_disabled=auto_response_disabled,
-        non_disclosure=non_disclosure,
-        requested_by=requested_by,
-        department=canonical,
-        basis=basis,
-        note=note,
-    )
+    try:
+        request_id = await store.create(
+            person_key=person_key,
+            atena_number=atena_number,
+            auto_response_disabled=auto_response_disabled,
+            non_disclosure=non_disclosure,
+            requested_by=requested_by,
+            department=canonical,
+            basis=basis,
+            note=note,
+        )
+    except RequestRefused as exc:
+        if exc.reason == "not_holder":
+            await gw.events.security(
+                "department_mismatch", requested_by, subject=person_key, department=canonical
+            )
+        raise ReleaseRequestError(exc.reason, str(exc)) from None
     stored = await store.get(request_id)
     assert stored is not None
     return await _as_release_request(gw, stored)
@@ -321,16 +362,15 @@ async def request_release(
 async def confirm_release(gw: Gateway, *, request_id: str, confirmed_by: str) -> FlagRecord:
     """The second person confirms: the release happens only if the request is still pending, the
     confirmer is not the requester, and the flag is still as it was when asked, all checked in the
-    same atomic step as the release itself."""
-    if not confirmed_by.strip():
-        raise ValueError("a confirmation needs the person who confirms")
+    same atomic step as the release itself. Confirming one's own request is a security event."""
+    _check_actor(confirmed_by, "a confirmation")
     stored = await _requests(gw).get(request_id)
     if stored is None:
-        raise ReleaseRequestError(f"no release request {request_id}")
+        raise _unknown(request_id)
     if stored.state != "pending":
-        raise ReleaseRequestError(f"release request {request_id} is already {stored.state}")
+        raise _decided(request_id, stored.state)
     if stored.requested_by == confirmed_by:
-        raise SamePersonError("nobody confirms their own release request")
+        raise await _same_person(gw, stored, confirmed_by)
     assert stored.atena_number is not None and stored.note is not None
     change = FlagChange(
         atena_number=stored.atena_number,
@@ -350,28 +390,55 @@ async def confirm_release(gw: Gateway, *, request_id: str, confirmed_by: str) ->
     try:
         return await gw.flags.change(change)
     except ChangeRefused as exc:
+        # decided (or changed hands) between the read above and the atomic step
         if exc.reason == "same_person":
-            raise SamePersonError("nobody confirms their own release request") from None
-        if exc.reason == "unknown":
-            raise ReleaseRequestError(f"no release request {request_id}") from None
-        raise ReleaseRequestError(f"release request {request_id} is already {exc.reason}") from None
+            raise await _same_person(gw, stored, confirmed_by) from None
+        if exc.reason in ("unknown", "mismatch"):
+            raise _unknown(request_id) from None
+        raise _decided(request_id, exc.reason) from None
     except FlagChanged as exc:
         # the store has closed the request as superseded, in the same step
         raise ReleaseRequestError(
+            "superseded",
             f"the flag changed since release request {request_id} was made (version "
             f"{stored.version} -> {exc.version}); nothing was released and the request is closed: "
-            "ask again"
+            "ask again",
         ) from None
 
 
+def _unknown(request_id: str) -> ReleaseRequestError:
+    return ReleaseRequestError("unknown", f"no release request {request_id}")
+
+
+def _decided(request_id: str, state: str) -> ReleaseRequestError:
+    message = f"release request {request_id} is already {state}"
+    if state == "superseded":
+        # closed by the store because the flag changed: to be asked again, not just left
+        return ReleaseRequestError("superseded", message)
+    return ReleaseRequestError("decided", message)
+
+
+async def _same_person(gw: Gateway, stored: StoredRequest, actor: str) -> SamePersonError:
+    """Recorded here, where the rule is, so that every front end records it once."""
+    await gw.events.security(
+        "self_approval",
+        actor,
+        subject=stored.person_key,
+        request=stored.id,
+        department=stored.department,
+    )
+    return SamePersonError()
+
+
 async def cancel_release(gw: Gateway, *, request_id: str, cancelled_by: str) -> ReleaseRequest:
-    if not cancelled_by.strip():
-        raise ValueError("a cancellation needs the person who cancels")
+    _check_actor(cancelled_by, "a cancellation")
     store = _requests(gw)
     try:
         await store.cancel(request_id, cancelled_by)
-    except ValueError as exc:
-        raise ReleaseRequestError(str(exc)) from None
+    except RequestRefused as exc:
+        if exc.reason == "unknown":
+            raise _unknown(request_id) from None
+        raise _decided(request_id, exc.state) from None
     stored = await store.get(request_id)
     assert stored is not None
     return await _as_release_request(gw, stored)
@@ -434,7 +501,7 @@ async def due(
     """Flags on whose `until` is at most `within_days` away (overdue ones included), soonest
     first; with `department`, only persons that department has flagged."""
     if within_days < 0:
-        raise ValueError("the window is a number of days, 0 or more")
+        raise FlagRuleError("window", "the window is a number of days, 0 or more")
     today = today or ward_today()
     wanted = annex.fold(department) if department else None
     items = []
@@ -461,3 +528,27 @@ async def due(
             )
         )
     return sorted(items, key=lambda i: (i.until, i.atena_number or ""))
+
+
+async def read_due(
+    gw: Gateway,
+    *,
+    actor: str,
+    within_days: int = RENEWAL_WINDOW_DAYS,
+    department: str | None = None,
+    **who: str,
+) -> list[DueItem]:
+    """The renewal list as shown to someone (the command line, the departments' API, the console):
+    it holds names and atena numbers, so it is recorded (`flag.due_read`: who, for which
+    department, how many; `who` adds the business and operator of an API caller) before it is
+    returned. If the record cannot be written, nothing is shown."""
+    items = await due(gw, within_days=within_days, department=department)
+    await gw.events.append(
+        "flag.due_read",
+        actor,
+        department=department or "",
+        **who,
+        within=str(within_days),
+        count=str(len(items)),
+    )
+    return items

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 disable_created_metrics()
 
@@ -39,9 +48,18 @@ UPSTREAM_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
-HELD_WAITING = Gauge("hogo_held_waiting", "Held queries waiting for staff", registry=REGISTRY)
+# Under `serve --workers N` (multiprocess mode) a gauge shows the value last set by any worker.
+HELD_WAITING = Gauge(
+    "hogo_held_waiting",
+    "Held queries waiting for staff",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
 STORE_UP = Gauge(
-    "hogo_store_up", "1 when the flag store answered the last check", registry=REGISTRY
+    "hogo_store_up",
+    "1 when the flag store answered the last check",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 
 for outcome in ("provided", "held", "refused", "fault"):
@@ -63,28 +81,38 @@ AUDIT_UNSEALED = Gauge(
     "hogo_audit_unsealed_events",
     "Events appended but not yet sealed (numbered, chained, signed) into the trail",
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 AUDIT_SEAL_LAG = Gauge(
     "hogo_audit_seal_lag_seconds",
     "Age of the oldest event not yet sealed (0 when none waits)",
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 AUDIT_SEALED_SEQ = Gauge(
-    "hogo_audit_sealed_seq", "Sequence number of the last sealed event", registry=REGISTRY
+    "hogo_audit_sealed_seq",
+    "Sequence number of the last sealed event",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 AUDIT_STORED = Gauge(
     "hogo_audit_stored_events",
     "Sealed events still in the store, not yet moved to archive files",
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 AUDIT_ARCHIVED_SEQ = Gauge(
-    "hogo_audit_archived_seq", "Last sequence number moved to archive files", registry=REGISTRY
+    "hogo_audit_archived_seq",
+    "Last sequence number moved to archive files",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 AUDIT_ROLE = Gauge(
     "hogo_audit_role",
-    "1 while this process holds the role (sealer, archiver)",
+    "1 while this process (under --workers: any living worker) holds the role",
     ["role"],
     registry=REGISTRY,
+    multiprocess_mode="livemax",
 )
 AUDIT_SEALED = Counter(
     "hogo_audit_sealed_events", "Events sealed by this process", registry=REGISTRY
@@ -96,3 +124,15 @@ AUDIT_SPOOLED = Counter(
 )
 for _role in ("sealer", "archiver"):
     AUDIT_ROLE.labels(_role)
+
+
+def exposition() -> bytes:
+    """The Prometheus text for /metrics: this process's, or every worker's added up."""
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not multiproc_dir:
+        return generate_latest(REGISTRY)
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, multiproc_dir)
+    return generate_latest(registry)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway import eventloop, workers
 from gateway.app import build_app
 from gateway.listeners import check_plain_http, describe, start_listeners
 from gateway.settings import SEPARABLE, Settings, SettingsError
@@ -37,6 +38,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
             f"(HOGO_{service.upper()}_LISTEN)",
         )
         _tls_arguments(p, f"{service}-", f"the {service} listener")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="gateway processes sharing the port and the store (HOGO_WORKERS, default 1)",
+    )
 
 
 def _tls_arguments(p: argparse.ArgumentParser, prefix: str, what: str) -> None:
@@ -75,7 +82,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _run_app(app: web.Application, settings: Settings, banner: str) -> None:
-    runner = await start_listeners(app, settings)
+    runner = await start_listeners(app, settings, reuse_port=workers.in_worker())
     print(banner, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -113,6 +120,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    try:
+        worker_count = workers.count(args.workers)
+    except ValueError as exc:
+        print(f"hogo-gateway: error: {exc}", file=sys.stderr)
+        return 2
     embedded = None
     url = settings.redis_url
     if not url:
@@ -122,6 +134,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             embedded = None  # attached to one already running; not ours to stop
         print(f"embedded store under {Path(settings.data_dir) / 'redis'} (append-only)", flush=True)
     try:
+        if workers.wanted(worker_count):
+            return workers.supervise(worker_count, args.argv, url)
         app = build_app(settings, url)
         waits = settings.replicas_to_wait_for
         banner = "\n".join(
@@ -137,7 +151,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 *(f"  listening on {describe(listener)}" for listener in settings.listeners()),
             ]
         )
-        asyncio.run(_run_app(app, settings, banner))
+        eventloop.run(_run_app(app, settings, banner))
     finally:
         if embedded is not None:
             embedded.stop()

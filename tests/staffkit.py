@@ -22,6 +22,7 @@ ACCOUNTS: dict[str, tuple[str, str, str]] = {
     "registrar": ("reg-kodomo", "registrar", "子ども家庭課"),
     "registrar2": ("reg-kodomo2", "registrar", "子ども家庭課"),
     "registrar_tax": ("reg-zeimu", "registrar", "税務課"),
+    "registrar_outside": ("reg-koseki", "registrar", "戸籍住民課"),  # not in annex 1
     "approver": ("appr-one", "approver", "企画政策課"),
     "approver2": ("appr-two", "approver", "企画政策課"),
     "auditor": ("aud-one", "auditor", "情報政策課"),

@@ -38,7 +38,7 @@ def _wait_short() -> float:
 
 
 async def _up(settings, url: str, residents) -> tuple[Running, list]:
-    return await start_running(replace(settings, wait_replicas=1, wait_timeout=0.3), url, residents)
+    return await start_running(replace(settings, wait_replicas=1, wait_timeout=1.0), url, residents)
 
 
 async def _down(r: Running, runners: list) -> None:

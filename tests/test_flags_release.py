@@ -13,6 +13,7 @@ from gateway.flags import (
     cancel_release,
     confirm_release,
     pending_releases,
+    release_flags,
     release_request,
     request_release,
 )
@@ -64,13 +65,21 @@ async def test_a_second_person_confirms_and_the_flag_is_released(running: Runnin
 async def test_nobody_confirms_their_own_request(running: Running) -> None:
     await flag(running.gw, running.residents[1])
     req = await _ask(running, 1, requested_by="staff:same")
-    with pytest.raises(SamePersonError):
+    with pytest.raises(SamePersonError) as refused:
         await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:same")
-    assert issubclass(SamePersonError, ValueError)
+    assert issubclass(SamePersonError, ValueError) and refused.value.reason == "same_person"
     record = await running.gw.flags.get(running.residents[1].atena_number)
     assert record is not None and record.state.any and record.version == 1
     assert [r.id for r in await pending_releases(running.gw)] == [req.id]
     assert await events_of(running.gw, "flag.release") == []
+    # the attempt is a security event, recorded once, by the rule itself (whoever calls it)
+    [event] = await events_of(running.gw, "security.self_approval")
+    assert (event["actor"], event["request"], event["department"]) == (
+        "staff:same",
+        req.id,
+        "子ども家庭課",
+    )
+    assert event["subject"] == record.person_key
 
 
 async def test_a_request_is_confirmed_once_whoever_races_for_it(running: Running) -> None:
@@ -89,15 +98,21 @@ async def test_a_request_is_confirmed_once_whoever_races_for_it(running: Running
 
 
 async def test_unknown_or_decided_requests_are_clear_errors(running: Running) -> None:
-    with pytest.raises(ReleaseRequestError, match="no release request"):
+    with pytest.raises(ReleaseRequestError, match="no release request") as refused:
         await confirm_release(running.gw, request_id="nope", confirmed_by="staff:a")
+    assert refused.value.reason == "unknown"
+    with pytest.raises(ReleaseRequestError, match="no release request") as refused:
+        await cancel_release(running.gw, request_id="nope", cancelled_by="staff:a")
+    assert refused.value.reason == "unknown"
     await flag(running.gw, running.residents[3])
     req = await _ask(running, 3)
     await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:a")
-    with pytest.raises(ReleaseRequestError, match="already confirmed"):
+    with pytest.raises(ReleaseRequestError, match="already confirmed") as refused:
         await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:b")
-    with pytest.raises(ReleaseRequestError, match="already confirmed"):
+    assert refused.value.reason == "decided"
+    with pytest.raises(ReleaseRequestError, match="already confirmed") as refused:
         await cancel_release(running.gw, request_id=req.id, cancelled_by="staff:b")
+    assert refused.value.reason == "decided"
 
 
 async def test_a_flag_changed_since_the_request_is_not_released(running: Running) -> None:
@@ -107,8 +122,9 @@ async def test_a_flag_changed_since_the_request_is_not_released(running: Running
     await flag(running.gw, person, until="2027-12-31")  # renewed after the request was made
     [pending] = await pending_releases(running.gw)
     assert pending.stale
-    with pytest.raises(ReleaseRequestError, match="flag changed since"):
+    with pytest.raises(ReleaseRequestError, match="flag changed since") as refused:
         await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:approver1")
+    assert refused.value.reason == "superseded"
     record = await running.gw.flags.get(person.atena_number)
     assert record is not None and record.state.auto_response_disabled and record.version == 2
     closed = await release_request(running.gw, request_id=req.id)
@@ -133,18 +149,60 @@ async def test_a_cancelled_request_cannot_be_confirmed(running: Running) -> None
 
 async def test_who_may_ask(running: Running) -> None:
     await flag(running.gw, running.residents[6])
-    with pytest.raises(ValueError, match="has not set a flag"):
+    with pytest.raises(ReleaseRequestError, match="has not set a flag") as refused:
         await _ask(running, 6, department="税務課")  # a holding department, but not this flag's
+    assert refused.value.reason == "not_holder"
     with pytest.raises(ValueError, match="annex 1"):
         await _ask(running, 6, department="戸籍住民課")  # not a holding department at all
     with pytest.raises(ValueError, match="application"):
         await _ask(running, 6, basis="ex-officio")
-    with pytest.raises(ValueError, match="no flag set"):
-        await _ask(running, 7)
     first = await _ask(running, 6)
-    with pytest.raises(ValueError, match=f"already pending \\({first.id}\\)"):
+    with pytest.raises(ReleaseRequestError, match=f"already pending \\({first.id}\\)") as refused:
         await _ask(running, 6, requested_by="staff:other")
+    assert refused.value.reason == "pending"
     assert len(await events_of(running.gw, "flag.release_requested")) == 1
+
+
+async def test_a_department_that_did_not_flag_the_person_learns_nothing(running: Running) -> None:
+    """Like a holding department's read, a release request tells a department that has not set a
+    flag of this person nothing about it: flagged by someone else or by nobody, the same refusal,
+    and each attempt is a security event."""
+    flagged, nobody = running.residents[12], running.residents[13]
+    await flag(running.gw, flagged)  # by 子ども家庭課
+    refusals = []
+    for person in (flagged, nobody):
+        with pytest.raises(ReleaseRequestError) as refused:
+            await _ask(running, running.residents.index(person), department="税務課")
+        refusals.append((refused.value.reason, str(refused.value)))
+    assert (
+        refusals
+        == [("not_holder", "税務課 has not set a flag of this person; it cannot ask to release it")]
+        * 2
+    )
+    events = await events_of(running.gw, "security.department_mismatch")
+    assert [(e["actor"], e["department"]) for e in events] == [("staff:registrar1", "税務課")] * 2
+    assert events[0]["subject"] != events[1]["subject"]
+    assert await events_of(running.gw, "flag.release_requested") == []
+
+
+async def test_a_released_flag_cannot_be_asked_to_release_again(running: Running) -> None:
+    person = running.residents[7]
+    await flag(running.gw, person, nd=False)
+    with pytest.raises(ReleaseRequestError, match="none of the flags") as refused:
+        await _ask(running, 7, auto_response_disabled=False)  # only 不開示, which is not set
+    assert refused.value.reason == "not_on"
+    await release_flags(
+        running.gw,
+        atena_number=person.atena_number,
+        basis="application",
+        note="本人申出",
+        auto_response_disabled=True,
+        non_disclosure=True,
+        actor="operator",
+    )
+    with pytest.raises(ReleaseRequestError, match="no flag set") as refused:
+        await _ask(running, 7)
+    assert refused.value.reason == "no_flag"
 
 
 async def test_pending_requests_by_department(running: Running) -> None:

@@ -49,13 +49,46 @@ def used_keys() -> set[str]:
     from gateway.staff.approvals import _CLAIM_ERRORS
 
     keys |= {f"err.{'no_proposal' if c == 'none' else c}" for c in _CLAIM_ERRORS}
+    keys |= {f"{family}.{code}" for family, codes in refusal_reasons().items() for code in codes}
     return keys
+
+
+def refusal_reasons() -> dict[str, set[str]]:
+    """Every reason code the flag rules can refuse with (shown by the console as err.flag.<code>)
+    and annex 1 (err.annex.<code>), read from the code that raises them."""
+    root = STAFF_DIR.parent
+    src = "".join(
+        (root / name).read_text() for name in ("flags.py", "annex.py", "store/release_requests.py")
+    )
+    return {
+        "err.flag": set(
+            re.findall(
+                r'(?:FlagRuleError|ReleaseRequestError|RequestRefused|__init__)\(\s*"([a-z_]+)"',
+                src,
+            )
+        ),
+        "err.annex": set(re.findall(r'AnnexError\(\s*"([a-z_]+)"', src)),
+    }
 
 
 def test_every_key_the_console_uses_is_in_the_catalog() -> None:
     keys = used_keys()
     assert len(keys) > 150
     assert sorted(keys - MESSAGES.keys()) == []
+
+
+def test_every_refusal_of_the_flag_rules_has_its_own_message() -> None:
+    reasons = refusal_reasons()
+    # the release requests' refusals at least, each of which the console answers in its own words
+    assert {"same_person", "not_holder", "pending", "unknown", "decided", "superseded"} <= reasons[
+        "err.flag"
+    ]
+    assert reasons["err.annex"] == {"department", "business_required", "business_unknown"}
+    keys = {f"{family}.{code}" for family, codes in reasons.items() for code in codes}
+    assert sorted(keys - MESSAGES.keys()) == []
+    # and nothing in the catalog for a refusal that no longer exists
+    families = tuple(f"{family}." for family in reasons)
+    assert sorted(k for k in MESSAGES if k.startswith(families) and k not in keys) == []
 
 
 def test_every_message_has_both_languages_with_the_same_parameters() -> None:

@@ -27,20 +27,20 @@ def _el(name: str, text: str) -> str:
 
 # -- provision.wsdl ---------------------------------------------------------------------------
 def read_submit_query(body: BodyElement) -> SubmitQuery:
-    t = body.text_of
+    t = body.texts().get  # one pass over the children, not one search per field
     return SubmitQuery(
-        processing_number=t("processingNumber"),
-        requester_org_code=t("requesterOrgCode"),
-        requester_dept_code=t("requesterDeptCode"),
-        requester_user_id=t("requesterUserId"),
-        affair_code=t("affairCode"),
-        procedure_code=t("procedureCode"),
-        item_code=t("itemCode"),
-        subject_code=t("subjectCode"),
-        requester_non_disclosure=t("requesterNonDisclosure").strip() == "1",
-        period_from=t("periodFrom"),
-        period_to=t("periodTo"),
-        requested_at=t("requestedAt"),
+        processing_number=t("processingNumber", ""),
+        requester_org_code=t("requesterOrgCode", ""),
+        requester_dept_code=t("requesterDeptCode", ""),
+        requester_user_id=t("requesterUserId", ""),
+        affair_code=t("affairCode", ""),
+        procedure_code=t("procedureCode", ""),
+        item_code=t("itemCode", ""),
+        subject_code=t("subjectCode", ""),
+        requester_non_disclosure=t("requesterNonDisclosure", "").strip() == "1",
+        period_from=t("periodFrom", ""),
+        period_to=t("periodTo", ""),
+        requested_at=t("requestedAt", ""),
     )
 
 
@@ -110,18 +110,24 @@ def read_upstream_answer(payload: bytes) -> UpstreamAnswer:
 
 
 def _fields(container: etree._Element | None, ns: str) -> tuple[Field, ...]:
+    """Every `field` child as (name, value); a missing part is "", the first of a name wins.
+
+    One walk over the children instead of a search per part: this runs on every answer.
+    """
     if container is None:
         return ()
+    field_tag, name_tag, value_tag = f"{{{ns}}}field", f"{{{ns}}}name", f"{{{ns}}}value"
     out = []
-    for f in container.iterfind(f"{{{ns}}}field"):
-        name = f.find(f"{{{ns}}}name")
-        value = f.find(f"{{{ns}}}value")
-        out.append(
-            Field(
-                (name.text or "") if name is not None else "",
-                (value.text or "") if value is not None else "",
-            )
-        )
+    for f in container:
+        if f.tag != field_tag:
+            continue
+        name = value = None
+        for part in f:
+            if part.tag == name_tag and name is None:
+                name = part.text or ""
+            elif part.tag == value_tag and value is None:
+                value = part.text or ""
+        out.append(Field(name or "", value or ""))
     return tuple(out)
 
 

@@ -178,6 +178,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "flags.atena_number": ("団体内統合宛名番号", "Atena number (団体内統合宛名番号)"),
     "flags.name": ("氏名", "Name"),
     "flags.business": ("登録業務", "Business"),
+    "flags.choose_business": ("登録業務を選んでください", "Choose a registered business"),
+    "flags.not_holding": (
+        "{department} は別紙1の保有課ではないため、フラグの登録・解除申請はできません。所属の登録を管理者に確認してください。",
+        "{department} is not a holding department of annex 1, so it can neither set flags nor ask for releases. Ask an admin to check your department.",
+    ),
     "flags.basis": ("根拠", "Basis"),
     "flags.until": ("支援措置の終了日", "Support measure ends"),
     "flags.which": ("対象のフラグ", "Flags"),
@@ -189,25 +194,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Released only on the person's application, once a second person confirms.",
     ),
     "flags.request_button": ("解除を申請する", "Request the release"),
-    "flags.release_unavailable": (
-        "フラグ解除の申請・確認は、このゲートウェイではまだ利用できません（フラグ規則の実装待ち）。解除は行われていません。",
-        "Requesting and confirming flag releases is not available in this gateway yet (it awaits the flag rules). Nothing was released.",
-    ),
     "flags.pending": ("確認待ちの解除申請", "Release requests awaiting confirmation"),
     "flags.no_pending": ("確認待ちの申請はありません。", "No release requests waiting."),
     "flags.requested_by": ("申請者", "Requested by"),
+    "flags.requested_at": ("申請日時", "Requested at"),
+    "flags.to_release": ("解除するフラグ", "Flags to release"),
+    "flags.stale": (
+        "申請後にフラグが変更されたため確認できません（取り消して再申請）",
+        "the flag changed since: cannot be confirmed (cancel and ask again)",
+    ),
     "flags.confirm_button": ("確認して解除", "Confirm the release"),
     "flags.cancel_button": ("取り消す", "Cancel"),
     # renewals
-    "due.unavailable": (
-        "更新期限一覧は、このゲートウェイではまだ利用できません（フラグ規則の実装待ち）。",
-        "The renewal list is not available in this gateway yet (it awaits the flag rules).",
-    ),
     "due.within": ("今後の日数", "Within days"),
     "due.lead": ("{department}：{n} 件", "{department}: {n}"),
     "due.days_left": ("残り日数", "Days left"),
     "due.overdue": ("期限切れ（フラグは設定中）", "overdue (flag still on)"),
     "due.empty": ("該当はありません。", "None due."),
+    "due.hint": (
+        "期限を過ぎてもフラグは自動では解除されません。本人に支援措置の更新を確認してください。この一覧の表示は記録されます。",
+        "A flag is never released by itself, not after its date either: ask the person about renewal. Showing this list is recorded.",
+    ),
     # auditors
     "audit.since": ("開始日", "From"),
     "audit.until": ("終了日", "To"),
@@ -422,14 +429,95 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "フラグの規則により受け付けられません：{detail}",
         "Refused by the flag rules: {detail}",
     ),
-    "err.no_flag_chosen": ("フラグを1つ以上選んでください。", "Choose at least one flag."),
-    "err.other_department": (
-        "この方の記録は他の課が保有しています。保有課に連絡してください。",
-        "Another department holds this person's record; contact them.",
-    ),
     "err.no_release_request": (
-        "あなたの課の確認待ちの申請ではありません。",
-        "No such release request waiting in your department.",
+        "あなたの課の解除申請ではありません。",
+        "This is not a release request of your department.",
+    ),
+    # refusals of the flag rules (gateway.flags: FlagRuleError.reason); nothing was changed
+    "err.flag.atena_number": (
+        "団体内統合宛名番号は15桁の数字です。",
+        "An atena number (団体内統合宛名番号) is 15 digits.",
+    ),
+    "err.flag.name_required": ("氏名を入力してください。", "The person's name is required."),
+    "err.flag.name_format": (
+        "氏名は改行を含まない{max}文字以内で入力してください。",
+        "The name must be one line of at most {max} characters.",
+    ),
+    "err.flag.basis": (
+        "根拠（本人申出または職権）を選んでください。",
+        "Choose the basis: the person's application or ex officio.",
+    ),
+    "err.flag.department_required": (
+        "アカウントに所属が登録されていません。管理者に連絡してください。",
+        "Your account has no department; ask an admin.",
+    ),
+    "err.flag.date": (
+        "支援措置の終了日は YYYY-MM-DD の日付で入力してください。",
+        "The support measure's end is a date, YYYY-MM-DD.",
+    ),
+    "err.flag.until_conflict": (
+        "終了日の指定と終了日の消去は同時にはできません。",
+        "An end date and clearing the end date exclude each other.",
+    ),
+    "err.flag.no_flag_chosen": ("フラグを1つ以上選んでください。", "Choose at least one flag."),
+    "err.flag.application_only": (
+        "フラグの解除は本人の申出による場合のみです。",
+        "A flag is released only on the person's application (申出).",
+    ),
+    "err.flag.note_required": (
+        "備考（申出の内容）を入力してください。",
+        "A note (the person's application) is required.",
+    ),
+    "err.flag.note_too_long": (
+        "備考は{max}文字以内で入力してください。",
+        "The note must be at most {max} characters.",
+    ),
+    "err.flag.actor_required": (
+        "操作した職員を特定できません。ログインし直してください。",
+        "Who is acting is not known; log in again.",
+    ),
+    "err.flag.no_flag": ("この方にはフラグが設定されていません。", "This person has no flag set."),
+    "err.flag.not_on": (
+        "解除するよう選んだフラグは、この方には設定されていません。",
+        "None of the flags chosen for release is set for this person.",
+    ),
+    "err.flag.not_holder": (
+        "あなたの課はこの方のフラグを設定していないため、解除を申請できません。",
+        "Your department has not set a flag of this person, so it cannot ask for a release.",
+    ),
+    "err.flag.pending": (
+        "この方の解除申請はすでに確認待ちです。",
+        "A release request for this person is already waiting for confirmation.",
+    ),
+    "err.flag.unknown": ("その解除申請はありません。", "No such release request."),
+    "err.flag.decided": (
+        "この解除申請はすでに処理されています（確認済または取消済）。",
+        "This release request has already been decided (confirmed or cancelled).",
+    ),
+    "err.flag.superseded": (
+        "申請後にフラグが変更されたため、この申請は無効になりました。何も解除されていません。必要なら改めて申請してください。",
+        "The flag changed after the request was made, so the request is void and nothing was released. Ask again if need be.",
+    ),
+    "err.flag.same_person": (
+        "自分の解除申請を自分で確認することはできません。別の職員が確認します（この操作は記録されました）。",
+        "Nobody confirms their own release request: someone else must (this attempt was recorded).",
+    ),
+    "err.flag.window": (
+        "日数は0以上で指定してください。",
+        "The window is a number of days, 0 or more.",
+    ),
+    # refusals of annex 1 (gateway.annex: AnnexError.reason)
+    "err.annex.department": (
+        "{department} は別紙1の保有課ではないため、フラグの登録・解除申請はできません。",
+        "{department} is not a holding department of annex 1: it can neither set flags nor ask for releases.",
+    ),
+    "err.annex.business_required": (
+        "{department} の登録業務を選んでください。",
+        "Choose one of the registered businesses of {department}.",
+    ),
+    "err.annex.business_unknown": (
+        "選ばれた業務は、別紙1で {department} の登録業務ではありません。",
+        "That business is not registered for {department} in annex 1.",
     ),
 }
 

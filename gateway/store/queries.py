@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from dataclasses import dataclass
 
 from gateway.crypto import Keyring
@@ -27,7 +26,7 @@ from gateway.store.redis import Redis
 
 
 def new_query_id() -> str:
-    return uuid.uuid4().hex[:20]
+    return secrets.token_hex(10)  # 80 random bits, 20 hex digits as before; cheaper than uuid4
 
 
 def _request_context(query_id: str) -> str:

@@ -155,6 +155,7 @@ class Redis:
         self.replicas = settings.replicas_to_wait_for
         self.wait_ms = int(settings.wait_timeout * 1000)
         self._scripts: dict[str, Any] = {}
+        self._loaded: set[str] = set()  # scripts this process has loaded (see _script_then_wait)
         self._gate: Callable[[], Awaitable[None]] | None = None
         self._gate_lock = asyncio.Lock()
 
@@ -227,6 +228,11 @@ class Redis:
         return await script(keys=list(keys), args=argv)
 
     async def _script_then_wait(self, name: str, keys: Sequence[str], argv: list[Any]) -> Any:
+        if name not in self._loaded:
+            # Load before the first use, so that a NOSCRIPT retry (and its second WAIT) is left
+            # for the rare case of a store that lost its scripts (restart, failover).
+            await self.client.script_load(script_source(name))
+            self._loaded.add(name)
         for first_try in (True, False):
             pipe = self.client.pipeline(transaction=False)
             # (execute_command: cluster pipelines refuse the evalsha method, not the command)

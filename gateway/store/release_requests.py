@@ -17,11 +17,13 @@ from gateway.store.redis import Redis
 
 
 class RequestRefused(ValueError):
-    """The store would not record the request; `reason` is a code, the message says it plainly."""
+    """The store would not record the request; `reason` is a code, the message says it plainly;
+    `state` is a decided request's state."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, state: str = "") -> None:
         super().__init__(message)
         self.reason = reason
+        self.state = state
 
 
 @dataclass(slots=True)
@@ -96,12 +98,13 @@ class ReleaseRequestStore:
         if kind == "ok":
             return request_id
         if kind == "no_flag":
-            raise RequestRefused(kind, "this person has no flag set")
+            raise RequestRefused("no_flag", "this person has no flag set")
         if kind == "not_on":
-            raise RequestRefused(kind, "none of the flags to release is set for this person")
+            raise RequestRefused("not_on", "none of the flags to release is set for this person")
         if kind == "not_holder":
             raise RequestRefused(
-                kind, f"{department} has not set a flag of this person; it cannot ask to release it"
+                "not_holder",
+                f"{department} has not set a flag of this person; it cannot ask to release it",
             )
         raise RequestRefused(
             "pending", f"a release request for this person is already pending ({res[1]})"
@@ -130,7 +133,9 @@ class ReleaseRequestStore:
         if res[0] == "unknown":
             raise RequestRefused("unknown", f"no release request {request_id}")
         if res[0] == "decided":
-            raise RequestRefused("decided", f"release request {request_id} is already {res[1]}")
+            raise RequestRefused(
+                "decided", f"release request {request_id} is already {res[1]}", state=res[1]
+            )
 
     def _request(self, raw: dict[str, str]) -> StoredRequest:
         rid = raw["id"]

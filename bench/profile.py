@@ -1,0 +1,109 @@
+"""Where the gateway's time goes under load: py-spy samples `hogo-gateway serve` while wrk
+saturates it (the benchmark's stack and layout), and the samples are summed by step.
+
+    .venv/bin/python -m bench.profile [--seconds 15] [--loop uvloop|asyncio] [--folded FILE]
+
+Needs py-spy (`pip install py-spy`, a PyPI wheel; ptrace must be allowed, as it is for root).
+Each sample is given to the innermost step it is inside of, so the shares add up to 100 % of the
+gateway process's busy time; "event loop, sockets, aiohttp server" is what no step claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from bench.procs import Processes
+from bench.run import ROOT, parse_args, start_stack
+from gateway.eventloop import chosen
+
+# (step, pattern matched against "function (file)"); the innermost matching frame decides.
+STEPS: list[tuple[str, str]] = [
+    ("sealing (AES-GCM) and person keys (HMAC)", r"^Keyring\.(seal|person_keys?) "),
+    ("metrics (prometheus-client)", r"\(prometheus_client/"),
+    ("schema validation", r"^validate \(gateway/soap/parse\.py\)"),
+    ("read_submit_query", r"^read_submit_query "),
+    ("parse the request (checks, lxml, body element)", r"^(parse_xml|body_element) "),
+    ("read the upstream's answer (parse, fields)", r"^read_upstream_answer "),
+    ("store: admit script (redis-py, wait)", r"^QueryStore\.admit "),
+    ("store: complete script (redis-py, wait)", r"^QueryStore\.complete "),
+    ("upstream call (aiohttp client)", r"^Upstream\._post "),
+    ("response envelope", r"^query_result_envelope "),
+    ("the rest of the handler (endpoints, provision)", r"\(gateway/(endpoints|provision)\.py\)"),
+]
+
+
+def _frame(f: str) -> str:
+    return re.sub(r":\d+\)$", ")", f)
+
+
+def summarize(folded: Path) -> list[tuple[str, float]]:
+    """Share of samples per step from py-spy's raw (collapsed) output."""
+    totals: collections.Counter[str] = collections.Counter()
+    total = 0
+    compiled = [(name, re.compile(p)) for name, p in STEPS]
+    for line in folded.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        step = "event loop, sockets, aiohttp server"
+        for frame in reversed(stack.split(";")):
+            f = _frame(frame)
+            hit = next((name for name, rx in compiled if rx.search(f)), None)
+            if hit:
+                step = hit
+                break
+        totals[step] += n
+    return [(name, 100 * n / total) for name, n in totals.most_common()] if total else []
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.profile")
+    p.add_argument("--seconds", type=int, default=15)
+    p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    p.add_argument("--folded", type=Path, default=None, help="keep py-spy's raw samples here")
+    p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    args = p.parse_args()
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        print("py-spy is not installed: .venv/bin/pip install py-spy", file=sys.stderr)
+        return 2
+    a = parse_args(["--loop", args.loop, "--duration", str(args.seconds + 4)])
+    tmp = Path(tempfile.mkdtemp(prefix="hogo-profile-"))
+    procs = Processes()
+    folded = args.folded or tmp / "gateway.folded"
+    try:
+        services = start_stack(a, tmp, procs, "1", "0")
+        gateway = services["gateway"]
+        wrk = [
+            "taskset", "-c", "0", "wrk", "-t1", f"-c{a.connections}", f"-d{args.seconds + 4}s",
+            "-s", str(ROOT / "bench" / "submit.lua"), gateway.url + "/soap/provision", "--",
+            "P", str(a.residents), str(a.flagged_count), "0",
+        ]  # fmt: skip
+        load = threading.Thread(target=subprocess.run, args=(wrk,), kwargs={"capture_output": True})
+        load.start()
+        subprocess.run(
+            [spy, "record", "-p", str(gateway.proc.pid), "-d", str(args.seconds), "-r",
+             str(args.rate), "-f", "raw", "-o", str(folded), "--nonblocking"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        load.join()
+        print(f"# gateway profile under saturation, event loop {chosen(args.loop)}, py-spy")
+        print("| step | share of the gateway's CPU |\n|---|---:|")
+        for name, share in summarize(folded):
+            print(f"| {name} | {share:.1f} % |")
+        return 0
+    finally:
+        procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

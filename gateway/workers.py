@@ -1,0 +1,163 @@
+"""`hogo-gateway serve --workers N`: N gateway processes behind one port, sharing one store.
+
+The parent owns the embedded Redis (when there is no --redis-url) and serves nothing itself: it
+starts N workers, each a complete `hogo-gateway serve` run with the same arguments and its own
+listening socket on the same port (SO_REUSEPORT: the kernel spreads connections across them),
+restarts a worker that dies, and on SIGTERM or SIGINT stops them all before it stops the store.
+Every safety step is an atomic Lua script in the shared store, so N processes decide exactly as
+one does.
+
+Workers are fresh interpreters (not forks) so that each can turn on prometheus-client's
+multiprocess mode before any metric exists: counters of all workers, living or dead, add up in
+/metrics whichever worker answers the scrape, and never go back when a worker is replaced.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("hogo.workers")
+
+WORKER_ENV = "HOGO_WORKER"  # set in workers: listen with SO_REUSEPORT, never start workers again
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+STOP_GRACE_SECONDS = 30.0
+FAST_EXIT_SECONDS = 5.0  # a worker that dies sooner than this did not really start
+MAX_FAST_EXITS = 5  # in a row, for one slot: the workers cannot start (port taken, bad config)
+
+
+def in_worker() -> bool:
+    """True in a worker process started by `supervise`."""
+    return os.environ.get(WORKER_ENV) == "1"
+
+
+def count(given: int | None) -> int:
+    """How many workers: --workers, else HOGO_WORKERS, else 1."""
+    raw = given if given is not None else os.environ.get("HOGO_WORKERS", "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(
+            f"--workers (HOGO_WORKERS) must be a whole number of at least 1, not {raw!r}"
+        )
+    return n
+
+
+def wanted(count: int | None) -> bool:
+    """Whether this `serve` should supervise workers rather than serve by itself."""
+    return (count or 1) > 1 and not in_worker()
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: a killed parent leaves no orphans
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class _Worker:
+    slot: int
+    proc: subprocess.Popen[bytes]
+    started: float
+    fast_exits: int = 0
+
+
+class Supervisor:
+    def __init__(self, count: int, argv: list[str], redis_url: str) -> None:
+        self.count = count
+        self.argv = argv
+        self.redis_url = redis_url
+        self.metrics_dir = Path(tempfile.mkdtemp(prefix="hogo-metrics-"))
+        self.stopping = False
+        self.workers: list[_Worker] = []
+
+    def _spawn(self, slot: int, fast_exits: int = 0) -> _Worker:
+        env = {
+            **os.environ,
+            WORKER_ENV: "1",
+            METRICS_ENV: str(self.metrics_dir),
+            # in the environment, not on the command line, where `ps` would show its password
+            "HOGO_REDIS_URL": self.redis_url,
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", *self.argv],
+            env=env,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        return _Worker(slot, proc, time.monotonic(), fast_exits)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        try:
+            self.workers = [self._spawn(i) for i in range(self.count)]
+            print(
+                f"hogo-gateway: {self.count} workers "
+                f"(pids {', '.join(str(w.proc.pid) for w in self.workers)}); supervisor pid "
+                f"{os.getpid()}",
+                flush=True,
+            )
+            while not self.stopping:
+                time.sleep(0.2)
+                if (failed := self._replace_dead()) is not None:
+                    return failed
+            return 0
+        finally:
+            self._stop_all()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+    def _replace_dead(self) -> int | None:
+        from prometheus_client import multiprocess
+
+        for i, w in enumerate(self.workers):
+            code = w.proc.poll()
+            if code is None or self.stopping:
+                continue
+            multiprocess.mark_process_dead(w.proc.pid, str(self.metrics_dir))
+            lived = time.monotonic() - w.started
+            fast = w.fast_exits + 1 if lived < FAST_EXIT_SECONDS else 0
+            if fast >= MAX_FAST_EXITS:
+                print(
+                    f"hogo-gateway: error: worker {w.slot} exited {fast} times in a row right "
+                    "after starting; stopping",
+                    file=sys.stderr,
+                )
+                return 1
+            log.warning("worker %d (pid %d) exited with %s; restarting", w.slot, w.proc.pid, code)
+            time.sleep(min(5.0, 0.1 * 2**fast) if fast else 0)
+            self.workers[i] = self._spawn(w.slot, fast)
+        return None
+
+    def _stop_all(self) -> None:
+        for w in self.workers:
+            if w.proc.poll() is None:
+                w.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for w in self.workers:
+            try:
+                w.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker %d did not stop in time; killing it", w.slot)
+                w.proc.kill()
+                w.proc.wait()
+
+
+def supervise(count: int, argv: list[str], redis_url: str) -> int:
+    """Run `count` workers serving `hogo-gateway <argv>` until SIGTERM/SIGINT; the exit status."""
+    return Supervisor(count, argv, redis_url).run()
