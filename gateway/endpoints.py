@@ -74,7 +74,6 @@ async def _fault(
     if service == "provision":
         metrics.QUERIES.labels("fault").inc()
     if fault.is_client:
-        metrics.SECURITY_EVENTS.labels("hostile_input").inc()
         await gw.events.security(
             "hostile_input",
             f"peer:{request.remote or 'unknown'}",

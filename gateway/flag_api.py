@@ -16,8 +16,7 @@ import re
 
 from aiohttp import web
 
-from gateway import departments, flags, metrics
-from gateway.context import Gateway
+from gateway import departments, flags
 from gateway.departments import Reach
 from gateway.endpoints import GATEWAY
 from gateway.store.departments import DepartmentToken
@@ -44,11 +43,6 @@ def _refusal(exc: ApiRefusal) -> web.Response:
     return _json({"error": exc.error, "message": exc.message}, exc.status, **extra)
 
 
-async def _security(gw: Gateway, kind: str, actor: str, **fields: str) -> None:
-    metrics.SECURITY_EVENTS.labels(kind).inc()
-    await gw.events.security(kind, actor, **fields)
-
-
 async def _caller(request: web.Request, operation: str) -> tuple[DepartmentToken, str]:
     """The token's department and business, and the operator named by the business system."""
     gw = request.app[GATEWAY]
@@ -59,8 +53,7 @@ async def _caller(request: web.Request, operation: str) -> tuple[DepartmentToken
     if scheme.lower() == "bearer" and token.strip():
         found = await departments.tokens(gw).authenticate(token.strip())
     if found is None:
-        await _security(
-            gw,
+        await gw.events.security(
             "api_unauthorized",
             peer,
             operation=operation,
@@ -69,8 +62,7 @@ async def _caller(request: web.Request, operation: str) -> tuple[DepartmentToken
         raise ApiRefusal(401, "unauthorized", "a valid department token is required")
     operator = request.headers.get(OPERATOR_HEADER, "")
     if operator and not OPERATOR.match(operator):
-        await _security(
-            gw,
+        await gw.events.security(
             "api_bad_input",
             f"dept-token:{found.id}",
             operation=operation,
@@ -91,8 +83,7 @@ async def read_flag(request: web.Request) -> web.Response:
         try:
             flags.check_atena_number(atena_number)
         except ValueError as exc:
-            await _security(
-                gw,
+            await gw.events.security(
                 "api_bad_input",
                 actor,
                 operation="flags.read",
@@ -103,8 +94,7 @@ async def read_flag(request: web.Request) -> web.Response:
             raise ApiRefusal(400, "bad_request", str(exc)) from None
         where = departments.reach(token.department, token.business)
         if where is Reach.NONE:
-            await _security(
-                gw,
+            await gw.events.security(
                 "flag_read_refused",
                 actor,
                 operation="flags.read",
@@ -126,7 +116,6 @@ async def read_flag(request: web.Request) -> web.Response:
             operator=operator,
         )
         if result is None:
-            metrics.SECURITY_EVENTS.labels("flag_read_refused").inc()  # the event is in the store
             raise ApiRefusal(
                 403, "forbidden", "a holding department reads only the flags it set itself"
             )
@@ -146,8 +135,7 @@ async def due_flags(request: web.Request) -> web.Response:
         actor = f"dept-token:{token.id}"
         raw = request.query.get("within", str(flags.RENEWAL_WINDOW_DAYS))
         if not raw.isdigit() or int(raw) > flags.MAX_WINDOW_DAYS:
-            await _security(
-                gw,
+            await gw.events.security(
                 "api_bad_input",
                 actor,
                 operation="flags.due",
@@ -159,8 +147,7 @@ async def due_flags(request: web.Request) -> web.Response:
                 400, "bad_request", f"within is a number of days, 0-{flags.MAX_WINDOW_DAYS}"
             )
         if not departments.may_list_renewals(token.department, token.business):
-            await _security(
-                gw,
+            await gw.events.security(
                 "flag_read_refused",
                 actor,
                 operation="flags.due",

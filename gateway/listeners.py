@@ -58,7 +58,6 @@ def _refusal_reporter(app: web.Application, listener: Listener) -> RefusalLimite
     pending: set[asyncio.Task[Any]] = set()
 
     def report(reason: str, detail: str) -> None:
-        metrics.SECURITY_EVENTS.labels("tls_refused").inc()
         gw = app.get(GATEWAY)
         if gw is not None:
             schedule(

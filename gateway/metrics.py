@@ -30,6 +30,8 @@ HOLDS = Counter(
     "hogo_holds", "Queries put in the manual queue, by reason", ["reason"], registry=REGISTRY
 )
 FAULTS = Counter("hogo_faults", "SOAP faults given, by error code", ["code"], registry=REGISTRY)
+# Counted where each is recorded, once: EventLog.security, or the Python caller of a Lua script
+# that emits one (from the script's result). Never at the call site as well.
 SECURITY_EVENTS = Counter(
     "hogo_security_events", "Security events recorded, by kind", ["kind"], registry=REGISTRY
 )

@@ -64,7 +64,6 @@ class PortalService:
                 subject=person,
                 reason=reason,
             )
-            metrics.SECURITY_EVENTS.labels("portal_blocked").inc()
             metrics.PORTAL_VIEWS.labels("GetSelfInformation", "blocked").inc()
             return None
         metrics.PORTAL_VIEWS.labels("GetSelfInformation", "shown" if fields else "no_data").inc()
@@ -95,7 +94,6 @@ class PortalService:
                 hidden=str(hidden),
                 reason="non_disclosure" if flags.non_disclosure else "record_marked",
             )
-            metrics.SECURITY_EVENTS.labels("portal_filtered").inc()
         outcome = "filtered" if hidden or flags.non_disclosure else "shown"
         metrics.PORTAL_VIEWS.labels("GetProvisionRecords", outcome).inc()
         return shown

@@ -36,7 +36,6 @@ class ProvisionService:
         if requester_certified(claimed_org, certified_org):
             return True
         metrics.QUERIES.labels("refused").inc()
-        metrics.SECURITY_EVENTS.labels("requester_identity_mismatch").inc()
         await self.events.security(
             "requester_identity_mismatch",
             f"certificate:{certified_org or 'none'}",

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from gateway import metrics
 from gateway.settings import Listener, Settings, TlsFiles
 from tests.conftest import Running, start_running
 from tests.pki import Issued, ThrowawayCA
@@ -191,6 +192,32 @@ async def test_certificate_naming_no_single_requester_is_refused(
     assert r.upstream.calls == []
     events = await r.events("security.requester_identity_mismatch")
     assert [e["certified_org"] for e in events] == ["", "", ""]
+
+
+async def test_tls_refusals_and_certificate_mismatches_are_each_counted_once(
+    tls_running: Running, pki: Pki
+) -> None:
+    """The TLS part of tests/test_security_metrics.py: each event recorded once, counted once."""
+    r = tls_running
+
+    def counted(kind: str) -> float:
+        sample = metrics.REGISTRY.get_sample_value("hogo_security_events_total", {"kind": kind})
+        return sample or 0.0
+
+    refused, mismatched = counted("tls_refused"), counted("requester_identity_mismatch")
+    await refused_during_handshake(r.url + "/soap/provision", pki.ca.client_context(None))
+    assert len(await events_of(r, "security.tls_refused")) == 1  # recorded in the background
+    assert counted("tls_refused") - refused == 1
+    ans = await post(
+        r.url + "/soap/provision",
+        Query("T-7", r.residents[14].subject_code).xml(),
+        pki.ca.client_context(pki.other),
+    )
+    assert (ans.status, ans.refusal_code) == ("REFUSED", "NOT_AUTHORIZED")
+    assert len(await r.events("security.requester_identity_mismatch")) == 1
+    assert counted("requester_identity_mismatch") - mismatched == 1
+    assert len(await r.events("security.tls_refused")) == 1
+    assert counted("tls_refused") - refused == 1
 
 
 async def test_revoked_certificate_is_refused_during_the_handshake(

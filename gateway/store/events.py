@@ -109,7 +109,13 @@ class EventLog:
 
     async def security(self, kind: str, actor: str, **fields: object) -> None:
         """Record a security event; when the store is down it goes to the local spool, to be
-        appended once the store answers again (never dropped)."""
+        appended once the store answers again (never dropped).
+
+        It is counted here (`hogo_security_events_total{kind}`), once, whoever records it and
+        whether it reaches the store, the spool or neither: callers never count their own. The
+        events a Lua script emits are counted by the script's Python caller, from its result.
+        """
+        metrics.SECURITY_EVENTS.labels(kind).inc()
         if not self.r.settings.audit_enabled:
             return
         entry = event_fields(f"security.{kind}", actor, fields)

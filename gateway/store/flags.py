@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gateway import metrics
 from gateway.crypto import Keyring
 from gateway.model import FlagState
 from gateway.store.redis import Redis
@@ -258,6 +259,7 @@ class FlagStore:
             [pk, "own" if own_only else "any", department, business, actor, operator],
         )
         if res[0] == "denied":
+            metrics.SECURITY_EVENTS.labels("flag_read_refused").inc()  # the script recorded it
             return None
         victim = int(res[1]) == 1
         name = self.keyring.unseal_text(res[2], name_context(pk)) if victim and res[2] else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway import metrics
 from gateway.store.redis import Redis
 
 
@@ -130,4 +131,9 @@ class UserStore:
             [self.k.staff_user(login)],
             [shown_as, peer, reason, attempts, lockout_ms],
         )
-        return int(res[0]) == 1
+        # the script recorded security.login_failed, and security.login_locked when it locked
+        locked = int(res[0]) == 1
+        metrics.SECURITY_EVENTS.labels("login_failed").inc()
+        if locked:
+            metrics.SECURITY_EVENTS.labels("login_locked").inc()
+        return locked
