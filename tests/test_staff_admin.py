@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.staff.i18n import Translator
 from tests.conftest import Running
 from tests.staffkit import PASSWORD, Staff, flash_of, staff_for
 
@@ -194,3 +196,73 @@ async def test_an_account_made_on_the_command_line_logs_in(
     assert await client.login("cli-auditor") == 200
     [added] = await running.events("staff.user_added")
     assert added["actor"].startswith("os:")
+
+
+async def test_a_registrar_belongs_to_a_holding_department_of_annex_1(
+    running: Running, staff: Staff
+) -> None:
+    """Only holding departments of annex 1 set flags or ask for releases: a registrar anywhere
+    else could do nothing, so such an account is refused, made or changed, page or API."""
+    admin = await staff.client("admin")
+    said = Translator("ja")("err.registrar_department", department="戸籍住民課")
+    form = {"login": "reg-new", "role": "registrar", "department": "戸籍住民課"}
+    _, page = await admin.submit("/staff/admin/users", {**form, "password": PASSWORD})
+    assert html.unescape(flash_of(page)) == said
+    body = {**form, "password": PASSWORD}
+    status, out = await admin.api("POST", "/api/v1/users", body)
+    assert (status, out["error"], out["department"]) == (400, "registrar_department", "戸籍住民課")
+    assert await staff.console.users.get("reg-new") is None
+    # any other role may belong anywhere
+    status, out = await admin.api("POST", "/api/v1/users", {**body, "role": "approver"})
+    assert status == 201 and out["department"] == "戸籍住民課"
+    # nor may an account become a registrar outside annex 1
+    _, page = await admin.submit(
+        "/staff/admin/users/reg-new/role", {"role": "registrar", "department": "戸籍住民課"}
+    )
+    assert html.unescape(flash_of(page)) == said
+    status, out = await admin.api(
+        "PATCH", "/api/v1/users/reg-new", {"role": "registrar", "department": "企画政策課"}
+    )
+    assert (status, out["error"]) == (400, "registrar_department")
+    assert (await staff.console.users.get("reg-new")).role == "approver"
+    # inside annex 1 it may, recorded in the annex's spelling (a full-width space typed)
+    status, out = await admin.api(
+        "PATCH",
+        "/api/v1/users/reg-new",
+        {"role": "registrar", "department": "生活福祉課　保護担当課"},
+    )
+    assert (status, out["role"], out["department"]) == (200, "registrar", "生活福祉課 保護担当課")
+    assert [e["login"] for e in await running.events("staff.user_added")] == ["adm-one", "reg-new"]
+    # the form offers the holding departments of annex 1
+    _, page = await admin.page("/staff/admin/users")
+    assert '<datalist id="holding-departments">' in page and '<option value="子ども家庭課">' in page
+
+
+def test_users_cli_refuses_a_registrar_outside_annex_1(hogo) -> None:
+    res = hogo(
+        "users",
+        "add",
+        "cli-reg",
+        "--role",
+        "registrar",
+        "--department",
+        "戸籍住民課",
+        stdin=PASSWORD + "\n",
+    )
+    assert res.returncode == 1 and res.stdout == "", res.stderr
+    [line] = res.stderr.strip().splitlines()
+    assert line.startswith("hogo-gateway: error: 戸籍住民課 is not a holding department of annex 1")
+    assert json.loads(hogo("users", "list", "--json").stdout) == []
+    res = hogo(
+        "users",
+        "add",
+        "cli-reg",
+        "--role",
+        "registrar",
+        "--department",
+        "子ども家庭課",
+        "--json",
+        stdin=PASSWORD + "\n",
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["department"] == "子ども家庭課"

@@ -16,6 +16,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from gateway import annex
 from gateway.settings import Settings
 from gateway.store.redis import now
 from gateway.store.sessions import SessionStore, session_digest
@@ -65,6 +66,19 @@ def check_department(department: str) -> None:
         raise AccountError("err.department")
 
 
+def account_department(role: str, department: str) -> str:
+    """The department as the account records it. A registrar's must be a holding department of
+    annex 1, recorded in the annex's spelling: the flag rules let no other department set flags or
+    ask for releases, so a registrar anywhere else could do nothing. Other roles' as typed."""
+    check_department(department)
+    if role != "registrar":
+        return department.strip()
+    registrations = annex.holding().businesses(department)
+    if not registrations:
+        raise AccountError("err.registrar_department", department=department.strip())
+    return registrations[0].department
+
+
 def check_password(password: str) -> None:
     if not (MIN_PASSWORD <= len(password) <= MAX_PASSWORD) or password.strip() != password:
         raise AccountError("err.password_policy", min=str(MIN_PASSWORD))
@@ -97,10 +111,10 @@ async def add_user(
 ) -> None:
     check_login(login)
     check_role(role)
-    check_department(department)
+    department = account_department(role, department)
     check_password(password)
     try:
-        await users.add(login, role, department.strip(), await hash_password(password), actor)
+        await users.add(login, role, department, await hash_password(password), actor)
     except UserExists:
         raise AccountError("err.login_taken") from None
 
@@ -135,8 +149,7 @@ async def unlock(users: UserStore, login: str, actor: str) -> None:
 async def change_role(users: UserStore, login: str, role: str, department: str, actor: str) -> None:
     """A new role or department takes effect on the user's next request (sessions read it)."""
     check_role(role)
-    check_department(department)
-    fields = {"role": role, "department": department.strip()}
+    fields = {"role": role, "department": account_department(role, department)}
     await _change(users, login, actor, "staff.user_changed", fields, False)
 
 

@@ -239,7 +239,8 @@ async def user_create(request: web.Request) -> web.Response:
             session_of(request).actor,
         )
     except accounts.AccountError as exc:
-        return _error(exc.code.removeprefix("err."), 409 if exc.code == "err.login_taken" else 400)
+        status = 409 if exc.code == "err.login_taken" else 400
+        return _error(exc.code.removeprefix("err."), status, **exc.params)
     user = await c.users.get(_str(data, "login", 64))
     _, ms = now()
     return web.json_response(user.as_json(ms) if user else {}, status=201)
@@ -267,7 +268,8 @@ async def user_update(request: web.Request) -> web.Response:
         if "password" in data:
             await accounts.set_password(c.users, login, _str(data, "password", 512), viewer.actor)
     except accounts.AccountError as exc:
-        return _error(exc.code.removeprefix("err."), 404 if exc.code == "err.no_user" else 400)
+        status = 404 if exc.code == "err.no_user" else 400
+        return _error(exc.code.removeprefix("err."), status, **exc.params)
     user = await c.users.get(login)
     _, ms = now()
     return web.json_response(user.as_json(ms) if user else {})

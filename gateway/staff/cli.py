@@ -1,6 +1,7 @@
 """`hogo-gateway users ...`: staff accounts from the operator's command line on the server.
 
-    users add LOGIN --role registrar|approver|auditor|admin --department DEPT   (password on stdin)
+    users add LOGIN --role registrar|approver|auditor|admin --department DEPT   (password on stdin;
+                            a registrar's DEPT is a holding department of annex 1)
     users passwd LOGIN      a new password (stdin); ends the user's sessions and lifts a lock-out
     users disable LOGIN     no more logins; ends the user's sessions
     users enable LOGIN
@@ -54,17 +55,22 @@ async def cmd_users_add(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway.cli import emit, os_actor
 
     c = Console.of(gw)
+    department = args.department
 
     async def add() -> None:
+        nonlocal department
+        # refused before the password is asked for, where that can be told already
+        accounts.check_login(args.login)
+        department = accounts.account_department(args.role, args.department)
         await accounts.add_user(
-            c.users, args.login, args.role, args.department, read_password(), os_actor()
+            c.users, args.login, args.role, department, read_password(), os_actor()
         )
 
     await _run(add)
     emit(
         args,
-        {"login": args.login, "role": args.role, "department": args.department},
-        f"user {args.login} added ({args.role}, {args.department})",
+        {"login": args.login, "role": args.role, "department": department},
+        f"user {args.login} added ({args.role}, {department})",
     )
 
 
@@ -124,7 +130,12 @@ def add_users_commands(sub: Any, cmd: Callable[..., argparse.ArgumentParser]) ->
     p = cmd(us, "add", cmd_users_add, "add a staff user (password on standard input)")
     p.add_argument("login", metavar="LOGIN")
     p.add_argument("--role", required=True, choices=list(accounts.ROLES))
-    p.add_argument("--department", required=True, metavar="DEPT")
+    p.add_argument(
+        "--department",
+        required=True,
+        metavar="DEPT",
+        help="a registrar's must be a holding department of annex 1 (hogo-gateway departments list)",
+    )
     p = cmd(us, "passwd", cmd_users_passwd, "set a new password (standard input)")
     p.add_argument("login", metavar="LOGIN")
     for kind, text in (

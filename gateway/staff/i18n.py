@@ -322,6 +322,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "パスワードは{min}文字以上。パスワードはargon2idで保存されます。",
         "Passwords are at least {min} characters, stored as argon2id hashes.",
     ),
+    "users.registrar_hint": (
+        "登録者の所属は別紙1の保有課に限ります（候補から選べます）。",
+        "A registrar belongs to a holding department of annex 1 (pick one from the list).",
+    ),
     # requesters
     "requesters.remove": ("削除", "Remove"),
     "requesters.empty": ("登録された照会者はありません。", "No requesters registered."),
@@ -411,6 +415,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "err.department": (
         "所属を入力してください（40文字以内）。",
         "A department is required (at most 40 characters).",
+    ),
+    "err.registrar_department": (
+        "{department} は別紙1の保有課ではありません。登録者は別紙1の保有課に所属させてください。",
+        "{department} is not a holding department of annex 1: a registrar must belong to one "
+        "(see hogo-gateway departments list).",
     ),
     "err.password_policy": (
         "パスワードは{min}文字以上で、前後に空白を含めないでください。",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway import annex
 from gateway.staff import accounts
 from gateway.staff.access import session_of
 from gateway.staff.console import console
@@ -24,6 +25,7 @@ async def users_page(request: web.Request) -> web.Response:
         "title.users",
         users=await c.users.all(),
         roles=accounts.ROLES,
+        holding_departments=annex.holding().departments(),
         now_ms=ms,
         min_password=accounts.MIN_PASSWORD,
     )
