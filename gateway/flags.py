@@ -92,6 +92,16 @@ def _check_name(value: str) -> str:
     return text
 
 
+def _holding_department(department: str) -> str:
+    """A holding department of annex 1, in the annex's spelling (AnnexError otherwise)."""
+    holding = annex.holding()
+    if not holding.has_department(department):
+        raise annex.AnnexError(
+            "department", f"{department!r} is not a department of {holding.title}"
+        )
+    return holding.businesses(department)[0].department
+
+
 def _which(auto_response_disabled: bool, non_disclosure: bool) -> list[str]:
     return [
         f for f, on in zip(FLAG_NAMES, (auto_response_disabled, non_disclosure), strict=True) if on
@@ -180,6 +190,35 @@ async def set_flags(
         clear_until=clear_until,
     )
     return await gw.flags.change(change)
+
+
+# -- reading: a holding department's own records ------------------------------------------------
+async def read_record(gw: Gateway, *, atena_number: str, department: str, actor: str) -> FlagRecord:
+    """One person's flag record with its history, as a holding department sees it (the console's
+    registrars): only a person that department has flagged (whoever set the flag last), the read
+    recorded (`flag.read`) in the same atomic step as that check. Any other person, flagged by
+    another department or by nobody, is refused alike and that is a security event
+    (`security.flag_read_refused`), as on the departments' API."""
+    check_atena_number(atena_number)
+    _check_actor(actor, "a read")
+    canonical = _holding_department(department)
+    if (
+        await gw.flags.read_for_department(
+            atena_number,
+            department=canonical,
+            business="",  # staff of the department, not one of its business systems
+            own_only=True,
+            actor=actor,
+            operator="",
+        )
+        is None
+    ):
+        raise FlagRuleError(
+            "not_flagged_here", f"{canonical} has not set a flag of this person: nothing is shown"
+        )
+    record = await gw.flags.get(atena_number, unseal=True)
+    assert record is not None  # the department set a flag of the person; records are kept for good
+    return record
 
 
 # -- releasing: the operator's immediate admin path ---------------------------------------------
@@ -329,12 +368,7 @@ async def request_release(
     check_atena_number(atena_number)
     note = _check_release(basis, note, auto_response_disabled, non_disclosure)
     _check_actor(requested_by, "a release request")
-    holding = annex.holding()
-    if not holding.has_department(department):
-        raise annex.AnnexError(
-            "department", f"{department!r} is not a department of {holding.title}"
-        )
-    canonical = holding.businesses(department)[0].department
+    canonical = _holding_department(department)
     person_key = await gw.flags.person_key(atena_number)
     store = _requests(gw)
     try:

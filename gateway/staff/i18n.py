@@ -494,6 +494,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "あなたの課はこの方のフラグを設定していないため、解除を申請できません。",
         "Your department has not set a flag of this person, so it cannot ask for a release.",
     ),
+    "err.flag.not_flagged_here": (
+        "あなたの課はこの方のフラグを設定していないため、記録は表示できません（この照会は記録されました）。",
+        "Your department has not set a flag of this person, so the record is not shown (this attempt was recorded).",
+    ),
     "err.flag.pending": (
         "この方の解除申請はすでに確認待ちです。",
         "A release request for this person is already waiting for confirmation.",
@@ -514,6 +518,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "err.flag.window": (
         "日数は0以上で指定してください。",
         "The window is a number of days, 0 or more.",
+    ),
+    "err.renewal_window": (
+        "日数は0〜{max}の整数で指定してください。",
+        "The window is a whole number of days, 0 to {max}.",
     ),
     # refusals of annex 1 (gateway.annex: AnnexError.reason)
     "err.annex.department": (
