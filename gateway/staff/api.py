@@ -1,6 +1,6 @@
-"""The console's JSON API under /api/v1/ (flags excepted: /api/v1/flags belongs to the flags
-issue's department API). Same sessions, roles and services as the pages; every state-changing
-call carries the session's CSRF token in the X-CSRF-Token header.
+"""The console's JSON API under /api/v1/ (the registrars' part is in api_flags.py; /api/v1/flags
+belongs to the departments' token API). Same sessions, roles and services as the pages; every
+state-changing call carries the session's CSRF token in the X-CSRF-Token header.
 
 The held-query API never returns a person's name: that is shown only on the item's page.
 """
@@ -28,11 +28,11 @@ from gateway.staff.console import console
 from gateway.store.redis import now
 
 
-def _error(code: str, status: int, **params: str) -> web.Response:
+def json_error(code: str, status: int, **params: str) -> web.Response:
     return web.json_response({"error": code, **params}, status=status)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(
             text='{"error": "json_required"}', content_type="application/json"
@@ -48,7 +48,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def _str(data: dict[str, Any], name: str, limit: int = 2000) -> str:
+def text_field(data: dict[str, Any], name: str, limit: int = 2000) -> str:
     value = data.get(name, "")
     return value[:limit] if isinstance(value, str) else ""
 
@@ -76,17 +76,17 @@ async def session_get(request: web.Request) -> web.Response:
 
 async def session_create(request: web.Request) -> web.Response:
     c = console(request)
-    data = await _body(request)
+    data = await json_body(request)
     result = await accounts.log_in(
         c.users,
         c.sessions,
         c.gw.settings,
-        _str(data, "login", 64).strip(),
-        _str(data, "password", 512),
+        text_field(data, "login", 64).strip(),
+        text_field(data, "password", 512),
         peer(request),
     )
     if not result.ok or result.user is None:
-        return _error("login_failed", 401)
+        return json_error("login_failed", 401)
     resp = web.json_response(
         {
             "authenticated": True,
@@ -122,7 +122,7 @@ async def held_get(request: web.Request) -> web.Response:
             request.match_info["id"], session_of(request), show_name=False
         )
     except ApprovalError as exc:
-        return _error(exc.code, exc.status, **exc.params)
+        return json_error(exc.code, exc.status, **exc.params)
     out = item.as_json()
     out["person_known"] = item.person_known
     out["flags_now"] = (
@@ -140,7 +140,7 @@ async def _held_action(request: web.Request, action: str) -> web.Response:
     c = console(request)
     viewer = session_of(request)
     qid = request.match_info["id"]
-    data = await _body(request) if request.can_read_body else {}
+    data = await json_body(request) if request.can_read_body else {}
     try:
         if action == "claim":
             await c.approvals.claim(qid, viewer)
@@ -149,7 +149,7 @@ async def _held_action(request: web.Request, action: str) -> web.Response:
             await c.approvals.unclaim(qid, viewer)
             outcome = "unclaimed"
         elif action == "release":
-            outcome = await c.approvals.release(qid, viewer, _str(data, "notice"))
+            outcome = await c.approvals.release(qid, viewer, text_field(data, "notice"))
         elif action == "confirm":
             await c.approvals.confirm(qid, viewer)
             outcome = "released"
@@ -157,10 +157,10 @@ async def _held_action(request: web.Request, action: str) -> web.Response:
             await c.approvals.withdraw(qid, viewer)
             outcome = "withdrawn"
         else:
-            await c.approvals.refuse(qid, viewer, _str(data, "reason"))
+            await c.approvals.refuse(qid, viewer, text_field(data, "reason"))
             outcome = "refused"
     except ApprovalError as exc:
-        return _error(exc.code, exc.status, **exc.params)
+        return json_error(exc.code, exc.status, **exc.params)
     held = await c.gw.queries.get(qid)
     return web.json_response(
         {"outcome": outcome, "id": qid, "state": held.state.value if held else None}
@@ -196,7 +196,7 @@ async def events_list(request: web.Request) -> web.Response:
     try:
         flt = EventFilter.parse(request.query)
     except FilterError as exc:
-        return _error(exc.code.removeprefix("err."), 400)
+        return json_error(exc.code.removeprefix("err."), 400)
     found = await console(request).auditing.find(flt)
     return web.json_response(
         {
@@ -209,14 +209,14 @@ async def events_list(request: web.Request) -> web.Response:
 
 async def event_review(request: web.Request) -> web.Response:
     c = console(request)
-    data = await _body(request)
+    data = await json_body(request)
     try:
         n = await c.auditing.review(
-            request.match_info["event_id"], session_of(request), _str(data, "comment")
+            request.match_info["event_id"], session_of(request), text_field(data, "comment")
         )
     except FilterError as exc:
         status = 404 if exc.code == "err.no_event" else 400
-        return _error(exc.code.removeprefix("err."), status)
+        return json_error(exc.code.removeprefix("err."), status)
     return web.json_response({"event": request.match_info["event_id"], "reviews": n})
 
 
@@ -228,20 +228,20 @@ async def users_list(request: web.Request) -> web.Response:
 
 async def user_create(request: web.Request) -> web.Response:
     c = console(request)
-    data = await _body(request)
+    data = await json_body(request)
     try:
         await accounts.add_user(
             c.users,
-            _str(data, "login", 64),
-            _str(data, "role", 20),
-            _str(data, "department", 100),
-            _str(data, "password", 512),
+            text_field(data, "login", 64),
+            text_field(data, "role", 20),
+            text_field(data, "department", 100),
+            text_field(data, "password", 512),
             session_of(request).actor,
         )
     except accounts.AccountError as exc:
         status = 409 if exc.code == "err.login_taken" else 400
-        return _error(exc.code.removeprefix("err."), status, **exc.params)
-    user = await c.users.get(_str(data, "login", 64))
+        return json_error(exc.code.removeprefix("err."), status, **exc.params)
+    user = await c.users.get(text_field(data, "login", 64))
     _, ms = now()
     return web.json_response(user.as_json(ms) if user else {}, status=201)
 
@@ -251,7 +251,7 @@ async def user_update(request: web.Request) -> web.Response:
     c = console(request)
     viewer = session_of(request)
     login = request.match_info["login"]
-    data = await _body(request)
+    data = await json_body(request)
     try:
         if login == viewer.login and ("role" in data or data.get("disabled") is True):
             raise accounts.AccountError("err.self")
@@ -259,17 +259,23 @@ async def user_update(request: web.Request) -> web.Response:
             raise accounts.AccountError("err.no_user")
         if "role" in data or "department" in data:
             await accounts.change_role(
-                c.users, login, _str(data, "role", 20), _str(data, "department", 100), viewer.actor
+                c.users,
+                login,
+                text_field(data, "role", 20),
+                text_field(data, "department", 100),
+                viewer.actor,
             )
         if isinstance(data.get("disabled"), bool):
             await accounts.set_disabled(c.users, login, data["disabled"], viewer.actor)
         if data.get("unlock") is True:
             await accounts.unlock(c.users, login, viewer.actor)
         if "password" in data:
-            await accounts.set_password(c.users, login, _str(data, "password", 512), viewer.actor)
+            await accounts.set_password(
+                c.users, login, text_field(data, "password", 512), viewer.actor
+            )
     except accounts.AccountError as exc:
         status = 404 if exc.code == "err.no_user" else 400
-        return _error(exc.code.removeprefix("err."), status, **exc.params)
+        return json_error(exc.code.removeprefix("err."), status, **exc.params)
     user = await c.users.get(login)
     _, ms = now()
     return web.json_response(user.as_json(ms) if user else {})
@@ -281,13 +287,15 @@ async def requesters_list(request: web.Request) -> web.Response:
 
 async def requester_create(request: web.Request) -> web.Response:
     c = console(request)
-    data = await _body(request)
+    data = await json_body(request)
     try:
         req = await c.gw.requesters.add(
-            _str(data, "org_code", 20), _str(data, "name", 100).strip(), session_of(request).actor
+            text_field(data, "org_code", 20),
+            text_field(data, "name", 100).strip(),
+            session_of(request).actor,
         )
     except ValueError:
-        return _error("requester", 400)
+        return json_error("requester", 400)
     return web.json_response(req.as_json(), status=201)
 
 
@@ -296,6 +304,6 @@ async def requester_delete(request: web.Request) -> web.Response:
     org = request.match_info["org_code"]
     # looked up first: the store records a removal event even for a code it does not hold
     if not org.isdigit() or await c.gw.requesters.get(org) is None:
-        return _error("not_found", 404)
+        return json_error("not_found", 404)
     await c.gw.requesters.remove(org, session_of(request).actor)
     return web.json_response({"removed": org})

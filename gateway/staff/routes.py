@@ -1,14 +1,22 @@
 """Every route of the console and its API, with who may use it: the access table in one place.
 
 `/api/v1/flags...` is not here: it is the departments' flag API (the flags issue), with its own
-per-department tokens.
+per-department tokens. The registrars' API uses other paths (`/api/v1/flag-records`, ...).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.staff import api, pages_admin, pages_audit, pages_auth, pages_flags, pages_queue
+from gateway.staff import (
+    api,
+    api_flags,
+    pages_admin,
+    pages_audit,
+    pages_auth,
+    pages_flags,
+    pages_queue,
+)
 from gateway.staff.access import PUBLIC, add_route
 from gateway.staff.accounts import ROLES
 
@@ -77,6 +85,14 @@ def add_console_routes(app: web.Application) -> None:
     api_("POST", "/api/v1/held/{id}/confirm", api.held_confirm, APPROVER)
     api_("POST", "/api/v1/held/{id}/withdraw", api.held_withdraw, APPROVER)
     api_("POST", "/api/v1/held/{id}/refuse", api.held_refuse, APPROVER)
+    # registrars: flags of their own department (not /api/v1/flags: the departments' token API)
+    api_("POST", "/api/v1/flag-records", api_flags.register, REGISTRAR)
+    api_("POST", "/api/v1/flag-records/lookup", api_flags.lookup, REGISTRAR)
+    api_("GET", "/api/v1/release-requests", api_flags.pending, REGISTRAR)
+    api_("POST", "/api/v1/release-requests", api_flags.request_release, REGISTRAR)
+    api_("POST", "/api/v1/release-requests/{id}/confirm", api_flags.confirm_release, REGISTRAR)
+    api_("POST", "/api/v1/release-requests/{id}/cancel", api_flags.cancel_release, REGISTRAR)
+    api_("GET", "/api/v1/renewals", api_flags.renewals, REGISTRAR)
     api_("GET", "/api/v1/events", api.events_list, AUDITOR)
     api_("POST", "/api/v1/events/{event_id}/review", api.event_review, AUDITOR)
     api_("GET", "/api/v1/users", api.users_list, ADMIN)

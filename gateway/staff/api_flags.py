@@ -1,0 +1,147 @@
+"""The registrars' part of the console's JSON API: the flag pages' actions, as JSON.
+
+    POST /api/v1/flag-records                       register flags    {atena_number, name, ...}
+    POST /api/v1/flag-records/lookup                one person's record of the department
+    GET  /api/v1/release-requests                   the department's pending release requests
+    POST /api/v1/release-requests                   ask for a release {atena_number, basis, note}
+    POST /api/v1/release-requests/{id}/confirm      a second registrar confirms
+    POST /api/v1/release-requests/{id}/cancel
+    GET  /api/v1/renewals?within=N                  the department's renewal list
+
+Same sessions, roles and CSRF header as the rest of the API, and the very functions the pages
+call (gateway.staff.registrars): the same department rule, refusals and events. Atena numbers and
+names travel only in JSON bodies, never in a URL; request ids are opaque. `/api/v1/flags...` is
+not here: it is the departments' token API (gateway.flag_api).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway import flags
+from gateway.staff import registrars
+from gateway.staff.access import session_of
+from gateway.staff.api import json_body, json_error, text_field
+from gateway.staff.console import console
+from gateway.staff.registrars import Refused
+
+
+def _refused(r: Refused) -> web.Response:
+    return json_error(r.code, r.status, **r.params)
+
+
+def _choice(data: dict[str, Any], name: str) -> bool:
+    """Which flags: a JSON boolean, both unless told otherwise (as on the command line)."""
+    value = data.get(name, True)
+    if not isinstance(value, bool):
+        raise web.HTTPBadRequest(
+            text=f'{{"error": "bad_field", "field": "{name}"}}', content_type="application/json"
+        )
+    return value
+
+
+async def register(request: web.Request) -> web.Response:
+    """Set flags for the registrar's own department; the record after the change."""
+    gw, viewer = console(request).gw, session_of(request)
+    data = await json_body(request)
+    try:
+        record = await registrars.register(
+            gw,
+            viewer,
+            atena_number=text_field(data, "atena_number").strip(),
+            name=text_field(data, "name").strip(),
+            business=text_field(data, "business").strip() or None,
+            basis=text_field(data, "basis").strip(),
+            until=text_field(data, "until").strip() or None,
+            auto_response_disabled=_choice(data, "auto_response_disabled"),
+            non_disclosure=_choice(data, "non_disclosure"),
+        )
+    except Refused as r:
+        return _refused(r)
+    return web.json_response(record.as_json())
+
+
+async def lookup(request: web.Request) -> web.Response:
+    """One person's record with its history, if the registrar's department flagged them."""
+    gw, viewer = console(request).gw, session_of(request)
+    data = await json_body(request)
+    try:
+        record = await registrars.show_record(gw, viewer, text_field(data, "atena_number").strip())
+    except Refused as r:
+        return _refused(r)
+    return web.json_response(record.as_json())
+
+
+async def pending(request: web.Request) -> web.Response:
+    gw, viewer = console(request).gw, session_of(request)
+    out = []
+    for req in await registrars.pending(gw, viewer):
+        item = req.as_json()
+        # what the page offers: nobody confirms their own request, nor one the flag has outgrown
+        item["may_confirm"] = not req.stale and req.requested_by != viewer.actor
+        out.append(item)
+    return web.json_response(out)
+
+
+async def request_release(request: web.Request) -> web.Response:
+    gw, viewer = console(request).gw, session_of(request)
+    data = await json_body(request)
+    try:
+        req = await registrars.request_release(
+            gw,
+            viewer,
+            atena_number=text_field(data, "atena_number").strip(),
+            basis=text_field(data, "basis").strip(),
+            note=text_field(data, "note", flags.MAX_NOTE + 1).strip(),
+            auto_response_disabled=_choice(data, "auto_response_disabled"),
+            non_disclosure=_choice(data, "non_disclosure"),
+        )
+    except Refused as r:
+        return _refused(r)
+    return web.json_response(req.as_json(), status=201)
+
+
+async def confirm_release(request: web.Request) -> web.Response:
+    gw, viewer = console(request).gw, session_of(request)
+    request_id = request.match_info["id"]
+    try:
+        record = await registrars.confirm_release(gw, viewer, request_id)
+    except Refused as r:
+        return _refused(r)
+    req = await registrars.release_request(gw, request_id)
+    return web.json_response(
+        {
+            "outcome": "released",
+            "request": req.as_json() if req else None,
+            "record": record.as_json(),
+        }
+    )
+
+
+async def cancel_release(request: web.Request) -> web.Response:
+    gw, viewer = console(request).gw, session_of(request)
+    try:
+        req = await registrars.cancel_release(gw, viewer, request.match_info["id"])
+    except Refused as r:
+        return _refused(r)
+    return web.json_response({"outcome": "cancelled", "request": req.as_json()})
+
+
+async def renewals(request: web.Request) -> web.Response:
+    """The department's renewal list; `within` days (default 30), overdue ones included."""
+    gw, viewer = console(request).gw, session_of(request)
+    try:
+        within = registrars.renewal_window(request.query.get("within"))
+    except Refused as r:
+        return _refused(r)
+    items = await registrars.renewals(gw, viewer, within)
+    return web.json_response(
+        {
+            "department": viewer.department,
+            "within_days": within,
+            "today": flags.ward_today().isoformat(),
+            "items": [i.as_json() for i in items],
+        }
+    )
