@@ -1,5 +1,6 @@
-"""Sample staff accounts for `hogo-gateway demo`: one per role (two approvers, so that four-eyes
-release can be tried), synthetic, with fresh random passwords printed at each start."""
+"""Sample staff accounts for `hogo-gateway demo`: one per role, and two registrars and two
+approvers so that the two-person flag release and four-eyes query release can be tried; synthetic,
+with fresh random passwords printed at each start."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class DemoAccount:
 
 DEMO_ACCOUNTS = (
     ("demo-registrar", "registrar", "子ども家庭課"),
+    ("demo-registrar2", "registrar", "子ども家庭課"),
     ("demo-approver", "approver", "企画政策課"),
     ("demo-approver2", "approver", "企画政策課"),
     ("demo-auditor", "auditor", "情報政策課"),
