@@ -3,46 +3,11 @@ flagging a synthetic resident, reading the raw store."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable
-from pathlib import Path
-
 from gateway.context import Gateway
 from gateway.flags import set_flags
 from gateway.simulator import Resident
 from gateway.store.flags import FlagRecord
-
-Cli = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def cli_runner(data_dir: Path, redis_url: str) -> Cli:
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "--data-dir",
-                str(data_dir),
-                "--redis-url",
-                redis_url,
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            input=stdin,
-            timeout=120,
-        )
-
-    return run
-
-
-def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
-    lines = res.stderr.strip().splitlines()
-    assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)
-    assert len(lines) == 1 and lines[0].startswith("hogo-gateway: error:"), res.stderr
-    return lines[0]
+from tests.support import Cli, cli_runner, one_line_error  # noqa: F401 (re-exported)
 
 
 async def flag(

@@ -7,7 +7,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -201,3 +203,35 @@ def parse_answer(http_status: int, raw: bytes) -> Answer:
     ans.handling_notice = root.findtext(".//{*}handlingNotice")
     ans.refusal_code = root.findtext(".//{*}refusalCode")
     return ans
+
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def cli_runner(data_dir: Path, redis_url: str) -> Cli:
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "--data-dir",
+                str(data_dir),
+                "--redis-url",
+                redis_url,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=120,
+        )
+
+    return run
+
+
+def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)
+    assert len(lines) == 1 and lines[0].startswith("hogo-gateway: error:"), res.stderr
+    return lines[0]

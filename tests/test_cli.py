@@ -9,38 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REQUESTER
+from tests.support import REQUESTER, Cli, cli_runner, one_line_error
 
 
 @pytest.fixture
-def hogo(tmp_path: Path, redis_url: str):
-    data = tmp_path / "data"
-
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "--data-dir",
-                str(data),
-                "--redis-url",
-                redis_url,
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            input=stdin,
-            timeout=60,
-        )
-
-    return run
-
-
-def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
-    lines = res.stderr.strip().splitlines()
-    assert res.returncode == 1 and len(lines) == 1 and lines[0].startswith("hogo-gateway: error:")
-    return lines[0]
+def hogo(tmp_path: Path, redis_url: str) -> Cli:
+    return cli_runner(tmp_path / "data", redis_url)
 
 
 def test_requesters_add_and_list(hogo) -> None:

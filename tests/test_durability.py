@@ -17,28 +17,13 @@ import aiohttp
 from aiohttp import web
 
 from gateway.simulator import Simulator, synthetic_residents
-from tests.support import AFFAIR, REQUESTER, Query, RedisServer, free_port, parse_answer
+from tests.support import AFFAIR, REQUESTER, Query, RedisServer, cli_runner, free_port, parse_answer
 
 
 def cli(
     data_dir: Path, redis_url: str, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "--data-dir",
-            str(data_dir),
-            "--redis-url",
-            redis_url,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-    )
+    return cli_runner(data_dir, redis_url)(*args, stdin=stdin)
 
 
 class GatewayProcess:

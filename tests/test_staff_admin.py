@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from gateway.staff.i18n import Translator
 from tests.conftest import Running
 from tests.staffkit import PASSWORD, Staff, flash_of, staff_for
+from tests.support import Cli, cli_runner
 
 
 @pytest.fixture
@@ -115,28 +114,8 @@ async def test_admin_keeps_the_requesters(running: Running, staff: Staff) -> Non
 
 
 @pytest.fixture
-def hogo(tmp_path: Path, redis_url: str):
-    data = tmp_path / "data"
-
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "--data-dir",
-                str(data),
-                "--redis-url",
-                redis_url,
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            input=stdin,
-            timeout=60,
-        )
-
-    return run
+def hogo(tmp_path: Path, redis_url: str) -> Cli:
+    return cli_runner(tmp_path / "data", redis_url)
 
 
 def test_users_cli_takes_the_password_on_standard_input(hogo) -> None:
