@@ -119,6 +119,7 @@ async def measure(url: str, data_dir: Path, calls: int, concurrency: int) -> lis
     r = Redis(connect(url, settings), settings)
     resident = next(synthetic_residents(1))
     await RequesterStore(r).add("1310000000000001", "見本市 子ども家庭課", "bench")
+    await RequesterStore(r).grant("1310000000000001", "JM00000000000001", [], "bench")
     await DirectoryStore(r, keyring).put_many([(resident.atena_number, resident.subject_code)], "b")
     q = SubmitQuery(
         processing_number="L",

@@ -105,6 +105,7 @@ async def measure(n: int, redis_url: str, data_dir: Path) -> list[tuple[str, flo
     r = Redis(connect(redis_url, settings), settings)
     try:
         await RequesterStore(r).add("1310000000000001", "見本市 子ども家庭課", "bench")
+        await RequesterStore(r).grant("1310000000000001", "JM00000000000001", [], "bench")
         await DirectoryStore(r, keyring).put_many(
             [(resident.atena_number, resident.subject_code)], "bench"
         )

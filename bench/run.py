@@ -79,6 +79,8 @@ async def load_data(data_dir: Path, redis_url: str, residents: int, flagged: int
     gw = await open_gateway(Settings(data_dir=data_dir, store_timeout=30.0), redis_url)
     try:
         await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "bench")
+        # rights are deny-by-default (issue 7): without this every query is refused, unmeasured
+        await gw.requesters.grant(REQUESTER, "JM00000000000001", [], "bench")
         people = list(synthetic_residents(residents))
         await gw.directory.put_many(((p.atena_number, p.subject_code) for p in people), "bench")
         for p in people[:flagged]:
@@ -217,6 +219,19 @@ class Bench:
         if target == "gateway":
             after = outcomes(gw_url)
             run.outcomes = {k: after.get(k, 0) - before_outcomes.get(k, 0) for k in after}
+            # Only provided and held are the automatic path; anything else (refused, a fault)
+            # means the run measured something cheaper or broken: count it as errors, loudly.
+            # ("fault CODE" repeats "fault" by code)
+            wrong = sum(
+                v
+                for k, v in run.outcomes.items()
+                if k not in ("provided", "held") and not k.startswith("fault ")
+            )
+            if wrong:
+                run.errors += wrong
+                print(
+                    f"# WARNING: {wrong} gateway answers were neither provided nor held", flush=True
+                )
         self.runs.append(run)
         print(row(run), flush=True)
         return run

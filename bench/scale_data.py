@@ -260,6 +260,7 @@ async def _register(url: str, data_dir: Path) -> None:
     r = Redis(connect(url, settings), settings)
     try:
         await RequesterStore(r).add(REQUESTER, "見本市 子ども家庭課", "bench")
+        await RequesterStore(r).grant(REQUESTER, "JM00000000000001", [], "bench")
     finally:
         await r.close()
 
