@@ -88,7 +88,10 @@ class LeanStore:
         self.timeout = settings.store_timeout
         self._sha: dict[str, str] = {}
 
-    async def script(self, name: str, keys: list[str], args: list[object], timeout=None) -> Any:
+    async def script(
+        self, name: str, keys: list[str], args: list[object], timeout=None, *, acknowledged=True
+    ) -> Any:
+        # (no replicas here, so `acknowledged` asks for nothing)
         sha = self._sha.get(name)
         if sha is None:
             sha = hashlib.sha1(script_source(name).encode()).hexdigest()

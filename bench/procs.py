@@ -119,6 +119,7 @@ class Processes:
         cpus: str | None = None,
         env: dict[str, str] | None = None,
         log: Path | None = None,
+        cwd: Path | None = None,
     ) -> Service:
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (child keeps it)
         proc = subprocess.Popen(
@@ -126,6 +127,7 @@ class Processes:
             stdout=out,
             stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         service = Service(name, proc, port)
         self.started.append(service)

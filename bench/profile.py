@@ -70,6 +70,10 @@ def main() -> int:
     p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     p.add_argument("--folded", type=Path, default=None, help="keep py-spy's raw samples here")
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    p.add_argument(
+        "--native", action="store_true", help="C frames too (uvloop, aiohttp's parsers, hiredis)"
+    )
+    p.add_argument("--gil", action="store_true", help="only samples that hold the GIL")
     args = p.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
@@ -91,7 +95,10 @@ def main() -> int:
         load.start()
         subprocess.run(
             [spy, "record", "-p", str(gateway.proc.pid), "-d", str(args.seconds), "-r",
-             str(args.rate), "-f", "raw", "-o", str(folded), "--nonblocking"],
+             str(args.rate), "-f", "raw", "-o", str(folded)]
+            # (native unwinding must stop the process for each sample)
+            + ([] if args.native else ["--nonblocking"])
+            + (["--native"] if args.native else []) + (["--gil"] if args.gil else []),
             check=True, capture_output=True,
         )  # fmt: skip
         load.join()

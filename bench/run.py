@@ -42,8 +42,14 @@ from bench.procs import (
 from gateway.eventloop import chosen
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ("gateway", "bare", "upstream")
-LABELS = {"gateway": "gateway", "bare": "bare proxy", "upstream": "upstream direct"}
+TARGETS = ("gateway", "compare", "bare", "upstream")
+LABELS = {
+    "gateway": "gateway",
+    "compare": "gateway (--compare)",
+    "bare": "bare proxy",
+    "upstream": "upstream direct",
+}
+GATEWAYS = ("gateway", "compare")  # rows that are a gateway (their outcomes are checked)
 REQUESTER = "1310000000000001"
 
 
@@ -181,8 +187,8 @@ class Bench:
         a = self.args
         if mode == "saturation" and a.load == "wrk" and a.warmup:
             self._drive(self._load_cmd(target, scenario, a.warmup, 0))  # warm-up, discarded
-        gw_url = self.services["gateway"].url
-        before_outcomes = outcomes(gw_url) if target == "gateway" else {}
+        gw_url = self.services[target].url
+        before_outcomes = outcomes(gw_url) if target in GATEWAYS else {}
         cpu_before = {name: s.cpu() for name, s in self.services.items()}
         busy_before = machine_busy_seconds()
         children_before = os.times().children_user + os.times().children_system
@@ -216,7 +222,7 @@ class Bench:
             rate=rate,
         )
         run.cpu_us["loadgen"] = children * 1e6 / n
-        if target == "gateway":
+        if target in GATEWAYS:
             after = outcomes(gw_url)
             run.outcomes = {k: after.get(k, 0) - before_outcomes.get(k, 0) for k in after}
             # Only provided and held are the automatic path; anything else (refused, a fault)
@@ -293,6 +299,18 @@ def summary(runs: list[Run], scenarios: list[str]) -> list[str]:
         ratio = statistics.median(ratios) if ratios else float("nan")
         spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
         rate = half[0].rate if half else 0.0
+        if any(r.target == "compare" for r in sat):
+            pairs = [
+                (g.rps / c.rps, c.cpu_us.get("compare", 0.0), g.cpu_us.get("gateway", 0.0))
+                for g in sat
+                for c in sat
+                if g.target == "gateway" and c.target == "compare" and g.round == c.round and c.rps
+            ]
+            out.append(
+                f"| {sc}: gateway / --compare (median of rounds) | **{statistics.median(p[0] for p in pairs):.2f}** "
+                f"req/s; CPU µs/req {med_cpu('gateway'):.0f} against {med_cpu('compare'):.0f} | "
+                f"compare req/s {med(sat, 'compare', 'rps'):.0f} |"
+            )
         out.append(
             f"| {sc} | {med(sat, 'gateway', 'rps'):.0f} | {med(sat, 'bare', 'rps'):.0f} | "
             f"{med(sat, 'upstream', 'rps'):.0f} | **{ratio:.2f}**{spread} | "
@@ -334,7 +352,24 @@ def start_stack(
         "--upstream-url", upstream_url, "--loop", a.loop,
     ]  # fmt: skip
     bare = procs.start("bare", bare_cmd, bare_port, cpus=sut_cpus)
-    return {"gateway": gateway, "bare": bare, "upstream": upstream, "redis": redis_svc}
+    services = {"gateway": gateway, "bare": bare, "upstream": upstream, "redis": redis_svc}
+    if a.compare:
+        # The same gateway command from another source tree (e.g. a checkout of main), on its
+        # own Redis database and data dir, so that each seals only its own events.
+        compare_url = redis_url.rsplit("/", 1)[0] + "/1"
+        asyncio.run(load_data(tmp / "data-compare", compare_url, a.residents, a.flagged_count))
+        port = free_port()
+        cmd = [
+            PYTHON, "-m", "gateway", "serve", "--redis-url", compare_url,
+            "--data-dir", str(tmp / "data-compare"), "--upstream-url", upstream_url,
+            "--port", str(port),
+        ]  # fmt: skip
+        services["compare"] = procs.start(
+            "compare", cmd, port, cpus=sut_cpus, env={**env, "PYTHONPATH": str(a.compare)},
+            log=tmp / "compare.log", cwd=a.compare,
+        )  # fmt: skip
+        wait_ready(services["compare"].url)
+    return services
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -359,10 +394,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--load", choices=["wrk", "python"], default=None)
     p.add_argument("--no-half-load", action="store_true", help="saturation runs only")
     p.add_argument("--only", default="gateway,bare,upstream", help="rows to run")
+    p.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="source tree of another gateway (e.g. a checkout of main) to run as an extra row",
+    )
     p.add_argument("--quick", action="store_true", help="a smoke run: 3 s, one round")
     p.add_argument("--out", type=Path, default=None, help="JSON results (default bench/results/)")
     p.add_argument("--keep", action="store_true", help="leave the processes' files for a look")
     a = p.parse_args(argv)
+    if a.compare:
+        a.compare = a.compare.resolve()
     if a.quick:
         a.duration, a.warmup, a.rounds = 3.0, 1.0, 1
     if a.load is None:
@@ -379,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         print("note: wrk not found (apt-get install wrk); using bench/load.py", file=sys.stderr)
     sut_cpus, rest_cpus = ("1", "0") if a.layout == "pinned" else (None, None)
     scenarios = a.scenarios.split(",")
-    targets = [t for t in TARGETS if t in a.only.split(",")]
+    targets = [t for t in TARGETS if t in a.only.split(",") or (t == "compare" and a.compare)]
     tmp = Path(tempfile.mkdtemp(prefix="hogo-bench-"))
     procs = Processes()
     info = machine_info()
