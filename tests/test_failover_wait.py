@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from gateway import metrics
+from gateway.context import open_gateway
+from gateway.model import SubmitQuery
 from gateway.store.redis import StoreUnavailable
 from tests.conftest import Running, start_running
-from tests.support import REQUESTER, Query, RedisServer
+from tests.support import AFFAIR, REQUESTER, Query, RedisServer
 
 
 @pytest.fixture
@@ -131,3 +133,59 @@ async def test_a_single_server_waits_for_no_replica(settings, redis_url, residen
         assert (await r.submit(Query("S-1", residents[7].subject_code))).status == "PROVIDED"
     finally:
         await _down(r, runners)
+
+
+async def test_one_wait_covers_a_batch_and_fails_only_its_acknowledged_calls(
+    settings, own_redis: RedisServer, replica: RedisServer, residents
+) -> None:
+    """Concurrent script calls go out as one pipeline with one WAIT at its end (ScriptBatches):
+    confirmed, every acknowledged write in it is on the replica; unconfirmed, each acknowledged
+    call fails and each call nobody is told about still gets its reply."""
+    # the store alone, without the app's background duties: every WAIT counted here is ours
+    gw = await open_gateway(replace(settings, wait_replicas=1, wait_timeout=1.0), own_redis.url)
+    person = residents[9]
+    await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "test")
+    await gw.requesters.grant(REQUESTER, AFFAIR, [], "test")
+    await gw.directory.put_many([(person.atena_number, person.subject_code)], "test")
+    store, keys = gw.queries, gw.redis.keys
+    person_keys = gw.keyring.person_keys("subject", person.subject_code)
+    on_master, on_replica = own_redis.client(), replica.client()
+
+    def query(pn: str) -> SubmitQuery:
+        return SubmitQuery(
+            pn, REQUESTER, AFFAIR, "JT00000000000001", "TM00000000000001",
+            person.subject_code, "2026-11-26T10:00:00+09:00",
+        )  # fmt: skip
+
+    def waits() -> int:
+        return int(on_master.info("commandstats").get("cmdstat_wait", {}).get("calls", 0))
+
+    try:
+        ids = [(await store.admit(query(f"O-{i}"), person_keys)).query_id for i in range(8)]
+        assert all(ids)
+        # confirmed: four holds (acknowledged) and four admissions (not) in one batch, one WAIT
+        sent, waited = gw.redis.batches.sent, waits()
+        await asyncio.gather(
+            *(store.hold(qid, "test") for qid in ids[:4]),
+            *(store.admit(query(f"O-more-{i}"), person_keys) for i in range(4)),
+        )
+        assert (gw.redis.batches.sent, waits()) == (sent + 1, waited + 1)
+        for qid in ids[:4]:
+            assert on_replica.hget(keys.query(qid), "state") == "held"
+        # unconfirmed: the acknowledged calls fail, the others get their replies
+        short_before = _wait_short()
+        replica.pause()
+        outcomes = await asyncio.gather(
+            *(store.hold(qid, "test") for qid in ids[4:]),
+            *(store.admit(query(f"O-late-{i}"), person_keys) for i in range(4)),
+            return_exceptions=True,
+        )
+        for held in outcomes[:4]:
+            assert isinstance(held, StoreUnavailable) and "replicas" in str(held)
+        for i, admission in enumerate(outcomes[4:]):
+            assert admission.query_id is not None, admission
+            assert on_master.hget(keys.query(admission.query_id), "pn") == f"O-late-{i}"
+        assert _wait_short() == short_before + 4
+    finally:
+        replica.resume()
+        await gw.close()

@@ -13,10 +13,12 @@ decision, a flag change) is followed by WAIT on the same connection: it must be 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -27,7 +29,17 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway import metrics
 from gateway.settings import Settings, parse_addresses
@@ -154,8 +166,7 @@ class Redis:
         self.timeout = settings.store_timeout
         self.replicas = settings.replicas_to_wait_for
         self.wait_ms = int(settings.wait_timeout * 1000)
-        self._scripts: dict[str, Any] = {}
-        self._loaded: set[str] = set()  # scripts this process has loaded (see _script_then_wait)
+        self.batches = ScriptBatches(self)
         self._gate: Callable[[], Awaitable[None]] | None = None
         self._gate_lock = asyncio.Lock()
 
@@ -210,43 +221,24 @@ class Redis:
         `acknowledged`: what the script writes is about to be told to someone (a requester, staff,
         the operator), so with replicas it must reach them first (WAIT). Pass False only for steps
         nobody is told about: reads, reservations, locks, cleanups.
+
+        Calls under the store's own deadline (no `timeout`) join the next batch (ScriptBatches):
+        the scripts of concurrent callers go out as one pipeline. A call with its own, longer
+        deadline (the sealer, bulk imports) runs alone, so that it cannot hold up the others.
         """
-        return await self.call(self.run_script(name, keys, args, acknowledged), timeout)
+        if timeout is not None:
+            return await self.call(self.run_script(name, keys, args, acknowledged), timeout)
+        if self._gate is not None:
+            await self._pass_gate(None)
+        return await self._deadline(self.batches.add(name, keys, args, acknowledged), None)
 
     async def run_script(
         self, name: str, keys: Sequence[str], args: Sequence[object], acknowledged: bool
     ) -> Any:
-        """`script` without the deadline and the gate: for the gate itself (see `guard`)."""
-        iso, ms = now()
-        argv = [self.keys.prefix, iso, ms, *args]
-        if acknowledged and self.replicas:
-            return await self._script_then_wait(name, keys, argv)
-        script = self._scripts.get(name)
-        if script is None:
-            script = self.client.register_script(script_source(name, self.settings.audit_enabled))
-            self._scripts[name] = script
-        return await script(keys=list(keys), args=argv)
-
-    async def _script_then_wait(self, name: str, keys: Sequence[str], argv: list[Any]) -> Any:
-        if name not in self._loaded:
-            # Load before the first use, so that a NOSCRIPT retry (and its second WAIT) is left
-            # for the rare case of a store that lost its scripts (restart, failover).
-            await self.client.script_load(script_source(name))
-            self._loaded.add(name)
-        for first_try in (True, False):
-            pipe = self.client.pipeline(transaction=False)
-            # (execute_command: cluster pipelines refuse the evalsha method, not the command)
-            audit = self.settings.audit_enabled
-            pipe.execute_command("EVALSHA", script_sha(name, audit), len(keys), *keys, *argv)
-            result, acked = await self._execute_then_wait(pipe)
-            if isinstance(result, NoScriptError) and first_try:
-                await self.client.script_load(script_source(name, audit))
-                continue
-            if isinstance(result, Exception):
-                raise result
-            self._check_acked(acked)
-            return result
-        raise AssertionError("unreachable")
+        """`script` alone, without the deadline and the gate: for the gate itself (see `guard`)."""
+        call = self.batches.call(name, keys, args, acknowledged)
+        await self.batches.run([call])
+        return call.reply.result()
 
     async def execute(self, pipe: Any, *, acknowledged: bool = True) -> list[Any]:
         """Execute a pipeline (not a MULTI transaction) and, if `acknowledged`, WAIT after it."""
@@ -273,14 +265,20 @@ class Redis:
         return await pipe.execute(raise_on_error=False)
 
     def _check_acked(self, acked: Any) -> None:
+        refusal = self.unconfirmed(acked)
+        if refusal is not None:
+            raise _unacknowledged(refusal)
+
+    def unconfirmed(self, acked: Any) -> Exception | None:
+        """Why writes followed by a WAIT that replied `acked` are not acknowledged, or None."""
         if isinstance(acked, Exception):
-            raise acked
+            return acked
         if int(acked) < self.replicas:
             # The write is on the master but not known to be on a replica: it is not acknowledged.
-            metrics.STORE_WAIT_SHORT.inc()
-            raise StoreUnavailable(
+            return StoreUnavailable(
                 f"the write reached {acked} of {self.replicas} replicas in {self.wait_ms} ms"
             )
+        return None
 
     async def ping(self) -> bool:
         try:
@@ -294,3 +292,221 @@ class Redis:
         manager = getattr(getattr(self.client, "connection_pool", None), "sentinel_manager", None)
         for sentinel in getattr(manager, "sentinels", ()):
             await sentinel.aclose()
+
+
+# A batch holds at most this many calls (the rest wait for the next): it bounds the time one
+# batch keeps Redis busy and the size of its replies.
+MAX_BATCH = 64
+# Batches on their way at once, each on its own connection; calls made meanwhile form the next.
+MAX_IN_FLIGHT = 1
+# Failures after which a cluster client must learn the cluster's slots and masters again.
+CLUSTER_TROUBLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    MovedError,
+    AskError,
+    TryAgainError,
+    ClusterDownError,
+    RedisClusterException,
+)
+
+
+@dataclass(slots=True, eq=False)
+class ScriptCall:
+    """One caller's script (ARGV with the standard head) and the future its reply goes to."""
+
+    name: str
+    keys: Sequence[str]
+    argv: list[Any]
+    acknowledged: bool
+    reply: asyncio.Future[Any]
+
+
+class ScriptBatches:
+    """The scripts of concurrent callers go to Redis together, as one pipeline.
+
+    A batch is every call made in one turn of the event loop, or, while a batch is on its way,
+    every call made until it returns (at most MAX_BATCH). It is a pipeline, not a MULTI: each
+    EVALSHA is still its own atomic script, and each caller gets its own reply or error. If any
+    call in it is acknowledged and replicas are waited for, one WAIT ends the pipeline; on the
+    same connection it covers every write before it. A script the store does not know (NOSCRIPT:
+    a restart, a failover) is loaded and only those calls run again, in a second pipeline.
+
+    The store deadline applies to the whole batch. A batch that fails or does not return in time
+    fails every caller in it with StoreUnavailable; replies are handed out only when the whole
+    batch has returned, so no caller is told of a success in a batch that failed. (A timed-out
+    pipeline is cancelled, and redis-py then drops its connection: no late reply can be read by
+    anyone else.) Each caller also keeps its own deadline, counted from its call.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.loaded: set[str] = set()  # scripts loaded into the store by this process
+        self.forming: list[ScriptCall] = []
+        self.in_flight = 0
+        self.flush_soon = False
+        self.sent = 0  # batches sent, and the calls in them (for tests and the benchmark)
+        self.sent_calls = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def call(
+        self, name: str, keys: Sequence[str], args: Sequence[object], acknowledged: bool
+    ) -> ScriptCall:
+        iso, ms = now()
+        argv = [self.redis.keys.prefix, iso, ms, *args]
+        return ScriptCall(
+            name, keys, argv, acknowledged, asyncio.get_running_loop().create_future()
+        )
+
+    def add(
+        self, name: str, keys: Sequence[str], args: Sequence[object], acknowledged: bool
+    ) -> asyncio.Future[Any]:
+        """Put one call into the batch being formed; its future gets the reply."""
+        call = self.call(name, keys, args, acknowledged)
+        self.forming.append(call)
+        if not self.flush_soon and self.in_flight < MAX_IN_FLIGHT:
+            self.flush_soon = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return call.reply
+
+    def _flush(self) -> None:
+        self.flush_soon = False
+        while self.forming and self.in_flight < MAX_IN_FLIGHT:
+            # (a caller that gave up, e.g. on its own deadline, is not sent at all)
+            batch = [c for c in self.forming[:MAX_BATCH] if not c.reply.done()]
+            del self.forming[:MAX_BATCH]
+            if batch:
+                self.sent += 1
+                self.sent_calls += len(batch)
+                self.in_flight += 1
+                task = asyncio.get_running_loop().create_task(self._send(batch))
+                self._tasks.add(task)
+                task.add_done_callback(self._returned)
+
+    def _returned(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self.in_flight -= 1
+        self._flush()  # the calls made while it was on its way
+
+    async def _send(self, batch: list[ScriptCall]) -> None:
+        try:
+            async with asyncio.timeout(self.redis.timeout):
+                await self.run(batch)
+        except TimeoutError:
+            self._fail(batch, "the flag store did not answer in time")
+        except (RedisError, RedisClusterException, OSError) as exc:
+            self._fail(batch, f"the flag store failed: {type(exc).__name__}")
+        except BaseException:
+            self._fail(batch, "the batch was cancelled")
+            raise
+
+    @staticmethod
+    def _fail(batch: list[ScriptCall], why: str) -> None:
+        for call in batch:
+            _deliver(call, StoreUnavailable(why))
+
+    async def run(self, batch: list[ScriptCall]) -> None:
+        """Send `batch` and hand every caller its reply; raises (and hands out nothing) if the
+        store failed. No deadline of its own: the caller puts one around it."""
+        try:
+            replies = await self._rounds(batch)
+        except BaseException:
+            self._relearn_cluster()
+            raise
+        for call, reply in replies:
+            _deliver(call, reply)
+
+    async def _rounds(self, batch: list[ScriptCall]) -> list[tuple[ScriptCall, Any]]:
+        replies: list[tuple[ScriptCall, Any]] = []
+        todo = batch
+        for last_round in (False, True):
+            again: list[ScriptCall] = []
+            for call, reply in await self._round(todo):
+                if isinstance(reply, NoScriptError) and not last_round:
+                    self.loaded.discard(call.name)  # the store lost it: load it, run it again
+                    again.append(call)
+                else:
+                    replies.append((call, reply))
+            todo = [call for call in again if not call.reply.done()]
+            if not todo:
+                break
+        return replies
+
+    def _relearn_cluster(self) -> None:
+        """After a failed or timed-out batch, a cluster client learns the slots and masters again
+        before its next use (a failover, a moved slot), as it does after such an error on a
+        single command. In the background: the callers have their answer already."""
+        client = self.redis.client
+        if isinstance(client, RedisCluster):
+            task = asyncio.get_running_loop().create_task(
+                _reset_cluster(client, self.redis.timeout)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _round(self, calls: list[ScriptCall]) -> list[tuple[ScriptCall, Any]]:
+        """One pipeline: the scripts not yet loaded, the calls, and WAIT if one is acknowledged."""
+        r = self.redis
+        audit = r.settings.audit_enabled
+        client = r.client
+        target: dict[str, Any] = {}
+        if isinstance(client, RedisCluster):
+            # Every key shares one hash tag: all of it goes to the master of that one slot (a
+            # script without keys too), so that the WAIT at the end covers every write before it.
+            await client.initialize()
+            target["target_nodes"] = client.get_node_from_key(r.keys.prefix)
+        pipe = client.pipeline(transaction=False)
+        loading = sorted({call.name for call in calls} - self.loaded)
+        for name in loading:
+            pipe.execute_command("SCRIPT", "LOAD", script_source(name, audit), **target)
+        for call in calls:
+            # (execute_command: cluster pipelines refuse the evalsha method, not the command)
+            sha = script_sha(call.name, audit)
+            pipe.execute_command("EVALSHA", sha, len(call.keys), *call.keys, *call.argv, **target)
+        wait = bool(r.replicas) and any(call.acknowledged for call in calls)
+        if wait:
+            pipe.execute_command("WAIT", r.replicas, r.wait_ms, **target)
+        if target:
+            # A redirected command would run on another connection than its WAIT: fail instead.
+            out = await pipe.execute(raise_on_error=False, allow_redirections=False)
+            trouble = next((x for x in out if isinstance(x, CLUSTER_TROUBLE)), None)
+            if trouble is not None:
+                raise trouble
+        else:
+            out = await pipe.execute(raise_on_error=False)
+        for name, loaded in zip(loading, out, strict=False):
+            if not isinstance(loaded, Exception):
+                self.loaded.add(name)
+        replies = out[len(loading) : len(loading) + len(calls)]
+        refusal = r.unconfirmed(out[-1]) if wait else None
+        replied: list[tuple[ScriptCall, Any]] = []
+        for call, reply in zip(calls, replies, strict=True):
+            if refusal is not None and call.acknowledged and not isinstance(reply, Exception):
+                reply = _unacknowledged(refusal)
+            replied.append((call, reply))
+        return replied
+
+
+def _deliver(call: ScriptCall, reply: Any) -> None:
+    if call.reply.done():
+        return  # the caller gave up waiting
+    if isinstance(reply, Exception):
+        call.reply.set_exception(reply)
+        call.reply.exception()  # (retrieved: the caller may still give up before it reads it)
+    else:
+        call.reply.set_result(reply)
+
+
+def _unacknowledged(refusal: Exception) -> Exception:
+    """The error for one acknowledged write that WAIT did not confirm (one per caller)."""
+    if isinstance(refusal, StoreUnavailable):
+        metrics.STORE_WAIT_SHORT.inc()
+        return StoreUnavailable(str(refusal))
+    return refusal
+
+
+async def _reset_cluster(client: RedisCluster, timeout: float) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(timeout):
+            await client.aclose()
