@@ -230,13 +230,17 @@ class Redis:
             return await self.call(self.run_script(name, keys, args, acknowledged), timeout)
         if self._gate is not None:
             await self._pass_gate(None)
-        return await self._deadline(self.batches.add(name, keys, args, acknowledged), None)
+        # (the deadline is the batch's: see ScriptBatches)
+        try:
+            return await self.batches.add(name, keys, args, acknowledged)
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise StoreUnavailable(f"the flag store failed: {type(exc).__name__}") from None
 
     async def run_script(
         self, name: str, keys: Sequence[str], args: Sequence[object], acknowledged: bool
     ) -> Any:
         """`script` alone, without the deadline and the gate: for the gate itself (see `guard`)."""
-        call = self.batches.call(name, keys, args, acknowledged)
+        call = self.batches.call(asyncio.get_running_loop(), name, keys, args, acknowledged)
         await self.batches.run([call])
         return call.reply.result()
 
@@ -320,6 +324,7 @@ class ScriptCall:
     argv: list[Any]
     acknowledged: bool
     reply: asyncio.Future[Any]
+    deadline: float  # loop time by which the caller has its reply or StoreUnavailable
 
 
 class ScriptBatches:
@@ -332,11 +337,14 @@ class ScriptBatches:
     same connection it covers every write before it. A script the store does not know (NOSCRIPT:
     a restart, a failover) is loaded and only those calls run again, in a second pipeline.
 
-    The store deadline applies to the whole batch. A batch that fails or does not return in time
-    fails every caller in it with StoreUnavailable; replies are handed out only when the whole
-    batch has returned, so no caller is told of a success in a batch that failed. (A timed-out
-    pipeline is cancelled, and redis-py then drops its connection: no late reply can be read by
-    anyone else.) Each caller also keeps its own deadline, counted from its call.
+    The deadline applies to the whole batch: the store timeout counted from its first (oldest)
+    call. A batch that fails or does not return in time fails every caller in it with
+    StoreUnavailable; replies are handed out only when the whole batch has returned, so no caller
+    is told of a success in a batch that failed. (A timed-out pipeline is cancelled, and redis-py
+    then drops its connection: no late reply can be read by anyone else.) Since every batched
+    call has the same timeout, a batch on its way ends before any waiting call's deadline, so
+    each caller has its answer within the store timeout of its call without a timer of its own;
+    a call still waiting at its deadline fails without being sent.
     """
 
     def __init__(self, redis: Redis) -> None:
@@ -345,42 +353,57 @@ class ScriptBatches:
         self.forming: list[ScriptCall] = []
         self.in_flight = 0
         self.flush_soon = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.sent = 0  # batches sent, and the calls in them (for tests and the benchmark)
         self.sent_calls = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
 
     def call(
-        self, name: str, keys: Sequence[str], args: Sequence[object], acknowledged: bool
+        self,
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        keys: Sequence[str],
+        args: Sequence[object],
+        acknowledged: bool,
     ) -> ScriptCall:
         iso, ms = now()
         argv = [self.redis.keys.prefix, iso, ms, *args]
-        return ScriptCall(
-            name, keys, argv, acknowledged, asyncio.get_running_loop().create_future()
-        )
+        deadline = loop.time() + self.redis.timeout
+        return ScriptCall(name, keys, argv, acknowledged, loop.create_future(), deadline)
 
     def add(
         self, name: str, keys: Sequence[str], args: Sequence[object], acknowledged: bool
     ) -> asyncio.Future[Any]:
         """Put one call into the batch being formed; its future gets the reply."""
-        call = self.call(name, keys, args, acknowledged)
+        loop = self._loop = asyncio.get_running_loop()
+        call = self.call(loop, name, keys, args, acknowledged)
         self.forming.append(call)
         if not self.flush_soon and self.in_flight < MAX_IN_FLIGHT:
             self.flush_soon = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
         return call.reply
 
     def _flush(self) -> None:
         self.flush_soon = False
+        loop = self._loop
+        assert loop is not None
         while self.forming and self.in_flight < MAX_IN_FLIGHT:
-            # (a caller that gave up, e.g. on its own deadline, is not sent at all)
-            batch = [c for c in self.forming[:MAX_BATCH] if not c.reply.done()]
+            now_ = loop.time()
+            batch = []
+            for call in self.forming[:MAX_BATCH]:
+                if call.reply.done():
+                    continue  # its caller stopped waiting (cancelled): nothing is sent for it
+                if call.deadline <= now_:
+                    _deliver(call, StoreUnavailable("the flag store did not answer in time"))
+                    continue
+                batch.append(call)
             del self.forming[:MAX_BATCH]
             if batch:
                 self.sent += 1
                 self.sent_calls += len(batch)
                 self.in_flight += 1
-                task = asyncio.get_running_loop().create_task(self._send(batch))
+                task = loop.create_task(self._send(batch))
                 self._tasks.add(task)
                 task.add_done_callback(self._returned)
 
@@ -391,7 +414,7 @@ class ScriptBatches:
 
     async def _send(self, batch: list[ScriptCall]) -> None:
         try:
-            async with asyncio.timeout(self.redis.timeout):
+            async with asyncio.timeout_at(batch[0].deadline):  # the oldest call's
                 await self.run(batch)
         except TimeoutError:
             self._fail(batch, "the flag store did not answer in time")
