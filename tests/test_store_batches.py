@@ -88,6 +88,21 @@ async def test_concurrent_scripts_go_out_as_one_batch_each_with_its_own_reply(
     assert len(ids) == 40
 
 
+async def test_a_call_redis_cannot_take_fails_alone(store: QueryStore, residents) -> None:
+    """An argument the protocol has no form for (None) is refused before the call joins a batch,
+    as redis-py refuses it: the others in the same loop turn are not affected."""
+    bad = store.r.script("hold", [store.k.query("x")], ["x", None])
+    admissions = await asyncio.gather(
+        bad, *(_admit(store, f"D-{i}", residents[i].subject_code) for i in range(5)),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert isinstance(admissions[0], StoreUnavailable)
+    for i, admission in enumerate(admissions[1:]):
+        assert isinstance(admission, Admission)
+        assert await _pn_of(store, admission.query_id) == f"D-{i}"
+    assert not await store.r.client.exists(store.k.query("x"))
+
+
 async def test_a_batch_holds_at_most_max_batch_calls(store: QueryStore, residents) -> None:
     batches = store.r.batches
     sent_before, calls_before = batches.sent, batches.sent_calls
