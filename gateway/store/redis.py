@@ -371,6 +371,8 @@ class ScriptBatches:
         args: Sequence[object],
         acknowledged: bool,
     ) -> ScriptCall:
+        """One call, packed (an argument Redis cannot take raises DataError here, to this caller
+        alone); its deadline, the store timeout from now, counts when it joins a batch."""
         iso, ms = now()
         argv = [self.redis.keys.prefix, iso, ms, *args]
         sha = script_sha(name, self.redis.settings.audit_enabled)
