@@ -1,17 +1,19 @@
-"""What a pipelined Redis client would save the gateway: a measurement, not part of the gateway.
+"""The store layer's client CPU per script call, against a bare pipelining sketch.
 
     .venv/bin/python -m bench.lean_redis [--calls 16000] [--concurrency 32]
 
 Runs the real admission script (`QueryStore.admit`, lua/admit.lua) from `concurrency` coroutines
-at once, first through the gateway's store layer (redis-py, a pooled connection per call), then
-through a bare sketch of an auto-pipelining client: one connection, every coroutine's command
-written in the same loop turn goes out in one write, replies are matched to callers in order
-(hiredis parses them). Both run each call under the same store deadline. It prints this process's
-CPU per call for each, which is what the gateway spends on its two store steps per request.
+at once, first through the gateway's store layer (`Redis.script`: script batches, one pipeline
+per loop turn on a pooled redis-py connection; phase 1's store layer used one pooled connection
+and one round trip per call), then through a bare sketch of an auto-pipelining client: one
+connection, every coroutine's command written in the same loop turn goes out in one write,
+replies are matched to callers in order (hiredis parses them). Both run each call under the
+same store deadline. It prints this process's CPU per call for each, which is what the gateway
+spends on each of its two store steps per request.
 
-The sketch leaves out what a real one needs before it could replace redis-py in the gateway
-(reconnection, AUTH/TLS from the URL, NOSCRIPT reload, dropping the connection after a timed-out
-call so that late replies can never be matched to the wrong caller); see docs/performance.md.
+The sketch leaves out what the store layer must do (reconnection, AUTH/TLS from the URL, NOSCRIPT
+reload, dropping the connection after a timed-out batch, WAIT, Sentinel and Cluster); it stays
+as the yardstick. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ async def measure(url: str, data_dir: Path, calls: int, concurrency: int) -> lis
     out = []
     counter = iter(range(10**9))  # processing numbers unique over all rounds
     for label, store in (
-        ("redis-py (the gateway's store layer)", QueryStore(r, keyring)),
+        ("the gateway's store layer (script batches)", QueryStore(r, keyring)),
         ("pipelined sketch (one connection)", QueryStore(lean, keyring)),  # type: ignore[arg-type]
     ) * 2:
 
