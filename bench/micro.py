@@ -124,12 +124,15 @@ async def measure(n: int, redis_url: str, data_dir: Path) -> list[tuple[str, flo
         answer = UpstreamAnswer(True, fields)
         await r.call(r.client.config_resetstat())
         out.append(
-            ("admit script (redis-py, loopback, fsync always)", await per_call_async(admit, n))
+            (
+                "admit script (store layer, one at a time, loopback, fsync always)",
+                await per_call_async(admit, n),
+            )
         )
         out.append(("  of which Redis's own time", await _server_us(r)))
         out.append(
             (
-                "complete script (redis-py, loopback, fsync always)",
+                "complete script (store layer, one at a time, loopback, fsync always)",
                 await per_call_async(complete, n),
             )
         )
