@@ -306,7 +306,9 @@ class Redis:
 # batch keeps Redis busy and the size of its replies.
 MAX_BATCH = 64
 # Batches on their way at once, each on its own connection; calls made meanwhile form the next.
-MAX_IN_FLIGHT = 1
+# Two rather than one: a batch waiting on WAIT (or on a slow fsync) does not hold up every other
+# call, and at 32 concurrent requests the gateway carried 2-8 % more (docs/performance.md).
+MAX_IN_FLIGHT = 2
 # Failures after which a cluster client must learn the cluster's slots and masters again.
 CLUSTER_TROUBLE = (
     RedisConnectionError,
@@ -334,8 +336,8 @@ class ScriptCall:
 class ScriptBatches:
     """The scripts of concurrent callers go to Redis together, as one pipeline.
 
-    A batch is every call made in one turn of the event loop, or, while a batch is on its way,
-    every call made until it returns (at most MAX_BATCH). It is a pipeline, not a MULTI: each
+    A batch is every call made in one turn of the event loop, or, while MAX_IN_FLIGHT batches are
+    on their way, every call made until one of them returns (at most MAX_BATCH). It is a pipeline, not a MULTI: each
     EVALSHA is still its own atomic script, and each caller gets its own reply or error. If any
     call in it is acknowledged and replicas are waited for, one WAIT ends the pipeline; on the
     same connection it covers every write before it. A script the store does not know (NOSCRIPT:
