@@ -306,8 +306,9 @@ class Redis:
 # batch keeps Redis busy and the size of its replies.
 MAX_BATCH = 64
 # Batches on their way at once, each on its own connection; calls made meanwhile form the next.
-# Two rather than one: a batch waiting on WAIT (or on a slow fsync) does not hold up every other
-# call, and at 32 concurrent requests the gateway carried 2-8 % more (docs/performance.md).
+# Two rather than one: with replicas, a batch waiting on WAIT (or on a slow fsync) does not hold
+# up every other call. On one server without replicas it made no measurable difference (1.02x
+# the throughput of one, within the noise; docs/performance.md).
 MAX_IN_FLIGHT = 2
 # Failures after which a cluster client must learn the cluster's slots and masters again.
 CLUSTER_TROUBLE = (
