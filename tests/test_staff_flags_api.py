@@ -6,6 +6,7 @@ numbers and names travel in JSON bodies only; request ids are opaque."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -102,6 +103,12 @@ async def test_a_registrar_registers_flags_and_reads_the_record_back(
     )
     assert (status, out) == (400, {"error": "bad_field", "field": "non_disclosure"})
     assert await running.gw.flags.get(running.residents[2].atena_number) is None
+    [bad] = await _events(running, "security.api_bad_input")
+    assert (bad["actor"], bad["reason"], bad["field"]) == (
+        "staff:reg-kodomo",
+        "bad_field",
+        "non_disclosure",
+    )
 
     # reading it back: the whole record, and the read is recorded
     status, shown = await reg.api("POST", LOOKUP, {"atena_number": person.atena_number})
@@ -388,3 +395,46 @@ async def test_every_state_change_of_the_registrars_api_needs_the_csrf_token(
     assert await running.gw.flags.get(running.residents[1].atena_number) is None
     [pending] = await flags.pending_releases(running.gw)
     assert pending.id == req["id"]
+
+
+async def test_a_body_the_pages_never_send_is_refused_and_recorded(
+    running: Running, staff: Staff
+) -> None:
+    """Not JSON, JSON that is not an object, another content type: each answered with its error,
+    each a security event naming the caller and the route (no body in it), nothing changed."""
+    reg = await staff.client("registrar")
+    person = running.residents[5]
+    cases = [
+        ("application/json", b'{"atena_number": "' + person.atena_number.encode(), 400, "bad_json"),
+        ("application/json", b"[1, 2]", 400, "bad_json"),
+        ("application/json", b"\xff\xfe{}", 400, "bad_json"),
+        ("text/plain", b"atena_number=1", 415, "json_required"),
+    ]
+    for content_type, body, status, reason in cases:
+        async with reg.http.post(
+            reg.base + RECORDS,
+            data=body,
+            headers={"Content-Type": content_type, "X-CSRF-Token": reg.csrf},
+        ) as resp:
+            assert (resp.status, await resp.json()) == (status, {"error": reason})
+    events = await _events(running, "security.api_bad_input")
+    assert [(e["reason"], e["actor"], e["route"]) for e in events] == [
+        (reason, "staff:reg-kodomo", RECORDS) for _, _, _, reason in cases
+    ]
+    assert all(person.atena_number not in str(e) for e in events)
+    assert await running.gw.flags.get(person.atena_number) is None
+    assert await _events(running, "flag.set") == []
+
+    # before login too (the login call is public, with the pre-login token): the actor is the peer
+    anon = staff.anonymous()
+    status, _, body = await anon.request("GET", "/api/v1/session")
+    pre = json.loads(body)["csrf"]
+    async with anon.http.post(
+        anon.base + "/api/v1/session",
+        data=b'{"login": "reg-kodomo", "password": ',
+        headers={"Content-Type": "application/json", "X-CSRF-Token": pre},
+    ) as resp:
+        assert (resp.status, await resp.json()) == (400, {"error": "bad_json"})
+    last = (await _events(running, "security.api_bad_input"))[-1]
+    assert (last["actor"], last["route"]) == ("peer:127.0.0.1", "/api/v1/session")
+    await anon.close()

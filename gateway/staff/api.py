@@ -32,19 +32,36 @@ def json_error(code: str, status: int, **params: str) -> web.Response:
     return web.json_response({"error": code, **params}, status=status)
 
 
+async def bad_input(request: web.Request, reason: str, **fields: str) -> web.HTTPException:
+    """A body the console's own pages never send (not JSON, not an object, a field of the wrong
+    type): recorded as a security event, as hostile SOAP input is, and answered 400 (415 for a
+    body that is not JSON at all). Rule refusals of well-formed input (a bad date, an unknown
+    department) are answered by their handlers and are not security events."""
+    session = await current_session(request)
+    await console(request).gw.events.security(
+        "api_bad_input",
+        session.actor if session else f"peer:{peer(request)}",
+        operation="staff",
+        method=request.method,
+        route=request.match_info.route.resource.canonical
+        if request.match_info.route.resource
+        else "",
+        reason=reason,
+        **fields,
+    )
+    cls = web.HTTPUnsupportedMediaType if reason == "json_required" else web.HTTPBadRequest
+    return cls(text=json.dumps({"error": reason, **fields}), content_type="application/json")
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(
-            text='{"error": "json_required"}', content_type="application/json"
-        )
+        raise await bad_input(request, "json_required")
     try:
         data = await request.json()
     except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(
-            text='{"error": "bad_json"}', content_type="application/json"
-        ) from None
+        raise await bad_input(request, "bad_json") from None
     if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text='{"error": "bad_json"}', content_type="application/json")
+        raise await bad_input(request, "bad_json")
     return data
 
 

@@ -23,7 +23,7 @@ from aiohttp import web
 from gateway import flags
 from gateway.staff import registrars
 from gateway.staff.access import session_of
-from gateway.staff.api import json_body, json_error, text_field
+from gateway.staff.api import bad_input, json_body, json_error, text_field
 from gateway.staff.console import console
 from gateway.staff.registrars import Refused
 
@@ -32,13 +32,11 @@ def _refused(r: Refused) -> web.Response:
     return json_error(r.code, r.status, **r.params)
 
 
-def _choice(data: dict[str, Any], name: str) -> bool:
+async def _choice(request: web.Request, data: dict[str, Any], name: str) -> bool:
     """Which flags: a JSON boolean, both unless told otherwise (as on the command line)."""
     value = data.get(name, True)
     if not isinstance(value, bool):
-        raise web.HTTPBadRequest(
-            text=f'{{"error": "bad_field", "field": "{name}"}}', content_type="application/json"
-        )
+        raise await bad_input(request, "bad_field", field=name)
     return value
 
 
@@ -55,8 +53,8 @@ async def register(request: web.Request) -> web.Response:
             business=text_field(data, "business").strip() or None,
             basis=text_field(data, "basis").strip(),
             until=text_field(data, "until").strip() or None,
-            auto_response_disabled=_choice(data, "auto_response_disabled"),
-            non_disclosure=_choice(data, "non_disclosure"),
+            auto_response_disabled=await _choice(request, data, "auto_response_disabled"),
+            non_disclosure=await _choice(request, data, "non_disclosure"),
         )
     except Refused as r:
         return _refused(r)
@@ -95,8 +93,8 @@ async def request_release(request: web.Request) -> web.Response:
             atena_number=text_field(data, "atena_number").strip(),
             basis=text_field(data, "basis").strip(),
             note=text_field(data, "note", flags.MAX_NOTE + 1).strip(),
-            auto_response_disabled=_choice(data, "auto_response_disabled"),
-            non_disclosure=_choice(data, "non_disclosure"),
+            auto_response_disabled=await _choice(request, data, "auto_response_disabled"),
+            non_disclosure=await _choice(request, data, "non_disclosure"),
         )
     except Refused as r:
         return _refused(r)
