@@ -79,6 +79,11 @@ def main() -> int:
         "--native", action="store_true", help="C frames too (uvloop, aiohttp's parsers, hiredis)"
     )
     p.add_argument("--gil", action="store_true", help="only samples that hold the GIL")
+    p.add_argument(
+        "--flagged",
+        action="store_true",
+        help="the second scenario: subjects drawn from all residents, 1 %% of them flagged",
+    )
     args = p.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
@@ -94,7 +99,7 @@ def main() -> int:
         wrk = [
             "taskset", "-c", "0", "wrk", "-t1", f"-c{a.connections}", f"-d{args.seconds + 4}s",
             "-s", str(ROOT / "bench" / "submit.lua"), gateway.url + "/soap/provision", "--",
-            "P", str(a.residents), str(a.flagged_count), "0",
+            "P", str(a.residents), str(a.flagged_count), "1" if args.flagged else "0",
         ]  # fmt: skip
         load = threading.Thread(target=subprocess.run, args=(wrk,), kwargs={"capture_output": True})
         load.start()
@@ -107,7 +112,8 @@ def main() -> int:
             check=True, capture_output=True,
         )  # fmt: skip
         load.join()
-        print(f"# gateway profile under saturation, event loop {chosen(args.loop)}, py-spy")
+        scenario = "1 % flagged" if args.flagged else "unflagged"
+        print(f"# gateway profile under saturation ({scenario}), event loop {chosen(args.loop)}")
         print("| step | share of the gateway's CPU |\n|---|---:|")
         for name, share in summarize(folded):
             print(f"| {name} | {share:.1f} % |")
