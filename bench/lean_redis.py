@@ -40,8 +40,9 @@ from gateway.simulator import synthetic_residents
 from gateway.store.directory import DirectoryStore
 from gateway.store.keys import Keys
 from gateway.store.queries import QueryStore
-from gateway.store.redis import Redis, StoreUnavailable, connect, now, script_source
+from gateway.store.redis import Redis, StoreUnavailable, connect
 from gateway.store.requesters import RequesterStore
+from gateway.store.scripts import now, script_source
 
 
 class PipelinedConnection(asyncio.Protocol):

@@ -30,8 +30,9 @@ from gateway.soap.messages import query_result_envelope, read_submit_query, read
 from gateway.soap.parse import body_element, parse_xml, validate
 from gateway.store.directory import DirectoryStore
 from gateway.store.queries import QueryStore
-from gateway.store.redis import Redis, connect, now
+from gateway.store.redis import Redis, connect
 from gateway.store.requesters import RequesterStore
+from gateway.store.scripts import now
 
 
 def per_call(fn: Callable[[], object], n: int) -> float:

@@ -21,7 +21,8 @@ from gateway.endpoints import (
     readyz,
 )
 from gateway.settings import Settings
-from gateway.store.redis import StoreUnavailable, cancel_requested, now
+from gateway.store.redis import StoreUnavailable, cancel_requested
+from gateway.store.scripts import now
 
 log = logging.getLogger("hogo.app")
 

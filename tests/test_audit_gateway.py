@@ -14,7 +14,7 @@ from gateway.flags import release_flags
 from gateway.model import Field
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
-from gateway.store.redis import AUDIT_OFF, script_source
+from gateway.store.scripts import AUDIT_OFF, script_source
 from tests.audit_support import GatewayProcess, export_to, trail_lines, verify
 from tests.conftest import Running, start_running
 from tests.support import Query, portal_xml

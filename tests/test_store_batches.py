@@ -1,4 +1,4 @@
-"""Script calls of concurrent callers go to Redis as one pipeline (store/redis.py ScriptBatches),
+"""Script calls of concurrent callers go to Redis as one pipeline (store/batches.py ScriptBatches),
 and each caller still gets exactly its own reply or its own error: per-call errors stay per call,
 a script the store lost is loaded again, a batch is bounded, and a batch that does not return in
 time fails every caller in it and leaves nothing behind for the next batch to misread."""
@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from gateway.model import SubmitQuery
-from gateway.store import redis as store_redis
+from gateway.store import batches as store_batches
 from gateway.store.queries import Admission, QueryStore
 from gateway.store.redis import Redis, StoreUnavailable, connect
 from tests.conftest import Running, start_running
@@ -106,7 +106,7 @@ async def test_a_call_redis_cannot_take_fails_alone(store: QueryStore, residents
 async def test_a_batch_holds_at_most_max_batch_calls(store: QueryStore, residents) -> None:
     batches = store.r.batches
     sent_before, calls_before = batches.sent, batches.sent_calls
-    n = 2 * store_redis.MAX_BATCH + 5
+    n = 2 * store_batches.MAX_BATCH + 5
     admissions = await asyncio.gather(
         *(_admit(store, f"M-{i}", residents[i % len(residents)].subject_code) for i in range(n))
     )

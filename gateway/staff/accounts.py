@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from gateway import annex
 from gateway.settings import Settings
-from gateway.store.redis import now
+from gateway.store.scripts import now
 from gateway.store.sessions import SessionStore, session_digest
 from gateway.store.users import NoSuchUser, StaffUser, UserExists, UserStore
 

@@ -25,7 +25,7 @@ from gateway.staff.access import (
 from gateway.staff.approvals import ApprovalError
 from gateway.staff.auditing import EventFilter, FilterError
 from gateway.staff.console import console
-from gateway.store.redis import now
+from gateway.store.scripts import now
 
 
 def json_error(code: str, status: int, **params: str) -> web.Response:

@@ -16,7 +16,7 @@ from gateway.model import FlagState, HeldQuery, QueryState
 from gateway.soap.faults import SoapFault
 from gateway.store.claims import Claim, ClaimOutcome, ClaimStore, Proposal
 from gateway.store.queries import QueryBusy
-from gateway.store.redis import now
+from gateway.store.scripts import now
 from gateway.store.sessions import Session
 
 # Who may see the person's name (unsealed from the flag record) on an item's screen: the staff

@@ -16,8 +16,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from gateway.context import Gateway
 from gateway.store.events import Event
-from gateway.store.redis import now
 from gateway.store.reviews import Review, ReviewStore
+from gateway.store.scripts import now
 from gateway.store.sessions import Session
 
 JST = timezone(timedelta(hours=9), "JST")

@@ -108,7 +108,7 @@ def _simple(kind: str) -> Callable[[argparse.Namespace, Gateway], Any]:
 
 async def cmd_users_list(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway.cli import emit
-    from gateway.store.redis import now
+    from gateway.store.scripts import now
 
     _, ms = now()
     users = await Console.of(gw).users.all()

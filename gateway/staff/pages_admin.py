@@ -9,7 +9,7 @@ from gateway.staff import accounts
 from gateway.staff.access import session_of
 from gateway.staff.console import console
 from gateway.staff.render import error_page, page
-from gateway.store.redis import now
+from gateway.store.scripts import now
 
 
 def _see(location: str) -> web.Response:

@@ -13,7 +13,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from gateway.store.redis import Redis, now
+from gateway.store.redis import Redis
+from gateway.store.scripts import now
 
 TOKEN_PREFIX = "hgd"
 _TOKEN = re.compile(r"^hgd_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

@@ -21,7 +21,8 @@ from typing import Any
 from gateway import metrics
 from gateway.audit.archive import Archive, EventId, id_key
 from gateway.audit.spool import Spool
-from gateway.store.redis import Redis, StoreUnavailable, now
+from gateway.store.redis import Redis, StoreUnavailable
+from gateway.store.scripts import now
 from gateway.store.trail import TrailStore
 
 log = logging.getLogger("hogo.events")

@@ -1,4 +1,4 @@
--- Shared by every script: loaded in front of each one (see gateway/store/redis.py).
+-- Shared by every script: loaded in front of each one (see gateway/store/scripts.py).
 -- ARGV[1] key prefix, ARGV[2] now (ISO 8601), ARGV[3] now (ms since epoch); scripts' own ARGV follow.
 local P = ARGV[1]
 local NOW = ARGV[2]
@@ -8,7 +8,7 @@ local NOW_MS = tonumber(ARGV[3])
 -- if it cannot be written, the action does not happen either. The sealer (gateway/audit) later
 -- numbers, chains and signs it into the trail. `fields` are name/value pairs: person keys only,
 -- never a name, number, code or answer. The switch below is rewritten only for the benchmark's
--- audit-off comparison (gateway/store/redis.py).
+-- audit-off comparison (gateway/store/scripts.py).
 local AUDIT = true
 local function emit(kind, actor, fields)
   if not AUDIT then return false end

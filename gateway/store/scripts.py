@@ -1,0 +1,44 @@
+"""The Lua scripts' sources and hashes, the time their ARGV carries, and the error every store
+call may raise: what the connection (redis.py) and the script batches (batches.py) share."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+LUA_DIR = Path(__file__).with_name("lua")
+
+
+class StoreUnavailable(Exception):
+    """The flag store did not answer, or not in time."""
+
+
+def now() -> tuple[str, int]:
+    """The current time as (ISO 8601 UTC with milliseconds, milliseconds since the epoch)."""
+    ms = time.time_ns() // 1_000_000
+    iso = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+    return iso.replace("+00:00", "Z"), ms
+
+
+AUDIT_ON = "local AUDIT = true"
+AUDIT_OFF = "local AUDIT = false"
+
+
+@cache
+def script_source(name: str, audit: bool = True) -> str:
+    """The script with the prelude in front; with the audit off (the benchmark's comparison
+    only), `emit` records nothing."""
+    prelude = (LUA_DIR / "prelude.lua").read_text()
+    if AUDIT_ON not in prelude:
+        raise RuntimeError("prelude.lua lost its audit switch")
+    if not audit:
+        prelude = prelude.replace(AUDIT_ON, AUDIT_OFF, 1)
+    return prelude + "\n" + (LUA_DIR / f"{name}.lua").read_text()
+
+
+@cache
+def script_sha(name: str, audit: bool = True) -> str:
+    return hashlib.sha1(script_source(name, audit).encode(), usedforsecurity=False).hexdigest()
