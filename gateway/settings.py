@@ -27,6 +27,11 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_path(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    return Path(raw) if raw else None
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if not raw:
@@ -152,6 +157,14 @@ class Settings:
     # (HOGO_REDIS_PASSWORD, HOGO_REDIS_SENTINEL_PASSWORD), so that they never show in `ps`.
     redis_password: str | None = None
     redis_sentinel_password: str | None = None
+    # TLS to the store (HOGO_REDIS_TLS_CA, _CERT, _KEY): the CA that signed the data nodes' and
+    # sentinels' certificates, and this gateway's client certificate if Redis asks for one
+    # (`tls-auth-clients yes`). A single server takes TLS from its URL (rediss://); Sentinel and
+    # Cluster use TLS for every node once a CA is given. Across hosts the store needs it: whoever
+    # can change a reply on the wire can say "not flagged".
+    redis_tls_ca: Path | None = None
+    redis_tls_cert: Path | None = None
+    redis_tls_key: Path | None = None
     # Acknowledged writes (held queries, provision records, staff decisions, flag changes,
     # requesters) wait until this many replicas have them, at most `wait_timeout` seconds; fewer
     # in time is StoreUnavailable. None: 1 with Sentinel or Cluster, 0 (no WAIT) otherwise.
@@ -273,6 +286,9 @@ class Settings:
             redis_url=store_url(url, sentinels, service, cluster),
             redis_password=os.environ.get("HOGO_REDIS_PASSWORD") or None,
             redis_sentinel_password=os.environ.get("HOGO_REDIS_SENTINEL_PASSWORD") or None,
+            redis_tls_ca=_env_path("HOGO_REDIS_TLS_CA"),
+            redis_tls_cert=_env_path("HOGO_REDIS_TLS_CERT"),
+            redis_tls_key=_env_path("HOGO_REDIS_TLS_KEY"),
             wait_replicas=int(wait_env) if wait_env else None,
             wait_timeout=_env_float("HOGO_REDIS_WAIT_TIMEOUT", 0.25),
             upstream_url=os.environ.get("HOGO_UPSTREAM_URL") or None,
@@ -332,6 +348,20 @@ class Settings:
         url = self.redis_url or ""
         return 1 if url.startswith(("redis+sentinel://", "redis+cluster://")) else 0
 
+    def _check_store_tls(self) -> None:
+        given = [p for p in (self.redis_tls_ca, self.redis_tls_cert, self.redis_tls_key) if p]
+        if not given:
+            return
+        url = self.redis_url or ""
+        if not url.startswith(("rediss://", "redis+sentinel://", "redis+cluster://")):
+            # a CA beside a plain URL: the operator meant TLS and would get none
+            raise SettingsError(
+                "HOGO_REDIS_TLS_* is set but the store URL is not rediss:// "
+                "(or Sentinel, Cluster): the store would be reached without TLS"
+            )
+        if (self.redis_tls_cert is None) != (self.redis_tls_key is None):
+            raise SettingsError("HOGO_REDIS_TLS_CERT and HOGO_REDIS_TLS_KEY go together")
+
     def listeners(self) -> list[Listener]:
         """Every listener, the main one first, each with the services it serves."""
         moved = {s for listener in self.separate_listeners for s in listener.services}
@@ -350,6 +380,7 @@ class Settings:
             raise SettingsError("--redis-wait-replicas must be 0 or more")
         if self.redis_url is None and self.wait_replicas:
             raise SettingsError("the embedded store has no replicas to wait for")
+        self._check_store_tls()
         if self.replicas_to_wait_for and self.wait_timeout >= self.store_timeout:
             raise SettingsError(
                 "--redis-wait-timeout must be shorter than the store timeout "

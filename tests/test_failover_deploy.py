@@ -61,6 +61,8 @@ def test_the_example_gateway_env_is_a_valid_configuration(
         "redis+sentinel://10.0.0.11:26379,10.0.0.12:26379,10.0.0.13:26379/hogo"
     )
     assert settings.replicas_to_wait_for == 1 and settings.redis_password
+    # the store over TLS with a client certificate
+    assert settings.redis_tls_ca and settings.redis_tls_cert and settings.redis_tls_key
     by_name = {listener.name: listener for listener in settings.listeners()}
     assert by_name["main"].services == ("provision",)
     assert by_name["main"].tls and by_name["main"].tls.client_ca  # requesters: mutual TLS

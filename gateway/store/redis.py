@@ -25,7 +25,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 
-from gateway.settings import Settings, parse_addresses
+from gateway.settings import Settings, SettingsError, parse_addresses
 from gateway.store.batches import ScriptBatches, unacknowledged
 from gateway.store.keys import Keys
 from gateway.store.scripts import StoreUnavailable
@@ -53,7 +53,8 @@ def connect(url: str, settings: Settings) -> Client:
       redis://[:password@]host:port/db, rediss://..., unix://...   one server (or the embedded one)
       redis+sentinel://host:port,host:port,.../SERVICE             the master Sentinel names SERVICE
       redis+cluster://host:port,host:port,...                      a Redis Cluster (startup nodes)
-    Passwords for the data nodes and the sentinels come from the settings (the environment).
+    Passwords for the data nodes and the sentinels come from the settings (the environment), and
+    so do the TLS files (`Settings.redis_tls_ca`).
     No client retries by itself: a command sent twice could run a script twice, and the caller
     must learn at once that the store is in doubt. Recovery is the next call's reconnect.
     """
@@ -63,6 +64,7 @@ def connect(url: str, settings: Settings) -> Client:
         "socket_connect_timeout": settings.store_timeout,
         "health_check_interval": 0,
     }
+    tls = _tls_arguments(url, settings)
     if url.startswith(SENTINEL_SCHEME):
         hosts, _, service = url.removeprefix(SENTINEL_SCHEME).partition("/")
         if not service:
@@ -77,6 +79,7 @@ def connect(url: str, settings: Settings) -> Client:
                 "password": settings.redis_sentinel_password,
                 "decode_responses": True,
                 "retry": None,
+                **tls,
             },
         )
         return sentinel.master_for(
@@ -86,6 +89,7 @@ def connect(url: str, settings: Settings) -> Client:
             retry=None,
             max_connections=512,
             **common,
+            **tls,
         )
     if url.startswith(CLUSTER_SCHEME):
         return RedisCluster(
@@ -97,6 +101,7 @@ def connect(url: str, settings: Settings) -> Client:
             retry=Retry(NoBackoff(), 0),
             max_connections=512,
             **common,
+            **tls,
         )
     return aioredis.Redis.from_url(
         url,
@@ -105,7 +110,30 @@ def connect(url: str, settings: Settings) -> Client:
         retry=None,
         max_connections=512,
         **common,
+        **{k: v for k, v in tls.items() if k != "ssl"},  # (rediss:// says it)
     )
+
+
+def _tls_arguments(url: str, settings: Settings) -> dict[str, Any]:
+    """redis-py's TLS arguments for the store at `url`, or none: rediss:// for one server;
+    every node of a Sentinel set or Cluster once HOGO_REDIS_TLS_CA is given. The server's
+    certificate is always verified (against the system's CAs or that CA), and its host name."""
+    if url.startswith((SENTINEL_SCHEME, CLUSTER_SCHEME)):
+        if settings.redis_tls_ca is None:
+            return {}
+    elif not url.startswith("rediss://"):
+        return {}
+    for path in (settings.redis_tls_ca, settings.redis_tls_cert, settings.redis_tls_key):
+        if path is not None and not path.is_file():
+            # (else every call would fail later as "store unavailable", with no word on why)
+            raise SettingsError(f"{path}: no such file (HOGO_REDIS_TLS_*)")
+    out: dict[str, Any] = {"ssl": True, "ssl_cert_reqs": "required", "ssl_check_hostname": True}
+    if settings.redis_tls_ca is not None:
+        out["ssl_ca_certs"] = str(settings.redis_tls_ca)
+    if settings.redis_tls_cert is not None and settings.redis_tls_key is not None:
+        out["ssl_certfile"] = str(settings.redis_tls_cert)
+        out["ssl_keyfile"] = str(settings.redis_tls_key)
+    return out
 
 
 class Redis:
