@@ -7,7 +7,8 @@ brings up, all on loopback:
   - a throwaway CA (made here with `cryptography`), the gateways' server certificate and client
     certificates for two requesters and for the citizen portal;
   - the store: a Redis master and a replica from deploy/redis.conf, three sentinels from
-    deploy/sentinel.conf (with short timings), all with a password;
+    deploy/sentinel.conf (with short timings), all with a password, all on TLS ports only with
+    client certificates (`--plain-store` for none);
   - a simulated upstream with synthetic residents (gateway/simulator.py);
   - two gateway processes sharing the store, each with its own data dir holding identical copies
     of the keys; provision on mutual TLS, the portal on its own mutual-TLS listener, /readyz and
@@ -64,6 +65,34 @@ def free_port() -> int:
 class Issued:
     cert: Path
     key: Path
+
+
+@dataclass(frozen=True)
+class StoreTls:
+    """TLS between everything that speaks to Redis: the data nodes' and sentinels' certificate
+    (server and client: a replica connects to its master with it), and the gateways' client one."""
+
+    ca: Path
+    node: Issued
+    client: Issued
+
+    def server_lines(self) -> list[str]:
+        """redis.conf / sentinel.conf lines: a TLS port only, client certificates required."""
+        return [
+            f"tls-cert-file {self.node.cert}",
+            f"tls-key-file {self.node.key}",
+            f"tls-ca-cert-file {self.ca}",
+            "tls-auth-clients yes",
+            "tls-replication yes",
+        ]
+
+    def client_arguments(self) -> dict[str, object]:
+        return {
+            "ssl": True,
+            "ssl_ca_certs": str(self.ca),
+            "ssl_certfile": str(self.client.cert),
+            "ssl_keyfile": str(self.client.key),
+        }
 
 
 class ThrowawayCA:
@@ -255,7 +284,9 @@ class Proc:
                 self.kill9()
 
 
-def _redis_client(port: int, password: str | None, timeout: float = 2.0) -> redis.Redis:
+def _redis_client(
+    port: int, password: str | None, tls: StoreTls | None, timeout: float = 2.0
+) -> redis.Redis:
     return redis.Redis(
         host="127.0.0.1",
         port=port,
@@ -263,7 +294,15 @@ def _redis_client(port: int, password: str | None, timeout: float = 2.0) -> redi
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         decode_responses=True,
+        **(tls.client_arguments() if tls else {}),  # type: ignore[arg-type]
     )
+
+
+def _ports(port: int, tls: StoreTls | None) -> list[str]:
+    """The listening lines: with TLS, a TLS port and no plaintext one."""
+    if tls is None:
+        return [f"port {port}"]
+    return ["port 0", f"tls-port {port}", *tls.server_lines()]
 
 
 def wait_until(
@@ -288,6 +327,7 @@ class DataNode:
     port: int
     password: str
     replica_of: int | None = None
+    tls: StoreTls | None = None
     proc: Proc | None = None
 
     def write_config(self) -> Path:
@@ -297,7 +337,7 @@ class DataNode:
             f"include {DEPLOY / 'redis.conf'}",
             "# topology: loopback, this directory, no systemd",
             "bind 127.0.0.1",
-            f"port {self.port}",
+            *_ports(self.port, self.tls),
             f"dir {self.dir}",
             f"logfile {self.dir / 'redis.log'}",
             "supervised no",
@@ -323,7 +363,7 @@ class DataNode:
         return self
 
     def client(self) -> redis.Redis:
-        return _redis_client(self.port, self.password)
+        return _redis_client(self.port, self.password, self.tls)
 
     def role(self) -> str:
         return self.client().info("replication")["role"]
@@ -337,13 +377,14 @@ class SentinelNode:
     password: str
     down_after_ms: int
     failover_timeout_ms: int
+    tls: StoreTls | None = None
     proc: Proc | None = None
 
     def write_config(self) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
         text = (DEPLOY / "sentinel.conf").read_text()
         text = re.sub(r"(?m)^bind .*$", "bind 127.0.0.1", text)
-        text = re.sub(r"(?m)^port .*$", f"port {self.port}", text)
+        text = re.sub(r"(?m)^port .*$", "\n".join(_ports(self.port, self.tls)), text)
         text = re.sub(r"(?m)^dir .*$", f"dir {self.dir}", text)
         text = re.sub(r"(?m)^logfile .*$", f"logfile {self.dir / 'sentinel.log'}", text)
         text = re.sub(r"(?m)^supervised .*$", "supervised no", text)
@@ -376,13 +417,14 @@ class SentinelNode:
             [redis_server_binary(), str(self.dir / "sentinel.conf"), "--sentinel"],
             self.dir / "stdout.log",
         ).start()
-        wait_until(lambda: _redis_client(self.port, None).ping(), 20, f"sentinel on {self.port}")
+        wait_until(lambda: self.client().ping(), 20, f"sentinel on {self.port}")
         return self
 
+    def client(self) -> redis.Redis:
+        return _redis_client(self.port, None, self.tls)
+
     def master(self) -> tuple[str, int] | None:
-        host, port = _redis_client(self.port, None).execute_command(
-            "SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE
-        )
+        host, port = self.client().execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)
         return host, int(port)
 
 
@@ -417,6 +459,7 @@ class Topology:
     down_after_ms: int = 5000
     failover_timeout_ms: int = 60000
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the gateways
+    store_tls: bool = True  # TLS with client certificates between everything and Redis
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -428,6 +471,7 @@ class Topology:
         self.upstream_url = ""
         self.ca: ThrowawayCA | None = None
         self.certs: dict[str, Issued] = {}
+        self.tls: StoreTls | None = None
 
     # -- addresses and clients ------------------------------------------------------------
     @property
@@ -437,11 +481,16 @@ class Topology:
     @property
     def store_env(self) -> dict[str, str]:
         """How every gateway process and command finds the store (and its password)."""
-        return {
+        env = {
             "HOGO_REDIS_SENTINEL": self.sentinel_list,
             "HOGO_REDIS_SERVICE": SERVICE,
             "HOGO_REDIS_PASSWORD": self.password,
         }
+        if self.tls:
+            env["HOGO_REDIS_TLS_CA"] = str(self.tls.ca)
+            env["HOGO_REDIS_TLS_CERT"] = str(self.tls.client.cert)
+            env["HOGO_REDIS_TLS_KEY"] = str(self.tls.client.key)
+        return env
 
     def master_port(self) -> int | None:
         """The master's port as the sentinels' majority sees it now."""
@@ -487,10 +536,19 @@ class Topology:
         self.certs["requester"] = self.ca.requester(REQUESTER)
         self.certs["other"] = self.ca.requester(OTHER_REQUESTER)
         self.certs["portal"] = self.ca.issue("mynaportal", client=True)
+        if self.store_tls:
+            node = self.ca.issue(
+                "store-node", server=True, client=True, dns=("localhost",), ips=("127.0.0.1",)
+            )
+            client = self.ca.issue("gateway-store-client", client=True)
+            self.certs["store-node"], self.certs["store-client"] = node, client
+            self.tls = StoreTls(self.ca.cert_path, node, client)
 
     def _store(self) -> None:
-        master = DataNode(self.root / "redis-a", free_port(), self.password)
-        replica = DataNode(self.root / "redis-b", free_port(), self.password, master.port)
+        master = DataNode(self.root / "redis-a", free_port(), self.password, tls=self.tls)
+        replica = DataNode(
+            self.root / "redis-b", free_port(), self.password, master.port, tls=self.tls
+        )
         self.data_nodes = [master.start(), replica.start()]
         wait_until(
             lambda: (
@@ -509,13 +567,14 @@ class Topology:
                     self.password,
                     self.down_after_ms,
                     self.failover_timeout_ms,
+                    self.tls,
                 ).start()
             )
 
         # every sentinel knows the replica and the two others before anything relies on them
         def sentinels_ready() -> bool:
             for s in self.sentinels:
-                info = _redis_client(s.port, None).sentinel_master(SERVICE)
+                info = s.client().sentinel_master(SERVICE)
                 if int(info["num-other-sentinels"]) < 2 or int(info["num-slaves"]) < 1:
                     return False
             return True
@@ -650,6 +709,7 @@ class Topology:
                 "sentinels": self.sentinel_list,
                 "service": SERVICE,
                 "password_env": "HOGO_REDIS_PASSWORD",
+                "tls": bool(self.tls),
                 "data_nodes": [n.port for n in self.data_nodes],
             },
             "upstream": self.upstream_url,
@@ -713,6 +773,9 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="bring the topology up until Ctrl-C")
     up.add_argument("--dir", default="./var/topology", help="where everything lives")
     up.add_argument("--residents", type=int, default=30)
+    up.add_argument(
+        "--plain-store", action="store_true", help="no TLS between the gateways and Redis"
+    )
     sim = sub.add_parser("simulator", help="(internal) run the simulated upstream")
     sim.add_argument("--port", type=int, required=True)
     sim.add_argument("--residents", type=int, default=30)
@@ -723,7 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.dir)
     if root.exists():
         shutil.rmtree(root)
-    topo = Topology(root, residents=args.residents)
+    topo = Topology(root, residents=args.residents, store_tls=not args.plain_store)
     stop = False
 
     def on_signal(*_: object) -> None:
@@ -737,11 +800,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(json.dumps(topo.describe(), indent=2, ensure_ascii=False))
         print("\nTry (answered automatically):\n  " + _curl(topo))
+        env = " ".join(f"{k}={v}" for k, v in topo.store_env.items())
         print(
             "\nOperator commands against this store:\n"
-            f"  HOGO_REDIS_SENTINEL={topo.sentinel_list} HOGO_REDIS_SERVICE={SERVICE} "
-            f"HOGO_REDIS_PASSWORD={topo.password} hogo-gateway --data-dir "
-            f"{topo.gateways[0].data_dir} held list"
+            f"  {env} hogo-gateway --data-dir {topo.gateways[0].data_dir} held list"
         )
         print("\nStop with Ctrl-C.", flush=True)
         while not stop:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis
 
 from gateway.context import Gateway, open_gateway
 from gateway.flags import set_flags
@@ -139,6 +140,7 @@ async def test_master_killed_under_traffic_fails_closed_and_loses_nothing_acknow
         },
     )
     await asyncio.to_thread(topo.start)
+    assert topo.tls is not None
     operator: Gateway | None = None
     try:
         residents = list(synthetic_residents(RESIDENTS))
@@ -152,14 +154,24 @@ async def test_master_killed_under_traffic_fails_closed_and_loses_nothing_acknow
                 store_timeout=2.0,
                 wait_replicas=1,
                 wait_timeout=0.5,
+                redis_tls_ca=topo.tls.ca,
+                redis_tls_cert=topo.tls.client.cert,
+                redis_tls_key=topo.tls.client.key,
             ),
             store_url,
         )
-        # the store runs with deploy/redis.conf's persistence and replication settings
+        # the store runs with deploy/redis.conf's persistence and replication settings, and
+        # everything speaks to it over TLS with client certificates (no plaintext port)
         for data_node in topo.data_nodes:
             conf = data_node.client().config_get("*")
             assert (conf["appendonly"], conf["appendfsync"]) == ("yes", "always")
             assert (conf["min-replicas-to-write"], conf["maxmemory-policy"]) == ("1", "noeviction")
+            assert (conf["port"], conf["tls-port"]) == ("0", str(data_node.port))
+            assert (conf["tls-auth-clients"], conf["tls-replication"]) == ("yes", "yes")
+        for sentinel in topo.sentinels:
+            assert sentinel.client().ping()  # over TLS
+            with pytest.raises(redis.ConnectionError):  # and not in plaintext
+                redis.Redis(port=sentinel.port, socket_timeout=2).ping()
         assert topo.ca is not None
         ctx = topo.ca.client_context(topo.certs["requester"])
         run = Run()
