@@ -16,7 +16,7 @@ import re
 
 from aiohttp import web
 
-from gateway import departments, flags
+from gateway import departments, flags, metrics
 from gateway.departments import Reach
 from gateway.endpoints import GATEWAY
 from gateway.store.departments import DepartmentToken
@@ -40,6 +40,8 @@ def _json(data: object, status: int = 200, **headers: str) -> web.Response:
 
 def _refusal(exc: ApiRefusal) -> web.Response:
     extra = {"WWW-Authenticate": 'Bearer realm="hogo-gateway"'} if exc.status == 401 else {}
+    if exc.status == 429:
+        extra = {"Retry-After": "60"}
     return _json({"error": exc.error, "message": exc.message}, exc.status, **extra)
 
 
@@ -74,6 +76,26 @@ async def _caller(request: web.Request, operation: str) -> tuple[DepartmentToken
     return found, operator
 
 
+async def _within_rate(request: web.Request, token: DepartmentToken, operator: str) -> None:
+    """Refuse (429) a read over the token's limit per minute (`flag_api_reads_per_minute`)."""
+    gw = request.app[GATEWAY]
+    limit = gw.settings.flag_api_reads_per_minute
+    if limit <= 0:
+        return
+    within, _ = await departments.tokens(gw).count_read(
+        token,
+        limit,
+        60,
+        operation="flags.read",
+        department=token.department,
+        business=token.business,
+        operator=operator,
+    )
+    if not within:
+        metrics.API_RATE_REFUSED.labels(token.department).inc()
+        raise ApiRefusal(429, "too_many_requests", f"at most {limit} reads a minute per token")
+
+
 async def read_flag(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     try:
@@ -92,6 +114,7 @@ async def read_flag(request: web.Request) -> web.Response:
                 reason="atena_number",
             )
             raise ApiRefusal(400, "bad_request", str(exc)) from None
+        await _within_rate(request, token, operator)
         where = departments.reach(token.department, token.business)
         if where is Reach.NONE:
             await gw.events.security(

@@ -35,6 +35,14 @@ FAULTS = Counter("hogo_faults", "SOAP faults given, by error code", ["code"], re
 SECURITY_EVENTS = Counter(
     "hogo_security_events", "Security events recorded, by kind", ["kind"], registry=REGISTRY
 )
+# Every read refused over a department token's limit; the first in each window is also a
+# security event (api_rate_limited), the rest only counted here.
+API_RATE_REFUSED = Counter(
+    "hogo_api_rate_refused",
+    "Department API reads refused over the per-token limit",
+    ["department"],
+    registry=REGISTRY,
+)
 STAFF_ACTIONS = Counter(
     "hogo_staff_actions", "Releases and refusals", ["action"], registry=REGISTRY
 )

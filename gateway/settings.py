@@ -178,6 +178,10 @@ class Settings:
     separate_listeners: tuple[Listener, ...] = ()
     # Plain HTTP on an address other than loopback (never in production).
     insecure_http: bool = False
+    # The departments' flag API: reads of persons allowed per token and minute, shared by every
+    # gateway process (0: no limit). A business system looks people up one case at a time; a
+    # token reading faster is enumerating the directory, looking for who is protected.
+    flag_api_reads_per_minute: int = 120
     # Every store call must answer within this many seconds, or the flag state counts as
     # unknown and nothing is answered automatically.
     store_timeout: float = 0.5
@@ -298,6 +302,7 @@ class Settings:
             separate_listeners=tuple(separate),
             insecure_http=os.environ.get("HOGO_INSECURE_HTTP", "") in ("1", "yes", "true"),
             store_timeout=_env_float("HOGO_STORE_TIMEOUT", 0.5),
+            flag_api_reads_per_minute=_env_int("HOGO_FLAG_API_READS_PER_MINUTE", 120),
             upstream_timeout=_env_float("HOGO_UPSTREAM_TIMEOUT", 10.0),
             max_body_bytes=_env_int("HOGO_MAX_BODY_BYTES", 1024 * 1024),
             answer_retention_seconds=_env_int("HOGO_ANSWER_RETENTION_SECONDS", 7 * 24 * 3600),

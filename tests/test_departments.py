@@ -3,8 +3,11 @@ only, every read recorded, anything outside the annexes refused and recorded."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -303,3 +306,47 @@ async def test_the_api_says_503_and_answers_nothing_when_the_store_is_down(
         for runner in runners:
             await runner.cleanup()
         await r.gw.close()
+
+
+async def test_a_token_reading_faster_than_its_limit_is_refused_and_recorded_once(
+    settings, redis_url, residents
+) -> None:
+    """Enumerating the directory through one token, to find who is protected, stops at the limit
+    per minute: the rest of the minute is 429, the first refusal a security event, every one
+    counted; the reads refused are not made (no flag.read) and other tokens are not affected."""
+    from tests.conftest import start_running
+
+    r, runners = await start_running(
+        replace(settings, flag_api_reads_per_minute=5), redis_url, residents
+    )
+    try:
+        busy, other = await _token(r, "税務課"), await _token(r, "戸籍住民課", "住民基本台帳")
+        await flag(r.gw, residents[0])
+        while time.time() % 60 > 50:  # all of it inside one window of the limit
+            await asyncio.sleep(0.5)
+        refused_before = _sample("hogo_api_rate_refused_total", department="税務課")
+        statuses = []
+        for person in residents[:9]:
+            status, body, headers = await _get(r, f"/api/v1/flags/{person.atena_number}", busy)
+            statuses.append(status)
+            if status == 429:
+                assert body["error"] == "too_many_requests" and headers["Retry-After"] == "60"
+        assert statuses == [200] * 5 + [429] * 4
+        [event] = await events_of(r.gw, "security.api_rate_limited")
+        assert (event["department"], event["limit"], event["window_s"]) == ("税務課", "5", "60")
+        assert str(event["actor"]).startswith("dept-token:")
+        assert len(await events_of(r.gw, "flag.read")) == 5  # the refused reads were not made
+        assert _sample("hogo_api_rate_refused_total", department="税務課") == refused_before + 4
+        status, body, _ = await _get(r, f"/api/v1/flags/{residents[0].atena_number}", other)
+        assert (status, body["victim"]) == (200, True)
+    finally:
+        await r.session.close()
+        for runner in runners:
+            await runner.cleanup()
+        await r.gw.close()
+
+
+def _sample(name: str, **labels: str) -> float:
+    from gateway import metrics
+
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0

@@ -129,6 +129,14 @@ async def test_every_security_event_is_counted_exactly_once(running: Running, st
     outside, _ = await tokens(gw).issue("総務課", "文書管理", "legacy", "test")
     async with steps.exactly(flag_read_refused=1):  # recorded from Python: outside the annexes
         assert await read(outside, flagged.atena_number) == 403
+    busy, _ = await issue_token(gw, department="税務課", business=None, label="t", actor="test")
+    limit = gw.settings.flag_api_reads_per_minute
+    async with steps.exactly(api_rate_limited=1):  # emitted by lua/rate_count.lua, once
+        reads = 1
+        while await read(busy, other.atena_number) != 429:  # (a new minute starts the count again)
+            reads += 1
+            assert reads <= 2 * limit + 1
+        assert await read(busy, other.atena_number) == 429  # refused again, not recorded again
 
     # the staff console: logins (lua/staff_login_failed.lua), then the guard of every route
     await staff.create("approver")

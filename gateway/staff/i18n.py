@@ -294,6 +294,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "kind.security.api_unauthorized": ("API認証失敗", "API authentication failed"),
     "kind.security.api_bad_input": ("APIへの不正な入力", "bad input to the API"),
+    "kind.security.api_rate_limited": ("APIの照会回数超過", "API reads over the limit"),
     "kind.security.requester_identity_mismatch": (
         "証明書と照会者コードの不一致",
         "certificate does not name the requester",

@@ -11,8 +11,10 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
+from gateway import metrics
 from gateway.store.redis import Redis
 from gateway.store.scripts import now
 
@@ -129,6 +131,25 @@ class DepartmentTokenStore:
             if t:
                 out.append(t)
         return out
+
+    async def count_read(
+        self, token: DepartmentToken, limit: int, window_s: int, **fields: str
+    ) -> tuple[bool, bool]:
+        """Count one read by `token`: (within the limit, recorded as a security event now).
+        Fixed windows of `window_s` seconds, shared by every gateway process."""
+        window = int(time.time()) // window_s
+        args: list[object] = [window_s * 1000, limit, f"dept-token:{token.id}"]
+        for name, value in fields.items():
+            args += [name, value]
+        n, recorded = await self.r.script(
+            "rate_count",
+            [self.k.department_token_reads(token.id, window)],
+            args,
+            acknowledged=False,  # a counter: losing it in a failover only forgives a window
+        )
+        if recorded:
+            metrics.SECURITY_EVENTS.labels("api_rate_limited").inc()
+        return int(n) <= limit, bool(recorded)
 
     async def authenticate(self, token: str) -> DepartmentToken | None:
         """The active token `token` is, or None (malformed, unknown, wrong secret, revoked)."""

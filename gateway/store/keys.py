@@ -51,6 +51,9 @@ class Keys:
         return f"{self.prefix}dtokens"
 
     # requesters (情報照会者)
+    def department_token_reads(self, token_id: str, window: int) -> str:  # reads in one window
+        return f"{self.prefix}dtreads:{token_id}:{window}"
+
     def requester(self, org_code: str) -> str:
         return f"{self.prefix}req:{org_code}"
 
