@@ -235,3 +235,46 @@ def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
     assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)
     assert len(lines) == 1 and lines[0].startswith("hogo-gateway: error:"), res.stderr
     return lines[0]
+
+
+class GatewayProcess:
+    """`hogo-gateway serve` in its own process (to kill -9), with extra environment; its output
+    goes to a log file beside the data dir."""
+
+    def __init__(self, data_dir: Path, redis_url: str, upstream_url: str, **env: str) -> None:
+        self.port = free_port()
+        self.log = data_dir.parent / f"gateway-{self.port}.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "gateway", "serve", "--data-dir", str(data_dir),
+                    "--redis-url", redis_url, "--upstream-url", upstream_url,
+                    "--port", str(self.port),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env={**os.environ, **env},
+            )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def wait_ready(self, timeout: float = 30) -> None:
+        import asyncio
+
+        import aiohttp
+
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as s:
+            while time.monotonic() < deadline:
+                try:
+                    async with s.get(self.url + "/healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError("gateway did not start")
+
+    def kill9(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()

@@ -20,7 +20,6 @@ from gateway.settings import Settings
 from gateway.simulator import Simulator, synthetic_residents
 from gateway.store.trail import HeadMoved, LeaseLost
 from tests.audit_support import (
-    GatewayProcess,
     make_events,
     open_fresh,
     seal_all,
@@ -28,7 +27,15 @@ from tests.audit_support import (
     verify,
 )
 from tests.conftest import start_running
-from tests.support import AFFAIR, REQUESTER, Query, RedisServer, free_port, parse_answer
+from tests.support import (
+    AFFAIR,
+    REQUESTER,
+    GatewayProcess,
+    Query,
+    RedisServer,
+    free_port,
+    parse_answer,
+)
 from tests.test_durability import cli
 
 

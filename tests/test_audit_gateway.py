@@ -15,9 +15,9 @@ from gateway.model import Field
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
 from gateway.store.scripts import AUDIT_OFF, script_source
-from tests.audit_support import GatewayProcess, export_to, trail_lines, verify
+from tests.audit_support import export_to, trail_lines, verify
 from tests.conftest import Running, start_running
-from tests.support import Query, portal_xml
+from tests.support import GatewayProcess, Query, portal_xml
 
 SECRET_PEOPLE = [
     Resident(

@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,55 +14,22 @@ import aiohttp
 from aiohttp import web
 
 from gateway.simulator import Simulator, synthetic_residents
-from tests.support import AFFAIR, REQUESTER, Query, RedisServer, cli_runner, free_port, parse_answer
+from tests.support import (
+    AFFAIR,
+    REQUESTER,
+    GatewayProcess,
+    Query,
+    RedisServer,
+    cli_runner,
+    free_port,
+    parse_answer,
+)
 
 
 def cli(
     data_dir: Path, redis_url: str, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return cli_runner(data_dir, redis_url)(*args, stdin=stdin)
-
-
-class GatewayProcess:
-    def __init__(self, data_dir: Path, redis_url: str, upstream_url: str) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "serve",
-                "--data-dir",
-                str(data_dir),
-                "--redis-url",
-                redis_url,
-                "--upstream-url",
-                upstream_url,
-                "--port",
-                str(self.port),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "HOGO_INTERRUPTED_AFTER_SECONDS": "1"},
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    async def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as s:
-            while time.monotonic() < deadline:
-                try:
-                    async with s.get(self.url + "/healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError("gateway did not start")
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
 
 
 async def _submit(url: str, q: Query):
@@ -115,7 +79,7 @@ async def test_kill9_of_gateway_and_restart_of_redis_lose_no_held_query(
         )
         assert res.returncode == 0, res.stderr
 
-    gw = GatewayProcess(data, own_redis.url, upstream_url)
+    gw = GatewayProcess(data, own_redis.url, upstream_url, HOGO_INTERRUPTED_AFTER_SECONDS="1")
     try:
         await gw.wait_ready()
         answers = await asyncio.gather(
@@ -161,7 +125,7 @@ async def test_kill9_of_gateway_and_restart_of_redis_lose_no_held_query(
     assert flags["auto_response_disabled"] is True and flags["non_disclosure"] is True
 
     # a restarted gateway holds the interrupted query for staff instead of answering it
-    gw2 = GatewayProcess(data, own_redis.url, upstream_url)
+    gw2 = GatewayProcess(data, own_redis.url, upstream_url, HOGO_INTERRUPTED_AFTER_SECONDS="1")
     try:
         await gw2.wait_ready()
         deadline = time.monotonic() + 20
