@@ -78,7 +78,7 @@ class Run:
 async def load_data(data_dir: Path, redis_url: str, residents: int, flagged: int) -> None:
     """Requester, directory and flags, through the gateway's own store code."""
     from gateway.context import open_gateway
-    from gateway.flags import set_flags
+    from gateway.demo import flag_resident
     from gateway.settings import Settings
     from gateway.simulator import synthetic_residents
 
@@ -90,18 +90,7 @@ async def load_data(data_dir: Path, redis_url: str, residents: int, flagged: int
         people = list(synthetic_residents(residents))
         await gw.directory.put_many(((p.atena_number, p.subject_code) for p in people), "bench")
         for p in people[:flagged]:
-            await set_flags(
-                gw,
-                atena_number=p.atena_number,
-                name=p.name,
-                department="子ども家庭課",
-                business="児童手当業務",
-                basis="application",
-                until="2027-03-31",
-                auto_response_disabled=True,
-                non_disclosure=True,
-                actor="bench",
-            )
+            await flag_resident(gw, p, actor="bench")
     finally:
         await gw.close()
 

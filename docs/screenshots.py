@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.app import build_app  # noqa: E402
 from gateway.context import open_gateway  # noqa: E402
+from gateway.demo import flag_resident  # noqa: E402
 from gateway.embedded import EmbeddedRedis, free_port  # noqa: E402
-from gateway.flags import set_flags  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.simulator import Simulator, synthetic_residents  # noqa: E402
 from gateway.staff.demo import create_demo_accounts  # noqa: E402
@@ -87,18 +87,7 @@ async def main() -> None:
             await gw.requesters.add(org, name, "docs")
         await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), "docs")
         for r in residents[:4]:
-            await set_flags(
-                gw,
-                atena_number=r.atena_number,
-                name=r.name,
-                department="子ども家庭課",
-                business="児童手当業務",
-                basis="application",
-                until="2027-03-31",
-                auto_response_disabled=True,
-                non_disclosure=True,
-                actor="docs",
-            )
+            await flag_resident(gw, r, actor="docs")
         accounts = {a.login: a for a in await create_demo_accounts(gw, "docs")}
         async with aiohttp.ClientSession() as http:
 

@@ -16,16 +16,42 @@ from aiohttp import web
 
 from gateway.app import build_app
 from gateway.cli import os_actor
-from gateway.context import open_gateway
+from gateway.context import Gateway, open_gateway
 from gateway.embedded import EmbeddedRedis, free_port
 from gateway.flags import set_flags
 from gateway.settings import Settings
-from gateway.simulator import Simulator, synthetic_residents
+from gateway.simulator import Resident, Simulator, synthetic_residents
 from gateway.staff.demo import create_demo_accounts, describe
+from gateway.store.flags import FlagRecord
 
 DEMO_REQUESTER = "1300000000000001"
 DEMO_AFFAIR = "JM00000000000001"
 RESIDENTS = 50
+
+
+async def flag_resident(
+    gw: Gateway,
+    resident: Resident,
+    *,
+    actor: str,
+    until: str = "2027-03-31",
+    auto_response_disabled: bool = True,
+    non_disclosure: bool = True,
+) -> FlagRecord:
+    """Flag a synthetic resident on the application (申出) of 子ども家庭課 / 児童手当業務, the
+    holding department the demo, the tests, the screenshots and the benchmark use."""
+    return await set_flags(
+        gw,
+        atena_number=resident.atena_number,
+        name=resident.name,
+        department="子ども家庭課",
+        business="児童手当業務",
+        basis="application",
+        until=until,
+        auto_response_disabled=auto_response_disabled,
+        non_disclosure=non_disclosure,
+        actor=actor,
+    )
 
 
 def _sample_request(pn: str, subject: str) -> str:
@@ -46,18 +72,7 @@ async def _prepare(settings: Settings, url: str) -> tuple[list, list, list]:
         for r in flagged:
             record = await gw.flags.get(r.atena_number)
             if record is None or not record.state.auto_response_disabled:
-                await set_flags(
-                    gw,
-                    atena_number=r.atena_number,
-                    name=r.name,
-                    department="子ども家庭課",
-                    business="児童手当業務",
-                    basis="application",
-                    until="2027-11-30",
-                    auto_response_disabled=True,
-                    non_disclosure=True,
-                    actor=actor,
-                )
+                await flag_resident(gw, r, actor=actor, until="2027-11-30")
         staff = await create_demo_accounts(gw, actor)
         return residents, flagged, staff
     finally:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from gateway.app import build_app
 from gateway.context import Gateway, open_gateway
-from gateway.flags import set_flags
+from gateway.demo import flag_resident
 from gateway.listeners import start_listeners
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
@@ -94,17 +94,8 @@ class Running:
         return await self.post("/soap/provision", get_result_xml(processing_number, requester))
 
     async def flag(self, resident: Resident, *, ard: bool = True, nd: bool = True) -> None:
-        await set_flags(
-            self.gw,
-            atena_number=resident.atena_number,
-            name=resident.name,
-            department="子ども家庭課",
-            business="児童手当業務",
-            basis="application",
-            until="2027-03-31",
-            auto_response_disabled=ard,
-            non_disclosure=nd,
-            actor="test",
+        await flag_resident(
+            self.gw, resident, actor="test", auto_response_disabled=ard, non_disclosure=nd
         )
 
     async def events(self, kind_prefix: str = "") -> list[dict[str, object]]:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway import flags
 from tests.conftest import Running
 from tests.staffkit import ACCOUNTS, PASSWORD, Staff, held_query, staff_for
 
@@ -193,18 +192,7 @@ async def test_one_registrar_requests_a_release_and_another_confirms_it(
 
     await staff.create("registrar", "registrar2")
     person = running.residents[4]
-    await flags.set_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        name=person.name,
-        department="子ども家庭課",
-        business="児童手当業務",
-        basis="application",
-        until="2027-03-31",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="test",
-    )
+    await running.flag(person)
     await tab.login("registrar")
     page = tab.page
     form = page.get_by_test_id("release")
