@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import REQUESTER
+from tests.support import REQUESTER, cli_runner
 
 
 @pytest.fixture
@@ -20,21 +19,7 @@ def hogo(tmp_path: Path, redis_url: str):
     def run(
         *args: str, redis: str = redis_url, data_dir: Path = data
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "--data-dir",
-                str(data_dir),
-                "--redis-url",
-                redis,
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return cli_runner(data_dir, redis)(*args)
 
     return run
 
