@@ -69,6 +69,12 @@ def peer(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
+def route_of(request: web.Request) -> str:
+    """The route a request matched, as registered (`/api/v1/held/{id}`): never its values."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource else ""
+
+
 async def current_session(request: web.Request) -> Session | None:
     """The live session of this request (looked up once), or None."""
     if SESSION_KEY in request:
@@ -198,9 +204,7 @@ async def _check_and_run(request: web.Request, handler: Handler, rule: Rule) -> 
             await c.gw.events.security(
                 "access_denied",
                 session.actor,
-                route=request.match_info.route.resource.canonical
-                if request.match_info.route.resource
-                else "",
+                route=route_of(request),
                 method=request.method,
                 role=session.role,
             )

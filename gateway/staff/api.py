@@ -19,6 +19,7 @@ from gateway.staff.access import (
     current_session,
     peer,
     pre_token,
+    route_of,
     session_of,
     set_session_cookie,
 )
@@ -43,9 +44,7 @@ async def bad_input(request: web.Request, reason: str, **fields: str) -> web.HTT
         session.actor if session else f"peer:{peer(request)}",
         operation="staff",
         method=request.method,
-        route=request.match_info.route.resource.canonical
-        if request.match_info.route.resource
-        else "",
+        route=route_of(request),
         reason=reason,
         **fields,
     )
