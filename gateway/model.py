@@ -39,7 +39,9 @@ class FlagState:
 
 @dataclass(frozen=True, slots=True)
 class SubmitQuery:
-    """One 照会依頼 as it arrived, after schema validation."""
+    """One 照会依頼 as validated at the edge, built once (soap.messages.read_submit_query): the
+    decision, the idempotency key, the stored request, the provision record and the request the
+    upstream receives are all made from this one value."""
 
     processing_number: str
     requester_org_code: str
@@ -63,6 +65,15 @@ class SubmitQuery:
             "period_from": self.period_from,
             "period_to": self.period_to,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PortalRequest:
+    """One citizen-portal view (自己情報表示 / 情報提供等記録表示) as validated: whose, and which
+    item (GetSelfInformation only; "" for every item)."""
+
+    subject_code: str
+    item_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

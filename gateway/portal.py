@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gateway import metrics
 from gateway.crypto import Keyring
-from gateway.model import Field, FlagState, ProvisionRecord
+from gateway.model import Field, FlagState, PortalRequest, ProvisionRecord
 from gateway.store.directory import DirectoryStore
 from gateway.store.events import EventLog
 from gateway.store.flags import FlagStore
@@ -41,12 +41,11 @@ class PortalService:
             return None, None
         return person, await self.flags.state_of_person(person)
 
-    async def self_information(
-        self, subject_code: str, item_code: str = ""
-    ) -> tuple[Field, ...] | None:
+    async def self_information(self, view: PortalRequest) -> tuple[Field, ...] | None:
         """Fields to show, or None (UNAVAILABLE: no data, unknown person, or 自動応答不可)."""
+        subject_code = view.subject_code
         person, flags = await self._flags(subject_code)
-        fields = await self.upstream.self_information(subject_code, item_code)
+        fields = await self.upstream.self_information(view)
         reason = "auto_response_disabled"
         if flags is not None and not flags.auto_response_disabled:
             # the last moment: a flag set while the upstream answered blocks the view too
@@ -69,13 +68,14 @@ class PortalService:
         metrics.PORTAL_VIEWS.labels("GetSelfInformation", "shown" if fields else "no_data").inc()
         return fields
 
-    async def provision_records(self, subject_code: str) -> list[ProvisionRecord]:
+    async def provision_records(self, view: PortalRequest) -> list[ProvisionRecord]:
         """Records the person may see: none while 不開示, never those marked non-disclosable
         (marked when written, so a released flag does not reveal what was made while flagged).
 
         The flag is read after the records, at the last moment before the answer is built: a flag
         set while the records were read hides them too.
         """
+        subject_code = view.subject_code
         records = await self.records.of_subject(self.keyring.person_keys("subject", subject_code))
         person, flags = await self._flags(subject_code)
         if person is None or flags is None:

@@ -48,10 +48,11 @@ class ProvisionService:
         )
         return False
 
-    async def submit(
-        self, q: SubmitQuery, raw: bytes, certified_org: str | None = None
-    ) -> QueryResult:
-        """One 照会依頼. `certified_org`: the requester its client certificate names (see tls.py)."""
+    async def submit(self, q: SubmitQuery, certified_org: str | None = None) -> QueryResult:
+        """One 照会依頼. `certified_org`: the requester its client certificate names (see tls.py).
+
+        `q` is all there is of the request: the upstream receives a request built from it, so what
+        was decided on is what is asked (never the requester's bytes, which stop at the edge)."""
         if not await self._certified(
             q.requester_org_code, certified_org, q.processing_number, "SubmitQuery"
         ):
@@ -79,7 +80,7 @@ class ProvisionService:
             return self._held(q, decision.reason)
 
         try:
-            answer = await self.upstream.submit(raw, idempotency_key=admission.query_id)
+            answer = await self.upstream.submit(q, idempotency_key=admission.query_id)
         except UpstreamUnavailable:
             await self.queries.abandon(q, admission.query_id, "upstream_unavailable")
             raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from gateway import metrics
 from gateway.model import HeldQuery
-from gateway.soap.messages import submit_query_envelope
 from gateway.store.queries import QueryStore
 from gateway.upstream import Upstream, UpstreamUnavailable
 
@@ -28,9 +27,7 @@ class ManualQueue:
             raise UpstreamUnavailable("no upstream URL is configured")
         token, request, subject_key = await self.queries.begin_release(query_id, self.lock_ms)
         try:
-            answer = await self.upstream.submit(
-                submit_query_envelope(request), idempotency_key=query_id
-            )
+            answer = await self.upstream.submit(request, idempotency_key=query_id)
         except BaseException:
             await self.queries.abort_release(query_id, token)
             raise
