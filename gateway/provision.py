@@ -81,9 +81,16 @@ class ProvisionService:
 
         try:
             answer = await self.upstream.submit(q, idempotency_key=admission.query_id)
-        except UpstreamUnavailable:
+        except Exception as exc:
+            # Whatever went wrong with the upstream (Upstream raises UpstreamUnavailable for every
+            # failure it knows; anything else is a failure too), the reservation is given back so
+            # that the requester may send the same query again, as the contract says: a query
+            # left RECEIVED would answer PENDING for good and be held as `interrupted`.
             await self.queries.abandon(q, admission.query_id, "upstream_unavailable")
-            raise
+            if isinstance(exc, UpstreamUnavailable):
+                raise
+            log.exception("the upstream call failed unexpectedly")
+            raise UpstreamUnavailable("the upstream call failed") from None
         relay = await self.queries.complete(
             admission.query_id, subject_keys, subject_keys[0], answer
         )

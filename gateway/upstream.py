@@ -7,6 +7,8 @@ no way to pass on bytes it was given.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import aiohttp
 
@@ -24,8 +26,24 @@ MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 class UpstreamUnavailable(SoapFault):
+    """The upstream gave no usable answer: unreachable, too slow, an HTTP error, a SOAP fault, or
+    anything that is not the answer asked for. The one error this client raises."""
+
     def __init__(self, detail: str = "") -> None:
         super().__init__(ErrorCode.UPSTREAM_UNAVAILABLE, detail)
+
+
+T = TypeVar("T")
+
+
+def _usable(read: Callable[[bytes], T], payload: bytes) -> T:
+    """The answer read from `payload`, or UpstreamUnavailable (a fault, garbage, another answer)."""
+    try:
+        return read(payload)
+    except UpstreamUnavailable:
+        raise
+    except SoapFault as fault:
+        raise UpstreamUnavailable(fault.detail or "the upstream gave no usable answer") from None
 
 
 class Upstream:
@@ -67,7 +85,7 @@ class Upstream:
         payload = await self._post(
             submit_query_envelope(q), f"{PROVISION_NS}/SubmitQuery", idempotency_key
         )
-        return read_upstream_answer(payload)
+        return _usable(read_upstream_answer, payload)
 
     async def self_information(self, view: PortalRequest) -> tuple[Field, ...] | None:
         """The person's own data (自己情報), or None when the upstream has none."""
@@ -76,7 +94,7 @@ class Upstream:
             f"{PORTAL_NS}/GetSelfInformation",
             None,
         )
-        return read_upstream_self_information(payload)
+        return _usable(read_upstream_self_information, payload)
 
     async def reachable(self, within: float = 2.0) -> bool:
         """Any HTTP response at all within `within` seconds (for /readyz)."""
