@@ -26,6 +26,17 @@ local function resolve(first, last)
   return false
 end
 
+-- The same, reading every key version's directory key whatever it finds: the same store work
+-- for a known and an unknown subject (the portal's views, whose cost must not tell them apart).
+local function resolve_every(first, last)
+  local found = false
+  for i = first, last do
+    local a = redis.call('GET', KEYS[i])
+    if a and not found then found = a end
+  end
+  return found
+end
+
 -- Both flags of a person: ard = 自動応答不可, nd = 不開示該当.
 local function flags_of(person)
   local v = redis.call('HMGET', P .. 'flag:' .. person, 'ard', 'nd')
