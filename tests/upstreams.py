@@ -17,7 +17,7 @@ from gateway.model import QueryResult
 from gateway.simulator import Simulator
 from gateway.soap import PROVISION_NS
 from gateway.soap.faults import ErrorCode, fault_body
-from gateway.soap.messages import query_result_envelope
+from gateway.soap.messages import query_result_envelope, self_information_envelope
 
 # How an upstream may fail; `Misbehaving.mode` picks one ("" answers properly).
 FAILURES = ("soap_fault", "garbage", "http500", "wrong_operation", "refused_other", "timeout")
@@ -75,6 +75,9 @@ class RecordingUpstream(Simulator):
     def _naive_answer(self, body: bytes) -> web.Response:
         codes = naive_subject_codes(body)
         resident = self.residents.get(codes[0]) if codes else None
+        if b"GetSelfInformationRequest" in body:  # routes as carelessly as it reads
+            payload = self_information_envelope(resident.fields if resident else None)
+            return web.Response(body=payload, content_type="text/xml")
         pn = "NAIVE"
         result = (
             QueryResult(pn, "PROVIDED", fields=resident.fields)
