@@ -248,6 +248,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kind.security.hostile_input": ("不正な入力", "hostile input"),
     "kind.security.portal_blocked": ("ポータル表示をブロック", "portal view blocked"),
     "kind.security.portal_filtered": ("ポータル記録を非表示", "portal records filtered"),
+    "kind.portal.view": ("ポータル表示", "portal view"),
     "kind.security.login_failed": ("ログイン失敗", "failed login"),
     "kind.security.login_locked": ("アカウントロック", "login locked"),
     "kind.security.access_denied": ("権限外の操作", "access denied"),
