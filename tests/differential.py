@@ -488,9 +488,12 @@ class Harness:
         return gw
 
     def stop(self) -> None:
+        """Stop what `start` started, also when it stopped half-way."""
         if self.proc is not None:
             self.proc.proc.terminate()
             self.proc.proc.wait(30)
+        if not self.thread.is_alive():
+            return
         if self._gw is not None:
             self._await(self._gw.close())
         if self._runner is not None:

@@ -19,9 +19,11 @@ EXAMPLES = 300
 
 @pytest.fixture
 def harness(redis_url: str, tmp_path: Path):
-    h = Harness(redis_url, tmp_path).start()
-    yield h
-    h.stop()
+    h = Harness(redis_url, tmp_path)
+    try:
+        yield h.start()
+    finally:
+        h.stop()
 
 
 def test_what_the_upstream_receives_is_exactly_what_was_checked(harness: Harness) -> None:
