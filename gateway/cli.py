@@ -193,9 +193,11 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
 
 # -- held queries -----------------------------------------------------------------------------
 def _held_line(h: Any, now: Any) -> str:
+    from gateway.model import QueryState
     from gateway.recheck import needs_flag_confirmation
 
-    mark = "  FLAGGED NOW" if needs_flag_confirmation(h.reason, h.person_key, now) else ""
+    waiting = h.state is QueryState.HELD
+    mark = "  FLAGGED NOW" if waiting and needs_flag_confirmation(h.reason, h.person_key, now) else ""
     return (
         f"{h.id}  {h.state.value:<8}  held {h.held_at}  {h.requester_org_code}  "
         f"pn={h.processing_number}  {h.affair_code} {h.procedure_code} {h.item_code}  "

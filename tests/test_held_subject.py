@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
 from gateway.demo import flag_resident
-from gateway.flags import set_flags
 from gateway.settings import Settings
 from tests.conftest import Running
+from tests.flag_support import by_tax_department
 from tests.staffkit import NOTICE, Staff, held_query, staff_for
 from tests.support import REQUESTER, Query, cli_runner
 
@@ -39,18 +39,7 @@ async def _unknown_then_flagged(running: Running, pn: str, index: int) -> tuple[
     running.upstream.residents[CODE] = person
     await running.gw.directory.put_many([(person.atena_number, CODE)], "test")
     await flag_resident(running.gw, person, actor="test")
-    await set_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        name=person.name,
-        department="税務課",
-        business="特別区民税・都民税",
-        basis="ex-officio",
-        until=None,
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="test",
-    )
+    await by_tax_department(running.gw, person)
     return qid, person
 
 
@@ -70,18 +59,7 @@ async def test_a_subject_learned_since_shows_its_flag_and_a_release_on_the_old_v
     running.upstream.residents[CODE] = person
     await running.gw.directory.put_many([(person.atena_number, CODE)], "test")
     await flag_resident(running.gw, person, actor="test")
-    await set_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        name=person.name,
-        department="税務課",
-        business="特別区民税・都民税",
-        basis="ex-officio",
-        until=None,
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="test",
-    )
+    await by_tax_department(running.gw, person)
 
     status, now = await appr.api("GET", f"/api/v1/held/{held.id}")
     assert status == 200 and now["person_known"]
@@ -130,18 +108,7 @@ async def test_a_release_posted_from_the_item_screen_with_the_old_view_is_refuse
     old_view = re.search(r'name="seen" value="([0-9a-f]+)"', html).group(1)
     # while the screen is open, another holding department flags the person too
     person = running.residents[16]
-    await set_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        name=person.name,
-        department="税務課",
-        business="特別区民税・都民税",
-        basis="ex-officio",
-        until=None,
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="test",
-    )
+    await by_tax_department(running.gw, person)
     status, html = await appr.submit(
         f"/staff/queue/{qid}/release", {"notice": NOTICE, "seen": old_view}
     )
@@ -182,13 +149,8 @@ async def test_a_flag_set_while_the_upstream_answers_a_release_stops_it(
 
 class TestFourEyes:
     @pytest.fixture
-    def settings(self, tmp_path: Path) -> Settings:
-        return Settings(
-            data_dir=tmp_path / "data",
-            store_timeout=2.0,
-            upstream_timeout=5.0,
-            staff_four_eyes_release=True,
-        )
+    def settings(self, settings: Settings) -> Settings:
+        return replace(settings, staff_four_eyes_release=True)
 
     async def test_a_proposal_made_on_other_facts_cannot_be_confirmed(
         self, running: Running, staff: Staff

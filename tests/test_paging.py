@@ -31,6 +31,19 @@ async def staff(running: Running):
         yield s
 
 
+def unknown_subject(pn: str) -> SubmitQuery:
+    """A query about a subject code the directory does not know."""
+    return SubmitQuery(
+        pn,
+        REQUESTER,
+        AFFAIR,
+        "JT00000000000001",
+        "TM00000000000001",
+        "NOBODY0000000001",
+        "2026-11-26T10:00:00+09:00",
+    )
+
+
 async def make_held(running: Running, count: int, prefix: str = "M") -> list[str]:
     """`count` queries about a subject the directory does not know, held for staff the way the
     gateway holds them (admit, then hold), many at a time; their ids, oldest first."""
@@ -38,16 +51,7 @@ async def make_held(running: Running, count: int, prefix: str = "M") -> list[str
     keys = gw.keyring.person_keys("subject", "NOBODY0000000001")
 
     async def one(i: int) -> str:
-        q = SubmitQuery(
-            f"{prefix}-{i:05d}",
-            REQUESTER,
-            AFFAIR,
-            "JT00000000000001",
-            "TM00000000000001",
-            "NOBODY0000000001",
-            "2026-11-26T10:00:00+09:00",
-        )
-        admission = await gw.queries.admit(q, keys)
+        admission = await gw.queries.admit(unknown_subject(f"{prefix}-{i:05d}"), keys)
         assert admission.query_id is not None
         await gw.queries.hold(admission.query_id, "subject_unknown")
         return admission.query_id
@@ -278,16 +282,7 @@ async def test_the_sweep_holds_every_interrupted_query_however_many(running: Run
     keys = gw.keyring.person_keys("subject", "NOBODY0000000001")
 
     async def admit(i: int) -> None:
-        q = SubmitQuery(
-            f"S-{i}",
-            REQUESTER,
-            AFFAIR,
-            "JT00000000000001",
-            "TM00000000000001",
-            "NOBODY0000000001",
-            "2026-11-26T10:00:00+09:00",
-        )
-        await gw.queries.admit(q, keys)
+        await gw.queries.admit(unknown_subject(f"S-{i}"), keys)
 
     for start in range(0, 1_250, 250):
         await asyncio.gather(*(admit(i) for i in range(start, start + 250)))

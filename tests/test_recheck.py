@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.flags import release_flags, set_flags
+from gateway.flags import release_flags
 from gateway.lifecycle import ABANDONABLE, TRANSITIONS
 from gateway.model import QueryState, SubmitQuery, UpstreamAnswer
 from tests.conftest import Running
+from tests.flag_support import by_tax_department
 from tests.support import AFFAIR, REQUESTER, Query
 
 NOTICE = "取扱注意：DV等支援措置対象者。住所を第三者に開示しないこと。"
@@ -130,18 +131,7 @@ async def test_a_second_department_flagging_after_a_release_withholds_it_too(
     assert (await running.submit(Query("W-4", person.subject_code))).status == "PENDING"
     qid = await _query_id(running, "W-4")
     await running.gw.queue.release(qid, NOTICE, "staff:approver1")
-    await set_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        name=person.name,
-        department="税務課",
-        business="特別区民税・都民税",
-        basis="ex-officio",
-        until=None,
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="test",
-    )
+    await by_tax_department(running.gw, person)
     assert (await running.result("W-4")).status == "PENDING"
 
 
