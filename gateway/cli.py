@@ -93,6 +93,13 @@ async def opened(args: argparse.Namespace) -> AsyncIterator[Gateway]:
             await asyncio.to_thread(embedded.stop)
 
 
+def print_errors(errors: list[str]) -> None:
+    """Every bad row of a refused file, one line each on stderr: the operator fixes them all,
+    so none is left out (the one-line error that follows gives the count)."""
+    for line in errors:
+        print(line, file=sys.stderr)
+
+
 def emit(args: argparse.Namespace, data: object, text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -172,8 +179,7 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
         if (why := validate_pair(row["atena_number"], row["subject_code"]))
     ]
     if errors:
-        for e in errors[:50]:
-            print(e, file=sys.stderr)
+        print_errors(errors)
         raise CommandError(f"{len(errors)} bad rows; nothing imported")
     count = await gw.directory.put_many(
         ((r["atena_number"], r["subject_code"]) for _, r in rows), os_actor()
@@ -183,58 +189,6 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
         {"imported": count, "encoding": encoding},
         f"{count} directory entries imported ({encoding})",
     )
-
-
-# -- held queries -----------------------------------------------------------------------------
-async def cmd_held_list(args: argparse.Namespace, gw: Gateway) -> None:
-    held = await gw.queries.list_held(only_waiting=args.waiting)
-    rows = [h.as_json() for h in held]
-    text = "\n".join(
-        f"{h.id}  {h.state.value:<8}  held {h.held_at}  {h.requester_org_code}  pn={h.processing_number}  "
-        f"{h.affair_code} {h.procedure_code} {h.item_code}  reason={h.reason}"
-        for h in held
-    )
-    emit(args, rows, text or "(no held queries)")
-
-
-async def cmd_held_show(args: argparse.Namespace, gw: Gateway) -> None:
-    held = await gw.queries.get(args.id)
-    if held is None:
-        raise CommandError(f"no query {args.id}")
-    emit(args, held.as_json(), "\n".join(f"{k}: {v}" for k, v in held.as_json().items()))
-
-
-async def cmd_held_release(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.lifecycle import IllegalTransition
-    from gateway.soap.faults import SoapFault
-    from gateway.store.queries import QueryBusy
-
-    try:
-        held = await gw.queue.release(args.id, args.notice, os_actor())
-    except IllegalTransition as exc:
-        raise CommandError(f"query {args.id} is no longer held ({exc})") from None
-    except QueryBusy:
-        raise CommandError(f"query {args.id} is being released by someone else") from None
-    except SoapFault as exc:
-        raise CommandError(f"the upstream could not answer; nothing changed ({exc})") from None
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    emit(args, held.as_json(), f"query {held.id} released with the handling notice")
-
-
-async def cmd_held_refuse(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.lifecycle import IllegalTransition
-    from gateway.store.queries import QueryBusy
-
-    try:
-        held = await gw.queue.refuse(args.id, args.reason, os_actor())
-    except IllegalTransition as exc:
-        raise CommandError(f"query {args.id} is no longer held ({exc})") from None
-    except QueryBusy:
-        raise CommandError(f"query {args.id} is being released by someone else") from None
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    emit(args, held.as_json(), f"query {held.id} refused")
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -491,19 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_flags.add_commands(sub, cmd)  # flags, departments, report
 
-    hd = sub.add_parser("held", help="the manual queue").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
-    p = cmd(hd, "list", cmd_held_list, "every held query, whatever its state")
-    p.add_argument("--waiting", action="store_true", help="only those still waiting")
-    p = cmd(hd, "show", cmd_held_show, "one held query")
-    p.add_argument("id", metavar="ID")
-    p = cmd(hd, "release", cmd_held_release, "release a held query with a handling notice")
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--notice", required=True)
-    p = cmd(hd, "refuse", cmd_held_refuse, "refuse a held query")
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--reason", required=True)
+    from gateway import cli_held
+
+    cli_held.add_commands(sub, cmd)  # held list | show | release | refuse
 
     from gateway.staff.cli import add_users_commands
 

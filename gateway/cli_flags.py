@@ -8,11 +8,10 @@ Exit status as everywhere: 0 success, 2 bad arguments, 1 failure with one line o
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli import CommandError, emit, os_actor
+from gateway.cli import CommandError, emit, os_actor, print_errors
 from gateway.context import Gateway
 
 RECONCILE_URGENT_EXIT = 3
@@ -130,17 +129,14 @@ async def cmd_flags_due(args: argparse.Namespace, gw: Gateway) -> None:
 
 async def cmd_flags_import(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway.csvfiles import CsvError
-    from gateway.flag_import import MAX_ERRORS_SHOWN, ImportRefused, import_flags
+    from gateway.flag_import import ImportRefused, import_flags
 
     try:
         result = await import_flags(
             gw, Path(args.file), os_actor(), show=True if args.progress else None
         )
     except ImportRefused as exc:
-        for line in exc.errors[:MAX_ERRORS_SHOWN]:
-            print(line, file=sys.stderr)
-        if len(exc.errors) > MAX_ERRORS_SHOWN:
-            print(f"... and {len(exc.errors) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
+        print_errors(exc.errors)
         raise CommandError(str(exc)) from None
     except (CsvError, OSError) as exc:
         raise CommandError(str(exc)) from None
@@ -159,8 +155,7 @@ async def cmd_flags_reconcile(args: argparse.Namespace, gw: Gateway) -> None:
     try:
         result = await reconcile(gw, Path(args.file), os_actor())
     except ReconcileInputError as exc:
-        for line in exc.errors[:50]:
-            print(line, file=sys.stderr)
+        print_errors(exc.errors)
         raise CommandError(str(exc)) from None
     except (CsvError, OSError) as exc:
         raise CommandError(str(exc)) from None

@@ -78,7 +78,7 @@ async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
         )
         provision = ProvisionService(queries, keyring, upstream, events)
         portal = PortalService(keyring, PortalStore(redis), upstream)
-    queue = ManualQueue(queries, upstream, lock_seconds=settings.upstream_timeout + 5)
+    queue = ManualQueue(queries, flags, upstream, lock_seconds=settings.upstream_timeout + 5)
     return Gateway(
         settings=settings,
         keyring=keyring,

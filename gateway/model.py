@@ -10,9 +10,10 @@ class QueryState(StrEnum):
     """Where a query is in its life; the allowed moves live in `gateway.lifecycle`."""
 
     RECEIVED = "received"  # admitted, the upstream is being asked (automatic path)
-    PROVIDED = "provided"  # answered automatically
+    PROVIDED = "provided"  # answered automatically (held again if the person is flagged since)
     HELD = "held"  # waiting for staff (自動応答不可)
-    RELEASED = "released"  # answered by staff with a handling notice (取扱注意)
+    RELEASED = "released"  # answered by staff with a handling notice (取扱注意); held again
+    # if the flag changed since
     REFUSED = "refused"  # refused by staff
 
 
@@ -23,6 +24,10 @@ class HoldReason(StrEnum):
     SUBJECT_UNKNOWN = "subject_unknown"
     FLAG_SET_IN_FLIGHT = "flag_set_in_flight"
     INTERRUPTED = "interrupted"
+    # an answer given (automatically, or by staff) is asked for again after the person was
+    # flagged, or after the subject came to resolve to another person or no one (gateway.recheck)
+    FLAGGED_AFTER_ANSWER = "flagged_after_answer"
+    SUBJECT_CHANGED_AFTER_ANSWER = "subject_changed_after_answer"
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reason.subject_unknown": ("宛名未登録（対象者不明）", "subject not in the directory"),
     "reason.flag_set_in_flight": ("照会処理中にフラグ設定", "flag set while in flight"),
     "reason.interrupted": ("処理中断（再起動等）", "interrupted (restart)"),
+    "reason.flagged_after_answer": (
+        "回答後にフラグ設定（回答を差し止め）",
+        "flagged after the answer (answer withheld)",
+    ),
+    "reason.subject_changed_after_answer": (
+        "回答後に宛名の紐付けが変化（回答を差し止め）",
+        "subject resolves elsewhere since the answer (answer withheld)",
+    ),
     "flag.ard": ("自動応答不可フラグ", "No automatic answer (自動応答不可)"),
     "flag.nd": ("不開示該当フラグ", "Non-disclosure (不開示該当)"),
     "basis.application": ("本人申出", "the person's application (申出)"),
@@ -116,6 +124,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Four-eyes release is on: a second approver confirms each release.",
     ),
     "queue.empty": ("保留中の照会はありません。", "No held queries."),
+    "page.position": (
+        "全 {total} 件中 {first}〜{last} 件目",
+        "{first}–{last} of {total}",
+    ),
+    "page.next": ("次へ", "Next"),
+    "page.first": ("最初へ", "First page"),
+    "queue.flagged_now": ("現在フラグあり・要確認", "flagged now: check"),
+    "queue.changed_now": ("宛名の紐付けが変化", "subject now resolves elsewhere"),
     "queue.overdue": ("長期保留", "waiting long"),
     "queue.unknown_requester": ("（未登録の照会者）", "(unregistered requester)"),
     "queue.claimed_by": ("{who} が対応中", "{who} is on it"),
@@ -134,6 +150,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The subject code is not in the directory (held because the person cannot be established).",
     ),
     "item.flags_now": ("現在のフラグ", "Flags now"),
+    "item.subject_now": (
+        "対象者は宛名で今引き直した結果です（保留した時点の結果ではありません）。",
+        "The person is as the directory resolves the subject now, not as when it was held.",
+    ),
+    "item.changed_since_hold": (
+        "保留した時点とは宛名の紐付けが変わっています（対象者不明だった、または別の人になった）。",
+        "The subject resolves to someone else than when it was held (unknown then, or another person).",
+    ),
+    "item.flagged_now": (
+        "現在、この対象者には自動応答不可フラグが設定されています。保留の理由はこのフラグではありません。保有課と内容を確認してから判断してください。",
+        "This person now has the no-automatic-answer flag, which is not why the query was held. Check the flag and its holding departments before you decide.",
+    ),
+    "item.holding_departments": ("フラグを保有する課", "Holding departments"),
+    "item.flag_version": ("フラグ記録の版", "Flag record version"),
+    "item.seen_hint": (
+        "提供は、この画面に表示した内容（対象者とフラグ）のまま変わっていない場合にのみ行われます。",
+        "A release goes through only if the person and the flag shown here have not changed since.",
+    ),
     "item.no_flag_record": ("フラグの記録なし", "no flag record"),
     "item.flag_department": ("設定した課・業務", "Set by department / business"),
     "item.name_recorded": (
@@ -232,16 +266,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.filter": ("絞り込む", "Filter"),
     "audit.export": ("CSV出力", "Export CSV"),
     "audit.count": ("{n} 件（新しい順）", "{n} events, newest first"),
-    "audit.truncated": (
-        "表示は上限までです。期間を絞ってください。",
-        "Only the newest are shown: narrow the period.",
-    ),
     "audit.empty": ("該当する事象はありません。", "No events match."),
     "audit.comment": ("確認コメント", "Review comment"),
     "audit.mark_reviewed": ("確認済にする", "Mark reviewed"),
     "audit.reviewed_by": ("確認：{who}（{at}）", "Reviewed by {who} ({at})"),
     # event kinds
     "kind.query.held": ("照会を保留", "query held"),
+    "kind.query.answer_withheld": ("回答の再取得を差し止め", "stored answer withheld"),
+    "kind.query.release_stale": (
+        "提供を中止（表示後に対象者・フラグが変化）",
+        "release stopped (facts changed since shown)",
+    ),
     "kind.query.refused": ("照会を拒否", "query refused"),
     "kind.query.released": ("照会を提供（取扱注意）", "query released"),
     "kind.security.unknown_requester": ("未登録照会者", "unregistered requester"),
@@ -401,6 +436,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The information-provision endpoint did not answer; nothing was changed.",
     ),
     "err.notice_required": ("取扱注意の文言を入力してください。", "A handling notice is required."),
+    "err.seen_required": (
+        "審査画面を開いてから提供してください（表示した内容が送信されていません）。",
+        "Open the item's screen first: the release did not say what was shown.",
+    ),
+    "err.facts_changed": (
+        "表示した後に対象者またはフラグが変わりました。何も提供していません。画面を確認し直してください。",
+        "The person or the flag changed since the screen was shown; nothing was released. Look again.",
+    ),
+    "err.proposal_stale": (
+        "起案の後に対象者またはフラグが変わりました。起案者が確認し直し、起案し直す必要があります。",
+        "The person or the flag changed since the proposal; its proposer must look again and propose again.",
+    ),
+    "err.bad_page": ("ページの指定が正しくありません。", "No such page of this list."),
     "err.reason_required": ("拒否の理由を入力してください。", "A reason is required."),
     "err.comment_required": ("確認コメントを入力してください。", "A review comment is required."),
     "err.no_event": ("その事象はありません。", "No such event."),

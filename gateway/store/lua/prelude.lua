@@ -59,3 +59,18 @@ local function hold_query(qkey, id, reason, actor)
   emit('query.held', actor, {'query', id, 'org', q[1], 'pn', q[2], 'item', q[3],
     'subject', either(q[5], q[4]), 'reason', reason})
 end
+
+-- Whom a subject key resolves to now ('' for no one), and the version of that person's flag
+-- record ('0' without one; every flag change raises it): what a stored answer is re-checked
+-- against, and what staff are shown of a held query before they release it.
+local function subject_now(subject_key)
+  if not subject_key or subject_key == '' then return '', '0' end
+  local person = redis.call('GET', P .. 'dir:' .. subject_key)
+  if not person then return '', '0' end
+  return person, redis.call('HGET', P .. 'flag:' .. person, 'version') or '0'
+end
+
+-- The token of those facts, as a release carries it (gateway/recheck.py seen_token: the same).
+local function seen_token(person, version)
+  return redis.sha1hex(person .. '|' .. version)
+end
