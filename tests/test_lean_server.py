@@ -178,6 +178,23 @@ async def test_unknown_paths_and_methods_are_answered_as_aiohttp_does() -> None:
         await runner.cleanup()
 
 
+async def test_paths_are_matched_exactly_as_received() -> None:
+    async with lean_server() as s:
+        for target in (
+            b"/soap//provision",
+            b"/soap/%70rovision",
+            b"/soap/provision/",
+            b"/SOAP/provision",
+        ):
+            out = await raw(s.port, request(target=target))
+            assert [a.status for a in parse_answers(out)] == [404], target
+        assert s.handler.seen == []
+        out = await raw(s.port, request(target=b"/soap/provision?wsdl"))
+        assert [a.status for a in parse_answers(out)] == [
+            200
+        ]  # a query is ignored, as aiohttp does
+
+
 async def test_an_unknown_path_with_a_body_keeps_the_connection() -> None:
     async with lean_server() as s:
         data = request(b"ignored", target=b"/elsewhere") + request(

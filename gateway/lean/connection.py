@@ -451,8 +451,8 @@ class Connection(asyncio.Protocol):
         head_only = request is not None and request.method == "HEAD"
         try:
             data = serialize(response, keep, self.server.dates.now(), head_only=head_only)
-        except HeaderError:
-            log.exception("a handler's answer had a forbidden header")
+        except (HeaderError, AttributeError, TypeError):
+            log.exception("a handler's answer could not be written")
             self._input_closed = True
             data = serialize(plain(500), False, self.server.dates.now())
         self.transport.write(data)
