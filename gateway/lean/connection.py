@@ -34,6 +34,13 @@ AHEAD_SLICE = 512
 _INF = float("inf")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _METHODS: dict[bytes, str] = {}
+_CONTENT_LENGTH, _TRANSFER_ENCODING, _HOST, _EXPECT = range(4)
+_SPECIAL = {
+    b"content-length": _CONTENT_LENGTH,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"host": _HOST,
+    b"expect": _EXPECT,
+}
 
 
 class _Refusal(Exception):
@@ -45,7 +52,13 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, server: LeanServer) -> None:
         self.server = server
-        self.limits = server.limits
+        limits = self.limits = server.limits
+        # read on every request: kept here rather than looked up through `limits` each time
+        self._max_body = limits.max_body
+        self._max_field = limits.max_field
+        self._max_fields = limits.max_fields
+        self._max_head = limits.max_head
+        self._max_line = limits.max_request_line
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
         self.peer: Peer | None = None
@@ -173,7 +186,8 @@ class Connection(asyncio.Protocol):
                 self._feed(chunk)
                 self._next()
             if not self._input_closed:
-                self._resume_reading()
+                if self._read_paused:
+                    self._resume_reading()
                 if self._in_message and self.read_deadline == _INF:
                     self._deadline(
                         "head" if self._in_head else "body",
@@ -225,36 +239,40 @@ class Connection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > self.limits.max_request_line:
+        if len(self._url) > self._max_line:
             self._fail(414, "request_line_too_long", "request line over the limit")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value)
         self._fields += 1
         self._head_size += size
-        self._since_progress = 0
-        limits = self.limits
-        if size > limits.max_field:
+        if size > self._max_field:
             self._fail(431, "field_too_long", "a header field over the limit")
-        if self._fields > limits.max_fields or self._head_size > limits.max_head:
+        if self._fields > self._max_fields or self._head_size > self._max_head:
             self._fail(431, "head_too_large", "too many or too large header fields")
         if not self._in_head:
+            self._since_progress = 0
             return  # a trailer: checked against the limits, then dropped
         name = name.lower()
         value = value.strip(b" \t")
-        if name == b"content-length":
+        special = _SPECIAL.get(name)
+        if special is not None:
+            self._special(special, value)
+        self._headers.append((name, value))
+
+    def _special(self, which: int, value: bytes) -> None:
+        if which == _CONTENT_LENGTH:
             if self._content_length is not None:
                 self._fail(400, "content_length", "Content-Length given more than once")
             self._content_length = value
-        elif name == b"transfer-encoding":
+        elif which == _TRANSFER_ENCODING:
             if self._transfer_encoding is not None:
                 self._fail(400, "transfer_encoding", "Transfer-Encoding given more than once")
             self._transfer_encoding = value
-        elif name == b"host":
+        elif which == _HOST:
             self._hosts += 1
-        elif name == b"expect":
+        else:
             self._expect = value
-        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -296,7 +314,7 @@ class Connection(asyncio.Protocol):
                 # The client waits for 100 before its body: answer now and close.
                 self._target = target
                 self._fail(target.status, "", "", answer=target, report=False)
-        if length > self.limits.max_body:
+        if length > self._max_body:
             self._too_large()
         self._target = target
         body_follows = bool(length) or te is not None
@@ -309,7 +327,7 @@ class Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self._since_progress = 0
         self._body_size += len(body)
-        if self._body_size > self.limits.max_body:
+        if self._body_size > self._max_body:
             self._too_large()
         if not isinstance(self._target, Response):  # else answered without it: dropped
             self._body.append(body)
@@ -441,7 +459,8 @@ class Connection(asyncio.Protocol):
             return
         self._write(response, request)
         self._next()
-        self._pump()
+        if self._stash or self._read_paused:
+            self._pump()
 
     def _write(self, response: Response, request: Request | None) -> None:
         if self._closed or self.transport is None:
@@ -485,8 +504,10 @@ class Connection(asyncio.Protocol):
 
     # -- deadlines and flow ---------------------------------------------------------------------
     def _deadline(self, kind: str, seconds: float) -> None:
+        # From the server's clock, which the ticker advances: a deadline may start up to one
+        # tick early, never late, and no clock is read per request.
         self.read_deadline_kind = kind
-        self.read_deadline = self.loop.time() + seconds if seconds != _INF else _INF
+        self.read_deadline = self.server.clock + seconds
 
     def check_deadlines(self, now: float) -> None:
         if now >= self.send_deadline:

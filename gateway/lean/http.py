@@ -167,28 +167,28 @@ def serialize(
 ) -> bytes:
     """The bytes of one HTTP/1.1 response. Header fields a handler adds are checked for CR, LF
     and NUL: a value passed on from elsewhere must not be able to add a header or a response."""
-    parts = [
+    content_type = response.content_type
+    if b"\r" in content_type or b"\n" in content_type or b"\x00" in content_type:
+        raise HeaderError("forbidden byte in the content type")
+    extra = b""
+    if response.headers:
+        parts = []
+        for name, value in response.headers:
+            for bad in _FORBIDDEN_IN_HEADERS:
+                if bad in name or bad in value:
+                    raise HeaderError(f"forbidden byte in header {name!r}")
+            parts += (name, b": ", value, b"\r\n")
+        extra = b"".join(parts)
+    body = response.body
+    head = b"%scontent-type: %s\r\ncontent-length: %d\r\ndate: %s\r\nconnection: %s\r\n%s\r\n" % (
         STATUS_LINES.get(response.status) or _status_line(response.status),
-        b"content-type: ",
-        response.content_type,
-        b"\r\ncontent-length: ",
-        str(len(response.body)).encode(),
-        b"\r\ndate: ",
+        content_type,
+        len(body),
         date,
-        b"\r\nconnection: keep-alive\r\n" if keep_alive else b"\r\nconnection: close\r\n",
-    ]
-    for name, value in response.headers:
-        for bad in _FORBIDDEN_IN_HEADERS:
-            if bad in name or bad in value:
-                raise HeaderError(f"forbidden byte in header {name!r}")
-        parts += (name, b": ", value, b"\r\n")
-    for bad in _FORBIDDEN_IN_HEADERS:
-        if bad in response.content_type:
-            raise HeaderError("forbidden byte in the content type")
-    parts.append(b"\r\n")
-    if not head_only:
-        parts.append(response.body)
-    return b"".join(parts)
+        b"keep-alive" if keep_alive else b"close",
+        extra,
+    )
+    return head if head_only else head + body
 
 
 class DateCache:

@@ -79,6 +79,7 @@ class LeanServer:
         self._ticker: asyncio.TimerHandle | None = None
         self._all_closed: asyncio.Event | None = None
         self._port = 0
+        self.clock = 0.0  # the loop's time at the last tick, for the connections' deadlines
         shortest = min(
             self.limits.head_timeout,
             self.limits.body_timeout,
@@ -99,6 +100,7 @@ class LeanServer:
     ) -> asyncio.AbstractServer:
         """Listen on host:port (SO_REUSEPORT with `reuse_port`, for --workers N)."""
         self.loop = asyncio.get_running_loop()
+        self.clock = self.loop.time()
         kwargs: dict[str, Any] = {}
         if ssl_context is not None:
             kwargs["ssl_handshake_timeout"] = self.limits.handshake_timeout
@@ -124,7 +126,7 @@ class LeanServer:
         return self._port
 
     def _on_tick(self) -> None:
-        now = self.loop.time()
+        now = self.clock = self.loop.time()
         for conn in list(self.connections):
             if conn.read_deadline <= now or conn.send_deadline <= now:
                 conn.check_deadlines(now)
