@@ -536,3 +536,13 @@ async def test_lean_upstream_replays_submit_only_when_told_the_upstream_is_idemp
                 with pytest.raises(UpstreamUnavailable):
                     await lean._post(b"2", f"{PROVISION_NS}/SubmitQuery", "k2")
             assert up.requests == expected_requests
+
+
+async def test_a_header_that_would_split_the_request_is_refused_before_anything_is_sent() -> None:
+    async with aiohttp_upstream() as (url, up):
+        pool = UpstreamPool(url + "/echo")
+        for bad in ((b"x-key", b"k\r\nX-Injected: 1"), (b"x\nkey", b"k"), (b"x-key", b"k\x00")):
+            with pytest.raises(ValueError, match="forbidden byte"):
+                await pool.request("POST", b"x", [bad])
+        assert up.requests == 0
+        await pool.close()

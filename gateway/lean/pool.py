@@ -19,6 +19,7 @@ it cannot have been processed, or when the caller says a repeat is harmless:
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections import deque
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from gateway.upstream import MAX_ANSWER_BYTES, UpstreamUnavailable
 
 MAX_ANSWER_HEAD = 64 * 1024
 MAX_ANSWER_FIELDS = 128
-_FORBIDDEN = (b"\r", b"\n", b"\x00")
+_UNSAFE = re.compile(rb"[\r\n\x00]")
 
 
 @dataclass(slots=True)
@@ -272,22 +273,22 @@ class UpstreamPool:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
+        self._prefixes: dict[str, bytes] = {}
 
     def encode(self, method: str, body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
-        parts = [
-            method.encode("ascii"),
-            b" ",
-            self.target.path,
-            b" HTTP/1.1\r\nhost: ",
-            self.target.authority,
-            b"\r\ncontent-length: ",
-            str(len(body)).encode(),
-            b"\r\naccept-encoding: identity\r\n",
-        ]
+        """The request's bytes; a header name or value with CR, LF or NUL is refused, so that a
+        value from elsewhere cannot add a header or a request."""
+        prefix = self._prefixes.get(method)
+        if prefix is None:
+            prefix = self._prefixes.setdefault(
+                method,
+                b"%s %s HTTP/1.1\r\nhost: %s\r\naccept-encoding: identity\r\n"
+                % (method.encode("ascii"), self.target.path, self.target.authority),
+            )
+        parts = [prefix, b"content-length: %d\r\n" % len(body)]
         for name, value in headers:
-            for bad in _FORBIDDEN:
-                if bad in name or bad in value:
-                    raise ValueError(f"forbidden byte in header {name!r}")
+            if _UNSAFE.search(name) or _UNSAFE.search(value):
+                raise ValueError(f"forbidden byte in header {name!r}")
             parts += (name, b": ", value, b"\r\n")
         parts += (b"\r\n", body)
         return b"".join(parts)
