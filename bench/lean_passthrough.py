@@ -14,12 +14,10 @@ lean / bare ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     procs = Processes()
-    tmp = Path(tempfile.mkdtemp(prefix="hogo-lean-bench-"))
     try:
         bench = bench_run.Bench(a, start(a, procs, sut, rest), rest)
         print(bench_run.HEADER, flush=True)
@@ -131,25 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         lines = summary(bench.runs)
         print("\n".join(lines), flush=True)
         out = a.out or ROOT / "bench" / "results" / f"{started_at:%Y%m%dT%H%M%S}-lean.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(
-            json.dumps(
-                {
-                    "started_at": started_at.isoformat(),
-                    "machine": info,
-                    "args": {k: str(v) for k, v in vars(a).items()},
-                    "runs": [r.__dict__ | {"rps": r.rps} for r in bench.runs],
-                    "summary": lines,
-                },
-                indent=1,
-                ensure_ascii=False,
-            )
-        )
-        print(f"# results: {out}", flush=True)
+        bench_run.save(out, started_at, info, a, bench.runs, lines)
         return 0
     finally:
         procs.stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
