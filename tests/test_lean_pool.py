@@ -268,6 +268,7 @@ async def test_a_chunked_answer_is_refused_as_soon_as_it_passes_the_limit() -> N
             "malformed",
         ),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "mid-answer"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", "mid-answer"),
         (b"HTTP/1.1 200 OK\r\nContent-", "mid-answer"),
         (b"SMTP ready\r\n", "malformed"),
     ],
@@ -278,6 +279,7 @@ async def test_a_chunked_answer_is_refused_as_soon_as_it_passes_the_limit() -> N
         "101",
         "CL and TE",
         "cut body",
+        "closed after the head",
         "cut head",
         "not HTTP",
     ],
@@ -515,6 +517,10 @@ async def test_lean_upstream_fails_as_upstream_does() -> None:
             await lean.submit(Query("P-2", "SIM0000000000001").xml(), "key-2")
         await lean.close()
     async with aiohttp_upstream() as (url, _):
+        error = LeanUpstream(UpstreamPool(url + "/error"))
+        with pytest.raises(UpstreamUnavailable, match="HTTP 500"):
+            await error.submit(Query("P-3", "SIM0000000000001").xml(), "key-3")
+        await error.close()
         fault = LeanUpstream(UpstreamPool(url + "/fault"))
         # a 500 that carries a SOAP fault is the upstream's answer, read by the caller
         assert b"Fault" in await fault._post(b"x", f"{PROVISION_NS}/SubmitQuery", "k")
