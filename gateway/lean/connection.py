@@ -388,9 +388,9 @@ class Connection(asyncio.Protocol):
             self._path,
             self._headers,
             b"",
-            self.peer,
+            self.peer,  # type: ignore[arg-type]
             self._version,
-            False,  # type: ignore[arg-type]
+            keep_alive=False,
         )
 
     def _refuse(self, status: int, reason: str, detail: str) -> None:
