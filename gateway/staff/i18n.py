@@ -240,6 +240,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.comment": ("確認コメント", "Review comment"),
     "audit.mark_reviewed": ("確認済にする", "Mark reviewed"),
     "audit.reviewed_by": ("確認：{who}（{at}）", "Reviewed by {who} ({at})"),
+    # dates as the ward writes them (templates/date_input.html)
+    "date.hint": (
+        "例：2026-12-03、2026/12/03、令和8年12月3日",
+        "e.g. 2026-12-03, 2026/12/03 or 令和8年12月3日",
+    ),
     # event kinds
     "kind.query.held": ("照会を保留", "query held"),
     "kind.query.refused": ("照会を拒否", "query refused"),
@@ -404,7 +409,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "err.comment_required": ("確認コメントを入力してください。", "A review comment is required."),
     "err.no_event": ("その事象はありません。", "No such event."),
     "err.filter": ("絞り込み条件が正しくありません。", "Invalid filter."),
-    "err.filter_date": ("日付は YYYY-MM-DD で指定してください。", "Dates are YYYY-MM-DD."),
+    "err.filter_date": (
+        "日付は 2026-12-03、2026/12/03 または 令和8年12月3日 の形で指定してください。",
+        "Dates are 2026-12-03, 2026/12/03 or 令和8年12月3日.",
+    ),
     "err.filter_kind": ("種別の指定が正しくありません。", "Invalid kind."),
     "err.filter_requester": ("機関コードは16桁の数字です。", "An org code is 16 digits."),
     "err.login_format": (
@@ -462,8 +470,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Your account has no department; ask an admin.",
     ),
     "err.flag.date": (
-        "支援措置の終了日は YYYY-MM-DD の日付で入力してください。",
-        "The support measure's end is a date, YYYY-MM-DD.",
+        "支援措置の終了日は 2026-12-03、2026/12/03 または 令和8年12月3日 の形で入力してください。",
+        "The support measure's end is a date: 2026-12-03, 2026/12/03 or 令和8年12月3日.",
     ),
     "err.flag.until_conflict": (
         "終了日の指定と終了日の消去は同時にはできません。",
