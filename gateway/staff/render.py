@@ -30,7 +30,7 @@ _env.filters["ward_date"] = ward_date
 NAV: dict[str, list[tuple[str, str]]] = {
     "registrar": [("/staff/flags", "nav.flags"), ("/staff/flags/due", "nav.due")],
     "approver": [("/staff/queue", "nav.queue")],
-    "auditor": [("/staff/audit", "nav.audit")],
+    "auditor": [("/staff/audit", "nav.audit"), ("/staff/audit/patterns", "nav.patterns")],
     "admin": [("/staff/admin/users", "nav.users"), ("/staff/admin/requesters", "nav.requesters")],
 }
 HOME = {role: items[0][0] for role, items in NAV.items()}
