@@ -9,16 +9,11 @@ against what the test did); the page's SVG is parsed and its bars measured again
 
 from __future__ import annotations
 
-import contextlib
-import time as real_time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
-import gateway.store.scripts as scripts
 from gateway.attempts import AttemptKind, Attempts
 from gateway.staff.patterns import AGE_BUCKETS, Patterns
 from gateway.store.events import Event
@@ -27,6 +22,7 @@ from tests.chart_support import counts_of, read_chart, svg_of
 from tests.conftest import Running
 from tests.staffkit import Staff, staff_for
 from tests.support import OTHER_REQUESTER, REQUESTER, Query, portal_xml
+from tests.timeshift import store_clock
 
 
 @pytest.fixture
@@ -37,19 +33,6 @@ async def staff(running: Running):
 
 def today() -> date:
     return datetime.now(JST).date()
-
-
-@contextlib.contextmanager
-def store_clock(day: date, hour: int = 10) -> Iterator[None]:
-    """The store's clock on `day` (Japan), `hour` o'clock, running on from there."""
-    target = datetime(day.year, day.month, day.day, hour, tzinfo=JST).timestamp()
-    offset = int((target - real_time.time()) * 1e9)
-    saved = scripts.time
-    scripts.time = SimpleNamespace(time_ns=lambda: real_time.time_ns() + offset)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        scripts.time = saved  # type: ignore[assignment]
 
 
 async def _held_id(running: Running, pn: str, org: str = REQUESTER) -> str:
