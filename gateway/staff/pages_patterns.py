@@ -37,9 +37,12 @@ def charts(p: Pictures, t: Translator) -> dict[str, BarChart]:
             parts=sep.join(f"{t('attempt.' + k)} {totals[k]}" for k in kinds),
         ),
         categories=[d.isoformat() for d in p.days],
-        # a label a week (Mondays), and the last day
+        # a label a week (Mondays), and today (instead of a Monday too close to it to read)
         labels=[
-            f"{d.month}/{d.day}" if d.weekday() == 0 or d == p.days[-1] else "" for d in p.days
+            f"{d.month}/{d.day}"
+            if d == p.days[-1] or (d.weekday() == 0 and (p.days[-1] - d).days >= 3)
+            else ""
+            for d in p.days
         ],
         series=[Series(k.value, t("attempt." + k), p.attempts[k], FILLS[k]) for k in kinds],
         unit=unit,
@@ -114,7 +117,7 @@ async def patterns_page(request: web.Request) -> web.Response:
         buckets=AGE_BUCKETS,
         charts=found,
         svg={
-            "attempts": bars(found["attempts"], height=280),
+            "attempts": bars(found["attempts"], width=1000, height=280),
             "requesters": hbars(found["requesters"]),
             "ages": bars(found["ages"], width=460),
             "weeks": bars(found["weeks"], width=560),
