@@ -32,6 +32,9 @@ DAY_MS = 86_400_000
 # happened: the first scan starts this much before the window so that no event of the window's
 # first moments is missed by a few milliseconds (or a host's clock a little ahead).
 SCAN_MARGIN_MS = 10 * 60 * 1000
+# Events a store read brings: each read holds the event loop while its events are decoded
+# (about 10 us each), and the store returns this many sealed ones whatever the archive had.
+SCAN_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ class Patterns:
         """Read the events appended since the last view (or the window's, the first time)."""
         start = f"({self.cursor}" if self.cursor else f"{max(0, _start_ms(first) - SCAN_MARGIN_MS)}"
         read = 0
-        async for ev in self.gw.events.iterate(start=start, batch=5000):
+        async for ev in self.gw.events.iterate(start=start, batch=SCAN_BATCH):
             read += 1
             self.cursor = ev.id
             self._count(ev, first)
