@@ -114,15 +114,8 @@ def bars(chart: BarChart, width: int = 760, height: int = 260) -> Markup:
         body.append(f'<g class="bar" data-category="{escape(category)}">')
         base = y0
         for j, s in enumerate(chart.series):
-            value = int(s.values[i])
-            h = value * ppu
-            fill = escape(s.fill or PALETTE[j % len(PALETTE)])
-            body.append(
-                f'<rect data-series="{escape(s.key)}" x="{_n(x)}" y="{_n(base - h)}"'
-                f' width="{_n(width_bar)}" height="{_n(h)}" fill="{fill}">'
-                f"<title>{escape(category)} {escape(s.label)}: {value}{escape(chart.unit)}</title>"
-                "</rect>"
-            )
+            h = int(s.values[i]) * ppu
+            body.append(_segment(chart, i, j, category, x, base - h, width_bar, h))
             base -= h
         body.append("</g>")
         if label:
@@ -159,15 +152,8 @@ def hbars(chart: BarChart, width: int = 760, row: int = 24, label_width: int = 3
         body.append(f'<g class="bar" data-category="{escape(category)}">')
         base = float(x0)
         for j, s in enumerate(chart.series):
-            value = int(s.values[i])
-            w = value * ppu
-            fill = escape(s.fill or PALETTE[j % len(PALETTE)])
-            body.append(
-                f'<rect data-series="{escape(s.key)}" x="{_n(base)}" y="{_n(y)}" width="{_n(w)}"'
-                f' height="{_n(row * 0.7)}" fill="{fill}">'
-                f"<title>{escape(label)} {escape(s.label)}: {value}{escape(chart.unit)}</title>"
-                "</rect>"
-            )
+            w = int(s.values[i]) * ppu
+            body.append(_segment(chart, i, j, label, base, y, w, row * 0.7))
             base += w
         body.append("</g>")
         body.append(
@@ -176,6 +162,19 @@ def hbars(chart: BarChart, width: int = 760, row: int = 24, label_width: int = 3
         )
     body.append("</g>")
     return _frame(chart, width, height, body)
+
+
+def _segment(
+    chart: BarChart, i: int, j: int, name: str, x: float, y: float, w: float, h: float
+) -> str:
+    """One series' part of bar i, with its number in its own <title> (shown on hover)."""
+    s = chart.series[j]
+    fill = escape(s.fill or PALETTE[j % len(PALETTE)])
+    return (
+        f'<rect data-series="{escape(s.key)}" x="{_n(x)}" y="{_n(y)}" width="{_n(w)}"'
+        f' height="{_n(h)}" fill="{fill}"><title>{escape(name)} {escape(s.label)}: '
+        f"{int(s.values[i])}{escape(chart.unit)}</title></rect>"
+    )
 
 
 def _clip(text: str, limit: int) -> str:
