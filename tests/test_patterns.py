@@ -9,6 +9,7 @@ against what the test did); the page's SVG is parsed and its bars measured again
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -251,3 +252,42 @@ def test_an_attempt_is_what_the_definition_says_and_a_portal_view_counts_once() 
         ("15-0", "query_held"),
     ]
     assert (found[0].org, found[0].subject) == (REQUESTER, "k1")
+
+
+async def test_a_long_first_count_goes_on_view_after_view_and_is_shared(
+    running: Running, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gateway.staff.patterns as patterns_module
+
+    r = running.residents
+    await running.flag(r[0])
+    for i in range(12):
+        await running.submit(Query(f"L-{i}", r[0].subject_code))
+    total = len(await _all_events(running))
+    # a log long for its budget: each view reads one batch of 4 events, then shows what it has
+    monkeypatch.setattr(patterns_module, "SCAN_BATCH", 4)
+    monkeypatch.setattr(patterns_module, "SCAN_BUDGET_SECONDS", 0.0)
+    auditor = await staff.client("auditor")
+    status, headers, html = await auditor.request("GET", "/staff/audit/patterns")
+    assert status == 200 and headers.get("Refresh") == "3"
+    assert 'data-testid="counting"' in html and "集計中" in html
+    seen = []
+    for _ in range(total):
+        status, headers, html = await auditor.request("GET", "/staff/audit/patterns")
+        held = counts_of(read_chart(svg_of(html, "attempts")))[today().isoformat()]["query_held"]
+        seen.append(held)
+        if "Refresh" not in headers:
+            break
+    assert "Refresh" not in headers and "集計中" not in html
+    assert seen == sorted(seen) and seen[-1] == 12  # it only grew, to the whole count
+    # two processes counting at once count each event once (a fold applies where the last ended)
+    for i in range(12, 20):
+        await running.submit(Query(f"L-{i}", r[0].subject_code))
+    monkeypatch.setattr(patterns_module, "SCAN_BUDGET_SECONDS", 5.0)
+    one, two = await asyncio.gather(
+        Patterns(running.gw).pictures(), Patterns(running.gw).pictures()
+    )
+    assert one.complete and two.complete
+    assert (
+        one.attempts[AttemptKind.QUERY_HELD][-1] == two.attempts[AttemptKind.QUERY_HELD][-1] == 20
+    )

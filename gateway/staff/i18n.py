@@ -248,6 +248,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "e.g. 2026-12-03, 2026/12/03 or 令和8年12月3日",
     ),
     "patterns.lead": ("{today} 現在（日本時間）。", "As of {today} (Japan time)."),
+    "patterns.counting": (
+        "集計中です：事象記録を {to} の分まで数えました。このページは数秒ごとに自動で更新されます（初回のみ）。",
+        "Still counting: the event log is counted up to {to}. This page reloads itself every few seconds (the first time only).",
+    ),
     "patterns.attempt_hint": (
         "「試行」：フラグのある人についての照会の保留、ポータル表示のブロック・非表示、保存済み回答の提供停止、宛名の付け替えの拒否。対象者不明などによる保留は含みません。",
         "Attempts: queries held because the person is flagged, portal views blocked or filtered, stored answers withheld, directory remaps refused. Holds for an unknown subject and the like are not attempts.",

@@ -12,6 +12,7 @@ from gateway.staff.i18n import Translator, lang_of
 from gateway.staff.patterns import AGE_BUCKETS, WINDOW_DAYS, Pictures
 from gateway.staff.render import page
 
+REFRESH_SECONDS = 3
 # a colour per attempt kind, the same on every chart that shows it
 FILLS = {
     AttemptKind.QUERY_HELD: "#1f5f8b",
@@ -108,7 +109,7 @@ async def patterns_page(request: web.Request) -> web.Response:
     c = console(request)
     p = await c.patterns.pictures()
     found = charts(p, Translator(lang_of(request)))
-    return page(
+    resp = page(
         request,
         "audit_patterns.html",
         "title.patterns",
@@ -123,3 +124,7 @@ async def patterns_page(request: web.Request) -> web.Response:
             "weeks": bars(found["weeks"], width=560),
         },
     )
+    if not p.complete:
+        # still counting the window (the first view ever): the browser asks again by itself
+        resp.headers["Refresh"] = str(REFRESH_SECONDS)
+    return resp

@@ -2,26 +2,29 @@
 WINDOW_DAYS, the requesters with the most holds, the queries waiting now by age, and releases and
 refusals per week. Days are Japan's calendar days; what an attempt is, gateway.attempts says.
 
-Counts per day are kept in memory and brought up to date from the event log at each view: the
-first view after the process starts reads the window's events once (EventLog from the stream id
-of the window's first moment), each later one only the events appended since. An event counts
-on the day of its own time, wherever the log has it (a security event spooled while the store
-was down arrives later, with the time it happened). The queue's ages are counted in the store
-at each view (gateway.store.held_ages).
+The counts per day are kept in the store (gateway.store.pattern_counts) and brought up to date
+from the event log at each view: only the events appended since the last view, by any process,
+are read. The first view ever (or after the counts were lost) has the whole window to read; a
+view reads for at most SCAN_BUDGET_SECONDS, keeps what it counted and says how far it got, and
+the next view goes on from there. An event counts on the day of its own time, wherever the log
+has it (a security event spooled while the store was down arrives later, with the time it
+happened). The queue's ages are counted in the store at each view (gateway.store.held_ages).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time as clock
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from gateway.attempts import AttemptKind, Attempts, event_time
 from gateway.context import Gateway
-from gateway.store.events import Event
 from gateway.store.held_ages import HeldAges
+from gateway.store.pattern_counts import Folded, PatternCounts
 from gateway.store.scripts import now
+from gateway.store.trail import entry_ms
 from gateway.wareki import JST
 
 WINDOW_DAYS = 90
@@ -29,12 +32,15 @@ WEEKS = 13  # ending with the current one: 91 days at most, never before the win
 TOP_REQUESTERS = 10
 DAY_MS = 86_400_000
 # An event's stream id is the store's clock when it was appended, its `at` the gateway's when it
-# happened: the first scan starts this much before the window so that no event of the window's
+# happened: a scan of the window starts this much before it, so that no event of the window's
 # first moments is missed by a few milliseconds (or a host's clock a little ahead).
 SCAN_MARGIN_MS = 10 * 60 * 1000
-# Events a store read brings: each read holds the event loop while its events are decoded
-# (about 10 us each), and the store returns this many sealed ones whatever the archive had.
+# Events a store read brings: each read holds the event loop while its events are decoded.
 SCAN_BATCH = 2000
+# What one view reads at most before it shows what is counted so far (the rest on the next).
+SCAN_BUDGET_SECONDS = 2.0
+# Counts are added to the store every this many events read, so that progress is kept.
+FOLD_EVERY = 20_000
 
 
 @dataclass(frozen=True)
@@ -55,15 +61,6 @@ AGE_BUCKETS: tuple[AgeBucket, ...] = (
 )
 
 
-@dataclass
-class DayCounts:
-    attempts: Counter[AttemptKind] = field(default_factory=Counter)
-    holds: Counter[str] = field(default_factory=Counter)  # every hold, by requesterOrgCode
-    attempt_holds: Counter[str] = field(default_factory=Counter)  # holds that were attempts
-    released: int = 0
-    refused: int = 0
-
-
 @dataclass(frozen=True)
 class RequesterHolds:
     org: str
@@ -82,11 +79,18 @@ class Pictures:
     weeks: list[date]  # the Monday of each week, oldest first
     released: list[int]  # one count per week
     refused: list[int]
-    events_read: int  # events this view read from the log (the first view: the whole window)
+    events_read: int  # events this view read from the log
+    complete: bool  # every event of the log is counted (else: up to `counted_to`)
+    counted_to: datetime | None  # when the last event counted was stored
 
 
-def ward_day(at: datetime) -> date:
-    return at.astimezone(JST).date()
+# The counters of one day, as the store keeps them ("a|<kind>", "h|<org>", "ah|<org>", ...).
+def _attempt(kind: AttemptKind) -> str:
+    return f"a|{kind.value}"
+
+
+HELD, ATTEMPT_HELD, RELEASED, REFUSED = "h|", "ah|", "released", "refused"
+COUNTED_KINDS = frozenset({"query.held", "query.released", "query.refused"})  # besides attempts
 
 
 def _start_ms(day: date) -> int:
@@ -97,40 +101,69 @@ class Patterns:
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
         self.ages = HeldAges(gw.redis)
-        self.days: dict[date, DayCounts] = {}
-        self.cursor = ""  # the last event id read; "" before the first view
-        self.attempts = Attempts()
-        self._lock = asyncio.Lock()
+        self.counts = PatternCounts(gw.redis)
+        self._lock = asyncio.Lock()  # one catch-up at a time in this process
 
-    async def _catch_up(self, first: date) -> int:
-        """Read the events appended since the last view (or the window's, the first time)."""
-        start = f"({self.cursor}" if self.cursor else f"{max(0, _start_ms(first) - SCAN_MARGIN_MS)}"
+    async def _read_run(
+        self, state: Folded, kept_from: date, deadline: float
+    ) -> tuple[Counter[tuple[str, str]], str, bool, int, bool]:
+        """Count the events after the last fold (or from the window's start): (counts, last id
+        read, portal views logged, events read, reached the log's end)."""
+        first_ms = _start_ms(kept_from) - SCAN_MARGIN_MS
+        if state.cursor and entry_ms(state.cursor) >= first_ms:
+            cursor = f"({state.cursor}"
+        else:  # nothing folded yet, or not since the window began: what is older is not shown
+            cursor = str(first_ms)
+        attempts = Attempts()
+        attempts.portal_views_logged = state.portal_views_logged
+        counts: Counter[tuple[str, str]] = Counter()
+        last, read = state.cursor, 0
+        while True:
+            events = await self.gw.events.read(cursor, "+", SCAN_BATCH)
+            for ev in events:
+                attempt = attempts.of(ev)  # every event, in order: the portal rule needs it
+                if attempt is None and ev.kind not in COUNTED_KINDS:
+                    continue
+                at = event_time(ev)
+                if at is None or (day := at.astimezone(JST).date()) < kept_from:
+                    continue
+                key = day.isoformat()
+                if attempt is not None:
+                    counts[(key, _attempt(attempt.kind))] += 1
+                if ev.kind == "query.held":
+                    org = ev.fields.get("org", "")
+                    counts[(key, HELD + org)] += 1
+                    if attempt is not None:
+                        counts[(key, ATTEMPT_HELD + org)] += 1
+                elif ev.kind == "query.released":
+                    counts[(key, RELEASED)] += 1
+                elif ev.kind == "query.refused":
+                    counts[(key, REFUSED)] += 1
+            read += len(events)
+            if events:
+                last = events[-1].id
+                cursor = f"({last}"
+            at_end = len(events) < SCAN_BATCH
+            if at_end or read >= FOLD_EVERY or clock.monotonic() > deadline:
+                return counts, last, attempts.portal_views_logged, read, at_end
+
+    async def _catch_up(self, kept_from: date) -> tuple[Folded, int, bool]:
+        """Bring the store's counts up to date, within the budget: (counts, events read, all
+        counted)."""
+        deadline = clock.monotonic() + SCAN_BUDGET_SECONDS
         read = 0
-        async for ev in self.gw.events.iterate(start=start, batch=SCAN_BATCH):
-            read += 1
-            self.cursor = ev.id
-            self._count(ev, first)
-        return read
-
-    def _count(self, ev: Event, first: date) -> None:
-        attempt = self.attempts.of(ev)  # every event, in order: the portal rule needs it
-        if ev.kind not in ("query.held", "query.released", "query.refused") and attempt is None:
-            return
-        at = event_time(ev)
-        if at is None or ward_day(at) < first:
-            return
-        day = self.days.setdefault(ward_day(at), DayCounts())
-        if attempt is not None:
-            day.attempts[attempt.kind] += 1
-        if ev.kind == "query.held":
-            org = ev.fields.get("org", "")
-            day.holds[org] += 1
-            if attempt is not None:
-                day.attempt_holds[org] += 1
-        elif ev.kind == "query.released":
-            day.released += 1
-        elif ev.kind == "query.refused":
-            day.refused += 1
+        while True:
+            state = await self.counts.load()
+            counts, last, portal, n, at_end = await self._read_run(state, kept_from, deadline)
+            if n == 0 or last == state.cursor:
+                return state, read, True
+            if await self.counts.fold(state.cursor, last, portal, counts, kept_from.isoformat()):
+                read += n
+                if at_end:
+                    return await self.counts.load(), read, True
+            # (else another process counted these meanwhile: go on from where it got to)
+            if clock.monotonic() > deadline:
+                return await self.counts.load(), read, False
 
     async def pictures(self, today: date | None = None) -> Pictures:
         today = today or datetime.now(JST).date()
@@ -138,25 +171,27 @@ class Patterns:
         monday = today - timedelta(days=today.weekday())
         weeks = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
         kept_from = min(first, weeks[0])  # the first week may begin a day before the window
+        async with self._lock:
+            state, read, complete = await self._catch_up(kept_from)
         days = [first + timedelta(days=i) for i in range(WINDOW_DAYS)]
+
+        def on(day: date) -> dict[str, int]:
+            return state.days.get(day.isoformat(), {})
+
         released, refused = [0] * WEEKS, [0] * WEEKS
+        for i, w in enumerate(weeks):
+            for d in (w + timedelta(days=n) for n in range(7)):
+                if d <= today:
+                    released[i] += on(d).get(RELEASED, 0)
+                    refused[i] += on(d).get(REFUSED, 0)
         holds: Counter[str] = Counter()
         attempt_holds: Counter[str] = Counter()
-        async with self._lock:
-            read = await self._catch_up(kept_from)
-            for old in [d for d in self.days if d < kept_from]:
-                del self.days[old]
-            attempts = {
-                k: [self.days.get(d, DayCounts()).attempts[k] for d in days] for k in AttemptKind
-            }
-            for d, c in self.days.items():
-                w = (d - weeks[0]).days // 7
-                if d <= today and w < WEEKS:
-                    released[w] += c.released
-                    refused[w] += c.refused
-                if first <= d <= today:
-                    holds.update(c.holds)
-                    attempt_holds.update(c.attempt_holds)
+        for d in days:
+            for counter, n in on(d).items():
+                if counter.startswith(HELD):
+                    holds[counter.removeprefix(HELD)] += n
+                elif counter.startswith(ATTEMPT_HELD):
+                    attempt_holds[counter.removeprefix(ATTEMPT_HELD)] += n
         _, now_ms = now()
         ages = await self.ages.count([b.lo_days * DAY_MS for b in AGE_BUCKETS], now_ms)
         names = {r.org_code: r.name for r in await self.gw.requesters.all()}
@@ -164,7 +199,7 @@ class Patterns:
         return Pictures(
             today=today,
             days=days,
-            attempts=attempts,
+            attempts={k: [on(d).get(_attempt(k), 0) for d in days] for k in AttemptKind},
             requesters=[
                 RequesterHolds(org, names.get(org, ""), n, attempt_holds[org]) for org, n in top
             ],
@@ -173,4 +208,8 @@ class Patterns:
             released=released,
             refused=refused,
             events_read=read,
+            complete=complete,
+            counted_to=(
+                datetime.fromtimestamp(entry_ms(state.cursor) / 1000, JST) if state.cursor else None
+            ),
         )
