@@ -291,3 +291,17 @@ async def test_a_long_first_count_goes_on_view_after_view_and_is_shared(
     assert (
         one.attempts[AttemptKind.QUERY_HELD][-1] == two.attempts[AttemptKind.QUERY_HELD][-1] == 20
     )
+
+
+async def test_the_pictures_in_english_keep_the_wards_dates(running: Running, staff: Staff) -> None:
+    await running.flag(running.residents[0])
+    await running.submit(Query("E-1", running.residents[0].subject_code))
+    auditor = await staff.client("auditor")
+    auditor.http.cookie_jar.update_cookies({"hogo_lang": "en"})
+    status, html = await auditor.page("/staff/audit/patterns")
+    assert status == 200
+    read = read_chart(svg_of(html, "attempts"))
+    assert read.title == "Attempts and blocked views per day (last 90 days)"
+    assert "1 attempts from" in read.desc and "query held (flagged) 1" in read.desc
+    t = today()
+    assert f"As of {wareki(t)} ({t.isoformat()})" in html
