@@ -74,9 +74,7 @@ def parse_date(value: str, what: str = "--until") -> date:
     try:
         return parse_ward_date(value)
     except ValueError:
-        raise FlagRuleError(
-            "date", f"{what} must be a date YYYY-MM-DD (or 令和8年12月3日), not {value!r}"
-        ) from None
+        raise FlagRuleError("date", f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
 
 
 def _check_name(value: str) -> str:
