@@ -13,6 +13,7 @@ from gateway.context import Gateway
 from gateway.endpoints import GATEWAY
 from gateway.staff.approvals import Approvals
 from gateway.staff.auditing import Auditing
+from gateway.staff.patterns import Patterns
 from gateway.store.claims import ClaimStore
 from gateway.store.reviews import ReviewStore
 from gateway.store.sessions import SessionStore
@@ -26,6 +27,7 @@ class Console:
     sessions: SessionStore
     approvals: Approvals
     auditing: Auditing
+    patterns: Patterns  # the auditors' pictures: counts kept up to date from the event log
 
     @classmethod
     def of(cls, gw: Gateway) -> Console:
@@ -36,6 +38,7 @@ class Console:
             sessions=SessionStore(gw.redis),
             approvals=Approvals(gw, claims),
             auditing=Auditing(gw, ReviewStore(gw.redis, gw.keyring)),
+            patterns=Patterns(gw),
         )
 
 

@@ -15,6 +15,7 @@ from gateway.staff import (
     pages_audit,
     pages_auth,
     pages_flags,
+    pages_patterns,
     pages_queue,
 )
 from gateway.staff.access import PUBLIC, add_route
@@ -61,6 +62,7 @@ def add_console_routes(app: web.Application) -> None:
     page("GET", "/staff/audit", pages_audit.audit_page, AUDITOR)
     page("POST", "/staff/audit/{event_id}/review", pages_audit.review, AUDITOR)
     page("GET", "/staff/audit/export.csv", pages_audit.export_csv, AUDITOR)
+    page("GET", "/staff/audit/patterns", pages_patterns.patterns_page, AUDITOR)
     # admins: users and requesters
     page("GET", "/staff/admin/users", pages_admin.users_page, ADMIN)
     page("POST", "/staff/admin/users", pages_admin.add_user, ADMIN)
