@@ -6,7 +6,8 @@
 Starts its own redis-server (append-only, `appendfsync always`, like the embedded one) and loads
 it tier by tier through the store's own key layout (`Keyring.person_key`, `Keys.directory`,
 `Keys.flag`), in pipelines of big batches: directory entries, and flag records shaped like those
-`lua/flag_change.lua` writes (sealed name and atena number, a history entry, the index). After
+`lua/flag_change.lua` writes (one department's hold with its sealed name, the sealed atena
+number, a history entry, the index). After
 each tier it times `QueryStore.admit` (the atomic read of requester, directory and both flags that
 every query starts with) one call at a time on random subjects, flagged and not, and reads Redis's
 own time per script call and `used_memory`; then the lookup alone (directory GET + flags HMGET in
@@ -65,6 +66,9 @@ def load_directory(
     pipe.execute()
 
 
+DEPARTMENT = "子ども家庭課"
+
+
 def load_flags(client: redis.Redis, keyring: Keyring, keys: Keys, first: int, last: int) -> None:
     now_iso = "2026-11-26T00:00:00.000Z"
     pipe = client.pipeline(transaction=False)
@@ -76,22 +80,40 @@ def load_flags(client: redis.Redis, keyring: Keyring, keys: Keys, first: int, la
                 "version": 1,
                 "ard": "1",
                 "nd": "1",
+                "ard_holds": 1,
+                "nd_holds": 1,
+                "model": "2",
                 "updated_at": now_iso,
-                "updated_by": "bench",
-                "department": "子ども家庭課",
-                "business": "児童手当業務",
-                "basis": "application",
-                "until": "2027-03-31",
-                "name": keyring.seal(f"試験 花子{i}", f"flag:{pk}:name"),
                 "atena": keyring.seal(atena_number(i), f"flag:{pk}:atena"),
             },
         )
+        pipe.hset(
+            keys.flag_holds(pk),
+            DEPARTMENT,
+            json.dumps(
+                {
+                    "ard": "1",
+                    "nd": "1",
+                    "name": keyring.seal(f"試験 花子{i}", f"flag:{pk}:name"),
+                    "business": "児童手当業務",
+                    "basis": "application",
+                    "until": "2027-03-31",
+                    "since": now_iso,
+                    "set_at": now_iso,
+                    "set_by": "bench",
+                    "updated_at": now_iso,
+                    "updated_by": "bench",
+                    "version": 1,
+                },
+                ensure_ascii=False,
+            ),
+        )
         pipe.rpush(
-            keys.flag_history(pk),
+            keys.flag_hold_history(pk, DEPARTMENT),
             json.dumps(
                 {
                     "basis": "application",
-                    "department": "子ども家庭課",
+                    "department": DEPARTMENT,
                     "business": "児童手当業務",
                     "until": "2027-03-31",
                     "flags": ["auto_response_disabled", "non_disclosure"],
@@ -101,6 +123,9 @@ def load_flags(client: redis.Redis, keyring: Keyring, keys: Keys, first: int, la
                     "version": 1,
                     "ard": 1,
                     "nd": 1,
+                    "hold_version": 1,
+                    "dept_ard": 1,
+                    "dept_nd": 1,
                 },
                 ensure_ascii=False,
             ),

@@ -3,6 +3,7 @@
 
 Exit status as everywhere: 0 success, 2 bad arguments, 1 failure with one line on stderr; and
 `flags reconcile` exits 3 when someone protected at the source is not (fully) flagged here.
+The operator is the admin path: `flags show` and `flags set` show every department's hold.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from gateway.cli import CommandError, emit, os_actor, print_errors
 from gateway.context import Gateway
 
 RECONCILE_URGENT_EXIT = 3
+USAGE_EXIT = 2
 
 
 # -- flags ----------------------------------------------------------------------------------------
@@ -61,7 +63,14 @@ async def cmd_flags_release(args: argparse.Namespace, gw: Gateway) -> None:
             auto_response_disabled=ard,
             non_disclosure=nd,
             actor=os_actor(),
+            department=args.department,
         )
+    except flags.FlagRuleError as exc:
+        if exc.reason == "several_departments":
+            # the command needs one more argument, not another try: a usage error
+            print(f"hogo-gateway: error: {exc}", file=sys.stderr)
+            raise SystemExit(USAGE_EXIT) from None
+        raise CommandError(str(exc)) from None
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     emit(args, record.as_json(), _flag_text(record))
@@ -80,6 +89,8 @@ async def cmd_flags_show(args: argparse.Namespace, gw: Gateway) -> None:
             "atena_number": args.atena_number,
             "auto_response_disabled": False,
             "non_disclosure": False,
+            "departments": [],
+            "holds": [],
             "history": [],
         }
         emit(args, data, f"{args.atena_number}: no flags have ever been set")
@@ -94,18 +105,52 @@ def _flag_text(r: Any) -> str:
         f"{r.atena_number}  {r.name or ''}",
         f"  自動応答不可 auto_response_disabled: {onoff[r.state.auto_response_disabled]}",
         f"  不開示該当 non_disclosure:          {onoff[r.state.non_disclosure]}",
-        f"  department: {r.department}  business: {r.business}  basis: {r.basis}",
-        f"  until: {r.until or '-'}  updated {r.updated_at} by {r.updated_by} (version {r.version})",
+        f"  updated {r.updated_at} (version {r.version}); held by: "
+        + (", ".join(r.departments) or "no department now"),
     ]
+    for h in r.holds:
+        which = "+".join(
+            f
+            for f, on in (
+                ("自動応答不可", h.state.auto_response_disabled),
+                ("不開示該当", h.state.non_disclosure),
+            )
+            if on
+        )
+        lines.append(
+            f"  hold of {h.department}: {which or 'released'}  {h.name or ''}  business: "
+            f"{h.business}  basis: {h.basis}  until: {h.until or '-'}  set {h.set_at} by "
+            f"{h.set_by}  (version {h.version})"
+        )
     for h in r.history:
         extra = (
             f"  request {h['request']} asked by {h.get('requested_by')}" if h.get("request") else ""
         )
+        hold = f"  hold ard={h['dept_ard']} nd={h['dept_nd']}" if "dept_ard" in h else ""
         lines.append(
-            f"    {h.get('at')}  {h.get('action')}  ard={h.get('ard')} nd={h.get('nd')}  "
+            f"    {h.get('at')}  {h.get('action')}  ard={h.get('ard')} nd={h.get('nd')}{hold}  "
             f"basis={h.get('basis', '')}  {h.get('department', '')}  by {h.get('actor')}{extra}"
         )
     return "\n".join(lines)
+
+
+async def cmd_flags_upgrade(args: argparse.Namespace, gw: Gateway) -> None:
+    upgraded, orphans = await gw.flags.upgrade_all(os_actor())
+    emit(
+        args,
+        {"upgraded": upgraded, "orphans": orphans},
+        f"{upgraded} records turned into department holds (the same state; `flag.upgraded` "
+        "events)"
+        + (
+            f"; {len(orphans)} could not be (no department): {', '.join(orphans)}"
+            if orphans
+            else ""
+        ),
+    )
+    if orphans:
+        raise CommandError(
+            f"{len(orphans)} records have a flag on and no department: left as they are, protected"
+        )
 
 
 async def cmd_flags_due(args: argparse.Namespace, gw: Gateway) -> None:
@@ -267,16 +312,33 @@ def add_commands(sub: Any, cmd: Any) -> None:
         "--no-until", action="store_true", help="forget the end date (else it is kept)"
     )
     p.add_argument("--only", choices=["auto_response_disabled", "non_disclosure"])
-    p = cmd(fl, "release", cmd_flags_release, "release flags at once (operator's admin path)")
+    p = cmd(
+        fl,
+        "release",
+        cmd_flags_release,
+        "release a department's flags at once (operator's admin path)",
+    )
     p.add_argument("atena_number", metavar="ATENA_NUMBER")
     p.add_argument("--basis", required=True, choices=["application"])
     p.add_argument("--note", required=True)
     p.add_argument("--only", choices=["auto_response_disabled", "non_disclosure"])
-    p = cmd(fl, "show", cmd_flags_show, "show a person's flags and their history")
+    p.add_argument(
+        "--department",
+        help="the holding department whose hold to release (required where several hold flags)",
+    )
+    p = cmd(
+        fl, "show", cmd_flags_show, "show a person's flags: every department's hold and history"
+    )
     p.add_argument("atena_number", metavar="ATENA_NUMBER")
+    cmd(
+        fl,
+        "upgrade",
+        cmd_flags_upgrade,
+        "turn flag records made before department holds into holds (the same state)",
+    )
     p = cmd(fl, "due", cmd_flags_due, "support measures ending within N days, and overdue ones")
     p.add_argument("--within", type=int, default=30, metavar="N", help="days (default 30)")
-    p.add_argument("--department", help="only persons this holding department flagged")
+    p.add_argument("--department", help="only this holding department's holds")
     p = cmd(fl, "import", cmd_flags_import, "set flags from FILE.csv, all rows or none")
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument(

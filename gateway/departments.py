@@ -6,7 +6,8 @@ department that set a flag holds that knowledge already. So:
 
 - a using department of annex 2, with one of its registered businesses, may read anyone's state;
 - a holding department of annex 1 that is not a using one for that business may read only the
-  persons whose flag it set itself, and may list its own renewals;
+  persons it holds a flag on now, and is answered from its own hold alone (its own registration
+  of the name), so that it learns nothing of another department's; and may list its own renewals;
 - anyone else is refused, and that is a security event (also after an annex was amended and a
   department's old token no longer fits it).
 """
@@ -25,7 +26,7 @@ class Reach(StrEnum):
     """What a department/business may read of flags."""
 
     ANYONE = "anyone"  # 利用課 (annex 2)
-    OWN = "own"  # 保有課 (annex 1) only: the persons it flagged
+    OWN = "own"  # 保有課 (annex 1) only: the persons it holds a flag on now
     NONE = "none"  # outside the annexes
 
 

@@ -134,13 +134,14 @@ async def read_flag(request: web.Request) -> web.Response:
             atena_number,
             department=token.department,
             business=token.business,
-            own_only=where is Reach.OWN,
+            # a holding department alone: from its own hold, only while that is on
+            mode="held" if where is Reach.OWN else "any",
             actor=actor,
             operator=operator,
         )
         if result is None:
             raise ApiRefusal(
-                403, "forbidden", "a holding department reads only the flags it set itself"
+                403, "forbidden", "a holding department reads only persons it holds a flag on"
             )
         victim, name = result
     except ApiRefusal as exc:

@@ -1,11 +1,15 @@
 """The rules for setting and releasing flags, shared by the command line, the console and the API.
 
-Setting: a holding department of annex 1 (保有課) with one of its registered businesses, a basis
-(申出 application / 職権 ex-officio), the support measure's end (`until`) if known. Releasing: only
-on the person's application (申出) and never automatically, not when `until` passes either. In the
-console and the API a release takes two people (one asks, another confirms); the operator's command
-line on the server is the one immediate, audited admin path. Releasing a flag leaves held queries
-held. The renewal list (`due`) warns before a support measure ends.
+Each holding department of annex 1 (保有課) holds its own flags on a person: setting adds or
+updates that department's hold (one of its registered businesses, a basis 申出 application / 職権
+ex-officio, the support measure's end `until` if known, the name as it registered it), and never
+changes or shows another department's. A person is protected while any department's hold says so.
+Releasing removes one department's hold only: on the person's application (申出), never
+automatically, not when `until` passes either. In the console and the API a release takes two
+people of the department (one asks, another confirms); the operator's command line on the server
+is the one immediate, audited admin path, naming the department where several hold flags.
+Releasing leaves held queries held. The renewal list (`due`) warns before a support measure ends,
+each department of its own holds.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from gateway.store.flags import (
     ChangeRefused,
     FlagChange,
     FlagChanged,
+    FlagHold,
     FlagRecord,
 )
 from gateway.store.release_requests import ReleaseRequestStore, RequestRefused, StoredRequest
@@ -55,8 +60,8 @@ class SamePersonError(FlagRuleError):
 
 class ReleaseRequestError(FlagRuleError):
     """A release request that cannot be made (`no_flag`, `not_on`, `not_holder`, `pending`), or
-    one that is unknown, already decided or no longer matches the flag (`unknown`, `decided`,
-    `superseded`)."""
+    one that is unknown, already decided or no longer matches the department's hold (`unknown`,
+    `decided`, `superseded`)."""
 
 
 def check_atena_number(value: str) -> None:
@@ -120,7 +125,8 @@ def set_change(
     actor: str,
     clear_until: bool = False,
 ) -> FlagChange:
-    """The change that sets flags, after every rule has been checked (ValueError otherwise)."""
+    """The change that sets flags in the department's own hold, after every rule has been checked
+    (ValueError otherwise)."""
     check_atena_number(atena_number)
     if basis not in BASES:
         raise FlagRuleError("basis", f"basis must be one of {', '.join(BASES)}")
@@ -135,29 +141,24 @@ def set_change(
     until_iso = parse_date(until).isoformat() if until else ""
     entry: dict[str, object] = {
         "basis": basis,
-        "department": registration.department,
         "business": registration.business,
         "flags": _which(auto_response_disabled, non_disclosure),
     }
-    fields = {
-        "name": name,
-        "department": registration.department,
-        "business": registration.business,
-        "basis": basis,
-    }
-    # Left out, the support measure's end stays as it was: a second department flagging the same
-    # person must not drop them from the renewal list by accident.
+    fields = {"name": name, "business": registration.business, "basis": basis}
+    # Left out, the support measure's end stays as the department's hold has it: a renewal of the
+    # other flag must not drop the person from the department's renewal list by accident.
     if until_iso or clear_until:
         entry["until"] = until_iso
         fields["until"] = until_iso
     return FlagChange(
         atena_number=atena_number,
+        department=registration.department,
         action="set",
         actor=actor,
         auto_response_disabled=True if auto_response_disabled else None,
         non_disclosure=True if non_disclosure else None,
         entry=entry,
-        record_fields=fields,
+        hold_fields=fields,
     )
 
 
@@ -190,13 +191,46 @@ async def set_flags(
     return await gw.flags.change(change)
 
 
-# -- reading: a holding department's own records ------------------------------------------------
-async def read_record(gw: Gateway, *, atena_number: str, department: str, actor: str) -> FlagRecord:
-    """One person's flag record with its history, as a holding department sees it (the console's
-    registrars): only a person that department has flagged (whoever set the flag last), the read
-    recorded (`flag.read`) in the same atomic step as that check. Any other person, flagged by
-    another department or by nobody, is refused alike and that is a security event
-    (`security.flag_read_refused`), as on the departments' API."""
+async def set_own_flags(
+    gw: Gateway,
+    *,
+    atena_number: str,
+    name: str,
+    department: str,
+    business: str | None,
+    basis: str,
+    until: str | None,
+    auto_response_disabled: bool,
+    non_disclosure: bool,
+    actor: str,
+) -> FlagHold:
+    """Set flags as a holding department's registrar: the same change as `set_flags`, answered
+    with the department's own hold alone (read from its own keys), never the whole record."""
+    change = set_change(
+        atena_number=atena_number,
+        name=name,
+        department=department,
+        business=business,
+        basis=basis,
+        until=until,
+        auto_response_disabled=auto_response_disabled,
+        non_disclosure=non_disclosure,
+        actor=actor,
+    )
+    await gw.flags.apply([change])
+    hold = await gw.flags.hold(atena_number, change.department, unseal=True)
+    assert hold is not None  # just written; holds are kept for good
+    return hold
+
+
+# -- reading: a holding department's own hold ---------------------------------------------------
+async def read_record(gw: Gateway, *, atena_number: str, department: str, actor: str) -> FlagHold:
+    """The department's own hold on one person with its history (the console's registrars): only
+    where the department holds, or has held, a flag of the person, the read recorded
+    (`flag.read`) in the same atomic step as that check. Any other person, flagged by another
+    department or by nobody, is refused alike and that is a security event
+    (`security.flag_read_refused`), as on the departments' API. Nothing of another department's
+    hold is read, let alone shown."""
     check_atena_number(atena_number)
     _check_actor(actor, "a read")
     canonical = _holding_department(department)
@@ -205,7 +239,7 @@ async def read_record(gw: Gateway, *, atena_number: str, department: str, actor:
             atena_number,
             department=canonical,
             business="",  # staff of the department, not one of its business systems
-            own_only=True,
+            mode="hold",
             actor=actor,
             operator="",
         )
@@ -214,9 +248,9 @@ async def read_record(gw: Gateway, *, atena_number: str, department: str, actor:
         raise FlagRuleError(
             "not_flagged_here", f"{canonical} has not set a flag of this person: nothing is shown"
         )
-    record = await gw.flags.get(atena_number, unseal=True)
-    assert record is not None  # the department set a flag of the person; records are kept for good
-    return record
+    hold = await gw.flags.hold(atena_number, canonical, unseal=True)
+    assert hold is not None  # the department's hold exists; holds are kept for good
+    return hold
 
 
 # -- releasing: the operator's immediate admin path ---------------------------------------------
@@ -252,22 +286,46 @@ async def release_flags(
     auto_response_disabled: bool,
     non_disclosure: bool,
     actor: str,
+    department: str | None = None,
 ) -> FlagRecord:
-    """Release at once (the command line on the server). Checked against the flag as it is in the
+    """Release one department's hold at once (the command line on the server): the department
+    named, or, left out, the one department that holds a flag of the person now; where several do,
+    which one must be said (`several_departments`): each department's protection is its own to
+    end, so there is no releasing them all in one go. Checked against the hold as it is in the
     same atomic step as the release: if it changed after it was read, nothing is released."""
     check_atena_number(atena_number)
     note = _check_release(basis, note, auto_response_disabled, non_disclosure)
     current = await gw.flags.get(atena_number)
     if current is None or not current.state.any:
         raise FlagRuleError("no_flag", "this person has no flag set")
+    if department is not None:
+        canonical = _holding_department(department)
+        hold = current.hold(canonical)
+        if hold is None or not hold.state.any:
+            raise FlagRuleError(
+                "not_held", f"{canonical} holds no flag of this person now", department=canonical
+            )
+    elif len(current.current) > 1:
+        names = ", ".join(current.departments)
+        raise FlagRuleError(
+            "several_departments",
+            f"several departments hold flags of this person ({names}): name the one whose hold "
+            "to release with --department",
+            departments=names,
+        )
+    else:
+        [hold] = current.current
     if not (
-        (auto_response_disabled and current.state.auto_response_disabled)
-        or (non_disclosure and current.state.non_disclosure)
+        (auto_response_disabled and hold.state.auto_response_disabled)
+        or (non_disclosure and hold.state.non_disclosure)
     ):
-        raise FlagRuleError("not_on", "none of the flags to release is set for this person")
+        raise FlagRuleError(
+            "not_on", f"none of the flags to release is set by {hold.department} for this person"
+        )
     return await gw.flags.change(
         FlagChange(
             atena_number=atena_number,
+            department=hold.department,
             action="release",
             actor=actor,
             auto_response_disabled=False if auto_response_disabled else None,
@@ -277,7 +335,7 @@ async def release_flags(
                 "note": note,
                 "flags": _which(auto_response_disabled, non_disclosure),
             },
-            expect_version=current.version,
+            expect_version=hold.version,
         )
     )
 
@@ -299,7 +357,7 @@ class ReleaseRequest:
     requested_at: str
     state: str  # pending | confirmed | cancelled | superseded
     flag_version: int
-    stale: bool = False  # the flag changed since: confirming will fail
+    stale: bool = False  # the department's hold changed since: confirming will fail
     decided_by: str | None = None
     decided_at: str | None = None
 
@@ -328,11 +386,13 @@ def _requests(gw: Gateway) -> ReleaseRequestStore:
 
 
 async def _as_release_request(gw: Gateway, s: StoredRequest) -> ReleaseRequest:
-    record = await gw.flags.get_by_key(s.person_key, unseal=True)
+    """As the department that asked sees it: the name from its own hold, stale if that hold (and
+    only that hold) changed since."""
+    hold = await gw.flags.hold_by_key(s.person_key, s.department, unseal=True)
     return ReleaseRequest(
         id=s.id,
         atena_number=s.atena_number,
-        name=record.name if record else None,
+        name=hold.name if hold else None,
         auto_response_disabled=s.auto_response_disabled,
         non_disclosure=s.non_disclosure,
         basis=s.basis,
@@ -342,7 +402,7 @@ async def _as_release_request(gw: Gateway, s: StoredRequest) -> ReleaseRequest:
         requested_at=s.requested_at,
         state=s.state,
         flag_version=s.version,
-        stale=s.state == "pending" and (record is None or record.version != s.version),
+        stale=s.state == "pending" and (hold is None or hold.version != s.version),
         decided_by=s.decided_by or None,
         decided_at=s.decided_at or None,
     )
@@ -359,10 +419,10 @@ async def request_release(
     requested_by: str,
     department: str,
 ) -> ReleaseRequest:
-    """Ask for a release on the person's application, for a holding department that set the flag.
-    Nothing is released until someone else confirms (`confirm_release`). A department that has
-    not set a flag of this person learns nothing about it (not even whether anyone has), and the
-    attempt is a security event."""
+    """Ask for the release of the department's own hold on the person's application. Nothing is
+    released until someone else confirms (`confirm_release`), and then only that hold. A
+    department that has not set a flag of this person learns nothing about it (not even whether
+    anyone has), and the attempt is a security event."""
     check_atena_number(atena_number)
     note = _check_release(basis, note, auto_response_disabled, non_disclosure)
     _check_actor(requested_by, "a release request")
@@ -391,10 +451,12 @@ async def request_release(
     return await _as_release_request(gw, stored)
 
 
-async def confirm_release(gw: Gateway, *, request_id: str, confirmed_by: str) -> FlagRecord:
-    """The second person confirms: the release happens only if the request is still pending, the
-    confirmer is not the requester, and the flag is still as it was when asked, all checked in the
-    same atomic step as the release itself. Confirming one's own request is a security event."""
+async def confirm_release(gw: Gateway, *, request_id: str, confirmed_by: str) -> FlagHold:
+    """The second person confirms: the department's hold is released only if the request is still
+    pending, the confirmer is not the requester, and the hold is still as it was when asked, all
+    checked in the same atomic step as the release itself. Another department's hold is untouched:
+    the person stays protected while any holds a flag. Confirming one's own request is a security
+    event. The department's hold after it (all the confirmer is entitled to see)."""
     _check_actor(confirmed_by, "a confirmation")
     stored = await _requests(gw).get(request_id)
     if stored is None:
@@ -406,6 +468,7 @@ async def confirm_release(gw: Gateway, *, request_id: str, confirmed_by: str) ->
     assert stored.atena_number is not None and stored.note is not None
     change = FlagChange(
         atena_number=stored.atena_number,
+        department=stored.department,
         action="release",
         actor=confirmed_by,
         auto_response_disabled=False if stored.auto_response_disabled else None,
@@ -414,28 +477,30 @@ async def confirm_release(gw: Gateway, *, request_id: str, confirmed_by: str) ->
             "basis": stored.basis,
             "note": stored.note,
             "flags": _which(stored.auto_response_disabled, stored.non_disclosure),
-            "department": stored.department,
         },
         expect_version=stored.version,
         request_id=request_id,
     )
     try:
-        return await gw.flags.change(change)
+        await gw.flags.apply([change])
     except ChangeRefused as exc:
         # decided (or changed hands) between the read above and the atomic step
         if exc.reason == "same_person":
             raise await _same_person(gw, stored, confirmed_by) from None
-        if exc.reason in ("unknown", "mismatch"):
+        if exc.reason in ("unknown", "mismatch", "no_hold"):
             raise _unknown(request_id) from None
         raise _decided(request_id, exc.reason) from None
     except FlagChanged as exc:
         # the store has closed the request as superseded, in the same step
         raise ReleaseRequestError(
             "superseded",
-            f"the flag changed since release request {request_id} was made (version "
+            f"the department's flag changed since release request {request_id} was made (version "
             f"{stored.version} -> {exc.version}); nothing was released and the request is closed: "
             "ask again",
         ) from None
+    hold = await gw.flags.hold_by_key(stored.person_key, stored.department, unseal=True)
+    assert hold is not None  # just released; holds are kept for good
+    return hold
 
 
 def _unknown(request_id: str) -> ReleaseRequestError:
@@ -494,8 +559,9 @@ async def release_request(gw: Gateway, *, request_id: str) -> ReleaseRequest | N
 # -- renewal --------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DueItem:
-    """A flag whose support measure ends within the window, or has ended (overdue): ask the person
-    about renewal. The flag stays on either way. For entitled staff only (unsealed)."""
+    """A department's hold whose support measure ends within the window, or has ended (overdue):
+    ask the person about renewal. The flag stays on either way. For entitled staff only
+    (unsealed)."""
 
     atena_number: str | None
     name: str | None
@@ -530,36 +596,36 @@ async def due(
     today: date | None = None,
     department: str | None = None,
 ) -> list[DueItem]:
-    """Flags on whose `until` is at most `within_days` away (overdue ones included), soonest
-    first; with `department`, only persons that department has flagged."""
+    """Holds in force whose `until` is at most `within_days` away (overdue ones included),
+    soonest first: one item per department's hold, each with that hold's own name, business,
+    basis, end and flags; with `department`, only that department's holds."""
     if within_days < 0:
         raise FlagRuleError("window", "the window is a number of days, 0 or more")
     today = today or ward_today()
     wanted = annex.fold(department) if department else None
     items = []
-    for r in await gw.flags.all_records(unseal=True):
-        if not r.state.any or not r.until:
-            continue
-        if wanted is not None and wanted not in {annex.fold(d) for d in r.set_by_departments}:
-            continue
-        days_left = (date.fromisoformat(r.until) - today).days
-        if days_left > within_days:
-            continue
-        items.append(
-            DueItem(
-                atena_number=r.atena_number,
-                name=r.name,
-                department=r.department,
-                business=r.business,
-                basis=r.basis,
-                until=r.until,
-                days_left=days_left,
-                overdue=days_left < 0,
-                auto_response_disabled=r.state.auto_response_disabled,
-                non_disclosure=r.state.non_disclosure,
+    for r in await gw.flags.all_records(unseal=True, history=False):
+        for h in r.current:
+            if not h.until or (wanted is not None and annex.fold(h.department) != wanted):
+                continue
+            days_left = (date.fromisoformat(h.until) - today).days
+            if days_left > within_days:
+                continue
+            items.append(
+                DueItem(
+                    atena_number=r.atena_number,
+                    name=h.name,
+                    department=h.department,
+                    business=h.business,
+                    basis=h.basis,
+                    until=h.until,
+                    days_left=days_left,
+                    overdue=days_left < 0,
+                    auto_response_disabled=h.state.auto_response_disabled,
+                    non_disclosure=h.state.non_disclosure,
+                )
             )
-        )
-    return sorted(items, key=lambda i: (i.until, i.atena_number or ""))
+    return sorted(items, key=lambda i: (i.until, i.atena_number or "", i.department))
 
 
 async def read_due(

@@ -24,9 +24,9 @@ from gateway.upstream import Upstream, UpstreamUnavailable
 
 
 def holding_departments(record: FlagRecord) -> tuple[str, ...]:
-    """The holding departments (保有課) that hold this person's flag, as staff are shown them.
-    Today every department that has set it; per-department holds replace this here, only here."""
-    return tuple(record.set_by_departments)
+    """The holding departments (保有課) that hold this person's flag, as staff are shown them:
+    every department whose own hold has a flag on now (the earliest first)."""
+    return tuple(record.departments)
 
 
 class ManualQueue:
@@ -53,14 +53,15 @@ class ManualQueue:
             if record is None:
                 out.append(SubjectNow(person, None))
                 continue
+            last = record.last_changed
             out.append(
                 SubjectNow(
                     person,
                     record.state,
                     record.version,
                     holding_departments(record),
-                    record.department,
-                    record.business,
+                    last.department if last else "",
+                    last.business if last else "",
                 )
             )
         return out

@@ -7,7 +7,9 @@ The export's columns (header row; UTF-8 or CP932/Shift_JIS):
     atena_number [団体内統合宛名番号]  required
     name         [氏名]                optional, shown in the report
     until        [支援措置終了日]      optional, YYYY-MM-DD or YYYY/MM/DD; empty: no end known
-A person on several rows counts with the latest end date among them.
+A person on several rows counts with the latest end date among them. Here, a person is protected
+while any department holds a flag; the end here is the latest among the holds in force (none
+known, if any of them has none), and the departments listed are those holding a flag now.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class Difference:
     until_here: str | None
     auto_response_disabled: bool
     non_disclosure: bool
-    department: str
+    department: str  # the departments holding a flag now, joined with ", "
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -168,10 +170,10 @@ def compare(
                 atena_number=atena,
                 name=name or (r.name if r and r.name else ""),
                 until_there=there.isoformat() if there else None,
-                until_here=(r.until or None) if r else None,
+                until_here=(until_here(r) or None) if r else None,
                 auto_response_disabled=bool(r and r.state.auto_response_disabled),
                 non_disclosure=bool(r and r.state.non_disclosure),
-                department=r.department if r else "",
+                department=", ".join(r.departments) if r else "",
             )
         )
 
@@ -186,7 +188,7 @@ def compare(
             add("protected_not_flagged", atena, name, until, None)
         elif not (r.state.auto_response_disabled and r.state.non_disclosure):
             add("protected_partly_flagged", atena, name, until, r)
-        elif (until.isoformat() if until else "") != r.until:
+        elif (until.isoformat() if until else "") != until_here(r):
             add("until_differs", atena, name, until, r)
     for atena, r in sorted(flagged.items()):
         if atena not in export:
@@ -194,11 +196,18 @@ def compare(
     return result
 
 
+def until_here(r: FlagRecord) -> str:
+    """When protection here ends, as far as the holds say: the latest end among the holds in
+    force, or '' (no end known) if any of them has none, as for the export."""
+    ends = [h.until for h in r.current]
+    return "" if not ends or "" in ends else max(ends)
+
+
 async def reconcile(
     gw: Gateway, path: Path, actor: str, today: date | None = None
 ) -> Reconciliation:
     export, encoding = read_export(path)
-    records = await gw.flags.all_records(unseal=True)
+    records = await gw.flags.all_records(unseal=True, history=False)
     result = compare(export, records, today or ward_today(), encoding)
     await gw.events.append(
         "flag.reconciled",

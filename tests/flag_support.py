@@ -21,11 +21,12 @@ async def flag(
     ard: bool = True,
     nd: bool = True,
     actor: str = "staff:registrar",
+    name: str | None = None,
 ) -> FlagRecord:
     return await set_flags(
         gw,
         atena_number=person.atena_number,
-        name=person.name,
+        name=name or person.name,
         department=department,
         business=business,
         basis=basis,

@@ -22,6 +22,7 @@ ACCOUNTS: dict[str, tuple[str, str, str]] = {
     "registrar": ("reg-kodomo", "registrar", "子ども家庭課"),
     "registrar2": ("reg-kodomo2", "registrar", "子ども家庭課"),
     "registrar_tax": ("reg-zeimu", "registrar", "税務課"),
+    "registrar_tax2": ("reg-zeimu2", "registrar", "税務課"),
     # not in annex 1: refused by accounts.add_user, so made in the store directly, as an account
     # that was made before annex 1 was amended would be
     "registrar_outside": ("reg-koseki", "registrar", "戸籍住民課"),

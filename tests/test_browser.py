@@ -176,12 +176,13 @@ async def test_registrar_registers_a_flag(running: Running, staff: Staff, tab: V
     assert (
         record is not None and record.state.auto_response_disabled and record.state.non_disclosure
     )
-    assert (record.department, record.basis, record.updated_by) == (
+    [hold] = record.holds
+    assert (hold.department, hold.basis, hold.updated_by) == (
         "子ども家庭課",
         "ex-officio",
         "staff:reg-kodomo",
     )
-    assert (record.department, record.business) == ("子ども家庭課", "児童手当業務")
+    assert (hold.department, hold.business) == ("子ども家庭課", "児童手当業務")
     _no_personal_data(tab, person.name, person.atena_number)
 
 

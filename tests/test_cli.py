@@ -65,7 +65,8 @@ def test_flags_set_show_release_with_history(hogo) -> None:
     shown = json.loads(hogo("flags", "show", "900000000000001", "--json").stdout)
     assert shown["atena_number"] == "900000000000001"
     assert shown["auto_response_disabled"] is True and shown["non_disclosure"] is True
-    assert shown["until"] == "2027-03-31" and shown["basis"] == "application"
+    [hold] = shown["holds"]
+    assert hold["until"] == "2027-03-31" and hold["basis"] == "application"
     assert (
         hogo(
             "flags",
@@ -99,6 +100,8 @@ def test_flags_show_of_a_never_flagged_person(hogo) -> None:
         "atena_number": "900000000000002",
         "auto_response_disabled": False,
         "non_disclosure": False,
+        "departments": [],
+        "holds": [],
         "history": [],
     }
     assert "15 digits" in one_line_error(hogo("flags", "show", "12345"))

@@ -191,7 +191,7 @@ async def test_a_holding_department_reads_only_the_persons_it_flagged(running: R
     refused = await events_of(running.gw, "security.flag_read_refused")
     assert len(refused) == 2 and refused[0]["subject"] == theirs_record.person_key
     assert {(e["department"], e["business"], e["reason"]) for e in refused} == {
-        ("高齢者支援課", business, "not_set_by_this_department")
+        ("高齢者支援課", business, "not_held_by_this_department")
     }
 
 

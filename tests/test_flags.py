@@ -1,4 +1,5 @@
-"""Flags as records with history, set only by the holding departments of annex 1."""
+"""Flags as each holding department's own hold with history, set only by the holding departments
+of annex 1."""
 
 from __future__ import annotations
 
@@ -19,19 +20,23 @@ async def test_a_set_flag_records_who_what_why_and_until_in_its_history(running:
     person = running.residents[0]
     record = await flag(running.gw, person, basis="ex-officio", until="2027-03-31")
     assert record.state.auto_response_disabled and record.state.non_disclosure
-    assert (record.department, record.business, record.basis, record.until) == (
+    [hold] = record.holds
+    assert (hold.department, hold.business, hold.basis, hold.until) == (
         "子ども家庭課",
         "児童手当業務",
         "ex-officio",
         "2027-03-31",
     )
+    assert (hold.set_by, hold.version, hold.since) == ("staff:registrar", 1, hold.set_at)
     assert record.name == person.name and record.atena_number == person.atena_number
+    assert record.departments == ["子ども家庭課"]
     [entry] = record.history
     assert entry["action"] == "set" and entry["actor"] == "staff:registrar"
     assert entry["department"] == "子ども家庭課" and entry["business"] == "児童手当業務"
     assert entry["basis"] == "ex-officio" and entry["until"] == "2027-03-31"
     assert entry["flags"] == ["auto_response_disabled", "non_disclosure"]
     assert (entry["ard"], entry["nd"], entry["version"]) == (1, 1, 1) and entry["at"]
+    assert (entry["dept_ard"], entry["dept_nd"], entry["hold_version"]) == (1, 1, 1)
 
 
 async def test_the_business_may_be_left_out_only_where_the_department_has_one(
@@ -39,7 +44,7 @@ async def test_the_business_may_be_left_out_only_where_the_department_has_one(
 ) -> None:
     # 税務課 has one registered business in annex 1
     record = await flag(running.gw, running.residents[1], department="税務課", business=None)
-    assert record.business == "特別区民税・都民税"
+    assert record.holds[0].business == "特別区民税・都民税"
     # 子ども家庭課 has two: the error names them, and nothing is written
     with pytest.raises(annex.AnnexError, match="児童手当業務 / 児童扶養手当業務"):
         await flag(running.gw, running.residents[2], business=None)
@@ -75,7 +80,7 @@ async def test_names_are_matched_across_full_and_half_width_and_recorded_as_in_t
         department="生活福祉課\u3000保護担当課",  # a full-width space, as typed on a Japanese IME
         business="中国残留邦人等に対する支援給付",
     )
-    assert record.department == "生活福祉課 保護担当課"
+    assert record.departments == ["生活福祉課 保護担当課"]
     record = await flag(
         running.gw,
         running.residents[5],
@@ -83,7 +88,7 @@ async def test_names_are_matched_across_full_and_half_width_and_recorded_as_in_t
         business=None,
     )
     assert (
-        record.business
+        record.holds[0].business
         == "高齢者総合相談センター（地域包括支援センター）設置に伴う相談及び申請受付"
     )
 
@@ -102,24 +107,37 @@ async def test_every_change_appends_and_nothing_in_the_history_is_overwritten(
         auto_response_disabled=False,
         non_disclosure=True,
         actor="os:operator",
+        department="税務課",
     )
     record = await running.gw.flags.get(person.atena_number, unseal=True)
     assert record is not None
     assert [h["action"] for h in record.history] == ["set", "set", "release"]
     assert record.history[0] == first.history[0]
     assert [(h["ard"], h["nd"]) for h in record.history] == [(1, 0), (1, 1), (1, 0)]
+    assert [(h["dept_ard"], h["dept_nd"]) for h in record.history] == [(1, 0), (1, 1), (1, 0)]
     assert record.history[2]["note"] == "(sealed)"  # the note is sealed at rest
-    # the record shows the latest setter; the history keeps both
-    assert record.department == "税務課" and record.set_by_departments == ["子ども家庭課", "税務課"]
+    # each department's hold is its own, with its own history
+    kodomo, zeimu = record.hold("子ども家庭課"), record.hold("税務課")
+    assert kodomo is not None and zeimu is not None
+    assert (kodomo.until, zeimu.until) == ("2026-12-31", "2027-12-31")
+    assert [h["action"] for h in zeimu.history] == ["set", "release"]
+    assert record.departments == ["子ども家庭課", "税務課"]
     assert record.state.auto_response_disabled and not record.state.non_disclosure
-    assert record.version == 3
+    assert (record.version, kodomo.version, zeimu.version) == (3, 1, 2)
 
 
 async def test_until_is_kept_when_left_out_and_forgotten_only_when_asked(running: Running) -> None:
     person = running.residents[7]
     await flag(running.gw, person, until="2027-01-31")
-    again = await flag(running.gw, person, department="税務課", business=None)
-    assert again.until == "2027-01-31"
+    again = await flag(running.gw, person, nd=False)  # a renewal of one flag, no date given
+    assert [h.until for h in again.holds] == ["2027-01-31"]
+    # another department's hold has its own end: none given, none known
+    other = await flag(running.gw, person, department="税務課", business=None)
+    assert [(h.department, h.until) for h in other.holds] == [
+        ("子ども家庭課", "2027-01-31"),
+        ("税務課", ""),
+    ]
+    await flag(running.gw, person, department="税務課", business=None, until="2027-06-30")
     cleared = await set_flags(
         running.gw,
         atena_number=person.atena_number,
@@ -133,7 +151,7 @@ async def test_until_is_kept_when_left_out_and_forgotten_only_when_asked(running
         actor="staff:x",
         clear_until=True,
     )
-    assert cleared.until == ""
+    assert [h.until for h in cleared.holds] == ["2027-01-31", ""]
 
 
 async def test_a_change_is_announced_and_recorded_with_no_plaintext(running: Running) -> None:
@@ -167,12 +185,13 @@ async def test_a_guarded_change_on_a_flag_that_changed_since_changes_nothing(
         await running.gw.flags.change(
             FlagChange(
                 atena_number=person.atena_number,
+                department="子ども家庭課",
                 action="release",
                 actor="os:operator",
                 auto_response_disabled=False,
                 non_disclosure=False,
                 entry={"basis": "application", "note": "x"},
-                expect_version=record.version,
+                expect_version=record.holds[0].version,
             )
         )
     now = await running.gw.flags.get(person.atena_number)
@@ -186,21 +205,23 @@ async def test_a_batch_of_changes_happens_entirely_or_not_at_all(running: Runnin
     events_before = await running.gw.events.length()
     good = FlagChange(
         atena_number=a.atena_number,
+        department="税務課",
         action="set",
         actor="x",
         auto_response_disabled=True,
         non_disclosure=True,
-        entry={"basis": "application", "department": "税務課"},
-        record_fields={"name": a.name},
+        entry={"basis": "application"},
+        hold_fields={"name": a.name},
     )
     stale = FlagChange(
         atena_number=b.atena_number,
+        department="子ども家庭課",
         action="release",
         actor="x",
         auto_response_disabled=False,
         non_disclosure=False,
         entry={"basis": "application"},
-        expect_version=b_record.version,
+        expect_version=b_record.holds[0].version,
     )
     with pytest.raises(FlagChanged):
         await running.gw.flags.apply([good, stale])
@@ -242,7 +263,7 @@ async def test_many_concurrent_changes_to_one_person_keep_a_whole_history(
         *(flag(running.gw, person, until=f"2027-01-{d:02d}", actor=f"s{d}") for d in range(1, 21))
     )
     record = await running.gw.flags.get(person.atena_number)
-    assert record is not None and record.version == 20
+    assert record is not None and record.version == 20 and record.holds[0].version == 20
     assert sorted(int(str(h["version"])) for h in record.history) == list(range(1, 21))
     assert len(await running.events("flag.set")) == 20
 
@@ -295,7 +316,8 @@ def test_flags_cli_set_show_and_clear_errors(tmp_path: Path, redis_url: str) -> 
     assert res.returncode == 0, res.stderr
     shown = json.loads(hogo("flags", "show", "900000000000101", "--json").stdout)
     assert shown["auto_response_disabled"] is True and shown["non_disclosure"] is False
-    assert (shown["department"], shown["business"], shown["until"]) == (
+    [hold] = shown["holds"]
+    assert (hold["department"], hold["business"], hold["until"]) == (
         "保健予防課",
         "予防接種事業",
         "2027-02-28",

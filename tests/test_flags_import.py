@@ -38,11 +38,14 @@ def test_import_of_a_cp932_export_with_japanese_headers(tmp_path: Path, redis_ur
     assert "100%" in res.stderr and "writing" in res.stderr  # the progress bar, on stderr
 
     shown = json.loads(hogo("flags", "show", "900000000000301", "--json").stdout)
-    assert shown["name"] == "試験　花子" and shown["until"] == "2027-03-31"
+    assert shown["name"] == "試験　花子" and shown["holds"][0]["until"] == "2027-03-31"
     assert shown["auto_response_disabled"] is True and shown["non_disclosure"] is True
-    assert shown["basis"] == "application" and shown["history"][0]["via"] == "import"
+    assert shown["holds"][0]["basis"] == "application" and shown["history"][0]["via"] == "import"
     shown = json.loads(hogo("flags", "show", "900000000000302", "--json").stdout)
-    assert (shown["business"], shown["basis"]) == ("特別区民税・都民税", "ex-officio")
+    assert (shown["holds"][0]["business"], shown["holds"][0]["basis"]) == (
+        "特別区民税・都民税",
+        "ex-officio",
+    )
     assert shown["auto_response_disabled"] is True and shown["non_disclosure"] is False
     shown = json.loads(hogo("flags", "show", "900000000000303", "--json").stdout)
     assert shown["name"] == "髙橋 﨑子"  # CP932's extensions (NEC/IBM) survive
@@ -57,7 +60,7 @@ def test_import_of_a_cp932_export_with_japanese_headers(tmp_path: Path, redis_ur
     again = json.loads(hogo("flags", "import", str(csv), "--json").stdout)
     assert (again["new"], again["updated"]) == (0, 1)
     shown = json.loads(hogo("flags", "show", "900000000000301", "--json").stdout)
-    assert shown["until"] == "2028-03-31" and len(shown["history"]) == 2
+    assert shown["holds"][0]["until"] == "2028-03-31" and len(shown["history"]) == 2
 
 
 def test_a_bad_row_imports_nothing_and_every_bad_line_is_named(
@@ -218,4 +221,4 @@ def test_import_reads_both_encodings_with_english_headers(
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["encoding"] == ("utf-8" if encoding == "utf-8-sig" else "cp932")
     shown = json.loads(hogo("flags", "show", "900000000000801", "--json").stdout)
-    assert shown["name"] == "試験 花子" and shown["department"] == "障害者福祉課"
+    assert shown["name"] == "試験 花子" and shown["departments"] == ["障害者福祉課"]

@@ -1,5 +1,6 @@
 """Two-person release (console and API): one asks on the person's application, another confirms;
-nobody confirms their own request; the confirmation re-reads the flag in the same atomic step."""
+nobody confirms their own request; the confirmation re-reads the department's hold in the same
+atomic step, and releases that hold alone."""
 
 from __future__ import annotations
 
@@ -200,7 +201,7 @@ async def test_a_released_flag_cannot_be_asked_to_release_again(running: Running
         non_disclosure=True,
         actor="operator",
     )
-    with pytest.raises(ReleaseRequestError, match="no flag set") as refused:
+    with pytest.raises(ReleaseRequestError, match="holds no flag of this person now") as refused:
         await _ask(running, 7)
     assert refused.value.reason == "no_flag"
 

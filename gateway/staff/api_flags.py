@@ -1,7 +1,7 @@
 """The registrars' part of the console's JSON API: the flag pages' actions, as JSON.
 
     POST /api/v1/flag-records                       register flags    {atena_number, name, ...}
-    POST /api/v1/flag-records/lookup                one person's record of the department
+    POST /api/v1/flag-records/lookup                the department's own hold on one person
     GET  /api/v1/release-requests                   the department's pending release requests
     POST /api/v1/release-requests                   ask for a release {atena_number, basis, note}
     POST /api/v1/release-requests/{id}/confirm      a second registrar confirms
@@ -41,14 +41,15 @@ async def _choice(request: web.Request, data: dict[str, Any], name: str) -> bool
 
 
 async def register(request: web.Request) -> web.Response:
-    """Set flags for the registrar's own department; the record after the change."""
+    """Set flags in the registrar's own department's hold; that hold after the change, alone."""
     gw, viewer = console(request).gw, session_of(request)
     data = await json_body(request)
+    atena_number = text_field(data, "atena_number").strip()
     try:
-        record = await registrars.register(
+        hold = await registrars.register(
             gw,
             viewer,
-            atena_number=text_field(data, "atena_number").strip(),
+            atena_number=atena_number,
             name=text_field(data, "name").strip(),
             business=text_field(data, "business").strip() or None,
             basis=text_field(data, "basis").strip(),
@@ -58,18 +59,19 @@ async def register(request: web.Request) -> web.Response:
         )
     except Refused as r:
         return _refused(r)
-    return web.json_response(record.as_json())
+    return web.json_response(hold.department_view(atena_number))
 
 
 async def lookup(request: web.Request) -> web.Response:
-    """One person's record with its history, if the registrar's department flagged them."""
+    """The department's own hold on one person with its history, if it flagged them."""
     gw, viewer = console(request).gw, session_of(request)
     data = await json_body(request)
+    atena_number = text_field(data, "atena_number").strip()
     try:
-        record = await registrars.show_record(gw, viewer, text_field(data, "atena_number").strip())
+        hold = await registrars.show_record(gw, viewer, atena_number)
     except Refused as r:
         return _refused(r)
-    return web.json_response(record.as_json())
+    return web.json_response(hold.department_view(atena_number))
 
 
 async def pending(request: web.Request) -> web.Response:
@@ -105,7 +107,7 @@ async def confirm_release(request: web.Request) -> web.Response:
     gw, viewer = console(request).gw, session_of(request)
     request_id = request.match_info["id"]
     try:
-        record = await registrars.confirm_release(gw, viewer, request_id)
+        hold = await registrars.confirm_release(gw, viewer, request_id)
     except Refused as r:
         return _refused(r)
     req = await registrars.release_request(gw, request_id)
@@ -113,7 +115,7 @@ async def confirm_release(request: web.Request) -> web.Response:
         {
             "outcome": "released",
             "request": req.as_json() if req else None,
-            "record": record.as_json(),
+            "record": hold.department_view(req.atena_number if req else None),
         }
     )
 

@@ -236,8 +236,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "flags.requested_at": ("申請日時", "Requested at"),
     "flags.to_release": ("解除するフラグ", "Flags to release"),
     "flags.stale": (
-        "申請後にフラグが変更されたため確認できません（取り消して再申請）",
-        "the flag changed since: cannot be confirmed (cancel and ask again)",
+        "申請後に課のフラグが変更されたため確認できません（取り消して再申請）",
+        "your department's flag changed since: cannot be confirmed (cancel and ask again)",
     ),
     "flags.confirm_button": ("確認して解除", "Confirm the release"),
     "flags.cancel_button": ("取り消す", "Cancel"),
@@ -389,6 +389,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kind.flag.due_read": ("更新期限一覧の照会", "renewal list read"),
     "kind.flag.imported": ("フラグ一括取込", "flags imported"),
     "kind.flag.reconciled": ("支援措置との突合", "reconciled with the register"),
+    "kind.flag.upgraded": (
+        "フラグを課ごとの保有に移行",
+        "flag record turned into department holds",
+    ),
     "kind.department.token_issued": ("利用課トークン発行", "department token issued"),
     "kind.department.token_revoked": ("利用課トークン失効", "department token revoked"),
     "kind.security.flag_read_refused": (
@@ -605,10 +609,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "操作した職員を特定できません。ログインし直してください。",
         "Who is acting is not known; log in again.",
     ),
-    "err.flag.no_flag": ("この方にはフラグが設定されていません。", "This person has no flag set."),
+    "err.flag.no_flag": (
+        "あなたの課はこの方にフラグを設定していません（解除済みです）。",
+        "Your department holds no flag of this person now (it was released).",
+    ),
     "err.flag.not_on": (
-        "解除するよう選んだフラグは、この方には設定されていません。",
-        "None of the flags chosen for release is set for this person.",
+        "解除するよう選んだフラグは、あなたの課ではこの方に設定していません。",
+        "None of the flags chosen for release is set by your department for this person.",
+    ),
+    "err.flag.not_held": (
+        "{department} はこの方にフラグを設定していません。",
+        "{department} holds no flag of this person now.",
+    ),
+    "err.flag.several_departments": (
+        "複数の課がこの方にフラグを設定しています（{departments}）。解除する課を指定してください。",
+        "Several departments hold flags of this person ({departments}): name the one whose flags to release.",
     ),
     "err.flag.not_holder": (
         "あなたの課はこの方のフラグを設定していないため、解除を申請できません。",
@@ -619,8 +634,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Your department has not set a flag of this person, so the record is not shown (this attempt was recorded).",
     ),
     "err.flag.pending": (
-        "この方の解除申請はすでに確認待ちです。",
-        "A release request for this person is already waiting for confirmation.",
+        "あなたの課のこの方の解除申請はすでに確認待ちです。",
+        "Your department's release request for this person is already waiting for confirmation.",
     ),
     "err.flag.unknown": ("その解除申請はありません。", "No such release request."),
     "err.flag.decided": (
@@ -628,8 +643,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This release request has already been decided (confirmed or cancelled).",
     ),
     "err.flag.superseded": (
-        "申請後にフラグが変更されたため、この申請は無効になりました。何も解除されていません。必要なら改めて申請してください。",
-        "The flag changed after the request was made, so the request is void and nothing was released. Ask again if need be.",
+        "申請後にあなたの課のフラグが変更されたため、この申請は無効になりました。何も解除されていません。必要なら改めて申請してください。",
+        "Your department's flag changed after the request was made, so the request is void and nothing was released. Ask again if need be.",
     ),
     "err.flag.same_person": (
         "自分の解除申請を自分で確認することはできません。別の職員が確認します（この操作は記録されました）。",

@@ -3,7 +3,9 @@ person's record, ask for, confirm and cancel a release, and the renewal list.
 
 The flag rules, and the security events for breaking them, are gateway.flags'; this module adds
 only the console's own rule, that a registrar acts for their own department (its registered
-businesses, its persons, its release requests, its renewals), and turns every refusal into a
+businesses, its own hold on each person and that hold's history, its release requests, its
+renewals) and sees nothing of another department's hold, not even whether there is one; and turns
+every refusal into a
 `Refused` (HTTP status, catalog key, parameters): the pages show it in the catalog's words, the API
 returns the key as its error code. Both front ends call these functions and nothing else of
 gateway.flags, so that the two cannot drift apart.
@@ -17,7 +19,7 @@ from gateway import annex, flags
 from gateway.context import Gateway
 from gateway.flags import DueItem, ReleaseRequest
 from gateway.staff.i18n import MESSAGES
-from gateway.store.flags import FlagRecord
+from gateway.store.holds import FlagHold
 from gateway.store.sessions import Session
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{1,32}$")
@@ -96,10 +98,11 @@ async def register(
     until: str | None,
     auto_response_disabled: bool,
     non_disclosure: bool,
-) -> FlagRecord:
-    """Set flags for the registrar's own department, whatever else was sent of departments."""
+) -> FlagHold:
+    """Set flags in the registrar's own department's hold, whatever else was sent of departments;
+    the answer is that hold alone."""
     try:
-        return await flags.set_flags(
+        return await flags.set_own_flags(
             gw,
             atena_number=atena_number,
             name=name,
@@ -115,8 +118,8 @@ async def register(
         raise refusal(exc, viewer) from None
 
 
-async def show_record(gw: Gateway, viewer: Session, atena_number: str) -> FlagRecord:
-    """One person's record, if the registrar's department has flagged them (the read recorded)."""
+async def show_record(gw: Gateway, viewer: Session, atena_number: str) -> FlagHold:
+    """The department's own hold on one person, if it has flagged them (the read recorded)."""
     try:
         return await flags.read_record(
             gw, atena_number=atena_number, department=viewer.department, actor=viewer.actor
@@ -170,8 +173,9 @@ async def _ours(gw: Gateway, viewer: Session, request_id: str) -> None:
         raise Refused(403, "err.no_release_request")
 
 
-async def confirm_release(gw: Gateway, viewer: Session, request_id: str) -> FlagRecord:
-    """The second registrar confirms: released now (gateway.flags refuses the requester)."""
+async def confirm_release(gw: Gateway, viewer: Session, request_id: str) -> FlagHold:
+    """The second registrar confirms: the department's hold released now (gateway.flags refuses
+    the requester); the answer is that hold alone."""
     await _ours(gw, viewer, request_id)
     try:
         return await flags.confirm_release(gw, request_id=request_id, confirmed_by=viewer.actor)
@@ -192,8 +196,8 @@ async def release_request(gw: Gateway, request_id: str) -> ReleaseRequest | None
 
 
 async def renewals(gw: Gateway, viewer: Session, within_days: int) -> list[DueItem]:
-    """The department's renewal list (every person it has flagged), recorded like every showing
-    of the list (`flag.due_read`)."""
+    """The department's renewal list (its own holds in force, with their own ends), recorded like
+    every showing of the list (`flag.due_read`)."""
     return await flags.read_due(
         gw, actor=viewer.actor, within_days=within_days, department=viewer.department
     )

@@ -17,21 +17,30 @@ class Keys:
     def directory(self, subject_key: str) -> str:
         return f"{self.prefix}dir:{subject_key}"
 
-    # flags: hash per person, history list per person, index of every person with a record
+    # flags (lua/flag_holds.lua): per person the aggregate every decision reads, each holding
+    # department's own hold and the hold's history; an index of every person with a record
     def flag(self, person_key: str) -> str:
         return f"{self.prefix}flag:{person_key}"
 
-    def flag_history(self, person_key: str) -> str:
+    def flag_holds(self, person_key: str) -> str:  # department -> its hold (JSON)
+        return f"{self.prefix}flagholds:{person_key}"
+
+    def flag_hold_history(self, person_key: str, department: str) -> str:
+        return f"{self.prefix}flagholdhist:{person_key}:{department}"
+
+    def flag_history(self, person_key: str) -> str:  # the history before holds (kept, not added to)
         return f"{self.prefix}flaghist:{person_key}"
 
-    def flag_departments(self, person_key: str) -> str:  # the holding departments that set it
-        return f"{self.prefix}flagdepts:{person_key}"
+    # Before holds, `flagdepts:<pk>` (the departments that set a flag) and `relreqof:<pk>` (the
+    # person's one pending release request) were kept too; lua/flag_holds.lua removes them when
+    # it turns such a record into holds.
 
     @property
     def flag_index(self) -> str:
         return f"{self.prefix}flags"
 
     # two-person release (解除申請): a request per id, the pending ones by time, one per person
+    # and department
     def release_request(self, request_id: str) -> str:
         return f"{self.prefix}relreq:{request_id}"
 
@@ -39,8 +48,8 @@ class Keys:
     def release_requests_pending(self) -> str:
         return f"{self.prefix}relreqs"
 
-    def release_request_of(self, person_key: str) -> str:
-        return f"{self.prefix}relreqof:{person_key}"
+    def release_request_of(self, person_key: str, department: str) -> str:
+        return f"{self.prefix}relreqof:{person_key}:{department}"
 
     # the using departments' API tokens (only a hash of each token is kept), and their index
     def department_token(self, token_id: str) -> str:

@@ -1,9 +1,10 @@
 """Two-person release requests (解除申請): asked by one member of staff, confirmed by another.
 
-A request records which flags to release, on what basis, by whom and for which holding
-department, and the flag record's version when it was made. The confirmation itself is a guarded
-flag change (`FlagStore.apply` with the request's id and version), so that it re-reads the flag
-and the request in the same atomic step as the release. One pending request per person.
+A request records which flags of its department's own hold to release, on what basis, by whom,
+and the hold's version when it was made. The confirmation itself is a guarded flag change
+(`FlagStore.apply` with the request's id and version), so that it re-reads the hold and the
+request in the same atomic step as the release. One pending request per person and department:
+one department's request never stands in another's way, nor tells it anything.
 """
 
 from __future__ import annotations
@@ -76,11 +77,10 @@ class ReleaseRequestStore:
         res = await self.r.script(
             "flag_release_request",
             [
-                self.k.flag(person_key),
-                self.k.flag_departments(person_key),
+                self.k.flag_holds(person_key),
                 self.k.release_request(request_id),
                 self.k.release_requests_pending,
-                self.k.release_request_of(person_key),
+                self.k.release_request_of(person_key, department),
             ],
             [
                 request_id,
@@ -98,16 +98,19 @@ class ReleaseRequestStore:
         if kind == "ok":
             return request_id
         if kind == "no_flag":
-            raise RequestRefused("no_flag", "this person has no flag set")
+            raise RequestRefused("no_flag", f"{department} holds no flag of this person now")
         if kind == "not_on":
-            raise RequestRefused("not_on", "none of the flags to release is set for this person")
+            raise RequestRefused(
+                "not_on", f"none of the flags to release is set by {department} for this person"
+            )
         if kind == "not_holder":
             raise RequestRefused(
                 "not_holder",
                 f"{department} has not set a flag of this person; it cannot ask to release it",
             )
         raise RequestRefused(
-            "pending", f"a release request for this person is already pending ({res[1]})"
+            "pending",
+            f"a release request of {department} for this person is already pending ({res[1]})",
         )
 
     async def get(self, request_id: str) -> StoredRequest | None:

@@ -4,12 +4,15 @@ call may raise: what the connection (redis.py) and the script batches (batches.p
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 LUA_DIR = Path(__file__).with_name("lua")
+# `--#include NAME` on a line of its own: NAME.lua in its place (functions some scripts share)
+INCLUDE = re.compile(r"^--#include ([a-z_]+)$", re.MULTILINE)
 
 
 class StoreUnavailable(Exception):
@@ -29,14 +32,19 @@ AUDIT_OFF = "local AUDIT = false"
 
 @cache
 def script_source(name: str, audit: bool = True) -> str:
-    """The script with the prelude in front; with the audit off (the benchmark's comparison
-    only), `emit` records nothing."""
-    prelude = (LUA_DIR / "prelude.lua").read_text()
+    """The script with the prelude in front and its `--#include`s in place; with the audit off
+    (the benchmark's comparison only), `emit` records nothing."""
+    prelude = _lua("prelude")
     if AUDIT_ON not in prelude:
         raise RuntimeError("prelude.lua lost its audit switch")
     if not audit:
         prelude = prelude.replace(AUDIT_ON, AUDIT_OFF, 1)
-    return prelude + "\n" + (LUA_DIR / f"{name}.lua").read_text()
+    body = INCLUDE.sub(lambda m: _lua(m.group(1)), _lua(name))
+    return prelude + "\n" + body
+
+
+def _lua(name: str) -> str:
+    return (LUA_DIR / f"{name}.lua").read_text()
 
 
 @cache

@@ -1,43 +1,61 @@
--- Set or release flags of one or more persons in one atomic step. Every change appends to its
--- person's history (nothing in it is overwritten), records its event and tells every gateway
--- process (cache invalidation) before anything is acknowledged. A batch (the CSV import) happens
--- entirely or not at all: every guard is checked before the first write.
+-- Set or release one department's hold on one or more persons in one atomic step. A change
+-- touches only its own department's hold: the other departments' holds are neither read nor
+-- written. The aggregate every decision reads (flag:<pk> ard / nd) is the OR over the person's
+-- holds, kept as counts and updated here, in the same step as the hold, its history entry and its
+-- event; every gateway process is told (cache invalidation) before anything is acknowledged. A
+-- batch (the CSV import) happens entirely or not at all: every guard is checked before the first
+-- change is written (a record still in the single-record model is turned into holds first, which
+-- changes no state: see flag_holds.lua).
 -- KEYS[1] index of persons with a flag record, KEYS[2] epoch
--- ARGV[4] JSON list of changes, each {pk, action (set|release), ard, nd ('1'|'0'|'-': keep),
---   actor, entry (history entry without the outcome), fields (flat k, v list for the record),
---   expect_version (optional: the record must still be at this version),
+-- ARGV[4] JSON list of changes, each {pk, department, action (set|release),
+--   ard, nd ('1'|'0'|'-': keep), actor, atena (sealed), entry (history entry without the
+--   outcome), hold (fields of the hold to write: name sealed, business, basis, until),
+--   expect_version (optional: the department's hold must still be at this version),
 --   request (optional: the id of the two-person release request this change confirms)}
--- -> {'ok', version, ...} | {'stale', index, version} | {'request', index, reason}
+-- -> {'ok', hold version, ...} | {'stale', index, hold version} | {'request', index, reason}
+--    | {'refused', index, reason}
+--#include flag_holds
 local changes = cjson.decode(ARGV[4])
 
-local function version_of(pk)
-  return tonumber(redis.call('HGET', P .. 'flag:' .. pk, 'version') or '0')
+local function b(v) return v and '1' or '0' end
+local function count(before, after)
+  if before == after then return 0 end
+  return after and 1 or -1
 end
 
-local function b(v) return v and '1' or '0' end
+-- Phase 0: records of the single-record model become holds (the same state).
+for i, c in ipairs(changes) do
+  if upgrade_person(c.pk, 'system:upgrade') == 'orphan' then return {'refused', i, 'orphan'} end
+end
 
 -- Phase 1: the guards. Nothing is written unless every change may happen.
 local requested_by = {}
 for i, c in ipairs(changes) do
+  if type(c.department) ~= 'string' or c.department == '' then
+    return {'refused', i, 'department'}
+  end
+  local hold = hold_of(c.pk, c.department)
+  if c.action == 'release' and not hold then return {'refused', i, 'no_hold'} end
   if c.request then
-    local r = redis.call('HMGET', P .. 'relreq:' .. c.request, 'state', 'requested_by', 'person')
+    local r = redis.call('HMGET', P .. 'relreq:' .. c.request, 'state', 'requested_by', 'person',
+      'department')
     if not r[1] then return {'request', i, 'unknown'} end
     if r[1] ~= 'pending' then return {'request', i, r[1]} end
-    if r[3] ~= c.pk then return {'request', i, 'mismatch'} end
+    if r[3] ~= c.pk or r[4] ~= c.department then return {'request', i, 'mismatch'} end
     if r[2] == c.actor then return {'request', i, 'same_person'} end
     requested_by[i] = r[2]
   end
-  if c.expect_version and version_of(c.pk) ~= tonumber(c.expect_version) then
-    local v = version_of(c.pk)
+  local v = hold and tonumber(hold.version) or 0
+  if c.expect_version and v ~= tonumber(c.expect_version) then
     if c.request then
-      -- The flag changed after the request was made: what was asked no longer describes the
-      -- flag, so the request can never be confirmed. It is closed (and says why).
+      -- The hold changed after the request was made: what was asked no longer describes it, so
+      -- the request can never be confirmed. It is closed (and says why).
       redis.call('HSET', P .. 'relreq:' .. c.request, 'state', 'superseded', 'decided_at', NOW,
         'decided_by', c.actor)
       redis.call('ZREM', P .. 'relreqs', c.request)
-      redis.call('DEL', P .. 'relreqof:' .. c.pk)
+      redis.call('DEL', pending_key(c.pk, c.department))
       emit('flag.release_superseded', c.actor, {'subject', c.pk, 'request', c.request,
-        'version', tostring(v)})
+        'department', c.department, 'version', tostring(v)})
     end
     return {'stale', i, v}
   end
@@ -47,48 +65,61 @@ end
 local out = {'ok'}
 for i, c in ipairs(changes) do
   local fkey = P .. 'flag:' .. c.pk
-  local ard, nd = flags_of(c.pk)
+  local hold = hold_of(c.pk, c.department) or {ard = '0', nd = '0', name = '', business = '',
+    basis = '', ['until'] = '', since = '', set_at = '', set_by = '', version = 0}
+  local was_ard, was_nd = hold.ard == '1', hold.nd == '1'
+  local ard, nd = was_ard, was_nd
   if c.ard ~= '-' then ard = c.ard == '1' end
   if c.nd ~= '-' then nd = c.nd == '1' end
-  local before = redis.call('HMGET', fkey, 'department', 'business')
+  for k, v in pairs(c.hold) do hold[k] = v end
+  hold.ard, hold.nd = b(ard), b(nd)
+  hold.version = (tonumber(hold.version) or 0) + 1
+  if c.action == 'set' then hold.set_at, hold.set_by = NOW, c.actor end
+  hold.updated_at, hold.updated_by = NOW, c.actor
+  if not (ard or nd) then hold.since = '' elseif not (was_ard or was_nd) then hold.since = NOW end
+  redis.call('HSET', hold_key(c.pk), c.department, cjson.encode(hold))
+
+  local ard_holds = redis.call('HINCRBY', fkey, 'ard_holds', count(was_ard, ard))
+  local nd_holds = redis.call('HINCRBY', fkey, 'nd_holds', count(was_nd, nd))
+  local any_ard, any_nd = ard_holds > 0, nd_holds > 0
   local version = redis.call('HINCRBY', fkey, 'version', 1)
-  redis.call('HSET', fkey, 'ard', b(ard), 'nd', b(nd), 'updated_at', NOW, 'updated_by', c.actor)
-  for j = 1, #c.fields, 2 do
-    redis.call('HSET', fkey, c.fields[j], c.fields[j + 1])
-  end
+  redis.call('HSET', fkey, 'ard', b(any_ard), 'nd', b(any_nd), 'atena', c.atena,
+    'updated_at', NOW, 'model', '2')
+
   local entry = c.entry
   entry.at = NOW
   entry.actor = c.actor
   entry.action = c.action
+  entry.department = c.department
   entry.version = version
-  entry.ard = ard and 1 or 0
-  entry.nd = nd and 1 or 0
+  entry.ard = any_ard and 1 or 0
+  entry.nd = any_nd and 1 or 0
+  entry.hold_version = hold.version
+  entry.dept_ard = ard and 1 or 0
+  entry.dept_nd = nd and 1 or 0
   if c.request then
     entry.request = c.request
     entry.requested_by = requested_by[i]
   end
-  redis.call('RPUSH', P .. 'flaghist:' .. c.pk, cjson.encode(entry))
-  if c.action == 'set' and entry.department then
-    redis.call('SADD', P .. 'flagdepts:' .. c.pk, entry.department)
-  end
+  redis.call('RPUSH', hold_history_key(c.pk, c.department), cjson.encode(entry))
   redis.call('ZADD', KEYS[1], NOW_MS, c.pk)
   redis.call('INCR', KEYS[2])
   redis.call('PUBLISH', P .. 'flagchanged', c.pk)
-  -- a release names the department that holds the record, for the council's yearly counts
-  local ev = {'subject', c.pk, 'ard', b(ard), 'nd', b(nd), 'basis', entry.basis or '',
-    'department', entry.department or before[1] or '',
-    'business', entry.business or before[2] or '', 'version', tostring(version)}
+  local ev = {'subject', c.pk, 'ard', b(any_ard), 'nd', b(any_nd), 'basis', entry.basis or '',
+    'department', c.department, 'business', entry.business or hold.business,
+    'version', tostring(version), 'dept_ard', b(ard), 'dept_nd', b(nd),
+    'hold_version', tostring(hold.version)}
   if c.request then
     redis.call('HSET', P .. 'relreq:' .. c.request, 'state', 'confirmed', 'decided_at', NOW,
       'decided_by', c.actor)
     redis.call('ZREM', P .. 'relreqs', c.request)
-    redis.call('DEL', P .. 'relreqof:' .. c.pk)
+    redis.call('DEL', pending_key(c.pk, c.department))
     ev[#ev + 1] = 'request'
     ev[#ev + 1] = c.request
     ev[#ev + 1] = 'requested_by'
     ev[#ev + 1] = requested_by[i]
   end
   emit('flag.' .. c.action, c.actor, ev)
-  out[#out + 1] = version
+  out[#out + 1] = hold.version
 end
 return out

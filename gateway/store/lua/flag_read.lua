@@ -1,21 +1,51 @@
--- A department's business system reads one person's flag state (the using departments' API),
--- recorded in the same atomic step: no read without its event. A holding department that is not
--- a using department (mode 'own') may read only a person whose flag it set itself.
--- KEYS[1] flag record, KEYS[2] the departments that set it
--- ARGV[4] person key, ARGV[5] mode (any|own), ARGV[6] department, ARGV[7] business,
--- ARGV[8] actor (the token), ARGV[9] operator (the person at the business system, or '')
+-- A department reads one person's flag state, recorded in the same atomic step: no read without
+-- its event. Modes:
+--   any   a using department (annex 2): whether any department holds a flag, and the name of the
+--         earliest hold in force (the earliest `since`; the department's name breaks a tie)
+--   held  a holding department that is not a using one (the departments' API): only while its
+--         own hold is on, and then from that hold alone
+--   hold  a holding department's registrar (the console): its own hold, on or released
+-- A department reading by its own hold learns nothing of any other department's: it is refused,
+-- or answered, from its own hold alone, with the same store work either way.
+-- KEYS[1] the person's holds
+-- ARGV[4] person key, ARGV[5] mode (any|held|hold), ARGV[6] department, ARGV[7] business,
+-- ARGV[8] actor (the token or the registrar), ARGV[9] operator (the person at the business
+-- system, or '')
 -- -> {'ok', victim (1|0), sealed name or ''} | {'denied'}
-local ev = {'subject', ARGV[4], 'department', ARGV[6], 'business', ARGV[7], 'operator', ARGV[9]}
-if ARGV[5] == 'own' and redis.call('SISMEMBER', KEYS[2], ARGV[6]) == 0 then
-  ev[#ev + 1] = 'reason'
-  ev[#ev + 1] = 'not_set_by_this_department'
-  emit('security.flag_read_refused', ARGV[8], ev)
-  return {'denied'}
+--#include flag_holds
+local pk, mode = ARGV[4], ARGV[5]
+upgrade_person(pk, 'system:upgrade')
+local ev = {'subject', pk, 'department', ARGV[6], 'business', ARGV[7], 'operator', ARGV[9]}
+local victim, name = false, ''
+if mode == 'any' then
+  local ard, nd = flags_of(pk)
+  victim = ard or nd
+  if victim then
+    local first
+    local raw = redis.call('HGETALL', KEYS[1])
+    for i = 1, #raw, 2 do
+      local h = cjson.decode(raw[i + 1])
+      if hold_on(h) and (not first or h.since < first.since
+          or (h.since == first.since and raw[i] < first.department)) then
+        first = h
+        first.department = raw[i]
+      end
+    end
+    if first then name = first.name or '' end
+  end
+else
+  local hold = hold_of(pk, ARGV[6])
+  victim = hold_on(hold)
+  if hold == nil or (mode == 'held' and not victim) then
+    ev[#ev + 1] = 'reason'
+    ev[#ev + 1] = 'not_held_by_this_department'
+    emit('security.flag_read_refused', ARGV[8], ev)
+    return {'denied'}
+  end
+  if victim then name = hold.name or '' end
 end
-local ard, nd = flags_of(ARGV[4])
-local victim = ard or nd
 ev[#ev + 1] = 'victim'
 ev[#ev + 1] = victim and '1' or '0'
 emit('flag.read', ARGV[8], ev)
 if not victim then return {'ok', 0, ''} end
-return {'ok', 1, redis.call('HGET', KEYS[1], 'name') or ''}
+return {'ok', 1, name}

@@ -1,26 +1,29 @@
--- Two-person release, step 1: a holding department asks for a release on the person's
--- application (申出). Checked against the flag as it is now, in the same step that records it.
--- KEYS[1] flag record, KEYS[2] departments that set it, KEYS[3] the request,
--- KEYS[4] pending requests, KEYS[5] this person's pending request
+-- Two-person release, step 1: a holding department asks for the release of its own hold on the
+-- person's application (申出). Checked against that hold as it is now, in the same step that
+-- records it. Only the department's own hold is read: a department that holds nothing on the
+-- person is refused first, whether or not another department holds a flag, and one department's
+-- pending request does not stand in another's way.
+-- KEYS[1] the person's holds, KEYS[2] the request, KEYS[3] pending requests,
+-- KEYS[4] this department's pending request for the person
 -- ARGV[4] id, ARGV[5] person key, ARGV[6] release ard (1|0), ARGV[7] release nd (1|0),
 -- ARGV[8] requested_by, ARGV[9] department, ARGV[10] basis, ARGV[11] sealed note,
 -- ARGV[12] sealed atena number
--- -> {'ok', version} | {'not_holder'} | {'no_flag'} | {'not_on'} | {'pending', id}
--- A department that has not set a flag of this person is refused first, whatever the flag's
--- state: like a holding department's read (flag_read.lua), it must not learn whether anyone else
--- has flagged the person.
-if redis.call('SISMEMBER', KEYS[2], ARGV[9]) == 0 then return {'not_holder'} end
-local ard, nd = flags_of(ARGV[5])
-local version = redis.call('HGET', KEYS[1], 'version')
-if not version or not (ard or nd) then return {'no_flag'} end
+-- -> {'ok', hold version} | {'not_holder'} | {'no_flag'} | {'not_on'} | {'pending', id}
+--#include flag_holds
+upgrade_person(ARGV[5], 'system:upgrade')
+local hold = hold_of(ARGV[5], ARGV[9])
+if not hold then return {'not_holder'} end
+local ard, nd = hold.ard == '1', hold.nd == '1'
+if not (ard or nd) then return {'no_flag'} end
 if not ((ARGV[6] == '1' and ard) or (ARGV[7] == '1' and nd)) then return {'not_on'} end
-local pending = redis.call('GET', KEYS[5])
+local pending = redis.call('GET', KEYS[4])
 if pending then return {'pending', pending} end
-redis.call('HSET', KEYS[3], 'id', ARGV[4], 'person', ARGV[5], 'ard', ARGV[6], 'nd', ARGV[7],
+local version = tostring(hold.version)
+redis.call('HSET', KEYS[2], 'id', ARGV[4], 'person', ARGV[5], 'ard', ARGV[6], 'nd', ARGV[7],
   'requested_by', ARGV[8], 'department', ARGV[9], 'basis', ARGV[10], 'note', ARGV[11],
   'atena', ARGV[12], 'requested_at', NOW, 'version', version, 'state', 'pending')
-redis.call('ZADD', KEYS[4], NOW_MS, ARGV[4])
-redis.call('SET', KEYS[5], ARGV[4])
+redis.call('ZADD', KEYS[3], NOW_MS, ARGV[4])
+redis.call('SET', KEYS[4], ARGV[4])
 emit('flag.release_requested', ARGV[8], {'subject', ARGV[5], 'request', ARGV[4],
   'department', ARGV[9], 'basis', ARGV[10], 'ard', ARGV[6], 'nd', ARGV[7], 'version', version})
 return {'ok', version}

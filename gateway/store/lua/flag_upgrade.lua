@@ -1,0 +1,14 @@
+-- Turn records of the single-record model into holds, one person at a time within one step each
+-- (the same state, said per department: see flag_holds.lua). Run by `hogo-gateway flags
+-- upgrade`; every flag script also does it for the person it touches, first.
+-- ARGV[4] actor, ARGV[5...] person keys
+-- -> {upgraded count, orphan person keys...}
+--#include flag_holds
+local upgraded, out = 0, {0}
+for i = 5, #ARGV do
+  local outcome = upgrade_person(ARGV[i], ARGV[4])
+  if outcome == 'upgraded' then upgraded = upgraded + 1 end
+  if outcome == 'orphan' then out[#out + 1] = ARGV[i] end
+end
+out[1] = upgraded
+return out
