@@ -135,7 +135,9 @@ def _flag_text(r: Any) -> str:
 
 
 async def cmd_flags_upgrade(args: argparse.Namespace, gw: Gateway) -> None:
-    upgraded, orphans = await gw.flags.upgrade_all(os_actor())
+    from gateway import flags
+
+    upgraded, orphans = await flags.upgrade_records(gw, actor=os_actor())
     emit(
         args,
         {"upgraded": upgraded, "orphans": orphans},

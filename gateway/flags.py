@@ -191,36 +191,20 @@ async def set_flags(
     return await gw.flags.change(change)
 
 
-async def set_own_flags(
-    gw: Gateway,
-    *,
-    atena_number: str,
-    name: str,
-    department: str,
-    business: str | None,
-    basis: str,
-    until: str | None,
-    auto_response_disabled: bool,
-    non_disclosure: bool,
-    actor: str,
-) -> FlagHold:
-    """Set flags as a holding department's registrar: the same change as `set_flags`, answered
-    with the department's own hold alone (read from its own keys), never the whole record."""
-    change = set_change(
-        atena_number=atena_number,
-        name=name,
-        department=department,
-        business=business,
-        basis=basis,
-        until=until,
-        auto_response_disabled=auto_response_disabled,
-        non_disclosure=non_disclosure,
-        actor=actor,
-    )
+async def set_own_flags(gw: Gateway, change: FlagChange) -> FlagHold:
+    """Apply a `set_change` for a holding department's registrar: answered with the department's
+    own hold alone (read from its own keys), never the whole record."""
     await gw.flags.apply([change])
-    hold = await gw.flags.hold(atena_number, change.department, unseal=True)
+    hold = await gw.flags.hold(change.atena_number, change.department, unseal=True)
     assert hold is not None  # just written; holds are kept for good
     return hold
+
+
+async def upgrade_records(gw: Gateway, *, actor: str) -> tuple[int, list[str]]:
+    """Turn every record made before department holds into holds, the state unchanged (移行; each
+    is also turned when first touched): how many were, and the person keys of those that cannot be
+    (a flag on and no department anywhere: left as they are, protected)."""
+    return await gw.flags.upgrade_all(actor)
 
 
 # -- reading: a holding department's own hold ---------------------------------------------------

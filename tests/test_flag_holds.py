@@ -44,6 +44,33 @@ async def _flag(gw: Gateway, person: Resident, department: str, **kw: Any):
     return await flag(gw, person, department=department, business=BUSINESS[department], **kw)
 
 
+async def _ask(gw: Gateway, person: Resident, department: str, by: str):
+    """A release request of `department`'s hold, both flags, on the person's application."""
+    return await request_release(
+        gw,
+        atena_number=person.atena_number,
+        basis="application",
+        note="本人申出（窓口）",
+        auto_response_disabled=True,
+        non_disclosure=True,
+        requested_by=by,
+        department=department,
+    )
+
+
+async def _operator_release(gw: Gateway, person: Resident, department: str | None = None):
+    return await release_flags(
+        gw,
+        atena_number=person.atena_number,
+        basis="application",
+        note="申出",
+        auto_response_disabled=True,
+        non_disclosure=True,
+        actor="os:operator",
+        department=department,
+    )
+
+
 async def _raw(gw: Gateway, pk: str) -> tuple[dict[str, str], dict[str, str]]:
     client = gw.redis.client
     return await client.hgetall(gw.redis.keys.flag(pk)), await client.hgetall(
@@ -200,16 +227,7 @@ async def test_a_departments_release_frees_the_person_only_when_no_other_holds(
     person = running.residents[1]
     await _flag(running.gw, person, KODOMO)
     await _flag(running.gw, person, ZEIMU)
-    req = await request_release(
-        running.gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="本人申出（税務課窓口）",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        requested_by="staff:zeimu1",
-        department=ZEIMU,
-    )
+    req = await _ask(running.gw, person, ZEIMU, "staff:zeimu1")
     hold = await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:zeimu2")
     assert hold.department == ZEIMU and not hold.state.any
     record = await running.gw.flags.get(person.atena_number)
@@ -219,16 +237,7 @@ async def test_a_departments_release_frees_the_person_only_when_no_other_holds(
     [event] = await events_of(running.gw, "flag.release")
     assert (event["department"], event["dept_ard"], event["ard"]) == (ZEIMU, "0", "1")
 
-    req = await request_release(
-        running.gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="本人申出（子ども家庭課窓口）",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        requested_by="staff:kodomo1",
-        department=KODOMO,
-    )
+    req = await _ask(running.gw, person, KODOMO, "staff:kodomo1")
     await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:kodomo2")
     assert await running.gw.flags.state_of_person(record.person_key) == FlagState(False, False)
     assert (await running.submit(Query("DH-2", person.subject_code))).status == "PROVIDED"
@@ -240,15 +249,8 @@ async def test_one_departments_pending_request_neither_blocks_nor_shows_to_anoth
     person = running.residents[2]
     await _flag(running.gw, person, KODOMO)
     await _flag(running.gw, person, ZEIMU)
-    ask = dict(
-        atena_number=person.atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-    )
-    kodomo = await request_release(running.gw, **ask, requested_by="staff:k1", department=KODOMO)
-    zeimu = await request_release(running.gw, **ask, requested_by="staff:z1", department=ZEIMU)
+    kodomo = await _ask(running.gw, person, KODOMO, "staff:k1")
+    zeimu = await _ask(running.gw, person, ZEIMU, "staff:z1")
     assert kodomo.id != zeimu.id
     # 子ども家庭課 renews its hold: 税務課's request is not made stale by it
     await _flag(running.gw, person, KODOMO, until="2028-03-31")
@@ -289,27 +291,10 @@ async def test_a_holding_department_reads_by_its_own_hold_alone(running: Running
     # a using department gets the name of the earliest hold in force
     assert json.loads((await _read(running, using, person))[1])["name"] == "コウレイ ハナコ"
 
-    await release_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="os:operator",
-        department=KOREI,
-    )
+    await _operator_release(running.gw, person, KOREI)
     assert json.loads((await _read(running, using, person))[1])["name"] == person.name
     refused_while_another_holds = await _read(running, token, person)
-    await release_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="os:operator",
-    )
+    await _operator_release(running.gw, person)
     refused_after_all = await _read(running, token, person)
     never_flagged = await _read(running, token, never)
     assert refused_while_another_holds[0] == 403
@@ -625,16 +610,7 @@ async def test_what_an_older_gateway_writes_during_a_rolling_upgrade_is_folded_i
     await client.rpush(k.flag_history(pk), json.dumps(entry, ensure_ascii=False))
     await client.sadd(f"{k.prefix}flagdepts:{pk}", KODOMO)
 
-    await release_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="os:operator",
-        department=ZEIMU,
-    )
+    await _operator_release(running.gw, person, ZEIMU)
     record = await running.gw.flags.get(person.atena_number, unseal=True)
     assert record is not None and record.state == FlagState(True, True)
     kodomo = record.hold(KODOMO)

@@ -102,8 +102,7 @@ async def register(
     """Set flags in the registrar's own department's hold, whatever else was sent of departments;
     the answer is that hold alone."""
     try:
-        return await flags.set_own_flags(
-            gw,
+        change = flags.set_change(
             atena_number=atena_number,
             name=name,
             department=viewer.department,
@@ -114,6 +113,7 @@ async def register(
             non_disclosure=non_disclosure,
             actor=viewer.actor,
         )
+        return await flags.set_own_flags(gw, change)
     except ValueError as exc:
         raise refusal(exc, viewer) from None
 
