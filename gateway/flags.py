@@ -297,6 +297,11 @@ async def release_flags(
             "to release with --department",
             departments=names,
         )
+    elif not current.current:
+        # a record of the single-record model that names no department (see `upgrade_records`)
+        raise FlagRuleError(
+            "no_hold", "no department holds this person's flags: see hogo-gateway flags upgrade"
+        )
     else:
         [hold] = current.current
     if not (

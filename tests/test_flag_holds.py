@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from gateway.context import Gateway, open_gateway
 from gateway.departments import issue_token
 from gateway.flags import (
+    FlagRuleError,
     confirm_release,
     release_flags,
     release_request,
@@ -548,6 +549,9 @@ async def test_an_old_release_counted_for_everyone_and_a_flag_on_stays_on(
     assert await running.gw.flags.upgrade_keys([opk], "os:operator") == (0, [opk])
     with pytest.raises(ChangeRefused, match="orphan"):
         await _flag(running.gw, orphan, ZEIMU, nd=False)
+    with pytest.raises(FlagRuleError, match="no department holds") as refused:
+        await _operator_release(running.gw, orphan)
+    assert refused.value.reason == "no_hold"
     assert await running.gw.flags.state_of_person(opk) == FlagState(True, True)
 
 

@@ -617,6 +617,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "解除するよう選んだフラグは、あなたの課ではこの方に設定していません。",
         "None of the flags chosen for release is set by your department for this person.",
     ),
+    "err.flag.no_hold": (
+        "この方のフラグを保有する課がありません（移行前の記録）。運用担当に連絡してください。",
+        "No department holds this person's flags (a record from before department holds): ask the operators.",
+    ),
     "err.flag.not_held": (
         "{department} はこの方にフラグを設定していません。",
         "{department} holds no flag of this person now.",
