@@ -30,6 +30,7 @@ from gateway.flags import (
     ward_today,
 )
 from gateway.model import FlagState
+from gateway.reports import usage
 from gateway.settings import Settings
 from gateway.simulator import Resident
 from gateway.store.flags import ChangeRefused, FlagChange, atena_context, name_context
@@ -260,6 +261,21 @@ async def test_one_departments_pending_request_neither_blocks_nor_shows_to_anoth
     assert k is not None and z is not None and (k.stale, z.stale) == (True, False)
     hold = await confirm_release(running.gw, request_id=zeimu.id, confirmed_by="staff:z2")
     assert not hold.state.any
+
+
+async def test_the_councils_report_counts_each_release_under_the_department_whose_hold_it_was(
+    running: Running,
+) -> None:
+    person = running.residents[9]
+    await _flag(running.gw, person, KODOMO)
+    await _flag(running.gw, person, ZEIMU, basis="ex-officio")  # set last
+    await _operator_release(running.gw, person, KODOMO)
+    report = (await usage(running.gw, ward_today().year)).as_json()
+    assert report["flags_set"]["by_department_and_basis"] == [  # type: ignore[index]
+        {"department": KODOMO, "basis": "application", "count": 1},
+        {"department": ZEIMU, "basis": "ex-officio", "count": 1},
+    ]
+    assert report["flags_released"]["by_department"] == {KODOMO: 1}  # type: ignore[index]
 
 
 # -- the departments' read API ------------------------------------------------------------------
