@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from gateway.context import Gateway, open_gateway
 from gateway.departments import issue_token
+from gateway.flag_import import import_flags
 from gateway.flags import (
     FlagRuleError,
     confirm_release,
@@ -276,6 +277,29 @@ async def test_the_councils_report_counts_each_release_under_the_department_whos
         {"department": ZEIMU, "basis": "ex-officio", "count": 1},
     ]
     assert report["flags_released"]["by_department"] == {KODOMO: 1}  # type: ignore[index]
+
+
+async def test_an_import_row_sets_its_departments_hold_and_leaves_anothers(
+    running: Running, tmp_path: Path
+) -> None:
+    person = running.residents[10]
+    before = (await _flag(running.gw, person, KODOMO, until="2027-03-31")).hold(KODOMO)
+    csv = tmp_path / "flags.csv"
+    csv.write_text(
+        "atena_number,name,department,business,basis,until,flags\n"
+        f"{person.atena_number},シケン ハナコ,{ZEIMU},,ex-officio,2026-12-31,non_disclosure\n"
+    )
+    result = await import_flags(running.gw, csv, "os:operator")
+    assert (result.new, result.updated) == (0, 1)
+    record = await running.gw.flags.get(person.atena_number, unseal=True)
+    assert record is not None and record.hold(KODOMO) == before
+    zeimu = record.hold(ZEIMU)
+    assert zeimu is not None and (zeimu.name, zeimu.until, zeimu.state) == (
+        "シケン ハナコ",
+        "2026-12-31",
+        FlagState(False, True),
+    )
+    assert zeimu.history[0]["via"] == "import"
 
 
 # -- the departments' read API ------------------------------------------------------------------
