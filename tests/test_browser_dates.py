@@ -78,7 +78,7 @@ async def test_a_us_browser_enters_the_support_measures_end_in_the_eras_form(
     await page.wait_for_url(re.compile(r"/staff/flags$"))
     await expect(page.get_by_test_id("flash")).to_have_text("フラグを登録しました。")
     record = await running.gw.flags.get(person.atena_number)
-    assert record is not None and record.until == "2027-03-31"
+    assert record is not None and [h.until for h in record.holds] == ["2027-03-31"]
 
 
 async def test_a_us_browser_sees_and_filters_by_the_wards_dates(
