@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from gateway.app import build_app  # noqa: E402
 from gateway.context import open_gateway  # noqa: E402
 from gateway.demo import flag_resident  # noqa: E402
+from gateway.directory_import import import_pairs  # noqa: E402
 from gateway.embedded import EmbeddedRedis, free_port  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.simulator import Simulator, synthetic_residents  # noqa: E402
@@ -85,7 +86,8 @@ async def main() -> None:
     try:
         for org, name in REQUESTERS.items():
             await gw.requesters.add(org, name, "docs")
-        await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), "docs")
+        pairs = ((r.atena_number, r.subject_code) for r in residents)
+        await import_pairs(gw.directory, gw.events, pairs, "docs")
         for r in residents[:4]:
             await flag_resident(gw, r, actor="docs")
         accounts = {a.login: a for a in await create_demo_accounts(gw, "docs")}

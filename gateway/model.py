@@ -23,6 +23,9 @@ class HoldReason(StrEnum):
     SUBJECT_UNKNOWN = "subject_unknown"
     FLAG_SET_IN_FLIGHT = "flag_set_in_flight"
     INTERRUPTED = "interrupted"
+    # held for review (quarantine) until staff confirm: a directory import moved the subject code
+    # to another person (while the query waited for the upstream, too)
+    SUBJECT_REMAPPED = "subject_remapped"
 
 
 @dataclass(frozen=True, slots=True)
