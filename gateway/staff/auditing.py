@@ -24,8 +24,18 @@ JST = timezone(timedelta(hours=9), "JST")
 EVENT_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 ORG_CODE = re.compile(r"^[0-9]{16}$")
 KIND = re.compile(r"^[a-z_]+(\.[a-z_]+)*$")
-# Blocked attempts that are not security events by name: held and refused queries.
-BLOCKED_KINDS = frozenset({"query.held", "query.refused"})
+# Blocked attempts that are not security events by name: held and refused queries; and what
+# holds a subject or person for review (a directory remap, a refused import) and its end.
+BLOCKED_KINDS = frozenset(
+    {
+        "query.held",
+        "query.refused",
+        "directory.remapped",
+        "directory.import_refused",
+        "quarantine.opened",
+        "quarantine.confirmed",
+    }
+)
 DEFAULT_DAYS = 30
 PAGE_LIMIT = 500
 SCAN_WINDOW_MS = 6 * 3600 * 1000

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway.context import Gateway
 from gateway.endpoints import GATEWAY
+from gateway.quarantine import Quarantines
 from gateway.staff.approvals import Approvals
 from gateway.staff.auditing import Auditing
 from gateway.store.claims import ClaimStore
@@ -26,6 +27,7 @@ class Console:
     sessions: SessionStore
     approvals: Approvals
     auditing: Auditing
+    quarantines: Quarantines  # subjects and persons held for review
 
     @classmethod
     def of(cls, gw: Gateway) -> Console:
@@ -36,6 +38,7 @@ class Console:
             sessions=SessionStore(gw.redis),
             approvals=Approvals(gw, claims),
             auditing=Auditing(gw, ReviewStore(gw.redis, gw.keyring)),
+            quarantines=Quarantines.of(gw),
         )
 
 
