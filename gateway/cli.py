@@ -93,6 +93,18 @@ async def opened(args: argparse.Namespace) -> AsyncIterator[Gateway]:
             await asyncio.to_thread(embedded.stop)
 
 
+def refused(errors: list[str], summary: str) -> CommandError:
+    """A file refused whole (the imports): every refused line on stderr, the first
+    MAX_ERRORS_SHOWN of them, then the one-line error to raise."""
+    from gateway.flag_import import MAX_ERRORS_SHOWN
+
+    for line in errors[:MAX_ERRORS_SHOWN]:
+        print(line, file=sys.stderr)
+    if len(errors) > MAX_ERRORS_SHOWN:
+        print(f"... and {len(errors) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
+    return CommandError(summary)
+
+
 def emit(args: argparse.Namespace, data: object, text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, ensure_ascii=False, indent=2))

@@ -4,11 +4,10 @@ remaps held for review: `directory remaps` and `directory confirm ID --note TEXT
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli import CommandError, emit, os_actor
+from gateway.cli import CommandError, emit, os_actor, refused
 from gateway.context import Gateway
 from gateway.model import HoldReason
 
@@ -21,7 +20,6 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
         ImportInterrupted,
         file_rows,
     )
-    from gateway.flag_import import MAX_ERRORS_SHOWN
     from gateway.store.directory import ImportBusy
 
     try:
@@ -30,11 +28,7 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
             gw.directory, gw.events, show_progress=True if args.progress else None
         ).run(rows, os_actor(), allow_remap=args.allow_remap, encoding=encoding, total=total)
     except DirectoryRefused as exc:
-        for line in exc.errors[:MAX_ERRORS_SHOWN]:
-            print(line, file=sys.stderr)
-        if len(exc.errors) > MAX_ERRORS_SHOWN:
-            print(f"... and {len(exc.errors) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
-        raise CommandError(str(exc)) from None
+        raise refused(exc.errors, str(exc)) from None
     except (CsvError, OSError, ImportBusy, ImportInterrupted) as exc:
         raise CommandError(str(exc)) from None
     text = (

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli import CommandError, emit, os_actor
+from gateway.cli import CommandError, emit, os_actor, refused
 from gateway.context import Gateway
 
 RECONCILE_URGENT_EXIT = 3
@@ -130,18 +130,14 @@ async def cmd_flags_due(args: argparse.Namespace, gw: Gateway) -> None:
 
 async def cmd_flags_import(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway.csvfiles import CsvError
-    from gateway.flag_import import MAX_ERRORS_SHOWN, ImportRefused, import_flags
+    from gateway.flag_import import ImportRefused, import_flags
 
     try:
         result = await import_flags(
             gw, Path(args.file), os_actor(), show=True if args.progress else None
         )
     except ImportRefused as exc:
-        for line in exc.errors[:MAX_ERRORS_SHOWN]:
-            print(line, file=sys.stderr)
-        if len(exc.errors) > MAX_ERRORS_SHOWN:
-            print(f"... and {len(exc.errors) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
-        raise CommandError(str(exc)) from None
+        raise refused(exc.errors, str(exc)) from None
     except (CsvError, OSError) as exc:
         raise CommandError(str(exc)) from None
     emit(
