@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from gateway.decision import Action, decide, may_relay
+from gateway.decision import Action, AdmissionFacts, decide, may_relay
 from gateway.directory_import import DirectoryImport, pairs_rows
 from gateway.model import FlagState, HoldReason, SubmitQuery, UpstreamAnswer
 from gateway.quarantine import Quarantines, ReviewRefused
@@ -214,6 +214,17 @@ async def test_the_portal_shows_nothing_for_a_subject_under_review(running: Runn
 
 
 # -- the rule that runs is the rule you read ----------------------------------------------------
+def test_decide_holds_a_subject_under_review_with_its_reason() -> None:
+    """Pure: a review holds even a known subject without 自動応答不可; a flag is named first."""
+    clear = FlagState(False, False)
+    held = decide(AdmissionFacts(True, True, False, True, clear, "subject_remapped"))
+    assert (held.action, held.reason) == (Action.HOLD, "subject_remapped")
+    flagged = decide(AdmissionFacts(True, True, False, True, FlagState(True, False), "x"))
+    assert flagged.reason == HoldReason.AUTO_RESPONSE_DISABLED
+    assert decide(AdmissionFacts(True, True, False, True, clear, None)).automatic
+    assert not may_relay(clear, "subject_remapped") and may_relay(clear, None)
+
+
 def _query(pn: str, code: str) -> SubmitQuery:
     return SubmitQuery(
         pn, "1310000000000001", "JM00000000000001", "JT00000000000001", "TM00000000000001",
