@@ -363,6 +363,32 @@ def start_stack(
     return services
 
 
+def save(
+    out: Path,
+    started_at: datetime,
+    info: dict[str, str],
+    a: argparse.Namespace,
+    runs: list[Run],
+    lines: list[str],
+) -> None:
+    """The run's results as JSON (bench/results/ by default), and where they went."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "started_at": started_at.isoformat(),
+                "machine": info,
+                "args": {k: str(v) for k, v in vars(a).items()},
+                "runs": [r.__dict__ | {"rps": r.rps} for r in runs],
+                "summary": lines,
+            },
+            indent=1,
+            ensure_ascii=False,
+        )
+    )
+    print(f"# results: {out}", flush=True)
+
+
 # -- main --------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
@@ -461,21 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = summary(bench.runs, scenarios)
         print("\n".join(lines), flush=True)
         out = a.out or ROOT / "bench" / "results" / f"{started_at:%Y%m%dT%H%M%S}-{a.fsync}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(
-            json.dumps(
-                {
-                    "started_at": started_at.isoformat(),
-                    "machine": info,
-                    "args": {k: str(v) for k, v in vars(a).items()},
-                    "runs": [r.__dict__ | {"rps": r.rps} for r in bench.runs],
-                    "summary": lines,
-                },
-                indent=1,
-                ensure_ascii=False,
-            )
-        )
-        print(f"# results: {out}", flush=True)
+        save(out, started_at, info, a, bench.runs, lines)
         return 0
     except Exception:
         log = tmp / "gateway.log"

@@ -20,6 +20,7 @@ from gateway.endpoints import (
     provision_endpoint,
     readyz,
 )
+from gateway.listeners import ops_guard
 from gateway.settings import Settings
 from gateway.store.redis import StoreUnavailable, cancel_requested
 from gateway.store.scripts import now
@@ -50,7 +51,10 @@ def build_app(
     settings: Settings, redis_url: str, gateway: Gateway | None = None
 ) -> web.Application:
     """The whole gateway as one aiohttp application (its store opened on startup)."""
-    app = web.Application(client_max_size=settings.max_body_bytes + 1)
+    # /readyz and /metrics: the ops listener's, or loopback's (whatever listens, demo included)
+    app = web.Application(
+        client_max_size=settings.max_body_bytes + 1, middlewares=[ops_guard(settings)]
+    )
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         gw = gateway or await open_gateway(settings, redis_url)

@@ -93,16 +93,11 @@ async def opened(args: argparse.Namespace) -> AsyncIterator[Gateway]:
             await asyncio.to_thread(embedded.stop)
 
 
-def refused(errors: list[str], summary: str) -> CommandError:
-    """A file refused whole (the imports): every refused line on stderr, the first
-    MAX_ERRORS_SHOWN of them, then the one-line error to raise."""
-    from gateway.flag_import import MAX_ERRORS_SHOWN
-
-    for line in errors[:MAX_ERRORS_SHOWN]:
+def print_errors(errors: list[str]) -> None:
+    """Every bad row of a refused file, one line each on stderr: the operator fixes them all,
+    so none is left out (the one-line error that follows gives the count)."""
+    for line in errors:
         print(line, file=sys.stderr)
-    if len(errors) > MAX_ERRORS_SHOWN:
-        print(f"... and {len(errors) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
-    return CommandError(summary)
 
 
 def emit(args: argparse.Namespace, data: object, text: str) -> None:
@@ -167,58 +162,6 @@ async def cmd_requesters_remove(args: argparse.Namespace, gw: Gateway) -> None:
     if not await gw.requesters.remove(args.org_code, os_actor()):
         raise CommandError(f"requester {args.org_code} is not registered")
     emit(args, {"removed": args.org_code}, f"requester {args.org_code} removed")
-
-
-# -- held queries -----------------------------------------------------------------------------
-async def cmd_held_list(args: argparse.Namespace, gw: Gateway) -> None:
-    held = await gw.queries.list_held(only_waiting=args.waiting)
-    rows = [h.as_json() for h in held]
-    text = "\n".join(
-        f"{h.id}  {h.state.value:<8}  held {h.held_at}  {h.requester_org_code}  pn={h.processing_number}  "
-        f"{h.affair_code} {h.procedure_code} {h.item_code}  reason={h.reason}"
-        for h in held
-    )
-    emit(args, rows, text or "(no held queries)")
-
-
-async def cmd_held_show(args: argparse.Namespace, gw: Gateway) -> None:
-    held = await gw.queries.get(args.id)
-    if held is None:
-        raise CommandError(f"no query {args.id}")
-    emit(args, held.as_json(), "\n".join(f"{k}: {v}" for k, v in held.as_json().items()))
-
-
-async def cmd_held_release(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.lifecycle import IllegalTransition
-    from gateway.soap.faults import SoapFault
-    from gateway.store.queries import QueryBusy
-
-    try:
-        held = await gw.queue.release(args.id, args.notice, os_actor())
-    except IllegalTransition as exc:
-        raise CommandError(f"query {args.id} is no longer held ({exc})") from None
-    except QueryBusy:
-        raise CommandError(f"query {args.id} is being released by someone else") from None
-    except SoapFault as exc:
-        raise CommandError(f"the upstream could not answer; nothing changed ({exc})") from None
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    emit(args, held.as_json(), f"query {held.id} released with the handling notice")
-
-
-async def cmd_held_refuse(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.lifecycle import IllegalTransition
-    from gateway.store.queries import QueryBusy
-
-    try:
-        held = await gw.queue.refuse(args.id, args.reason, os_actor())
-    except IllegalTransition as exc:
-        raise CommandError(f"query {args.id} is no longer held ({exc})") from None
-    except QueryBusy:
-        raise CommandError(f"query {args.id} is being released by someone else") from None
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    emit(args, held.as_json(), f"query {held.id} refused")
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -465,23 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from gateway import cli_directory, cli_flags
 
-    cli_directory.add_commands(sub, cmd)  # directory import, remaps, confirm
-
+    cli_directory.add_commands(sub, cmd)  # directory import | remaps | confirm
     cli_flags.add_commands(sub, cmd)  # flags, departments, report
 
-    hd = sub.add_parser("held", help="the manual queue").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
-    p = cmd(hd, "list", cmd_held_list, "every held query, whatever its state")
-    p.add_argument("--waiting", action="store_true", help="only those still waiting")
-    p = cmd(hd, "show", cmd_held_show, "one held query")
-    p.add_argument("id", metavar="ID")
-    p = cmd(hd, "release", cmd_held_release, "release a held query with a handling notice")
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--notice", required=True)
-    p = cmd(hd, "refuse", cmd_held_refuse, "refuse a held query")
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--reason", required=True)
+    from gateway import cli_held
+
+    cli_held.add_commands(sub, cmd)  # held list | show | release | refuse
 
     from gateway.staff.cli import add_users_commands
 

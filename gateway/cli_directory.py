@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gateway.cli import CommandError, emit, os_actor, refused
+from gateway.cli import CommandError, emit, os_actor, print_errors
 from gateway.context import Gateway
 from gateway.model import HoldReason
 
@@ -28,7 +28,8 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
             gw.directory, gw.events, show_progress=True if args.progress else None
         ).run(rows, os_actor(), allow_remap=args.allow_remap, encoding=encoding, total=total)
     except DirectoryRefused as exc:
-        raise refused(exc.errors, str(exc)) from None
+        print_errors(exc.errors)
+        raise CommandError(str(exc)) from None
     except (CsvError, OSError, ImportBusy, ImportInterrupted) as exc:
         raise CommandError(str(exc)) from None
     text = (

@@ -8,11 +8,10 @@ Exit status as everywhere: 0 success, 2 bad arguments, 1 failure with one line o
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli import CommandError, emit, os_actor, refused
+from gateway.cli import CommandError, emit, os_actor, print_errors
 from gateway.context import Gateway
 
 RECONCILE_URGENT_EXIT = 3
@@ -137,7 +136,8 @@ async def cmd_flags_import(args: argparse.Namespace, gw: Gateway) -> None:
             gw, Path(args.file), os_actor(), show=True if args.progress else None
         )
     except ImportRefused as exc:
-        raise refused(exc.errors, str(exc)) from None
+        print_errors(exc.errors)
+        raise CommandError(str(exc)) from None
     except (CsvError, OSError) as exc:
         raise CommandError(str(exc)) from None
     emit(
@@ -155,8 +155,7 @@ async def cmd_flags_reconcile(args: argparse.Namespace, gw: Gateway) -> None:
     try:
         result = await reconcile(gw, Path(args.file), os_actor())
     except ReconcileInputError as exc:
-        for line in exc.errors[:50]:
-            print(line, file=sys.stderr)
+        print_errors(exc.errors)
         raise CommandError(str(exc)) from None
     except (CsvError, OSError) as exc:
         raise CommandError(str(exc)) from None

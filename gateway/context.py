@@ -22,6 +22,7 @@ from gateway.store.directory import DirectoryStore
 from gateway.store.events import EventLog
 from gateway.store.flags import FlagStore
 from gateway.store.keycheck import guard_keyring
+from gateway.store.portal import PortalStore
 from gateway.store.queries import QueryStore
 from gateway.store.records import RecordStore
 from gateway.store.redis import Redis, connect
@@ -76,8 +77,8 @@ async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
             metrics.UPSTREAM_SECONDS.observe,
         )
         provision = ProvisionService(queries, keyring, upstream, events)
-        portal = PortalService(keyring, directory, flags, records, events, upstream)
-    queue = ManualQueue(queries, upstream, lock_seconds=settings.upstream_timeout + 5)
+        portal = PortalService(keyring, PortalStore(redis), upstream)
+    queue = ManualQueue(queries, flags, upstream, lock_seconds=settings.upstream_timeout + 5)
     return Gateway(
         settings=settings,
         keyring=keyring,

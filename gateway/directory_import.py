@@ -360,8 +360,15 @@ def pairs_rows(pairs: Iterable[tuple[str, str]]) -> Rows:
 
 
 async def import_pairs(
-    directory: DirectoryStore, events: EventLog, pairs: Iterable[tuple[str, str]], actor: str
+    directory: DirectoryStore,
+    events: EventLog,
+    pairs: Iterable[tuple[str, str]],
+    actor: str,
+    *,
+    allow_remap: bool = False,
 ) -> ImportResult:
-    """(atena number, subject code) pairs imported as a file of them would be (no remaps): for
-    the demo's and the tests' synthetic residents."""
-    return await DirectoryImport(directory, events).run(pairs_rows(pairs), actor)
+    """(atena number, subject code) pairs imported as a file of them would be: for the demo's
+    and the tests' synthetic residents (and the tests' remaps, `allow_remap`, held for review)."""
+    return await DirectoryImport(directory, events).run(
+        pairs_rows(pairs), actor, allow_remap=allow_remap
+    )

@@ -20,6 +20,7 @@ from gateway.soap.faults import ErrorCode, SoapFault, fault_body
 from gateway.soap.messages import (
     provision_records_envelope,
     query_result_envelope,
+    read_portal_request,
     read_submit_query,
     self_information_envelope,
 )
@@ -49,14 +50,16 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 async def _read_operation(
     request: web.Request, namespace: str, wsdl: str, operations: set[str]
-) -> tuple[bytes, BodyElement]:
+) -> BodyElement:
+    """The validated operation element. The requester's bytes end here: what goes on (to the
+    store, the upstream) is read from this element into domain values and built anew."""
     gw = request.app[GATEWAY]
     body = await read_body(request, gw.settings.max_body_bytes)
     element = body_element(parse_xml(body))
     if element.namespace != namespace or element.name not in operations:
         raise SoapFault(ErrorCode.UNKNOWN_OPERATION)
     validate(element.element, wsdl)
-    return body, element
+    return element
 
 
 async def _fault(
@@ -105,12 +108,12 @@ async def provision_endpoint(request: web.Request) -> web.Response:
     try:
         if gw.provision is None:
             raise SoapFault(ErrorCode.UPSTREAM_UNAVAILABLE, "no upstream is configured")
-        body, element = await _read_operation(
+        element = await _read_operation(
             request, PROVISION_NS, "provision.wsdl", {"SubmitQueryRequest", "GetQueryResultRequest"}
         )
         certified = certified_org(request)  # who the client certificate names (mutual TLS)
         if element.name == "SubmitQueryRequest":
-            result = await gw.provision.submit(read_submit_query(element), body, certified)
+            result = await gw.provision.submit(read_submit_query(element), certified)
             payload = query_result_envelope(result, "SubmitQuery")
         else:
             result = await gw.provision.result(
@@ -129,18 +132,18 @@ async def portal_endpoint(request: web.Request) -> web.Response:
     try:
         if gw.portal is None:
             raise SoapFault(ErrorCode.UPSTREAM_UNAVAILABLE, "no upstream is configured")
-        _, element = await _read_operation(
+        element = await _read_operation(
             request,
             PORTAL_NS,
             "portal.wsdl",
             {"GetSelfInformationRequest", "GetProvisionRecordsRequest"},
         )
-        subject = element.text_of("subjectCode")
+        view = read_portal_request(element)
         if element.name == "GetSelfInformationRequest":
-            fields = await gw.portal.self_information(subject, element.text_of("itemCode"))
+            fields = await gw.portal.self_information(view)
             payload = self_information_envelope(fields)
         else:
-            payload = provision_records_envelope(await gw.portal.provision_records(subject))
+            payload = provision_records_envelope(await gw.portal.provision_records(view))
     except Exception as exc:
         return await _fault(request, exc, PORTAL_NS, "portal")
     return web.Response(body=payload, content_type="text/xml", charset="utf-8")

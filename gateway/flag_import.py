@@ -50,7 +50,6 @@ FLAG_WORDS = {
     "non_disclosure": (False, True),
     "不開示該当": (False, True),
 }
-MAX_ERRORS_SHOWN = 50
 
 
 class ImportRefused(ValueError):

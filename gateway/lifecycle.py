@@ -1,8 +1,12 @@
 """A query's life as one state machine: received → provided | held → released | refused.
 
+An answer is not the end: when it is asked for again, the store checks it against the flag and
+the directory as they are then (gateway.recheck), and a provided or released query whose facts
+changed goes back to staff (→ held), its answer withheld.
+
 The store enforces these moves atomically (its Lua scripts check the current state before they
-write); this table is the one place that says which moves exist, and the store's tests check the
-scripts against it.
+write); this table is the one place that says which moves exist, and tests/test_recheck.py runs
+every script from every state and checks that the moves they make are exactly these.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from gateway.model import QueryState
 
 TRANSITIONS: dict[QueryState, frozenset[QueryState]] = {
     QueryState.RECEIVED: frozenset({QueryState.PROVIDED, QueryState.HELD}),
-    QueryState.PROVIDED: frozenset(),
+    QueryState.PROVIDED: frozenset({QueryState.HELD}),  # flagged since (lua/result.lua)
     QueryState.HELD: frozenset({QueryState.RELEASED, QueryState.REFUSED}),
-    QueryState.RELEASED: frozenset(),
+    QueryState.RELEASED: frozenset({QueryState.HELD}),  # the flag changed since the release
     QueryState.REFUSED: frozenset(),
 }
 

@@ -4,11 +4,16 @@ The main listener (--host/--port) serves every service that has no listener of i
 citizen portal, the staff console and the operator's endpoints can each be moved to a separate
 address (--portal-listen, --staff-listen, --ops-listen) with their own TLS settings. A request
 for a service on a listener that does not serve it is answered 404, as if the path did not exist.
+
+The operator's /readyz and /metrics (counters by hold reason and portal outcome, the store's and
+the upstream's state) must tell a requester or the portal nothing: without an ops listener of
+their own they are served only to peers on loopback (`ops_guard`), and 404 to anyone else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,6 +54,42 @@ def listener_guard(listeners: list[Listener]) -> Middleware:
             request.path == LIVENESS or service_of(request.path) in listener.services
         ):
             raise web.HTTPNotFound()
+        return await handler(request)
+
+    return guard
+
+
+def peer_is_loopback(peername: object) -> bool:
+    """Whether a socket's peer (`get_extra_info("peername")`) is a loopback address. An IPv4
+    peer on a dual-stack socket (::ffff:127.0.0.1) is; a name, a Unix socket or nothing is not."""
+    if not isinstance(peername, tuple) or not peername or not isinstance(peername[0], str):
+        return False
+    try:
+        ip = ipaddress.ip_address(peername[0])
+    except ValueError:
+        return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
+
+
+def ops_guard(settings: Settings) -> Middleware:
+    """Middleware: /readyz and /metrics on the ops listener (whoever reaches it: its address and
+    TLS decide who may), otherwise to loopback peers only. The peer is the socket's, never a
+    forwarded header; a reverse proxy on the same host would be loopback, so behind one the
+    operator gives the ops endpoints a listener of their own."""
+    ops_ports = {
+        listener.port for listener in settings.listeners() if listener.services == ("ops",)
+    }
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != LIVENESS and service_of(request.path) == "ops":
+            transport = request.transport
+            sockname = transport.get_extra_info("sockname") if transport else None
+            on_ops_listener = bool(sockname) and sockname[1] in ops_ports
+            peer = transport.get_extra_info("peername") if transport else None
+            if not on_ops_listener and not peer_is_loopback(peer):
+                raise web.HTTPNotFound()
         return await handler(request)
 
     return guard

@@ -10,9 +10,10 @@ class QueryState(StrEnum):
     """Where a query is in its life; the allowed moves live in `gateway.lifecycle`."""
 
     RECEIVED = "received"  # admitted, the upstream is being asked (automatic path)
-    PROVIDED = "provided"  # answered automatically
+    PROVIDED = "provided"  # answered automatically (held again if the person is flagged since)
     HELD = "held"  # waiting for staff (自動応答不可)
-    RELEASED = "released"  # answered by staff with a handling notice (取扱注意)
+    RELEASED = "released"  # answered by staff with a handling notice (取扱注意); held again
+    # if the flag changed since
     REFUSED = "refused"  # refused by staff
 
 
@@ -26,6 +27,10 @@ class HoldReason(StrEnum):
     # held for review (quarantine) until staff confirm: a directory import moved the subject code
     # to another person (while the query waited for the upstream, too)
     SUBJECT_REMAPPED = "subject_remapped"
+    # an answer given (automatically, or by staff) is asked for again after the person was
+    # flagged, or after the subject came to resolve to another person or no one (gateway.recheck)
+    FLAGGED_AFTER_ANSWER = "flagged_after_answer"
+    SUBJECT_CHANGED_AFTER_ANSWER = "subject_changed_after_answer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,9 @@ class FlagState:
 
 @dataclass(frozen=True, slots=True)
 class SubmitQuery:
-    """One 照会依頼 as it arrived, after schema validation."""
+    """One 照会依頼 as validated at the edge, built once (soap.messages.read_submit_query): the
+    decision, the idempotency key, the stored request, the provision record and the request the
+    upstream receives are all made from this one value."""
 
     processing_number: str
     requester_org_code: str
@@ -66,6 +73,15 @@ class SubmitQuery:
             "period_from": self.period_from,
             "period_to": self.period_to,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PortalRequest:
+    """One citizen-portal view (自己情報表示 / 情報提供等記録表示) as validated: whose, and which
+    item (GetSelfInformation only; "" for every item)."""
+
+    subject_code: str
+    item_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

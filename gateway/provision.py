@@ -48,10 +48,11 @@ class ProvisionService:
         )
         return False
 
-    async def submit(
-        self, q: SubmitQuery, raw: bytes, certified_org: str | None = None
-    ) -> QueryResult:
-        """One 照会依頼. `certified_org`: the requester its client certificate names (see tls.py)."""
+    async def submit(self, q: SubmitQuery, certified_org: str | None = None) -> QueryResult:
+        """One 照会依頼. `certified_org`: the requester its client certificate names (see tls.py).
+
+        `q` is all there is of the request: the upstream receives a request built from it, so what
+        was decided on is what is asked (never the requester's bytes, which stop at the edge)."""
         if not await self._certified(
             q.requester_org_code, certified_org, q.processing_number, "SubmitQuery"
         ):
@@ -79,10 +80,17 @@ class ProvisionService:
             return self._held(q, decision.reason)
 
         try:
-            answer = await self.upstream.submit(raw, idempotency_key=admission.query_id)
-        except UpstreamUnavailable:
+            answer = await self.upstream.submit(q, idempotency_key=admission.query_id)
+        except Exception as exc:
+            # Whatever went wrong with the upstream (Upstream raises UpstreamUnavailable for every
+            # failure it knows; anything else is a failure too), the reservation is given back so
+            # that the requester may send the same query again, as the contract says: a query
+            # left RECEIVED would answer PENDING for good and be held as `interrupted`.
             await self.queries.abandon(q, admission.query_id, "upstream_unavailable")
-            raise
+            if isinstance(exc, UpstreamUnavailable):
+                raise
+            log.exception("the upstream call failed unexpectedly")
+            raise UpstreamUnavailable("the upstream call failed") from None
         relay = await self.queries.complete(
             admission.query_id, subject_keys, subject_keys[0], answer
         )

@@ -1,40 +1,96 @@
-"""The manual queue's two staff actions: release with a handling notice (取扱注意), or refuse.
+"""The manual queue's two staff actions: release with a handling notice (取扱注意), or refuse;
+and what staff are shown of a held query's subject before they decide.
 
 Shared by the operator's command line and the staff console, so both go the same way: the release
 takes a lock (only one release at a time), asks the upstream at that moment with the query's id as
 idempotency key, and only then makes the one atomic move HELD → RELEASED. If the upstream cannot
 answer, the lock is given back and nothing changes.
+
+A held query is judged on what its subject resolves to now (a query held as "subject unknown"
+may since have become a flagged person): `subject_now` re-resolves it through the directory, and a
+release carries the token of what was shown (`seen`); the store refuses it if that changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gateway import metrics
 from gateway.model import HeldQuery
-from gateway.soap.messages import submit_query_envelope
+from gateway.recheck import SubjectNow
+from gateway.store.flags import FlagRecord, FlagStore
 from gateway.store.queries import QueryStore
 from gateway.upstream import Upstream, UpstreamUnavailable
 
 
+def holding_departments(record: FlagRecord) -> tuple[str, ...]:
+    """The holding departments (保有課) that hold this person's flag, as staff are shown them.
+    Today every department that has set it; per-department holds replace this here, only here."""
+    return tuple(record.set_by_departments)
+
+
 class ManualQueue:
-    def __init__(self, queries: QueryStore, upstream: Upstream | None, lock_seconds: float) -> None:
+    def __init__(
+        self,
+        queries: QueryStore,
+        flags: FlagStore,
+        upstream: Upstream | None,
+        lock_seconds: float,
+    ) -> None:
         self.queries = queries
+        self.flags = flags
         self.upstream = upstream
         self.lock_ms = int(lock_seconds * 1000)
 
-    async def release(self, query_id: str, notice: str, actor: str) -> HeldQuery:
+    async def subjects_now(self, held: Sequence[HeldQuery]) -> list[SubjectNow]:
+        """Each query's subject as the directory and the flags say now."""
+        persons = await self.queries.persons_now([h.subject_key for h in held])
+        known = [p for p in persons if p]
+        records = dict(zip(known, await self.flags.get_many(known), strict=True))
+        out = []
+        for person in persons:
+            record = records.get(person) if person else None
+            if record is None:
+                out.append(SubjectNow(person, None))
+                continue
+            out.append(
+                SubjectNow(
+                    person,
+                    record.state,
+                    record.version,
+                    holding_departments(record),
+                    record.department,
+                    record.business,
+                )
+            )
+        return out
+
+    async def subject_now(self, held: HeldQuery) -> SubjectNow:
+        [now] = await self.subjects_now([held])
+        return now
+
+    async def release(
+        self, query_id: str, notice: str, actor: str, seen: str | None = None
+    ) -> HeldQuery:
+        """Release with the notice. `seen`: the token (SubjectNow.seen) of the subject's facts the
+        approver was shown; None on the operator's command, which judges on the facts as they are
+        when the release begins. Either way, if they change before the release is made (a flag set
+        while the upstream answers), nothing is released (FactsChanged)."""
         if not notice.strip():
             raise ValueError("a release needs a handling notice (取扱注意)")
         if self.upstream is None:
             raise UpstreamUnavailable("no upstream URL is configured")
-        token, request, subject_key = await self.queries.begin_release(query_id, self.lock_ms)
+        token, request, subject_key, judged_on = await self.queries.begin_release(
+            query_id, self.lock_ms, seen or ""
+        )
         try:
-            answer = await self.upstream.submit(
-                submit_query_envelope(request), idempotency_key=query_id
-            )
+            answer = await self.upstream.submit(request, idempotency_key=query_id)
         except BaseException:
             await self.queries.abort_release(query_id, token)
             raise
-        await self.queries.finish_release(query_id, token, subject_key, answer, notice, actor)
+        await self.queries.finish_release(
+            query_id, token, subject_key, answer, notice, actor, judged_on
+        )
         metrics.STAFF_ACTIONS.labels("release").inc()
         held = await self.queries.get(query_id)
         assert held is not None

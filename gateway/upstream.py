@@ -1,26 +1,49 @@
-"""Forwarding to the information-provision endpoint (the store of 副本) behind the gateway."""
+"""Forwarding to the information-provision endpoint (the store of 副本) behind the gateway.
+
+What it sends is built here from domain values (a SubmitQuery, a PortalRequest): this client has
+no way to pass on bytes it was given.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import aiohttp
 
-from gateway.model import Field, UpstreamAnswer
+from gateway.model import Field, PortalRequest, SubmitQuery, UpstreamAnswer
 from gateway.soap import PORTAL_NS, PROVISION_NS
 from gateway.soap.faults import ErrorCode, SoapFault
 from gateway.soap.messages import (
     read_upstream_answer,
     read_upstream_self_information,
     self_information_request_envelope,
+    submit_query_envelope,
 )
 
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 class UpstreamUnavailable(SoapFault):
+    """The upstream gave no usable answer: unreachable, too slow, an HTTP error, a SOAP fault, or
+    anything that is not the answer asked for. The one error this client raises."""
+
     def __init__(self, detail: str = "") -> None:
         super().__init__(ErrorCode.UPSTREAM_UNAVAILABLE, detail)
+
+
+T = TypeVar("T")
+
+
+def _usable(read: Callable[[bytes], T], payload: bytes) -> T:
+    """The answer read from `payload`, or UpstreamUnavailable (a fault, garbage, another answer)."""
+    try:
+        return read(payload)
+    except UpstreamUnavailable:
+        raise
+    except SoapFault as fault:
+        raise UpstreamUnavailable(fault.detail or "the upstream gave no usable answer") from None
 
 
 class Upstream:
@@ -57,20 +80,21 @@ class Upstream:
             if self._observe:
                 self._observe(time.perf_counter() - started)
 
-    async def submit(self, body: bytes, idempotency_key: str) -> UpstreamAnswer:
-        """Forward a SubmitQuery as it arrived and read the upstream's answer."""
-        payload = await self._post(body, f"{PROVISION_NS}/SubmitQuery", idempotency_key)
-        return read_upstream_answer(payload)
-
-    async def self_information(
-        self, subject_code: str, item_code: str = ""
-    ) -> tuple[Field, ...] | None:
+    async def submit(self, q: SubmitQuery, idempotency_key: str) -> UpstreamAnswer:
+        """Ask the upstream the 照会依頼 `q` (a request built from its values) and read the answer."""
         payload = await self._post(
-            self_information_request_envelope(subject_code, item_code),
+            submit_query_envelope(q), f"{PROVISION_NS}/SubmitQuery", idempotency_key
+        )
+        return _usable(read_upstream_answer, payload)
+
+    async def self_information(self, view: PortalRequest) -> tuple[Field, ...] | None:
+        """The person's own data (自己情報), or None when the upstream has none."""
+        payload = await self._post(
+            self_information_request_envelope(view.subject_code, view.item_code),
             f"{PORTAL_NS}/GetSelfInformation",
             None,
         )
-        return read_upstream_self_information(payload)
+        return _usable(read_upstream_self_information, payload)
 
     async def reachable(self, within: float = 2.0) -> bool:
         """Any HTTP response at all within `within` seconds (for /readyz)."""

@@ -100,7 +100,10 @@ class Running:
         )
 
     async def events(self, kind_prefix: str = "") -> list[dict[str, object]]:
-        return [e.as_json() for e in await self.gw.events.read() if e.kind.startswith(kind_prefix)]
+        """Every event of the log whose kind starts so (all of them: read page by page)."""
+        return [
+            e.as_json() async for e in self.gw.events.iterate() if e.kind.startswith(kind_prefix)
+        ]
 
 
 async def start_running(

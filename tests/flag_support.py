@@ -36,6 +36,13 @@ async def flag(
     )
 
 
+async def by_tax_department(gw: Gateway, person: Resident) -> FlagRecord:
+    """A second holding department (税務課) flags the person too, ex officio."""
+    return await flag(
+        gw, person, department="税務課", business="特別区民税・都民税", basis="ex-officio"
+    )
+
+
 async def all_values(gw: Gateway) -> bytes:
     """Every key and value in the store, as one blob (to look for plaintext that must not be)."""
     client = gw.redis.client

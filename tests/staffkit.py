@@ -176,6 +176,14 @@ async def staff_for(running: Running) -> AsyncIterator[Staff]:
         await s.close()
 
 
+async def seen_of(client: StaffClient, qid: str) -> str:
+    """What a release or confirmation of an item carries: the token of its subject's facts as the
+    item's screen and GET /api/v1/held/{id} show them (read from the API: it unseals no name)."""
+    status, detail = await client.api("GET", f"/api/v1/held/{qid}")
+    assert status == 200, detail
+    return detail["seen"]
+
+
 async def held_query(running: Running, pn: str, index: int = 0) -> str:
     """A query about a flagged resident, held for staff; its id."""
     person = running.residents[index]

@@ -100,9 +100,13 @@ def test_lifecycle_moves() -> None:
     check_move(QueryState.RECEIVED, QueryState.HELD)
     check_move(QueryState.HELD, QueryState.RELEASED)
     check_move(QueryState.HELD, QueryState.REFUSED)
+    # an answer asked for again after the person was flagged goes back to staff
+    check_move(QueryState.PROVIDED, QueryState.HELD)
+    check_move(QueryState.RELEASED, QueryState.HELD)
     for bad in [
         (QueryState.HELD, QueryState.PROVIDED),
-        (QueryState.PROVIDED, QueryState.HELD),
+        (QueryState.PROVIDED, QueryState.RELEASED),
+        (QueryState.REFUSED, QueryState.HELD),
         (QueryState.RELEASED, QueryState.REFUSED),
         (QueryState.REFUSED, QueryState.RELEASED),
         (QueryState.RECEIVED, QueryState.RELEASED),
@@ -114,11 +118,8 @@ def test_lifecycle_moves() -> None:
 
 
 def test_final_states_and_what_the_requester_sees() -> None:
-    assert {s for s in QueryState if is_final(s)} == {
-        QueryState.PROVIDED,
-        QueryState.RELEASED,
-        QueryState.REFUSED,
-    }
+    # a refusal gives nothing out, so nothing about it can change; an answer can be withheld
+    assert {s for s in QueryState if is_final(s)} == {QueryState.REFUSED}
     assert requester_status(QueryState.HELD) == "PENDING"
     assert requester_status(QueryState.RECEIVED) == "PENDING"
     assert requester_status(QueryState.RELEASED) == "PROVIDED"

@@ -261,7 +261,8 @@ def test_concurrent_import_processes_cannot_both_write(
         )
         for f in files
     ]  # fmt: skip
-    results = [(p.wait(120), *p.communicate()) for p in procs]
+    outputs = [p.communicate(timeout=120) for p in procs]  # (read as they run: 3,000 lines)
+    results = [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 1], results
     loser = next(err for code, _, err in results if code == 1)

@@ -250,8 +250,7 @@ async def test_master_killed_under_traffic_fails_closed_and_loses_nothing_acknow
                 assert s.pn in {r.processing_number for r in records}, s
         # 5. every acknowledged hold is still held
         held = {
-            (h.requester_org_code, h.processing_number)
-            for h in await operator.queries.list_held(limit=100000)
+            (h.requester_org_code, h.processing_number) for h in await operator.queries.list_held()
         }
         for s in run.sent:
             if s.status == "PENDING":

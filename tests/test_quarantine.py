@@ -191,26 +191,32 @@ async def test_a_person_under_review_is_held_under_any_of_its_codes(running: Run
 
 
 async def test_the_portal_shows_nothing_for_a_subject_under_review(running: Running) -> None:
-    """GetSelfInformation on a remapped, unconfirmed code answers as for an unknown code, byte
-    for byte (the abuser at the portal with the victim's card sees nothing)."""
+    """Both portal views of a remapped, unconfirmed code answer as for an unknown code, byte for
+    byte (the abuser at the portal with the victim's card sees nothing), and are recorded as
+    blocked with the review's reason."""
     a, b = running.residents[9], running.residents[10]
 
-    async def view(code: str) -> bytes:
+    async def view(operation: str, code: str) -> bytes:
         async with running.session.post(
             running.url + "/soap/portal",
-            data=portal_xml("GetSelfInformation", code),
+            data=portal_xml(operation, code),
             headers={"Content-Type": "text/xml; charset=utf-8"},
         ) as resp:
             return await resp.read()
 
-    before = await view(a.subject_code)
-    assert a.fields[0].value.encode() in before
+    assert (await running.submit(Query("V-1", a.subject_code))).status == "PROVIDED"
+    assert a.fields[0].value.encode() in await view("GetSelfInformation", a.subject_code)
+    assert b"V-1" in await view("GetProvisionRecords", a.subject_code)
     review_id = await _remap(running, b.atena_number, a.subject_code)
-    assert await view(a.subject_code) == await view("NOTINDIRECTORY7")
+    for operation in ("GetSelfInformation", "GetProvisionRecords"):
+        assert await view(operation, a.subject_code) == await view(operation, "NOTINDIRECTORY7")
+    [blocked] = await events_of(running.gw, "security.portal_blocked")
+    [filtered] = await events_of(running.gw, "security.portal_filtered")
+    assert blocked["reason"] == filtered["reason"] == "subject_remapped"
     await Quarantines(QuarantineStore(running.gw.redis, running.gw.keyring)).confirm(
         review_id, "staff:appr-one", "確認済"
     )
-    assert a.fields[0].value.encode() in await view(a.subject_code)
+    assert a.fields[0].value.encode() in await view("GetSelfInformation", a.subject_code)
 
 
 # -- the rule that runs is the rule you read ----------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.settings import Settings
 from tests.conftest import Running
-from tests.staffkit import Staff, held_query, staff_for, title_of
+from tests.staffkit import Staff, held_query, seen_of, staff_for, title_of
 from tests.test_staff_sessions import _all_values
 
 
@@ -66,8 +66,9 @@ async def test_console_flows_leave_no_personal_data_in_urls_titles_logs_or_the_s
         assert person.name in html  # shown in the body, to approvers, on this screen
         titles.append(title_of(html))
     notice = f"取扱注意：{person.name}様の住所は開示しないこと"
-    await one.submit(f"/staff/queue/{qid}/release", {"notice": notice})
-    status, html = await two.submit(f"/staff/queue/{qid}/confirm", {})
+    seen = await seen_of(one, qid)
+    await one.submit(f"/staff/queue/{qid}/release", {"notice": notice, "seen": seen})
+    status, html = await two.submit(f"/staff/queue/{qid}/confirm", {"seen": seen})
     titles.append(title_of(html))
     assert (await running.result("P-1")).handling_notice == notice
     # an auditor reviews the hold with a comment naming the person, and exports

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.settings import Settings
 from tests.conftest import Running
-from tests.staffkit import NOTICE, Staff, flash_of, held_query, staff_for, title_of
+from tests.staffkit import NOTICE, Staff, flash_of, held_query, seen_of, staff_for, title_of
 from tests.support import OTHER_REQUESTER, Query
 
 
@@ -34,8 +34,9 @@ async def test_queue_lists_held_queries_oldest_first_with_what_is_needed(
     )
     await running.submit(Query("Q-clear", running.residents[9].subject_code))  # answered
     appr = await staff.client("approver")
-    status, items = await appr.api("GET", "/api/v1/held")
-    assert status == 200
+    status, page = await appr.api("GET", "/api/v1/held")
+    assert status == 200 and (page["total"], page["start"], page["next"]) == (2, 0, None)
+    items = page["items"]
     assert [i["processing_number"] for i in items] == ["Q-old", "Q-new"]
     old, new = items
     assert old["id"] == first and old["requester_name"] == "見本市 子ども家庭課"
@@ -76,7 +77,10 @@ async def test_release_from_the_console_turns_get_query_result_provided(
 ) -> None:
     qid = await held_query(running, "Q-2", 0)
     appr = await staff.client("approver")
-    status, html = await appr.submit(f"/staff/queue/{qid}/release", {"notice": NOTICE})
+    seen = await seen_of(appr, qid)
+    status, html = await appr.submit(
+        f"/staff/queue/{qid}/release", {"notice": NOTICE, "seen": seen}
+    )
     assert status == 200 and qid in flash_of(html)
     got = await running.result("Q-2")
     assert got.status == "PROVIDED" and got.handling_notice == NOTICE
@@ -96,7 +100,9 @@ async def test_refuse_from_the_api_answers_refused_by_staff(running: Running, st
     got = await running.result("Q-3")
     assert (got.status, got.refusal_code) == ("REFUSED", "REFUSED_BY_STAFF")
     assert running.upstream.calls == []
-    status, out = await appr.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE})
+    status, out = await appr.api(
+        "POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE, "seen": "0" * 40}
+    )
     assert (status, out["error"]) == (409, "not_held")
 
 
@@ -114,11 +120,12 @@ async def test_when_the_upstream_fails_the_item_stays_held(running: Running, sta
     qid = await held_query(running, "Q-5", 0)
     appr = await staff.client("approver")
     running.upstream.fail = True
-    status, out = await appr.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE})
+    release = {"notice": NOTICE, "seen": await seen_of(appr, qid)}
+    status, out = await appr.api("POST", f"/api/v1/held/{qid}/release", release)
     assert (status, out["error"]) == (502, "upstream")
     assert (await running.result("Q-5")).status == "PENDING"
     running.upstream.fail = False
-    assert (await appr.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE}))[0] == 200
+    assert (await appr.api("POST", f"/api/v1/held/{qid}/release", release))[0] == 200
     assert (await running.result("Q-5")).status == "PROVIDED"
 
 
@@ -129,7 +136,8 @@ async def test_a_claim_keeps_others_off_the_item(running: Running, staff: Staff)
     assert (await one.api("POST", f"/api/v1/held/{qid}/claim"))[0] == 200
     status, out = await two.api("POST", f"/api/v1/held/{qid}/claim")
     assert (status, out["error"], out["who"]) == (409, "taken", "appr-one")
-    status, out = await two.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE})
+    release = {"notice": NOTICE, "seen": await seen_of(two, qid)}
+    status, out = await two.api("POST", f"/api/v1/held/{qid}/release", release)
     assert (status, out["error"]) == (409, "taken")
     status, out = await two.api("POST", f"/api/v1/held/{qid}/refuse", {"reason": "x"})
     assert (status, out["error"]) == (409, "taken")
@@ -201,9 +209,10 @@ class TestAgeLimit:
     ) -> None:
         appr = await staff.client("approver")
         qid = await held_query(running, "Q-9", 0)
-        assert not (await appr.api("GET", "/api/v1/held"))[1][0]["overdue"]
+        assert not (await appr.api("GET", "/api/v1/held"))[1]["items"][0]["overdue"]
         await asyncio.sleep(3.3)
-        status, items = await appr.api("GET", "/api/v1/held")
+        status, page = await appr.api("GET", "/api/v1/held")
+        items = page["items"]
         assert status == 200 and items[0]["overdue"] and items[0]["state"] == "held"
         _status, html = await appr.page("/staff/queue")
         assert f'<tr class="overdue" data-query="{qid}">' in html
@@ -227,23 +236,28 @@ class TestFourEyes:
         qid = await held_query(running, "Q-10", 0)
         one = await staff.client("approver")
         two = await staff.client("approver2")
-        status, out = await one.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE})
+        seen = {"seen": await seen_of(one, qid)}
+        status, out = await one.api(
+            "POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE, **seen}
+        )
         assert (status, out["outcome"], out["state"]) == (200, "proposed", "held")
         assert (await running.result("Q-10")).status == "PENDING"
         # the proposer cannot confirm: refused, and recorded as a security event
-        status, out = await one.api("POST", f"/api/v1/held/{qid}/confirm")
+        status, out = await one.api("POST", f"/api/v1/held/{qid}/confirm", seen)
         assert (status, out["error"]) == (403, "same_person")
         assert [e["actor"] for e in await running.events("security.self_approval")] == [
             "staff:appr-one"
         ]
         assert (await running.result("Q-10")).status == "PENDING"
         # a second proposal by someone else is refused: there is one proposal at a time
-        status, out = await two.api("POST", f"/api/v1/held/{qid}/release", {"notice": "別文"})
+        status, out = await two.api(
+            "POST", f"/api/v1/held/{qid}/release", {"notice": "別文", **seen}
+        )
         assert (status, out["error"]) == (409, "proposed")
         # the second approver sees the proposed notice and confirms
         status, html = await two.page(f"/staff/queue/{qid}")
         assert NOTICE in html and "/confirm" in html
-        status, out = await two.api("POST", f"/api/v1/held/{qid}/confirm")
+        status, out = await two.api("POST", f"/api/v1/held/{qid}/confirm", seen)
         assert (status, out["outcome"]) == (200, "released")
         got = await running.result("Q-10")
         assert got.status == "PROVIDED" and got.handling_notice == NOTICE
@@ -258,11 +272,12 @@ class TestFourEyes:
         qid = await held_query(running, "Q-11", 0)
         one = await staff.client("approver")
         two = await staff.client("approver2")
-        await one.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE})
+        seen = {"seen": await seen_of(one, qid)}
+        await one.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE, **seen})
         status, out = await two.api("POST", f"/api/v1/held/{qid}/withdraw")
         assert (status, out["error"]) == (409, "not_yours")
         assert (await one.api("POST", f"/api/v1/held/{qid}/withdraw"))[0] == 200
-        status, out = await two.api("POST", f"/api/v1/held/{qid}/confirm")
+        status, out = await two.api("POST", f"/api/v1/held/{qid}/confirm", seen)
         assert (status, out["error"]) == (409, "no_proposal")
         assert (await running.result("Q-11")).status == "PENDING"
 
@@ -272,11 +287,12 @@ class TestFourEyes:
         qid = await held_query(running, "Q-12", 0)
         one = await staff.client("approver")
         two = await staff.client("approver2")
-        await one.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE})
+        seen = {"seen": await seen_of(one, qid)}
+        await one.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE, **seen})
         running.upstream.fail = True
-        assert (await two.api("POST", f"/api/v1/held/{qid}/confirm"))[0] == 502
+        assert (await two.api("POST", f"/api/v1/held/{qid}/confirm", seen))[0] == 502
         running.upstream.fail = False
-        assert (await two.api("POST", f"/api/v1/held/{qid}/confirm"))[0] == 200
+        assert (await two.api("POST", f"/api/v1/held/{qid}/confirm", seen))[0] == 200
         assert (await running.result("Q-12")).status == "PROVIDED"
 
 

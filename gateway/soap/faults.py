@@ -13,6 +13,8 @@ class ErrorCode(StrEnum):
     MALFORMED_XML = "MALFORMED_XML"
     FORBIDDEN_XML = "FORBIDDEN_XML"  # DTD, entity declarations, external references
     NOT_UTF8 = "NOT_UTF8"
+    ENCODING_MISMATCH = "ENCODING_MISMATCH"  # a UTF-8 byte-order mark, another declared encoding
+    HEADER_NOT_ALLOWED = "HEADER_NOT_ALLOWED"  # a soap:Header that carries anything
     NOT_SOAP = "NOT_SOAP"
     SCHEMA_INVALID = "SCHEMA_INVALID"
     UNKNOWN_OPERATION = "UNKNOWN_OPERATION"
@@ -31,6 +33,8 @@ _MESSAGES = {
     ErrorCode.MALFORMED_XML: "The request is not well-formed XML.",
     ErrorCode.FORBIDDEN_XML: "Document type declarations and entities are not accepted.",
     ErrorCode.NOT_UTF8: "The request must be encoded in UTF-8.",
+    ErrorCode.ENCODING_MISMATCH: "The byte-order mark and the declared encoding disagree.",
+    ErrorCode.HEADER_NOT_ALLOWED: "The request may not carry SOAP header entries.",
     ErrorCode.NOT_SOAP: "The request is not a SOAP 1.1 envelope with one body element.",
     ErrorCode.SCHEMA_INVALID: "The request does not conform to the service schema.",
     ErrorCode.UNKNOWN_OPERATION: "The body element names no operation of this service.",

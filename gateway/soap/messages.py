@@ -10,10 +10,17 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from gateway.model import Field, ProvisionRecord, QueryResult, SubmitQuery, UpstreamAnswer
+from gateway.model import (
+    Field,
+    PortalRequest,
+    ProvisionRecord,
+    QueryResult,
+    SubmitQuery,
+    UpstreamAnswer,
+)
 from gateway.soap import PORTAL_NS, PROVISION_NS, SOAP_ENV
 from gateway.soap.faults import ErrorCode, SoapFault
-from gateway.soap.parse import BodyElement, body_element, parse_xml
+from gateway.soap.parse import BodyElement, body_element, parse_xml, plain_value
 
 _HEAD = (
     f"<?xml version='1.0' encoding='utf-8'?>\n<soap:Envelope xmlns:soap=\"{SOAP_ENV}\"><soap:Body>"
@@ -27,7 +34,13 @@ def _el(name: str, text: str) -> str:
 
 # -- provision.wsdl ---------------------------------------------------------------------------
 def read_submit_query(body: BodyElement) -> SubmitQuery:
-    t = body.texts().get  # one pass over the children, not one search per field
+    """The validated request as the one value the decision, the idempotency key, the stored
+    request, the provision record and the upstream's request are all made from."""
+    texts = body.texts()  # one pass over the children, not one search per field
+
+    def t(name: str, default: str) -> str:
+        return plain_value(texts.get(name, default))
+
     return SubmitQuery(
         processing_number=t("processingNumber", ""),
         requester_org_code=t("requesterOrgCode", ""),
@@ -37,7 +50,7 @@ def read_submit_query(body: BodyElement) -> SubmitQuery:
         procedure_code=t("procedureCode", ""),
         item_code=t("itemCode", ""),
         subject_code=t("subjectCode", ""),
-        requester_non_disclosure=t("requesterNonDisclosure", "").strip() == "1",
+        requester_non_disclosure=t("requesterNonDisclosure", "") == "1",
         period_from=t("periodFrom", ""),
         period_to=t("periodTo", ""),
         requested_at=t("requestedAt", ""),
@@ -45,7 +58,8 @@ def read_submit_query(body: BodyElement) -> SubmitQuery:
 
 
 def submit_query_envelope(q: SubmitQuery) -> bytes:
-    """The SubmitQuery request the gateway sends upstream when staff release a held query."""
+    """The SubmitQuery request the gateway sends upstream, automatically or when staff release a
+    held query: built from the validated values alone, never from the requester's bytes."""
     parts = [
         _el("processingNumber", q.processing_number),
         _el("requesterOrgCode", q.requester_org_code),
@@ -92,7 +106,7 @@ def query_result_envelope(result: QueryResult, operation: str) -> bytes:
 def read_upstream_answer(payload: bytes) -> UpstreamAnswer:
     """What the upstream said to a SubmitQuery; a fault or anything unexpected raises."""
     try:
-        body = body_element(parse_xml(payload))
+        body = body_element(parse_xml(payload), header_entries=True)
     except SoapFault:
         raise SoapFault(
             ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer"
@@ -132,6 +146,14 @@ def _fields(container: etree._Element | None, ns: str) -> tuple[Field, ...]:
 
 
 # -- portal.wsdl ------------------------------------------------------------------------------
+def read_portal_request(body: BodyElement) -> PortalRequest:
+    """GetSelfInformation or GetProvisionRecords, validated, as the values the portal acts on."""
+    return PortalRequest(
+        subject_code=plain_value(body.text_of("subjectCode")),
+        item_code=plain_value(body.text_of("itemCode")),
+    )
+
+
 def self_information_envelope(fields: tuple[Field, ...] | None) -> bytes:
     """AVAILABLE with fields, or UNAVAILABLE: the one form for "blocked" and "no data" alike."""
     if fields:
@@ -167,7 +189,7 @@ def provision_records_envelope(records: list[ProvisionRecord]) -> bytes:
 
 
 def self_information_request_envelope(subject_code: str, item_code: str = "") -> bytes:
-    """GetSelfInformation as the gateway asks the upstream for it."""
+    """GetSelfInformation as the gateway asks the upstream for it: from the validated values."""
     inner = _el("subjectCode", subject_code) + (_el("itemCode", item_code) if item_code else "")
     return (
         f'{_HEAD}<t:GetSelfInformationRequest xmlns:t="{PORTAL_NS}">{inner}'
@@ -178,7 +200,7 @@ def self_information_request_envelope(subject_code: str, item_code: str = "") ->
 def read_upstream_self_information(payload: bytes) -> tuple[Field, ...] | None:
     """Fields of an upstream GetSelfInformationResponse; None when it says UNAVAILABLE."""
     try:
-        body = body_element(parse_xml(payload))
+        body = body_element(parse_xml(payload), header_entries=True)
     except SoapFault:
         raise SoapFault(
             ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -23,9 +24,10 @@ from gateway.staff.access import (
     session_of,
     set_session_cookie,
 )
-from gateway.staff.approvals import ApprovalError
+from gateway.staff.approvals import PAGE_SIZE, ApprovalError
 from gateway.staff.auditing import EventFilter, FilterError
 from gateway.staff.console import console
+from gateway.store.queries import MAX_PAGE
 from gateway.store.scripts import now
 
 
@@ -126,8 +128,26 @@ async def session_delete(request: web.Request) -> web.Response:
 
 # -- held queries (approvers) -----------------------------------------------------------------
 async def held_list(request: web.Request) -> web.Response:
-    items = await console(request).approvals.queue()
-    return web.json_response([it.as_json() for it in items])
+    """The queue a page at a time: `total`, `start` (how many come before), `items`, and `next`,
+    the URL of the following page (null on the last). ?limit=1..1000 (default 100)."""
+    raw_limit = request.query.get("limit", str(PAGE_SIZE))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        return json_error("bad_page", 400)
+    limit = int(raw_limit)
+    try:
+        found = await console(request).approvals.queue(request.query.get("after", ""), limit)
+    except ApprovalError as exc:
+        return json_error(exc.code, exc.status)
+    nxt = f"/api/v1/held?{urlencode({'after': found.next, 'limit': limit})}" if found.next else None
+    return web.json_response(
+        {
+            "total": found.total,
+            "start": found.start,
+            "count": len(found.items),
+            "items": [it.as_json() for it in found.items],
+            "next": nxt,
+        }
+    )
 
 
 async def held_get(request: web.Request) -> web.Response:
@@ -141,6 +161,7 @@ async def held_get(request: web.Request) -> web.Response:
         return json_error(exc.code, exc.status, **exc.params)
     out = item.as_json()
     out["person_known"] = item.person_known
+    out["seen"] = item.subject.seen  # what a release or confirmation of this view carries
     out["flags_now"] = (
         {
             "auto_response_disabled": item.flags_now.auto_response_disabled,
@@ -165,9 +186,11 @@ async def _held_action(request: web.Request, action: str) -> web.Response:
             await c.approvals.unclaim(qid, viewer)
             outcome = "unclaimed"
         elif action == "release":
-            outcome = await c.approvals.release(qid, viewer, text_field(data, "notice"))
+            outcome = await c.approvals.release(
+                qid, viewer, text_field(data, "notice"), text_field(data, "seen", 64)
+            )
         elif action == "confirm":
-            await c.approvals.confirm(qid, viewer)
+            await c.approvals.confirm(qid, viewer, text_field(data, "seen", 64))
             outcome = "released"
         elif action == "withdraw":
             await c.approvals.withdraw(qid, viewer)
@@ -209,15 +232,26 @@ async def held_refuse(request: web.Request) -> web.Response:
 
 # -- events (auditors) ------------------------------------------------------------------------
 async def events_list(request: web.Request) -> web.Response:
+    """A page of events, newest first: `total` match the filter, `start` newer ones come before
+    this page; `next` is the URL of the following (older) page, null on the last."""
     try:
         flt = EventFilter.parse(request.query)
+        found = await console(request).auditing.find(flt, before=request.query.get("before", ""))
     except FilterError as exc:
         return json_error(exc.code.removeprefix("err."), 400)
-    found = await console(request).auditing.find(flt)
+    nxt = (
+        f"/api/v1/events?{urlencode({**flt.as_query(), 'before': found.next})}"
+        if found.next
+        else None
+    )
     return web.json_response(
         {
             "filter": flt.as_query(),
+            "total": found.total,
+            "start": found.start,
+            "count": len(found.rows),
             "truncated": found.truncated,
+            "next": nxt,
             "events": [r.as_json() for r in found.rows],
         }
     )

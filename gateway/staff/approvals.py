@@ -7,15 +7,17 @@ Nothing here ever releases by itself: an item past the age limit is only highlig
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.context import Gateway
 from gateway.lifecycle import IllegalTransition
 from gateway.model import FlagState, HeldQuery, QueryState
+from gateway.recheck import SubjectNow, needs_flag_confirmation
 from gateway.soap.faults import SoapFault
 from gateway.store.claims import Claim, ClaimOutcome, ClaimStore, Proposal
-from gateway.store.queries import QueryBusy
+from gateway.store.queries import BadCursor, FactsChanged, QueryBusy
 from gateway.store.scripts import now
 from gateway.store.sessions import Session
 
@@ -23,6 +25,7 @@ from gateway.store.sessions import Session
 # who answer the query. Nobody sees it in a list, a URL, a title, a log or the JSON API.
 NAME_ENTITLED_ROLES = frozenset({"approver"})
 MAX_TEXT = 2000
+PAGE_SIZE = 100  # the queue's page; every page says the total and links the next
 
 
 class ApprovalError(Exception):
@@ -62,7 +65,7 @@ def _age_seconds(iso: str, now_ms: int) -> int:
 
 @dataclass
 class QueueItem:
-    """A held query as approvers see it. No personal data."""
+    """A held query as approvers see it, with its subject as it resolves now. No personal data."""
 
     held: HeldQuery
     requester_name: str
@@ -70,6 +73,16 @@ class QueueItem:
     overdue: bool
     claim: Claim | None
     proposal: Proposal | None
+    subject: SubjectNow
+
+    @property
+    def changed_since_hold(self) -> bool:
+        return self.subject.changed_since_hold(self.held.person_key)
+
+    @property
+    def needs_flag_confirmation(self) -> bool:
+        """Now a flagged person, and not held for that person's flag: look before releasing."""
+        return needs_flag_confirmation(self.held.reason, self.held.person_key, self.subject)
 
     def as_json(self) -> dict[str, object]:
         out = self.held.as_json()
@@ -83,13 +96,25 @@ class QueueItem:
                 if self.proposal
                 else None
             ),
+            subject_now=self.subject.as_json(self.held.person_key, self.held.reason),
         )
         return out
 
 
 @dataclass
+class QueuePage:
+    """One page of the queue: `start` items come before it, `total` wait in all."""
+
+    items: list[QueueItem]
+    total: int
+    start: int
+    next: str | None
+
+
+@dataclass
 class ItemDetail(QueueItem):
-    """One item on its own screen; the person's name only for entitled staff."""
+    """One item on its own screen; the person's name only for entitled staff. The person is the
+    one its subject resolves to now, which may be another than when it was held."""
 
     person_known: bool = False
     person_name: str | None = None
@@ -116,6 +141,7 @@ class Approvals:
         ids = [h.id for h in held]
         claims = await self.claims.holders(ids)
         proposals = await self.claims.proposals(ids)
+        subjects = await self.gw.queue.subjects_now(held)
         names: dict[str, str] = {}
         for org in {h.requester_org_code for h in held}:
             req = await self.gw.requesters.get(org)
@@ -123,7 +149,7 @@ class Approvals:
         _, ms = now()
         limit = self.settings.held_age_warning_seconds
         items = []
-        for h in held:
+        for h, subject in zip(held, subjects, strict=True):
             h.requester_name = names.get(h.requester_org_code, "")
             age = _age_seconds(h.held_at, ms)
             items.append(
@@ -134,13 +160,19 @@ class Approvals:
                     h.state is QueryState.HELD and age >= limit,
                     claims.get(h.id),
                     proposals.get(h.id),
+                    subject,
                 )
             )
         return items
 
-    async def queue(self) -> list[QueueItem]:
-        """Every query waiting for staff, oldest first."""
-        return await self._items(await self.gw.queries.list_held(only_waiting=True))
+    async def queue(self, after: str = "", limit: int = PAGE_SIZE) -> QueuePage:
+        """The queries waiting for staff, oldest first, a page at a time (after the cursor
+        `after`, a page's `next`); ApprovalError bad_page for a cursor the queue never gave."""
+        try:
+            page = await self.gw.queries.held_page(only_waiting=True, after=after, limit=limit)
+        except BadCursor:
+            raise ApprovalError("bad_page", 400) from None
+        return QueuePage(await self._items(page.items), page.total, page.start, page.next)
 
     async def _held(self, query_id: str) -> HeldQuery:
         held = await self.gw.queries.get(query_id) if query_id.isalnum() else None
@@ -149,26 +181,37 @@ class Approvals:
         return held
 
     async def item(self, query_id: str, viewer: Session, *, show_name: bool) -> ItemDetail:
-        """One item; with `show_name`, the person's name for staff entitled to it (recorded)."""
+        """One item, its subject re-resolved through the directory now (a query held as "subject
+        unknown" may since be a flagged person); with `show_name`, the person's name for staff
+        entitled to it (recorded)."""
         held = await self._held(query_id)
         [base] = await self._items([held])
         detail = ItemDetail(**vars(base))
-        if held.person_key:
-            record = await self.gw.flags.get_by_key(
-                held.person_key, unseal=show_name and viewer.role in NAME_ENTITLED_ROLES
-            )
-            detail.person_known = True
-            if record is not None:
-                detail.flags_now = record.state
-                detail.flag_department = record.department
-                detail.flag_business = record.business
-                if record.name is not None:
-                    # Seeing a protected person's name is itself recorded, before it is shown.
-                    await self.gw.events.append(
-                        "staff.viewed_name", viewer.actor, query=held.id, subject=held.person_key
-                    )
-                    detail.person_name = record.name
+        subject = detail.subject
+        detail.person_known = subject.known
+        detail.flags_now = subject.flags
+        detail.flag_department = subject.department
+        detail.flag_business = subject.business
+        if subject.flags is not None and show_name and viewer.role in NAME_ENTITLED_ROLES:
+            record = await self.gw.flags.get_by_key(subject.person_key, unseal=True)
+            if record is not None and record.name is not None:
+                # Seeing a protected person's name is itself recorded, before it is shown.
+                await self.gw.events.append(
+                    "staff.viewed_name", viewer.actor, query=held.id, subject=subject.person_key
+                )
+                detail.person_name = record.name
         return detail
+
+    async def _still_as_seen(self, query_id: str, seen: str) -> None:
+        """The release carries what its approver was shown; refused if missing or out of date
+        (the store checks it again, atomically, when it releases)."""
+        held = await self._held(query_id)
+        if held.state is not QueryState.HELD:
+            raise ApprovalError("not_held", 409)
+        if not seen:
+            raise ApprovalError("seen_required", 400)
+        if (await self.gw.queue.subject_now(held)).seen != seen:
+            raise ApprovalError("facts_changed", 409)
 
     async def claim(self, query_id: str, viewer: Session) -> None:
         await self._held(query_id)
@@ -184,28 +227,32 @@ class Approvals:
         except ClaimOutcome as exc:
             raise _from_claim(exc) from None
 
-    async def release(self, query_id: str, viewer: Session, notice: str) -> str:
-        """Release with the notice; with four-eyes on, propose it instead. 'released'|'proposed'."""
+    async def release(self, query_id: str, viewer: Session, notice: str, seen: str) -> str:
+        """Release with the notice; with four-eyes on, propose it instead. 'released'|'proposed'.
+        `seen`: the token of the subject's facts the approver was shown (ItemDetail.subject)."""
         notice = notice.strip()
         if not notice or len(notice) > MAX_TEXT:
             raise ApprovalError("notice_required", 400)
+        await self._still_as_seen(query_id, seen)
         await self.claim(query_id, viewer)
         if self.four_eyes:
             try:
-                await self.claims.propose(query_id, viewer.login, notice)
+                await self.claims.propose(query_id, viewer.login, notice, seen)
             except ClaimOutcome as exc:
                 raise _from_claim(exc) from None
             return "proposed"
-        await self._release(query_id, notice, viewer.actor)
+        await self._release(query_id, notice, viewer.actor, seen)
         return "released"
 
-    async def _release(self, query_id: str, notice: str, actor: str) -> HeldQuery:
+    async def _release(self, query_id: str, notice: str, actor: str, seen: str) -> HeldQuery:
         try:
-            held = await self.gw.queue.release(query_id, notice, actor)
+            held = await self.gw.queue.release(query_id, notice, actor, seen)
         except IllegalTransition:
             raise ApprovalError("not_held", 409) from None
         except QueryBusy:
             raise ApprovalError("busy", 409) from None
+        except FactsChanged:
+            raise ApprovalError("facts_changed", 409) from None
         except SoapFault:
             # The upstream could not answer: nothing changed, the item stays held.
             raise ApprovalError("upstream", 502) from None
@@ -214,9 +261,10 @@ class Approvals:
         await self.claims.done(query_id)
         return held
 
-    async def confirm(self, query_id: str, viewer: Session) -> HeldQuery:
-        """Four-eyes: a second approver releases what the first proposed, with that notice."""
-        await self._held(query_id)
+    async def confirm(self, query_id: str, viewer: Session, seen: str) -> HeldQuery:
+        """Four-eyes: a second approver releases what the first proposed, with that notice, if
+        both were shown the subject as it is now (else the proposer must look and propose again)."""
+        await self._still_as_seen(query_id, seen)
         try:
             proposal = await self.claims.take_for_confirmation(
                 query_id, viewer.login, self.claim_ms
@@ -225,8 +273,15 @@ class Approvals:
             if exc.code == "same_person":
                 await self.gw.events.security("self_approval", viewer.actor, query=query_id)
             raise _from_claim(exc) from None
+        if proposal.seen != seen:
+            # Proposed on other facts than are shown now: the proposer must look again, so the
+            # confirmer lets go of the item (its claim) for the proposer to withdraw and propose.
+            await self.claims.confirmation_failed(query_id, viewer.login)
+            with contextlib.suppress(ClaimOutcome):
+                await self.claims.unclaim(query_id, viewer.login)
+            raise ApprovalError("proposal_stale", 409)
         try:
-            held = await self._release(query_id, proposal.notice, viewer.actor)
+            held = await self._release(query_id, proposal.notice, viewer.actor, seen)
         except ApprovalError:
             await self.claims.confirmation_failed(query_id, viewer.login)
             raise

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+from gateway.audit.archive import id_key
 from gateway.context import Gateway
 from gateway.store.events import Event
 from gateway.store.reviews import Review, ReviewStore
@@ -24,12 +25,15 @@ JST = timezone(timedelta(hours=9), "JST")
 EVENT_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 ORG_CODE = re.compile(r"^[0-9]{16}$")
 KIND = re.compile(r"^[a-z_]+(\.[a-z_]+)*$")
-# Blocked attempts that are not security events by name: held and refused queries; and what
-# holds a subject or person for review (a directory remap, a refused import) and its end.
+# Blocked attempts that are not security events by name: held and refused queries, stored
+# answers withheld when asked for again, releases stopped because the facts shown changed; and
+# what holds a subject or person for review (a directory remap, a refused import) and its end.
 BLOCKED_KINDS = frozenset(
     {
         "query.held",
         "query.refused",
+        "query.answer_withheld",
+        "query.release_stale",
         "directory.remapped",
         "directory.import_refused",
         "quarantine.opened",
@@ -37,10 +41,10 @@ BLOCKED_KINDS = frozenset(
     }
 )
 DEFAULT_DAYS = 30
-PAGE_LIMIT = 500
+PAGE_LIMIT = 500  # a page; every page says the total and links the next (older) one
 SCAN_WINDOW_MS = 6 * 3600 * 1000
 SCAN_BATCH = 5000
-EXPORT_LIMIT = 100_000
+EXPORT_CHUNK = 1000  # rows per piece of the streamed CSV export, which has every matching event
 MAX_COMMENT = 2000
 
 
@@ -129,8 +133,18 @@ class EventRow:
 
 @dataclass
 class Found:
+    """One page of the events that match, newest first: `start` newer ones come before it,
+    `total` match in all; `next` is the cursor (an event id) of the following, older page."""
+
     rows: list[EventRow]  # newest first
-    truncated: bool  # more events match than were returned
+    total: int
+    start: int = 0
+    next: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """More events match than this page holds (after it)."""
+        return self.next is not None
 
 
 class Auditing:
@@ -163,13 +177,11 @@ class Auditing:
             elif window > SCAN_WINDOW_MS:
                 window //= 2
 
-    async def find(self, flt: EventFilter, limit: int = PAGE_LIMIT) -> Found:
-        """The newest `limit` events that match, newest first."""
+    async def matching(self, flt: EventFilter) -> AsyncIterator[Event]:
+        """Every event the filter matches, newest first."""
         _, now_ms = now()
         end_ms = _ms(flt.until + timedelta(days=1)) if flt.until else now_ms + 1
         reviewed = await self.reviews.reviewed_ids() if flt.status != "all" else set()
-        events: list[Event] = []
-        truncated = False
         async for ev in self.newest_first(_ms(flt.since), end_ms):
             if not flt.matches(ev):
                 continue
@@ -177,12 +189,33 @@ class Auditing:
                 continue
             if flt.status == "reviewed" and ev.id not in reviewed:
                 continue
-            if len(events) == limit:
-                truncated = True
-                break
-            events.append(ev)
+            yield ev
+
+    async def find(self, flt: EventFilter, limit: int = PAGE_LIMIT, before: str = "") -> Found:
+        """A page of the events that match, newest first: the newest `limit` older than the
+        event `before` (a page's `next`; '' for the first page), with the total that match.
+
+        The total is counted over the whole period, so a page reads it all: narrowing the period
+        makes it faster, never shorter."""
+        if before and not EVENT_ID.match(before):
+            raise FilterError("err.bad_page")
+        cursor = id_key(before) if before else None
+        events: list[Event] = []
+        total = start = 0
+        nxt: str | None = None
+        async for ev in self.matching(flt):
+            total += 1
+            if cursor is not None and id_key(ev.id) >= cursor:
+                start += 1
+            elif len(events) < limit:
+                events.append(ev)
+            elif nxt is None:
+                nxt = events[-1].id
+        return Found(await self._rows(events, {}), total, start, nxt)
+
+    async def _rows(self, events: list[Event], names: dict[str, str]) -> list[EventRow]:
+        """The events with their reviews and requester names (`names`: looked up ones, by org)."""
         reviews = await self.reviews.of([e.id for e in events])
-        names: dict[str, str] = {}
         rows = []
         for ev in events:
             org = ev.fields.get("org", "")
@@ -190,7 +223,7 @@ class Auditing:
                 req = await self.gw.requesters.get(org)
                 names[org] = req.name if req else ""
             rows.append(EventRow(ev, names.get(org, ""), reviews.get(ev.id, [])))
-        return Found(rows, truncated)
+        return rows
 
     async def review(self, event_id: str, viewer: Session, comment: str) -> int:
         comment = comment.strip()
@@ -203,21 +236,45 @@ class Auditing:
             raise FilterError("err.no_event")
         return await self.reviews.add(event_id, found[0].kind, viewer.actor, comment)
 
-    async def export_csv(self, flt: EventFilter, viewer: Session) -> tuple[str, int]:
-        """The filtered events as CSV (UTF-8 with BOM, for spreadsheet software); recorded."""
-        found = await self.find(flt, limit=EXPORT_LIMIT)
+    async def export_csv(self, flt: EventFilter, viewer: Session) -> AsyncIterator[str]:
+        """Every event the filter matches as CSV (UTF-8 with BOM, for spreadsheet software), a
+        piece at a time, however many; the export is recorded with the rows it held (and whether
+        it was read to the end)."""
         buf = io.StringIO()
         out = csv.writer(buf, lineterminator="\r\n")
         out.writerow(CSV_COLUMNS)
-        for row in found.rows:
+        yield "\ufeff" + buf.getvalue()
+        rows = 0
+        complete = False
+        names: dict[str, str] = {}
+        try:
+            chunk: list[Event] = []
+            async for ev in self.matching(flt):
+                chunk.append(ev)
+                if len(chunk) == EXPORT_CHUNK:
+                    yield self._csv(await self._rows(chunk, names))
+                    rows += len(chunk)
+                    chunk = []
+            if chunk:
+                yield self._csv(await self._rows(chunk, names))
+                rows += len(chunk)
+            complete = True
+        finally:
+            await self.gw.events.append(
+                "audit.exported",
+                viewer.actor,
+                rows=str(rows),
+                complete="1" if complete else "0",
+                **{f"filter_{k}": v for k, v in flt.as_query().items() if v},
+            )
+
+    @staticmethod
+    def _csv(rows: list[EventRow]) -> str:
+        buf = io.StringIO()
+        out = csv.writer(buf, lineterminator="\r\n")
+        for row in rows:
             out.writerow([_cell(v) for v in csv_row(row)])
-        await self.gw.events.append(
-            "audit.exported",
-            viewer.actor,
-            rows=str(len(found.rows)),
-            **{f"filter_{k}": v for k, v in flt.as_query().items() if v},
-        )
-        return "\ufeff" + buf.getvalue(), len(found.rows)
+        return buf.getvalue()
 
 
 CSV_COLUMNS = [

@@ -33,9 +33,9 @@ async def audit_page(request: web.Request) -> web.Response:
     c = console(request)
     try:
         flt = EventFilter.parse(request.query)
+        found = await c.auditing.find(flt, before=request.query.get("before", ""))
     except FilterError as exc:
         return error_page(request, exc.code, 400)
-    found = await c.auditing.find(flt)
     kinds = sorted(
         k
         for k in known_kinds() | {row.event.kind for row in found.rows} | {flt.kind} - {""}
@@ -47,7 +47,7 @@ async def audit_page(request: web.Request) -> web.Response:
         "title.audit",
         flt=flt,
         rows=found.rows,
-        truncated=found.truncated,
+        found=found,
         kinds=kinds,
         kind_label=kind_labeller(request),
         requesters=await c.gw.requesters.all(),
@@ -83,11 +83,15 @@ async def export_csv(request: web.Request) -> web.Response:
         flt = EventFilter.parse(request.query)
     except FilterError as exc:
         return error_page(request, exc.code, 400)
-    text, _ = await c.auditing.export_csv(flt, session_of(request))
     stamp = datetime.now(JST).strftime("%Y%m%d-%H%M%S")
-    return web.Response(
-        body=text.encode("utf-8"),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="hogo-events-{stamp}.csv"'},
+    # Streamed: every matching event, however many, without holding them all in memory.
+    resp = web.StreamResponse(
+        headers={"Content-Disposition": f'attachment; filename="hogo-events-{stamp}.csv"'}
     )
+    resp.content_type = "text/csv"
+    resp.charset = "utf-8"
+    await resp.prepare(request)
+    async for piece in c.auditing.export_csv(flt, session_of(request)):
+        await resp.write(piece.encode("utf-8"))
+    await resp.write_eof()
+    return resp

@@ -23,11 +23,16 @@ def _see(location: str) -> web.Response:
 
 async def queue_page(request: web.Request) -> web.Response:
     c = console(request)
+    try:
+        found = await c.approvals.queue(after=request.query.get("after", ""))
+    except ApprovalError as exc:
+        return error_page(request, f"err.{exc.code}", exc.status)
     return page(
         request,
         "queue.html",
         "title.queue",
-        items=await c.approvals.queue(),
+        items=found.items,
+        found=found,
         reasons=REASONS,
         four_eyes=c.approvals.four_eyes,
         age_limit=c.gw.settings.held_age_warning_seconds,
@@ -65,11 +70,13 @@ async def _act(request: web.Request, action: str) -> web.Response:
             await c.approvals.unclaim(qid, viewer)
             done, target = "ok.unclaimed", here
         elif action == "release":
-            outcome = await c.approvals.release(qid, viewer, str(form.get("notice", "")))
+            outcome = await c.approvals.release(
+                qid, viewer, str(form.get("notice", "")), str(form.get("seen", ""))
+            )
             done = "ok.released" if outcome == "released" else "ok.proposed"
             target = "/staff/queue"
         elif action == "confirm":
-            await c.approvals.confirm(qid, viewer)
+            await c.approvals.confirm(qid, viewer, str(form.get("seen", "")))
             done, target = "ok.released", "/staff/queue"
         elif action == "withdraw":
             await c.approvals.withdraw(qid, viewer)

@@ -31,6 +31,7 @@ class Proposal:
     at: str
     notice: str
     confirmer: str = ""
+    seen: str = ""  # the token of the subject's facts the proposer was shown (gateway.recheck)
 
 
 class ClaimOutcome(Exception):
@@ -86,11 +87,11 @@ class ClaimStore:
         )
 
     # -- four-eyes ---------------------------------------------------------------------------
-    async def propose(self, query_id: str, login: str, notice: str) -> None:
+    async def propose(self, query_id: str, login: str, notice: str, seen: str) -> None:
         res = await self.r.script(
             "staff_propose",
             [self.k.query(query_id), self.k.staff_claim(query_id), self.k.staff_proposal(query_id)],
-            [query_id, login, self.keyring.seal(notice, _proposal_context(query_id))],
+            [query_id, login, self.keyring.seal(notice, _proposal_context(query_id)), seen],
         )
         if res[0] != "ok":
             raise ClaimOutcome(res[0], str(res[1]))
@@ -105,7 +106,13 @@ class ClaimStore:
         for qid, raw in zip(query_ids, await self.r.call(pipe.execute()), strict=True):
             if raw.get("by"):
                 notice = self.keyring.unseal_text(raw["notice"], _proposal_context(qid))
-                out[qid] = Proposal(raw["by"], raw.get("at", ""), notice, raw.get("confirmer", ""))
+                out[qid] = Proposal(
+                    raw["by"],
+                    raw.get("at", ""),
+                    notice,
+                    raw.get("confirmer", ""),
+                    raw.get("seen", ""),
+                )
         return out
 
     async def take_for_confirmation(self, query_id: str, login: str, ms: int) -> Proposal:
@@ -117,7 +124,7 @@ class ClaimStore:
         if res[0] != "ok":
             raise ClaimOutcome(res[0], str(res[1]) if len(res) > 1 else "")
         notice = self.keyring.unseal_text(res[2], _proposal_context(query_id))
-        return Proposal(res[1], "", notice, login)
+        return Proposal(res[1], "", notice, login, res[3])
 
     async def confirmation_failed(self, query_id: str, login: str) -> None:
         """The release did not happen (the upstream failed): the proposal waits again."""

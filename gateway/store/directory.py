@@ -164,20 +164,6 @@ class DirectoryStore:
             raise BatchChanged(int(res[1]), "a remap, and remaps were not allowed")
         return Written(*(int(v) for v in res[1:5]))
 
-    # -- reads ------------------------------------------------------------------------------
-    async def person_of_subject(self, subject_code: str) -> str | None:
-        """The atena person key of a subject code, or None when the directory does not know it,
-        or while the subject or its person is under review (its flag state is not established
-        until staff confirm: the portal then answers as for an unknown subject)."""
-        subject_keys = self.keyring.person_keys("subject", subject_code)
-        person, review = await self.r.script(
-            "directory_resolve",
-            [self.k.directory(s) for s in subject_keys],
-            subject_keys,
-            acknowledged=False,
-        )
-        return person if person and not review else None
-
 
 def validate_pair(atena: str, subject: str) -> str | None:
     """Why a directory row is unusable, or None when it is fine."""

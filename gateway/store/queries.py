@@ -7,9 +7,12 @@ for the moves), so that every change happens exactly once however many processes
 from __future__ import annotations
 
 import json
+import re
 import secrets
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from gateway import metrics
 from gateway.crypto import Keyring
 from gateway.decision import AdmissionFacts
 from gateway.lifecycle import IllegalTransition
@@ -63,8 +66,33 @@ class Relay:
     state: str = ""
 
 
+# A page of held queries holds at most this many; `iter_held` reads any number page by page.
+MAX_PAGE = 1000
+CURSOR = re.compile(r"^[0-9]{1,16}\.[0-9a-f]{1,40}$")
+
+
+class BadCursor(ValueError):
+    """A page request the list cannot answer: a cursor it never gave, or a size out of range."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPage:
+    """One page of held queries: `start` of them come before it, `total` in all; `next` is the
+    cursor of the following page, None on the last."""
+
+    items: list[HeldQuery]
+    total: int
+    start: int
+    next: str | None
+
+
 class QueryBusy(Exception):
     """Someone else is releasing this query right now."""
+
+
+class FactsChanged(Exception):
+    """The query's subject is no longer what the release was judged on (another person, or its
+    flag changed): nothing was released; the approver must look again."""
 
 
 class QueryStore:
@@ -151,22 +179,35 @@ class QueryStore:
             acknowledged=False,  # the requester is told of a fault, not of this
         )
 
-    async def sweep_interrupted(self, older_than_ms: int) -> int:
-        """Hold every query left RECEIVED since before `older_than_ms` (an interrupted process)."""
-        return int(
-            await self.r.script("sweep", [self.k.inflight], [older_than_ms], acknowledged=False)
-        )
+    async def sweep_interrupted(self, older_than_ms: int, batch: int = 500) -> int:
+        """Hold every query left RECEIVED since before `older_than_ms` (an interrupted process):
+        all of them, `batch` to a step, however many there are; how many were held."""
+        held = 0
+        while True:
+            n, left = await self.r.script(
+                "sweep", [self.k.inflight], [older_than_ms, batch], acknowledged=False
+            )
+            held += int(n)
+            if int(left) == 0:
+                return held
 
     # -- what the requester sees -----------------------------------------------------------
-    async def result(self, org_code: str, processing_number: str) -> QueryResult:
-        """GetQueryResult: the current state of (requester, processing number)."""
-        result, _ = await self.result_and_refusal(org_code, processing_number)
+    async def result(
+        self, org_code: str, processing_number: str, operation: str = "SubmitQuery"
+    ) -> QueryResult:
+        """The current state of (requester, processing number): for the same query sent again."""
+        result, _ = await self.result_and_refusal(org_code, processing_number, operation)
         return result
 
     async def result_and_refusal(
-        self, org_code: str, processing_number: str
+        self, org_code: str, processing_number: str, operation: str = "GetQueryResult"
     ) -> tuple[QueryResult, str | None]:
-        """The result, and why the requester was refused (the security event's kind) if it was."""
+        """The result, and why the requester was refused (the security event's kind) if it was.
+
+        A stored answer is checked again against the flag and the directory as they are now, in
+        the same step that reads it (lua/result.lua, gateway/recheck.py): one whose person was
+        flagged since, or whose subject resolves elsewhere now, is withheld and held for staff.
+        Acknowledged, since that may be a change the requester is told of (PENDING)."""
         res = await self.r.script(
             "result",
             [
@@ -174,8 +215,7 @@ class QueryStore:
                 self.k.idempotency(org_code, processing_number),
                 self.k.requester_rights(org_code),
             ],
-            [org_code, processing_number],
-            acknowledged=False,
+            [org_code, processing_number, operation],
         )
         if res[0] == "refused":
             return QueryResult.refused(processing_number, "NOT_AUTHORIZED"), "unknown_requester"
@@ -184,12 +224,14 @@ class QueryStore:
                 QueryResult.refused(processing_number, "NOT_AUTHORIZED"),
                 "requester_not_permitted",
             )
+        if res[0] == "found" and res[6]:
+            metrics.HOLDS.labels(res[6]).inc()  # the script held it; counted once, here
         return self._result(processing_number, res), None
 
     def _result(self, processing_number: str, res: list[str]) -> QueryResult:
         if res[0] == "unknown":
             return QueryResult.refused(processing_number, "NO_DATA")
-        _, query_id, state_raw, outcome, sealed_answer, sealed_notice = res
+        _, query_id, state_raw, outcome, sealed_answer, sealed_notice, _withheld = res
         state = _state(state_raw)
         if state in (QueryState.RECEIVED, QueryState.HELD, None):
             return QueryResult.pending(processing_number)
@@ -218,32 +260,76 @@ class QueryStore:
         lock = await self.r.call(self.r.client.exists(self.k.release_lock(query_id)))
         return _held_query(raw, releasing=bool(lock))
 
-    async def list_held(self, *, only_waiting: bool = False, limit: int = 1000) -> list[HeldQuery]:
-        """Held queries, oldest first: those waiting (`only_waiting`) or every one ever held."""
+    async def held_page(
+        self, *, only_waiting: bool = False, after: str = "", limit: int = 100
+    ) -> HeldPage:
+        """One page of held queries, oldest first: those waiting (`only_waiting`) or every one
+        ever held; after the cursor `after` (a page's `next`), with the total and the position."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadCursor(f"a page holds 1 to {MAX_PAGE} items")
+        at, _, last_id = after.partition(".")
+        if after and not CURSOR.match(after):
+            raise BadCursor("not a cursor of this list")
         index = self.k.held if only_waiting else self.k.holds
-        ids = await self.r.call(self.r.client.zrange(index, 0, limit - 1))
-        if not ids:
+        res = await self.r.script("held_page", [index], [at, last_id, limit], acknowledged=False)
+        total, start, flat = int(res[0]), int(res[1]), res[2:]
+        ids, scores = flat[0::2], flat[1::2]
+        more = len(ids) > limit
+        ids, scores = ids[:limit], scores[:limit]
+        rows: list[dict[str, str]] = []
+        if ids:
+            pipe = self.r.client.pipeline(transaction=False)
+            for query_id in ids:
+                pipe.hgetall(self.k.query(query_id))
+            rows = await self.r.call(pipe.execute())
+        nxt = f"{int(float(scores[-1]))}.{ids[-1]}" if more else None
+        return HeldPage([_held_query(row) for row in rows if row], total, start, nxt)
+
+    async def iter_held(
+        self, *, only_waiting: bool = False, batch: int = 500
+    ) -> AsyncIterator[HeldQuery]:
+        """Every held query, oldest first, a page at a time (for lists of any length)."""
+        after = ""
+        while True:
+            page = await self.held_page(only_waiting=only_waiting, after=after, limit=batch)
+            for held in page.items:
+                yield held
+            if page.next is None:
+                return
+            after = page.next
+
+    async def list_held(self, *, only_waiting: bool = False) -> list[HeldQuery]:
+        """Every held query, oldest first: those waiting (`only_waiting`) or every one ever held."""
+        return [h async for h in self.iter_held(only_waiting=only_waiting)]
+
+    async def persons_now(self, subject_keys: Sequence[str]) -> list[str]:
+        """Whom each subject key resolves to in the directory now ('' for no one)."""
+        if not subject_keys:
             return []
-        pipe = self.r.client.pipeline(transaction=False)
-        for query_id in ids:
-            pipe.hgetall(self.k.query(query_id))
-        rows = await self.r.call(pipe.execute())
-        return [_held_query(row) for row in rows if row]
+        keys = [self.k.directory(sk) if sk else self.k.directory("-") for sk in subject_keys]
+        found = await self.r.call(self.r.client.mget(keys))
+        return [p if sk and p else "" for sk, p in zip(subject_keys, found, strict=True)]
 
     async def count_waiting(self) -> int:
         return int(await self.r.call(self.r.client.zcard(self.k.held)))
 
-    async def begin_release(self, query_id: str, lock_ms: int) -> tuple[str, SubmitQuery, str]:
-        """Take the release lock; returns (token, the original request, subject key)."""
+    async def begin_release(
+        self, query_id: str, lock_ms: int, seen: str = ""
+    ) -> tuple[str, SubmitQuery, str, str]:
+        """Take the release lock if the subject is still as `seen` (a token of gateway.recheck;
+        '' takes the facts as they are now); returns (lock token, the original request, subject
+        key, the seen token the release is judged on)."""
         token = secrets.token_hex(16)
         res = await self.r.script(
             "release_begin",
             [self.k.query(query_id), self.k.release_lock(query_id)],
-            [token, lock_ms],
+            [token, lock_ms, seen],
             acknowledged=False,  # a lock; the release itself waits in release_finish
         )
         if res[0] == "busy":
             raise QueryBusy(query_id)
+        if res[0] == "facts_changed":
+            raise FactsChanged(query_id)
         if res[0] != "ok":
             raise IllegalTransition(_state(res[1]), QueryState.RELEASED)
         fields = json.loads(self.keyring.unseal(res[1], _request_context(query_id)))
@@ -258,7 +344,7 @@ class QueryStore:
             requester_non_disclosure=meta.get("req_nd") == "1",
             **fields,
         )
-        return token, request, res[2]
+        return token, request, res[2], res[3]
 
     async def finish_release(
         self,
@@ -268,7 +354,9 @@ class QueryStore:
         answer: UpstreamAnswer,
         notice: str,
         actor: str,
+        seen: str,
     ) -> None:
+        """HELD -> RELEASED, if the subject is still as `seen` (else FactsChanged, lock given back)."""
         res = await self.r.script(
             "release_finish",
             [
@@ -286,10 +374,13 @@ class QueryStore:
                 actor,
                 "provided" if answer.has_data else "no_data",
                 "0",
+                seen,
             ],
         )
         if res[0] == "lock_lost":
             raise QueryBusy(query_id)
+        if res[0] == "facts_changed":
+            raise FactsChanged(query_id)
         if res[0] != "released":
             raise IllegalTransition(_state(res[1]), QueryState.RELEASED)
 

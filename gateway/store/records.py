@@ -12,7 +12,8 @@ from gateway.model import ProvisionRecord
 from gateway.store.redis import Redis
 
 
-def _record(raw: str) -> ProvisionRecord:
+def parse_record(raw: str) -> ProvisionRecord:
+    """One stored record (JSON, written by the query scripts)."""
     d = json.loads(raw)
     return ProvisionRecord(
         processing_number=d["pn"],
@@ -39,5 +40,5 @@ class RecordStore:
         for sk in subject_keys:
             pipe.lrange(self.k.records(sk), 0, -1)
         lists = await self.r.call(pipe.execute())
-        records = [_record(raw) for rows in lists for raw in rows]
+        records = [parse_record(raw) for rows in lists for raw in rows]
         return sorted(records, key=lambda r: (r.provided_at, r.processing_number))

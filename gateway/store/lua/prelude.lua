@@ -26,6 +26,17 @@ local function resolve(first, last)
   return false
 end
 
+-- The same, reading every key version's directory key whatever it finds: the same store work
+-- for a known and an unknown subject (the portal's views, whose cost must not tell them apart).
+local function resolve_every(first, last)
+  local found = false
+  for i = first, last do
+    local a = redis.call('GET', KEYS[i])
+    if a and not found then found = a end
+  end
+  return found
+end
+
 -- Both flags of a person: ard = 自動応答不可, nd = 不開示該当.
 local function flags_of(person)
   local v = redis.call('HMGET', P .. 'flag:' .. person, 'ard', 'nd')
@@ -71,6 +82,20 @@ local function review_of(first, last, person)
   return under_review('person', person)
 end
 
+-- The same for the portal's views, for one subject key: the same store work whoever the person
+-- is (both reads, also for an unknown person), as the portal's cost must not tell them apart.
+local function review_every(subject_key, person)
+  local found = false
+  for _, key in ipairs({'subject:' .. subject_key, 'person:' .. (person or '')}) do
+    local reasons = redis.call('HVALS', P .. 'quarof:' .. key)
+    if #reasons > 0 and not found then
+      table.sort(reasons)
+      found = reasons[1]
+    end
+  end
+  return found
+end
+
 -- Open a review with id `id` (random, from the caller). `fields`: name/value pairs kept on the
 -- review and recorded in its event (person keys only).
 local function open_review(id, scope, key, reason, actor, fields)
@@ -94,4 +119,19 @@ local function flag_status(person)
   if v[1] == '1' or v[2] == '1' then return 'now' end
   if v[3] then return 'before' end
   return 'never'
+end
+
+-- Whom a subject key resolves to now ('' for no one), and the version of that person's flag
+-- record ('0' without one; every flag change raises it): what a stored answer is re-checked
+-- against, and what staff are shown of a held query before they release it.
+local function subject_now(subject_key)
+  if not subject_key or subject_key == '' then return '', '0' end
+  local person = redis.call('GET', P .. 'dir:' .. subject_key)
+  if not person then return '', '0' end
+  return person, redis.call('HGET', P .. 'flag:' .. person, 'version') or '0'
+end
+
+-- The token of those facts, as a release carries it (gateway/recheck.py seen_token: the same).
+local function seen_token(person, version)
+  return redis.sha1hex(person .. '|' .. version)
 end

@@ -1,25 +1,63 @@
--- What a requester may learn of its query (GetQueryResult), in one read. A requester must be
--- registered and still hold a right to the query's affair / procedure (a revoked right stops the
--- answer too).
--- KEYS[1] requester, KEYS[2] idempotency key, KEYS[3] the requester's rights. ARGV[4] org, ARGV[5] pn.
+-- What a requester may learn of its query (GetQueryResult, or the same query sent again), in one
+-- step. A requester must be registered and still hold a right to the query's affair / procedure
+-- (a revoked right stops the answer too). A stored answer is checked again against the flag and
+-- the directory as they are now (gateway/recheck.py answer_withheld, the same rule): if the
+-- person was flagged since, or the subject resolves to someone else (or no one), the answer is
+-- withheld and the query goes back to staff (PROVIDED | RELEASED -> HELD), recorded here.
+-- KEYS[1] requester, KEYS[2] idempotency key, KEYS[3] the requester's rights.
+-- ARGV[4] org, ARGV[5] pn, ARGV[6] operation (GetQueryResult | SubmitQuery)
 -- -> {'refused'} | {'not_permitted'} | {'unknown'}
---    | {'found', id, state, outcome, sealed answer, sealed notice}
+--    | {'found', id, state, outcome, sealed answer, sealed notice, withheld reason or ''}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   emit('security.unknown_requester', 'requester:' .. ARGV[4],
-    {'org', ARGV[4], 'pn', ARGV[5], 'operation', 'GetQueryResult', 'decision', 'refused',
+    {'org', ARGV[4], 'pn', ARGV[5], 'operation', ARGV[6], 'decision', 'refused',
      'reason', 'NOT_AUTHORIZED'})
   return {'refused'}
 end
 local id = redis.call('GET', KEYS[2])
 if not id then return {'unknown'} end
-local q = redis.call('HMGET', P .. 'query:' .. id, 'state', 'outcome', 'notice', 'affair',
-  'procedure')
+local qkey = P .. 'query:' .. id
+local q = redis.call('HMGET', qkey, 'state', 'outcome', 'notice', 'affair', 'procedure',
+  'subject_key', 'person_key', 'release_person', 'release_version', 'decided_at', 'item')
 if q[4] and not (redis.call('SISMEMBER', KEYS[3], q[4]) == 1
     or redis.call('SISMEMBER', KEYS[3], q[4] .. ':' .. (q[5] or '')) == 1) then
   emit('security.requester_not_permitted', 'requester:' .. ARGV[4],
     {'org', ARGV[4], 'pn', ARGV[5], 'affair', q[4], 'procedure', q[5] or '',
-     'operation', 'GetQueryResult', 'decision', 'refused', 'reason', 'NOT_AUTHORIZED'})
+     'operation', ARGV[6], 'decision', 'refused', 'reason', 'NOT_AUTHORIZED'})
   return {'not_permitted'}
 end
+local state = q[1]
+if state == 'provided' or state == 'released' then
+  local person, version = subject_now(q[6])
+  -- whom the answer was about: the person of the automatic answer, or of the staff release
+  local answered = q[7] or ''
+  if state == 'released' and q[8] then answered = q[8] end
+  local why = false
+  if person ~= answered then
+    why = 'subject_changed_after_answer'
+  elseif person ~= '' and flags_of(person) then
+    if state == 'provided' then
+      why = 'flagged_after_answer'
+    elseif q[9] then
+      if q[9] ~= version then why = 'flagged_after_answer' end
+    else
+      -- released before the flag's version was recorded with it: compare the times instead
+      local updated = redis.call('HGET', P .. 'flag:' .. person, 'updated_at') or ''
+      if updated > (q[10] or '') then why = 'flagged_after_answer' end
+    end
+  end
+  if why then
+    -- The provision record of the answer given stays (it happened); the stored answer goes, so
+    -- that only a release by staff (which asks the upstream afresh) can answer again.
+    redis.call('DEL', P .. 'ans:' .. id)
+    redis.call('HSET', qkey, 'withheld_from', state, 'withheld_at', NOW)
+    emit('query.answer_withheld', 'requester:' .. ARGV[4],
+      {'query', id, 'org', ARGV[4], 'pn', ARGV[5], 'item', q[11] or '', 'subject', answered,
+       'subject_now', person, 'was', state, 'reason', why, 'operation', ARGV[6],
+       'decision', 'held'})
+    hold_query(qkey, id, why, 'gateway')
+    return {'found', id, 'held', '', '', '', why}
+  end
+end
 local ans = redis.call('GET', P .. 'ans:' .. id)
-return {'found', id, q[1] or 'unknown', q[2] or '', ans or '', q[3] or ''}
+return {'found', id, state or 'unknown', q[2] or '', ans or '', q[3] or '', ''}

@@ -1,6 +1,9 @@
 -- Queries RECEIVED before ARGV[4] (ms) were interrupted mid-flight (a crash, a kill -9): hold them
--- for staff. They are never answered automatically after the fact.
-local ids = redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', ARGV[4], 'LIMIT', 0, 500)
+-- for staff. They are never answered automatically after the fact. At most ARGV[5] at a time, so
+-- that one step does not keep the store busy; the caller repeats until none are left.
+-- -> {held, left}: how many this step held, and how many such entries are still to look at
+local batch = tonumber(ARGV[5])
+local ids = redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', ARGV[4], 'LIMIT', 0, batch)
 local n = 0
 for _, id in ipairs(ids) do
   local qkey = P .. 'query:' .. id
@@ -11,4 +14,4 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', P .. 'inflight', id)
   end
 end
-return n
+return {n, redis.call('ZCOUNT', P .. 'inflight', '-inf', ARGV[4])}
