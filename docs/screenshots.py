@@ -1,5 +1,7 @@
 """Screenshots of the staff console for the README, made from a running gateway with synthetic
-data only: the approvers' queue, one held query, and the auditors' review page.
+data only: the approvers' queue, one held query, the auditors' review page, and the auditors'
+pictures over two months of synthetic history (made through the gateway on past days, with the
+store's clock moved back as the tests do: tests/timeshift.py).
 
     .venv/bin/python docs/screenshots.py            # writes docs/img/*.png
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -28,6 +31,7 @@ from gateway.embedded import EmbeddedRedis, free_port  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.simulator import Simulator, synthetic_residents  # noqa: E402
 from gateway.staff.demo import create_demo_accounts  # noqa: E402
+from tests.timeshift import store_clock  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
 CHROMIUM_ARGS = [
@@ -46,6 +50,7 @@ REQUESTERS = {
     "1330000000000003": "模擬区 保険年金課",
 }
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+XML = {"Content-Type": "text/xml"}
 NS = "urn:hogo-gateway:provision:1"
 
 
@@ -58,6 +63,57 @@ def submit(pn: str, org: str, subject: str, item: str, affair: str = "JM00000000
         "<q:requestedAt>2026-11-26T09:30:00+09:00</q:requestedAt>"
         "</q:SubmitQueryRequest></soap:Body></soap:Envelope>"
     ).encode()
+
+
+async def history(base: str, http: aiohttp.ClientSession, gw, residents) -> None:  # type: ignore[no-untyped-def]
+    """Sixty days of a ward's life for the auditors' pictures: flagged persons asked about now and
+    then (some requesters more than others), blocked portal views, staff deciding within days."""
+    import random
+    from datetime import timedelta
+
+    from gateway.wareki import JST
+
+    rng = random.Random(2026)
+    orgs = list(REQUESTERS)
+    weights = [5, 2, 1]
+    today = datetime.now(JST).date()
+    portal_ns = "urn:hogo-gateway:portal:1"
+    n = 0
+    for back in range(60, 0, -1):
+        day = today - timedelta(days=back)
+        with store_clock(day, 9 + rng.randrange(8)):
+            for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
+                n += 1
+                org = rng.choices(orgs, weights)[0]
+                person = residents[rng.randrange(4)]
+                body = submit(f"H-{n:05d}", org, person.subject_code, "TM00000000000012")
+                async with http.post(base + "/soap/provision", data=body, headers=XML):
+                    pass
+            for _ in range(rng.choice([0, 0, 0, 1, 2])):
+                person = residents[rng.randrange(4)]
+                body = (
+                    f'<soap:Envelope xmlns:soap="{ENV}"><soap:Body><p:GetSelfInformationRequest '
+                    f'xmlns:p="{portal_ns}"><p:subjectCode>{person.subject_code}</p:subjectCode>'
+                    "</p:GetSelfInformationRequest></soap:Body></soap:Envelope>"
+                ).encode()
+                async with http.post(base + "/soap/portal", data=body, headers=XML):
+                    pass
+        # staff decide on what waited two to five days, some are still waiting
+        for held in await gw.queries.list_held(only_waiting=True):
+            if not held.processing_number.startswith("H-"):
+                continue
+            age = (
+                day
+                - datetime.fromisoformat(held.held_at.replace("Z", "+00:00")).astimezone(JST).date()
+            ).days
+            if age >= 2 and rng.random() < 0.5:
+                with store_clock(day, 16):
+                    if rng.random() < 0.8:
+                        await gw.queue.release(held.id, "取扱注意", "staff:demo-approver")
+                    else:
+                        await gw.queue.refuse(
+                            held.id, "照会の必要性が確認できないため", "staff:demo-approver"
+                        )
 
 
 async def main() -> None:
@@ -86,6 +142,9 @@ async def main() -> None:
     try:
         for org, name in REQUESTERS.items():
             await gw.requesters.add(org, name, "docs")
+            # deny by default: each may ask about the affairs it uses here
+            for affair in ("JM00000000000001", "JM00000000000002"):
+                await gw.requesters.grant(org, affair, [], "docs")
         pairs = ((r.atena_number, r.subject_code) for r in residents)
         await import_pairs(gw.directory, gw.events, pairs, "docs")
         for r in residents[:4]:
@@ -175,6 +234,10 @@ async def main() -> None:
             async with page.expect_navigation():
                 await row.get_by_role("button").click()
             await page.screenshot(path=str(OUT / "review.png"), full_page=True)
+            async with aiohttp.ClientSession() as http:
+                await history(base, http, gw, residents)
+            await page.goto(base + "/staff/audit/patterns")
+            await page.screenshot(path=str(OUT / "patterns.png"), full_page=True)
             await browser.close()
     finally:
         await app.cleanup()

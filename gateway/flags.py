@@ -25,6 +25,7 @@ from gateway.store.flags import (
     FlagRecord,
 )
 from gateway.store.release_requests import ReleaseRequestStore, RequestRefused, StoredRequest
+from gateway.wareki import parse_ward_date
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
 JST = timezone(timedelta(hours=9), "JST")  # the ward's calendar; Japan keeps no summer time
@@ -68,13 +69,10 @@ def ward_today() -> date:
 
 
 def parse_date(value: str, what: str = "--until") -> date:
-    """A date as municipal systems write it: YYYY-MM-DD or YYYY/MM/DD."""
-    text = value.strip().replace("/", "-")
-    parts = text.split("-")
+    """The one parser of dates people type: as municipal systems write them (YYYY-MM-DD,
+    YYYY/MM/DD) or in the Japanese era (令和8年12月3日); see gateway.wareki.parse_ward_date."""
     try:
-        if len(parts) != 3:
-            raise ValueError
-        return date(int(parts[0]), int(parts[1]), int(parts[2]))
+        return parse_ward_date(value)
     except ValueError:
         raise FlagRuleError("date", f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
 

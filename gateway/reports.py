@@ -1,16 +1,19 @@
 """The yearly usage report for the privacy council (情報公開・個人情報保護審議会): counts only.
 
 Read from the event log: flags set and released (by basis and department), reads of the flag
-state by department and business (and the refused ones), held, released and refused queries, and
-blocked portal views. No person key, name or number is in the report.
+state by department and business (and the refused ones), held, released and refused queries,
+blocked portal views, and attempts (gateway.attempts) per month. No person key, name or number is
+in the report. The fiscal year 年度 (April to March) is the council's default; the document for
+print and the CSV are made by gateway.report_document.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
+from gateway.attempts import AttemptKind, Attempts, event_time, portal_outcome
 from gateway.context import Gateway
 from gateway.flags import JST
 
@@ -29,6 +32,24 @@ class UsageReport:
     renewal_lists: int = 0
     queries: Counter[str] = field(default_factory=Counter)
     portal: Counter[str] = field(default_factory=Counter)
+    attempts: Counter[tuple[str, AttemptKind]] = field(default_factory=Counter)  # (YYYY-MM, kind)
+
+    def months(self) -> list[str]:
+        """The period's months, YYYY-MM, in order (April first for a fiscal year)."""
+        out, y, m = [], self.start.year, self.start.month
+        while (y, m) <= (self.end.year, self.end.month):
+            out.append(f"{y:04d}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return out
+
+    def attempts_by_month(self) -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = []
+        for month in self.months():
+            row: dict[str, object] = {"month": month}
+            row.update({k.value: self.attempts[(month, k)] for k in AttemptKind})
+            row["total"] = sum(self.attempts[(month, k)] for k in AttemptKind)
+            rows.append(row)
+        return rows
 
     @staticmethod
     def _by(counter: Counter[tuple[str, str]], second: str) -> list[dict[str, object]]:
@@ -72,36 +93,15 @@ class UsageReport:
             },
             "queries": {k: self.queries[k] for k in ("provided", "held", "released", "refused")},
             "portal": {k: self.portal[k] for k in ("blocked", "filtered")},
+            "attempts": {
+                "total": sum(self.attempts.values()),
+                "by_kind": {k.value: self._kind_total(k) for k in AttemptKind},
+                "by_month": self.attempts_by_month(),
+            },
         }
 
-    def text(self) -> str:
-        j = self.as_json()
-        kind = "年度 fiscal year" if self.fiscal else "年 calendar year"
-        lines = [f"usage {self.start} – {self.end} ({kind}, JST); counts only"]
-        for title, key in (
-            ("flags set 設定", "flags_set"),
-            ("flags released 解除", "flags_released"),
-        ):
-            part = j[key]
-            assert isinstance(part, dict)
-            lines.append(f"{title}: {part['total']}  by basis {part['by_basis']}")
-            if key == "flags_released":
-                lines.append(
-                    f"  two-person {part['two_person']}, operator's admin path {part['admin_path']}"
-                )
-            for row in part["by_department_and_basis"]:
-                lines.append(f"  {row['department']}  {row['basis']}: {row['count']}")
-        reads = j["reads"]
-        assert isinstance(reads, dict)
-        lines.append(
-            f"flag reads 照会: {reads['total']}  refused {reads['refused']}  "
-            f"renewal lists {reads['renewal_lists']}"
-        )
-        for row in reads["by_department_and_business"]:
-            lines.append(f"  {row['department']}  {row['business']}: {row['count']}")
-        lines.append(f"queries: {j['queries']}")
-        lines.append(f"portal views: {j['portal']}")
-        return "\n".join(lines)
+    def _kind_total(self, kind: AttemptKind) -> int:
+        return sum(n for (_, k), n in self.attempts.items() if k == kind)
 
 
 def period(year: int, fiscal: bool) -> tuple[date, date]:
@@ -115,21 +115,27 @@ def _ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=JST).timestamp() * 1000)
 
 
-async def usage(gw: Gateway, year: int, *, fiscal: bool = False) -> UsageReport:
+async def usage(gw: Gateway, year: int, *, fiscal: bool = True) -> UsageReport:
     if not 2000 <= year <= 2999:
         raise ValueError("--year must be a year such as 2026")
     start, end = period(year, fiscal)
     start_ms = _ms(start)
     end_ms = _ms(date.fromordinal(end.toordinal() + 1))
     report = UsageReport(start, end, fiscal)
+    attempts = Attempts()
     async for ev in gw.events.iterate(start=f"{start_ms}-0"):
         # An event's own time counts; its stream id (given when it was stored, a moment after)
         # only narrows the scan, with a minute's margin at the end.
         if int(ev.id.split("-")[0]) >= end_ms + 60_000:
             break
-        at = datetime.fromisoformat(ev.at.replace("Z", "+00:00")).astimezone(UTC) if ev.at else None
+        attempt = attempts.of(ev)  # every event, in order: the portal rule needs it
+        at = event_time(ev)
         if at is None or not start_ms <= at.timestamp() * 1000 < end_ms:
             continue
+        if attempt is not None:
+            report.attempts[(at.astimezone(JST).strftime("%Y-%m"), attempt.kind)] += 1
+            if attempt.kind is AttemptKind.PORTAL_BLOCKED:
+                report.portal[portal_outcome(ev)] += 1
         f = ev.fields
         if ev.kind == "flag.set":
             report.flags_set[(f.get("department", ""), f.get("basis", ""))] += 1
@@ -147,8 +153,4 @@ async def usage(gw: Gateway, year: int, *, fiscal: bool = False) -> UsageReport:
             report.renewal_lists += 1
         elif ev.kind.startswith("query."):
             report.queries[ev.kind.removeprefix("query.")] += 1
-        elif ev.kind == "security.portal_blocked":
-            report.portal["blocked"] += 1
-        elif ev.kind == "security.portal_filtered":
-            report.portal["filtered"] += 1
     return report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,7 +64,7 @@ async def test_usage_counts_what_happened_and_nothing_personal(running: Running)
     await running.post("/soap/portal", portal_xml("GetSelfInformation", r[0].subject_code))
     await running.post("/soap/portal", portal_xml("GetProvisionRecords", r[0].subject_code))
 
-    report = (await usage(gw, ward_today().year)).as_json()
+    report = (await usage(gw, ward_today().year, fiscal=False)).as_json()  # holds today
     assert report["flags_set"] == {
         "total": 4,
         "by_basis": {"application": 2, "ex-officio": 2},
@@ -118,7 +120,7 @@ async def test_the_year_is_the_wards_calendar_and_the_fiscal_year_runs_april_to_
     await at("2026-12-31T14:59:59", "E")
     await at("2026-12-31T15:00:00", "F")  # 2027 in Japan
 
-    async def departments(year: int, fiscal: bool = False) -> dict[str, int]:
+    async def departments(year: int, fiscal: bool = False) -> dict[str, int]:  # calendar here
         report = (await usage(gw, year, fiscal=fiscal)).as_json()
         return report["flags_set"]["by_department"]  # type: ignore[index]
 
@@ -146,13 +148,33 @@ def test_report_usage_on_the_command_line(tmp_path: Path, redis_url: str) -> Non
         "ex-officio",
     )
     assert res.returncode == 0, res.stderr
-    year = str(ward_today().year)
-    report = json.loads(hogo("report", "usage", "--year", year, "--json").stdout)
+    today = ward_today()
+    fiscal_year = str(today.year if today.month >= 4 else today.year - 1)  # 年度: the default
+    report = json.loads(hogo("report", "usage", "--year", fiscal_year, "--json").stdout)
+    assert report["period"]["fiscal_year"] is True
     assert report["flags_set"]["by_department_and_basis"] == [
         {"department": "税務課", "basis": "ex-officio", "count": 1}
     ]
-    text = hogo("report", "usage", "--year", year)
-    assert text.returncode == 0 and "税務課  ex-officio: 1" in text.stdout
-    assert "試験" not in text.stdout and "900000000000901" not in text.stdout
+    # --fiscal is still accepted (it is the default now); --format json is --json
+    for extra in (["--fiscal", "--json"], ["--format", "json"]):
+        again = hogo("report", "usage", "--year", fiscal_year, *extra)
+        assert again.returncode == 0 and json.loads(again.stdout) == report
+    calendar = hogo("report", "usage", "--year", str(today.year), "--calendar", "--json")
+    assert json.loads(calendar.stdout)["period"]["from"] == f"{today.year}-01-01"
+    html = hogo("report", "usage", "--year", fiscal_year)  # the council's document by default
+    assert html.returncode == 0 and html.stdout.startswith("<!doctype html>")
+    assert "年度 情報提供ゲートウェイ（保護）利用状況報告</h1>" in html.stdout
+    out = tmp_path / "usage.csv"
+    res = hogo("report", "usage", "--year", fiscal_year, "--format", "csv", "--out", str(out))
+    assert res.returncode == 0 and res.stdout == "" and str(out) in res.stderr
+    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+    assert rows[0] == ["区分", "項目", "内訳", "件数"]
+    assert ["フラグ設定", "税務課", "職権", "1"] in rows and ["フラグ設定", "合計", "", "1"] in rows
+    for text in (html.stdout, out.read_text(encoding="utf-8-sig")):
+        assert "試験" not in text and "900000000000901" not in text
     assert hogo("report", "usage").returncode == 2
+    assert hogo("report", "usage", "--year", "2026", "--calendar", "--fiscal").returncode == 2
+    assert hogo("report", "usage", "--year", "2026", "--format", "pdf").returncode == 2
     assert hogo("report", "usage", "--year", "26").returncode == 1
+    bad = hogo("report", "usage", "--year", "2026", "--out", str(tmp_path / "no" / "such" / "x"))
+    assert bad.returncode == 1 and "cannot write" in bad.stderr

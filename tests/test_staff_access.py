@@ -44,6 +44,7 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/staff/audit"): AU,
     ("POST", "/staff/audit/{event_id}/review"): AU,
     ("GET", "/staff/audit/export.csv"): AU,
+    ("GET", "/staff/audit/patterns"): AU,
     ("GET", "/staff/admin/users"): AD,
     ("POST", "/staff/admin/users"): AD,
     ("POST", "/staff/admin/users/{login}/disable"): AD,

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from gateway.audit.archive import id_key
 from gateway.context import Gateway
+from gateway.flags import FlagRuleError, parse_date
 from gateway.store.events import Event
 from gateway.store.reviews import Review, ReviewStore
 from gateway.store.scripts import now
@@ -78,8 +79,10 @@ class EventFilter:
             if not raw:
                 return None
             try:
-                return date.fromisoformat(raw)
-            except ValueError:
+                return parse_date(
+                    raw, name
+                )  # the one parser: 2026-12-03, 2026/12/03, 令和8年12月3日
+            except FlagRuleError:
                 raise FilterError("err.filter_date") from None
 
         kind = q.get("kind", "").strip()

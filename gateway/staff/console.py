@@ -14,6 +14,7 @@ from gateway.endpoints import GATEWAY
 from gateway.quarantine import Quarantines
 from gateway.staff.approvals import Approvals
 from gateway.staff.auditing import Auditing
+from gateway.staff.patterns import Patterns
 from gateway.store.claims import ClaimStore
 from gateway.store.reviews import ReviewStore
 from gateway.store.sessions import SessionStore
@@ -28,6 +29,7 @@ class Console:
     approvals: Approvals
     auditing: Auditing
     quarantines: Quarantines  # subjects and persons held for review
+    patterns: Patterns  # the auditors' pictures: counts kept up to date from the event log
 
     @classmethod
     def of(cls, gw: Gateway) -> Console:
@@ -39,6 +41,7 @@ class Console:
             approvals=Approvals(gw, claims),
             auditing=Auditing(gw, ReviewStore(gw.redis, gw.keyring)),
             quarantines=Quarantines.of(gw),
+            patterns=Patterns(gw),
         )
 
 

@@ -1,10 +1,11 @@
 """Server-rendered pages: one jinja2 environment (autoescaped), the page frame's context
 (language, user, CSRF token, navigation, the flash message), and the display of times and ages.
+Every date and time a page shows goes through the filter `ward_date` (gateway.wareki): the era
+beside ISO 8601, in Japan's time.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -12,9 +13,9 @@ import jinja2
 from aiohttp import web
 
 from gateway.staff.access import SESSION_KEY
-from gateway.staff.auditing import JST
 from gateway.staff.i18n import Translator, lang_of
 from gateway.store.sessions import Session
+from gateway.wareki import ward_date
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("gateway.staff", "templates"),
@@ -23,28 +24,16 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["ward_date"] = ward_date
 
 # What each role sees in the navigation: (path, message key).
 NAV: dict[str, list[tuple[str, str]]] = {
     "registrar": [("/staff/flags", "nav.flags"), ("/staff/flags/due", "nav.due")],
     "approver": [("/staff/queue", "nav.queue"), ("/staff/reviews", "nav.reviews")],
-    "auditor": [("/staff/audit", "nav.audit")],
+    "auditor": [("/staff/audit", "nav.audit"), ("/staff/audit/patterns", "nav.patterns")],
     "admin": [("/staff/admin/users", "nav.users"), ("/staff/admin/requesters", "nav.requesters")],
 }
 HOME = {role: items[0][0] for role, items in NAV.items()}
-
-
-def jst(iso: str) -> str:
-    """An ISO 8601 time shown in Japan's time (JST), to the second."""
-    if not iso:
-        return ""
-    try:
-        at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return iso
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def age_text(seconds: int, t: Translator) -> str:
@@ -89,7 +78,8 @@ def page(
         here=quote(request.path),
         path=request.path,
         flash=flash,
-        jst=jst,
+        # for a template that still calls jst(value): the same text as `value|ward_date(plain=True)`
+        jst=lambda value: ward_date(value, plain=True),
         age=lambda s: age_text(s, t),
         **ctx,
     )

@@ -16,6 +16,7 @@ from gateway.staff import (
     pages_audit,
     pages_auth,
     pages_flags,
+    pages_patterns,
     pages_queue,
     pages_reviews,
 )
@@ -66,6 +67,7 @@ def add_console_routes(app: web.Application) -> None:
     page("GET", "/staff/audit", pages_audit.audit_page, AUDITOR)
     page("POST", "/staff/audit/{event_id}/review", pages_audit.review, AUDITOR)
     page("GET", "/staff/audit/export.csv", pages_audit.export_csv, AUDITOR)
+    page("GET", "/staff/audit/patterns", pages_patterns.patterns_page, AUDITOR)
     # admins: users and requesters
     page("GET", "/staff/admin/users", pages_admin.users_page, ADMIN)
     page("POST", "/staff/admin/users", pages_admin.add_user, ADMIN)

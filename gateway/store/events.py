@@ -60,7 +60,10 @@ def _raw_event(entry_id: str, raw: dict[str, str]) -> Event:
 
 
 def _sealed_event(entry_id: str, line: str) -> Event:
-    obj: dict[str, Any] = json.loads(line)
+    return _event_of(entry_id, json.loads(line))
+
+
+def _event_of(entry_id: str, obj: dict[str, Any]) -> Event:
     fields = {k: obj[k] for k in ("subject", "decision", "reason") if obj.get(k)}
     return Event(
         entry_id, obj["kind"], obj["at"], obj["actor"], {**fields, **obj["fields"]}, obj["seq"]
@@ -150,10 +153,11 @@ class EventLog:
             lines = await asyncio.to_thread(
                 lambda: list(self.archive.between(lo, lo_open, hi, hi_open, count))  # type: ignore[union-attr]
             )
-            events += [_sealed_event(json.loads(line)["id"], line) for line in lines]
-        events += [_sealed_event(i, line) for i, line in sealed]
-        events += [_raw_event(i, f) for i, f in raw]
-        return events[:count]
+            events += [_event_of(obj["id"], obj) for obj in map(json.loads, lines)]
+        # decode only what is returned: a batch the archive filled needs nothing from the store
+        events += [_sealed_event(i, line) for i, line in sealed[: max(0, count - len(events))]]
+        events += [_raw_event(i, f) for i, f in raw[: max(0, count - len(events))]]
+        return events
 
     async def iterate(self, start: str = "-", batch: int = 1000) -> AsyncIterator[Event]:
         cursor = start
