@@ -33,11 +33,13 @@ import hiredis
 
 from bench.procs import Processes, start_redis
 from gateway.crypto import Keyring
+from gateway.directory_import import import_pairs
 from gateway.eventloop import chosen, run
 from gateway.model import SubmitQuery
 from gateway.settings import Settings
 from gateway.simulator import synthetic_residents
 from gateway.store.directory import DirectoryStore
+from gateway.store.events import EventLog
 from gateway.store.keys import Keys
 from gateway.store.queries import QueryStore
 from gateway.store.redis import Redis, StoreUnavailable, connect
@@ -126,7 +128,8 @@ async def measure(url: str, data_dir: Path, calls: int, concurrency: int) -> lis
     resident = next(synthetic_residents(1))
     await RequesterStore(r).add("1310000000000001", "見本市 子ども家庭課", "bench")
     await RequesterStore(r).grant("1310000000000001", "JM00000000000001", [], "bench")
-    await DirectoryStore(r, keyring).put_many([(resident.atena_number, resident.subject_code)], "b")
+    pair = (resident.atena_number, resident.subject_code)
+    await import_pairs(DirectoryStore(r, keyring), EventLog(r), [pair], "b")
     q = SubmitQuery(
         processing_number="L",
         requester_org_code="1310000000000001",

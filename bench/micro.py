@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.load import TEMPLATE
 from bench.procs import Processes, start_redis
 from gateway.crypto import Keyring
+from gateway.directory_import import import_pairs
 from gateway.eventloop import chosen, run
 from gateway.model import QueryResult, UpstreamAnswer
 from gateway.settings import Settings
@@ -29,6 +30,7 @@ from gateway.simulator import synthetic_residents
 from gateway.soap.messages import query_result_envelope, read_submit_query, read_upstream_answer
 from gateway.soap.parse import body_element, parse_xml, validate
 from gateway.store.directory import DirectoryStore
+from gateway.store.events import EventLog
 from gateway.store.queries import QueryStore
 from gateway.store.redis import Redis, connect
 from gateway.store.requesters import RequesterStore
@@ -107,8 +109,11 @@ async def measure(n: int, redis_url: str, data_dir: Path) -> list[tuple[str, flo
     try:
         await RequesterStore(r).add("1310000000000001", "見本市 子ども家庭課", "bench")
         await RequesterStore(r).grant("1310000000000001", "JM00000000000001", [], "bench")
-        await DirectoryStore(r, keyring).put_many(
-            [(resident.atena_number, resident.subject_code)], "bench"
+        await import_pairs(
+            DirectoryStore(r, keyring),
+            EventLog(r),
+            [(resident.atena_number, resident.subject_code)],
+            "bench",
         )
         store = QueryStore(r, keyring)
         subject_keys = keyring.person_keys("subject", resident.subject_code)

@@ -39,6 +39,7 @@ from bench.procs import (
     machine_info,
     start_redis,
 )
+from gateway.directory_import import import_pairs
 from gateway.eventloop import chosen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +89,8 @@ async def load_data(data_dir: Path, redis_url: str, residents: int, flagged: int
         # rights are deny-by-default (issue 7): without this every query is refused, unmeasured
         await gw.requesters.grant(REQUESTER, "JM00000000000001", [], "bench")
         people = list(synthetic_residents(residents))
-        await gw.directory.put_many(((p.atena_number, p.subject_code) for p in people), "bench")
+        pairs = ((p.atena_number, p.subject_code) for p in people)
+        await import_pairs(gw.directory, gw.events, pairs, "bench")
         for p in people[:flagged]:
             await flag_resident(gw, p, actor="bench")
     finally:

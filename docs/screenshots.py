@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from gateway.app import build_app  # noqa: E402
 from gateway.context import open_gateway  # noqa: E402
 from gateway.demo import flag_resident  # noqa: E402
+from gateway.directory_import import import_pairs  # noqa: E402
 from gateway.embedded import EmbeddedRedis, free_port  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.simulator import Simulator, synthetic_residents  # noqa: E402
@@ -144,7 +145,8 @@ async def main() -> None:
             # deny by default: each may ask about the affairs it uses here
             for affair in ("JM00000000000001", "JM00000000000002"):
                 await gw.requesters.grant(org, affair, [], "docs")
-        await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), "docs")
+        pairs = ((r.atena_number, r.subject_code) for r in residents)
+        await import_pairs(gw.directory, gw.events, pairs, "docs")
         for r in residents[:4]:
             await flag_resident(gw, r, actor="docs")
         accounts = {a.login: a for a in await create_demo_accounts(gw, "docs")}

@@ -164,33 +164,6 @@ async def cmd_requesters_remove(args: argparse.Namespace, gw: Gateway) -> None:
     emit(args, {"removed": args.org_code}, f"requester {args.org_code} removed")
 
 
-# -- directory --------------------------------------------------------------------------------
-async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.csvfiles import CsvError, read_rows
-    from gateway.store.directory import validate_pair
-
-    try:
-        rows, encoding = read_rows(Path(args.file), ("atena_number", "subject_code"))
-    except (CsvError, OSError) as exc:
-        raise CommandError(str(exc)) from None
-    errors = [
-        f"line {line}: {why}"
-        for line, row in rows
-        if (why := validate_pair(row["atena_number"], row["subject_code"]))
-    ]
-    if errors:
-        print_errors(errors)
-        raise CommandError(f"{len(errors)} bad rows; nothing imported")
-    count = await gw.directory.put_many(
-        ((r["atena_number"], r["subject_code"]) for _, r in rows), os_actor()
-    )
-    emit(
-        args,
-        {"imported": count, "encoding": encoding},
-        f"{count} directory entries imported ({encoding})",
-    )
-
-
 # -- keys -------------------------------------------------------------------------------------
 async def cmd_keys_show(args: argparse.Namespace, gw: Gateway) -> None:
     """This host's key versions and check values, compared with those the store records."""
@@ -433,16 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(req, "remove", cmd_requesters_remove, "remove a requester")
     p.add_argument("org_code", metavar="ORG_CODE")
 
-    dr = sub.add_parser("directory", help="atena number <-> subject code").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
-    p = cmd(
-        dr, "import", cmd_directory_import, "import FILE.csv (header atena_number,subject_code)"
-    )
-    p.add_argument("file", metavar="FILE.csv")
+    from gateway import cli_directory, cli_flags
 
-    from gateway import cli_flags
-
+    cli_directory.add_commands(sub, cmd)  # directory import | remaps | confirm
     cli_flags.add_commands(sub, cmd)  # flags, departments, report
 
     from gateway import cli_held

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 
@@ -32,7 +32,15 @@ def read_rows(
     `aliases` maps other header names (e.g. the Japanese ones of a municipal export) to ours.
     """
     text, encoding = decode(path.read_bytes())
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    return list(rows_of(text, required, aliases)), encoding
+
+
+def rows_of(
+    text: str, required: tuple[str, ...], aliases: Mapping[str, str] | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The data rows of decoded text one by one (a large export need not be held as rows), with
+    their line numbers; the header is checked at once (CsvError), before the first row."""
+    reader = csv.DictReader(_lines(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if aliases:
         header = [aliases.get(h, h) for h in header]
@@ -40,10 +48,21 @@ def read_rows(
     if missing:
         raise CsvError(f"line 1: the header lacks {', '.join(missing)}")
     reader.fieldnames = header
-    rows: list[tuple[int, dict[str, str]]] = []
+    return _rows(reader)
+
+
+# One physical line with its ending (\r\n, \n or \r, as a file opened with newline=""
+# would give it to csv): the text is read in place, not copied into a StringIO, which holds
+# four bytes a character (a 10-million-row export would take over a GB twice over).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _lines(text: str) -> Iterator[str]:
+    return (m.group() for m in _LINE.finditer(text))
+
+
+def _rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
     for row in reader:
-        line = reader.line_num
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue
-        rows.append((line, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}))
-    return rows, encoding
+        yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}

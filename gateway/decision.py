@@ -29,7 +29,9 @@ class AdmissionFacts:
     """What the store read, atomically, when the query arrived.
 
     `flags` is None when the subject code is not in the directory: the person is unknown, so
-    their flag state cannot be established.
+    their flag state cannot be established. `under_review` is the reason of an open review
+    (quarantine, gateway/store/quarantine.py) of the subject or its person: until staff confirm
+    it, whose flags apply is not established either.
     """
 
     requester_registered: bool
@@ -37,6 +39,7 @@ class AdmissionFacts:
     existing_query: bool
     subject_known: bool
     flags: FlagState | None
+    under_review: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ def decide(facts: AdmissionFacts) -> Decision:
         return Decision(Action.HOLD, HoldReason.SUBJECT_UNKNOWN)
     if facts.flags.auto_response_disabled:
         return Decision(Action.HOLD, HoldReason.AUTO_RESPONSE_DISABLED)
+    if facts.under_review:
+        return Decision(Action.HOLD, facts.under_review)
     return Decision(Action.FORWARD, "clear")
 
 
@@ -71,13 +76,15 @@ def requester_certified(claimed_org: str, certified_org: str | None) -> bool:
     return certified_org is None or certified_org == claimed_org
 
 
-def may_relay(flags_now: FlagState | None) -> bool:
-    """After the upstream answered: relay only if the flag state is known and still clear.
+def may_relay(flags_now: FlagState | None, under_review: str | None = None) -> bool:
+    """After the upstream answered: relay only if the flag state is known and still clear, and
+    neither the subject nor its person is under review (a subject moved to another person since
+    admission counts as under review: subject_remapped).
 
     The store applies this same rule inside its atomic relay step (lua/complete.lua), so that no
     flag change can slip between this check and the write; tests hold the two to the same table.
     """
-    return flags_now is not None and not flags_now.auto_response_disabled
+    return flags_now is not None and not flags_now.auto_response_disabled and not under_review
 
 
 def record_is_non_disclosable(flags: FlagState | None, requester_non_disclosure: bool) -> bool:

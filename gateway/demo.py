@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.app import build_app
 from gateway.cli import os_actor
 from gateway.context import Gateway, open_gateway
+from gateway.directory_import import import_pairs
 from gateway.embedded import EmbeddedRedis, free_port
 from gateway.flags import set_flags
 from gateway.settings import Settings
@@ -67,7 +68,8 @@ async def _prepare(settings: Settings, url: str) -> tuple[list, list, list]:
             await gw.requesters.add(DEMO_REQUESTER, "見本市 子ども家庭課 (demo requester)", actor)
         # deny by default: the demo requester may ask about the affair the sample requests use
         await gw.requesters.grant(DEMO_REQUESTER, DEMO_AFFAIR, [], actor)
-        await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), actor)
+        pairs = ((r.atena_number, r.subject_code) for r in residents)
+        await import_pairs(gw.directory, gw.events, pairs, actor)
         flagged = residents[:2]
         for r in flagged:
             record = await gw.flags.get(r.atena_number)

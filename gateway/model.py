@@ -24,6 +24,9 @@ class HoldReason(StrEnum):
     SUBJECT_UNKNOWN = "subject_unknown"
     FLAG_SET_IN_FLIGHT = "flag_set_in_flight"
     INTERRUPTED = "interrupted"
+    # held for review (quarantine) until staff confirm: a directory import moved the subject code
+    # to another person (while the query waited for the upstream, too)
+    SUBJECT_REMAPPED = "subject_remapped"
     # an answer given (automatically, or by staff) is asked for again after the person was
     # flagged, or after the subject came to resolve to another person or no one (gateway.recheck)
     FLAGGED_AFTER_ANSWER = "flagged_after_answer"

@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.app import build_app
 from gateway.context import Gateway, open_gateway
 from gateway.demo import flag_resident
+from gateway.directory_import import import_pairs
 from gateway.listeners import start_listeners
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
@@ -121,7 +122,8 @@ async def start_running(
     for org, name in ((REQUESTER, "見本市 子ども家庭課"), (OTHER_REQUESTER, "例示町 税務課")):
         await gw.requesters.add(org, name, "test")
         await gw.requesters.grant(org, AFFAIR, [], "test")
-    await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), "test")
+    pairs = ((r.atena_number, r.subject_code) for r in residents)
+    await import_pairs(gw.directory, gw.events, pairs, "test")
     # the listeners as `serve` makes them (TLS and separate listeners if the settings say so)
     settings = replace(settings, host="127.0.0.1", port=free_port())
     runner = await start_listeners(build_app(settings, redis_url, gateway=gw), settings)

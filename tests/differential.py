@@ -41,6 +41,7 @@ from hypothesis import strategies as st
 from gateway.context import Gateway, open_gateway
 from gateway.crypto import Keyring
 from gateway.demo import flag_resident
+from gateway.directory_import import import_pairs
 from gateway.model import SubmitQuery
 from gateway.settings import Settings
 from gateway.simulator import synthetic_residents
@@ -483,7 +484,8 @@ class Harness:
         )
         await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "differential")
         await gw.requesters.grant(REQUESTER, AFFAIR, [], "differential")
-        await gw.directory.put_many(((r.atena_number, r.subject_code) for r in RESIDENTS), "t")
+        pairs = ((r.atena_number, r.subject_code) for r in RESIDENTS)
+        await import_pairs(gw.directory, gw.events, pairs, "t")
         await flag_resident(gw, HIDDEN, actor="differential")
         return gw
 

@@ -16,6 +16,7 @@ import pytest
 import redis
 from redis.cluster import key_slot
 
+from gateway.directory_import import import_pairs
 from gateway.model import SubmitQuery
 from gateway.simulator import synthetic_residents
 from tests.conftest import Running, start_running
@@ -202,7 +203,9 @@ async def test_every_script_runs_in_the_one_slot_of_the_cluster(
         await gw.requesters.revoke("1390000000000009", "JM00000000000001", [], "test")
         assert await gw.requesters.remove("1390000000000009", "test")
         more = list(synthetic_residents(5, start=100))
-        await gw.directory.put_many(((p.atena_number, p.subject_code) for p in more), "test")
+        await import_pairs(
+            gw.directory, gw.events, ((p.atena_number, p.subject_code) for p in more), "test"
+        )
         events = [e.kind for e in await gw.events.read(count=10000)]
         for kind in (
             "flag.set",

@@ -14,6 +14,7 @@ import pytest
 
 from gateway import metrics
 from gateway.context import open_gateway
+from gateway.directory_import import import_pairs
 from gateway.model import SubmitQuery
 from gateway.store.redis import StoreUnavailable
 from tests.conftest import Running, start_running
@@ -146,7 +147,9 @@ async def test_one_wait_covers_a_batch_and_fails_only_its_acknowledged_calls(
     person = residents[9]
     await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "test")
     await gw.requesters.grant(REQUESTER, AFFAIR, [], "test")
-    await gw.directory.put_many([(person.atena_number, person.subject_code)], "test")
+    await import_pairs(
+        gw.directory, gw.events, [(person.atena_number, person.subject_code)], "test"
+    )
     store, keys = gw.queries, gw.redis.keys
     person_keys = gw.keyring.person_keys("subject", person.subject_code)
     on_master, on_replica = own_redis.client(), replica.client()

@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 
 from gateway.demo import flag_resident
+from gateway.directory_import import import_pairs
 from gateway.settings import Settings
 from tests.conftest import Running
 from tests.flag_support import by_tax_department
@@ -37,7 +38,9 @@ async def _unknown_then_flagged(running: Running, pn: str, index: int) -> tuple[
     [held] = await running.gw.queries.list_held(only_waiting=True)
     assert (held.id, held.reason) == (qid, "subject_unknown")
     running.upstream.residents[CODE] = person
-    await running.gw.directory.put_many([(person.atena_number, CODE)], "test")
+    await import_pairs(
+        running.gw.directory, running.gw.events, [(person.atena_number, CODE)], "test"
+    )
     await flag_resident(running.gw, person, actor="test")
     await by_tax_department(running.gw, person)
     return qid, person
@@ -57,7 +60,9 @@ async def test_a_subject_learned_since_shows_its_flag_and_a_release_on_the_old_v
 
     # the directory learns the subject: a person two holding departments have flagged
     running.upstream.residents[CODE] = person
-    await running.gw.directory.put_many([(person.atena_number, CODE)], "test")
+    await import_pairs(
+        running.gw.directory, running.gw.events, [(person.atena_number, CODE)], "test"
+    )
     await flag_resident(running.gw, person, actor="test")
     await by_tax_department(running.gw, person)
 
@@ -166,7 +171,9 @@ class TestFourEyes:
         assert (status, out["outcome"]) == (200, "proposed")
         person = running.residents[18]
         running.upstream.residents[CODE] = person
-        await running.gw.directory.put_many([(person.atena_number, CODE)], "test")
+        await import_pairs(
+            running.gw.directory, running.gw.events, [(person.atena_number, CODE)], "test"
+        )
         await flag_resident(running.gw, person, actor="test")
         _, now = await two.api("GET", f"/api/v1/held/{held.id}")
         assert now["subject_now"]["needs_flag_confirmation"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from gateway.directory_import import import_pairs
 from gateway.flags import release_flags
 from gateway.simulator import Resident
 from tests.conftest import Running
@@ -176,7 +177,8 @@ async def test_a_query_held_for_an_unknown_subject_is_marked_if_the_person_is_fl
     )
     running.upstream.residents[person.subject_code] = person
     assert (await running.submit(Query("UK-1", person.subject_code))).status == "PENDING"
-    await running.gw.directory.put_many([(person.atena_number, person.subject_code)], "test")
+    pair = (person.atena_number, person.subject_code)
+    await import_pairs(running.gw.directory, running.gw.events, [pair], "test")
     await flag(running.gw, person, ard=False, nd=True)
     [held] = await running.gw.queries.list_held(only_waiting=True)
     assert held.reason == "subject_unknown"

@@ -20,6 +20,13 @@ import pytest
 import gateway
 from gateway import flags
 from gateway.departments import issue_token, tokens
+from gateway.directory_import import (
+    DirectoryImport,
+    DirectoryRefused,
+    ImportInterrupted,
+    pairs_rows,
+)
+from gateway.quarantine import Quarantines, ReviewRefused
 from tests.conftest import Running
 from tests.staffkit import PASSWORD, Staff, staff_for
 from tests.support import Query, portal_xml
@@ -176,6 +183,30 @@ async def test_every_security_event_is_counted_exactly_once(running: Running, st
             "POST", "/staff/flags/release-confirm", form={"request_id": pending.id}
         )
         assert status == 403
+
+    # the directory import (gateway.directory_import, gateway.store.quarantine)
+    moved = [(r.residents[2].atena_number, flagged.subject_code)]
+    async with steps.exactly(protected_subject_remap=1):  # a flagged person's code, refused
+        with pytest.raises(DirectoryRefused):
+            await DirectoryImport(gw.directory, gw.events).run(pairs_rows(moved), "os:op@h")
+    async with steps.exactly(protected_subject_remap=1):  # applied with --allow-remap, held
+        done = await DirectoryImport(gw.directory, gw.events).run(
+            pairs_rows(moved), "os:op@h", allow_remap=True
+        )
+    [(_, review)] = done.reviews
+    async with steps.exactly(self_approval=1):  # emitted by lua/quarantine_confirm.lua
+        with pytest.raises(ReviewRefused):
+            await Quarantines.of(gw).confirm(review, "os:op@h", "mine")
+    passes = 0
+
+    def growing():  # type: ignore[no-untyped-def]
+        nonlocal passes
+        passes += 1
+        yield from pairs_rows([("990000000000091", "GROWS1")] * passes)()
+
+    async with steps.exactly(directory_import_interrupted=1):  # the rows changed between passes
+        with pytest.raises(ImportInterrupted):
+            await DirectoryImport(gw.directory, gw.events).run(growing, "os:op@h")
 
     # every kind the code can record was driven (here, or in tests/test_tls.py)
     assert steps.seen | DRIVEN_IN_TEST_TLS == kinds_in_the_code()

@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from gateway.context import open_gateway
+from gateway.directory_import import import_pairs
 from gateway.settings import Settings
 from gateway.simulator import Simulator
 from tests.support import AFFAIR, REQUESTER, Query, free_port, parse_answer
@@ -92,7 +93,8 @@ async def _serve(
         gw = await open_gateway(Settings(data_dir=data_dir), redis_url)
         await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "test")
         await gw.requesters.grant(REQUESTER, AFFAIR, [], "test")  # deny by default otherwise
-        await gw.directory.put_many(((r.atena_number, r.subject_code) for r in residents), "test")
+        pairs = ((r.atena_number, r.subject_code) for r in residents)
+        await import_pairs(gw.directory, gw.events, pairs, "test")
         await gw.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOGO_", "PROMETHEUS_"))}
     proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).parents[1])

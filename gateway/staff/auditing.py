@@ -27,9 +27,19 @@ EVENT_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 ORG_CODE = re.compile(r"^[0-9]{16}$")
 KIND = re.compile(r"^[a-z_]+(\.[a-z_]+)*$")
 # Blocked attempts that are not security events by name: held and refused queries, stored
-# answers withheld when asked for again, releases stopped because the facts shown changed.
+# answers withheld when asked for again, releases stopped because the facts shown changed; and
+# what holds a subject or person for review (a directory remap, a refused import) and its end.
 BLOCKED_KINDS = frozenset(
-    {"query.held", "query.refused", "query.answer_withheld", "query.release_stale"}
+    {
+        "query.held",
+        "query.refused",
+        "query.answer_withheld",
+        "query.release_stale",
+        "directory.remapped",
+        "directory.import_refused",
+        "quarantine.opened",
+        "quarantine.confirmed",
+    }
 )
 DEFAULT_DAYS = 30
 PAGE_LIMIT = 500  # a page; every page says the total and links the next (older) one

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway.context import Gateway
 from gateway.endpoints import GATEWAY
+from gateway.quarantine import Quarantines
 from gateway.staff.approvals import Approvals
 from gateway.staff.auditing import Auditing
 from gateway.staff.patterns import Patterns
@@ -27,6 +28,7 @@ class Console:
     sessions: SessionStore
     approvals: Approvals
     auditing: Auditing
+    quarantines: Quarantines  # subjects and persons held for review
     patterns: Patterns  # the auditors' pictures: counts kept up to date from the event log
 
     @classmethod
@@ -38,6 +40,7 @@ class Console:
             sessions=SessionStore(gw.redis),
             approvals=Approvals(gw, claims),
             auditing=Auditing(gw, ReviewStore(gw.redis, gw.keyring)),
+            quarantines=Quarantines.of(gw),
             patterns=Patterns(gw),
         )
 

@@ -29,7 +29,7 @@ _env.filters["ward_date"] = ward_date
 # What each role sees in the navigation: (path, message key).
 NAV: dict[str, list[tuple[str, str]]] = {
     "registrar": [("/staff/flags", "nav.flags"), ("/staff/flags/due", "nav.due")],
-    "approver": [("/staff/queue", "nav.queue")],
+    "approver": [("/staff/queue", "nav.queue"), ("/staff/reviews", "nav.reviews")],
     "auditor": [("/staff/audit", "nav.audit"), ("/staff/audit/patterns", "nav.patterns")],
     "admin": [("/staff/admin/users", "nav.users"), ("/staff/admin/requesters", "nav.requesters")],
 }

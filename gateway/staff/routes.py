@@ -11,12 +11,14 @@ from aiohttp import web
 from gateway.staff import (
     api,
     api_flags,
+    api_reviews,
     pages_admin,
     pages_audit,
     pages_auth,
     pages_flags,
     pages_patterns,
     pages_queue,
+    pages_reviews,
 )
 from gateway.staff.access import PUBLIC, add_route
 from gateway.staff.accounts import ROLES
@@ -51,6 +53,9 @@ def add_console_routes(app: web.Application) -> None:
     page("POST", "/staff/queue/{id}/confirm", pages_queue.confirm, APPROVER)
     page("POST", "/staff/queue/{id}/withdraw", pages_queue.withdraw, APPROVER)
     page("POST", "/staff/queue/{id}/refuse", pages_queue.refuse, APPROVER)
+    # approvers: subjects and persons held for review (the directory's remaps)
+    page("GET", "/staff/reviews", pages_reviews.reviews_page, APPROVER)
+    page("POST", "/staff/reviews/{id}/confirm", pages_reviews.confirm, APPROVER)
     # registrars: flags of their own department
     page("GET", "/staff/flags", pages_flags.flags_page, REGISTRAR)
     page("POST", "/staff/flags/register", pages_flags.register, REGISTRAR)
@@ -87,6 +92,8 @@ def add_console_routes(app: web.Application) -> None:
     api_("POST", "/api/v1/held/{id}/confirm", api.held_confirm, APPROVER)
     api_("POST", "/api/v1/held/{id}/withdraw", api.held_withdraw, APPROVER)
     api_("POST", "/api/v1/held/{id}/refuse", api.held_refuse, APPROVER)
+    api_("GET", "/api/v1/reviews", api_reviews.reviews_list, APPROVER)
+    api_("POST", "/api/v1/reviews/{id}/confirm", api_reviews.review_confirm, APPROVER)
     # registrars: flags of their own department (not /api/v1/flags: the departments' token API)
     api_("POST", "/api/v1/flag-records", api_flags.register, REGISTRAR)
     api_("POST", "/api/v1/flag-records/lookup", api_flags.lookup, REGISTRAR)

@@ -2,19 +2,89 @@
 
 Both sides are stored only as person keys. A subject code missing here means the person is
 unknown, and an unknown person is never answered automatically.
+
+A subject code belongs to one person: the import (gateway/directory_import.py) never moves one
+silently. Its steps are here: a lock (one import at a time), a first pass that reads what each
+batch of rows would do, and a second that writes a batch only if the store is still as the first
+pass found it, opening a review (gateway/store/quarantine.py) for every remap it was allowed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from gateway.crypto import Keyring
-from gateway.store.events import append
 from gateway.store.redis import Redis
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
 SUBJECT_CODE = re.compile(r"^[A-Za-z0-9]{1,64}$")
+LOCK_LEASE_MS = 120_000  # renewed by every batch; a stalled import loses it and stops
+BATCH_TIMEOUT = 30.0  # a batch of thousands of rows runs alone, with this deadline
+
+
+class ImportBusy(Exception):
+    """Another directory import holds the lock."""
+
+    def __init__(self, import_id: str, actor: str, started_at: str) -> None:
+        super().__init__(
+            f"another directory import ({import_id}, by {actor}, since {started_at}) is running"
+        )
+
+
+class LockLost(Exception):
+    """The import's lock lapsed (the import stalled) or was taken over: stop at once."""
+
+
+class BatchChanged(Exception):
+    """A row of a batch no longer finds the store as the first pass did: nothing of it written."""
+
+    def __init__(self, line: int, why: str) -> None:
+        super().__init__(f"line {line}: {why}")
+        self.line = line
+        self.why = why
+
+
+@dataclass(frozen=True, slots=True)
+class Remap:
+    """A row that would move its subject code from `old_person` to another person; flag status of
+    each (now | before | never) as the first pass found it."""
+
+    old_person: str
+    old_flag: str
+    new_flag: str
+
+    @property
+    def protected(self) -> bool:
+        """Either person has a flag, or had one: the move of a protected person's code."""
+        return self.old_flag != "never" or self.new_flag != "never"
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What one batch would do: per row n (new), u (unchanged) or r (remap); the remaps in order."""
+
+    statuses: str
+    remaps: list[Remap]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRow:
+    subject_key: str
+    person_key: str
+    expected: str  # '' new, '=' unchanged, else the old person it must still be mapped to
+    line: int
+    review_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    new: int
+    unchanged: int
+    remapped: int
+    protected: int
 
 
 class DirectoryStore:
@@ -23,34 +93,76 @@ class DirectoryStore:
         self.k = redis.keys
         self.keyring = keyring
 
-    async def put_many(
-        self, pairs: Iterable[tuple[str, str]], actor: str, batch: int = 5000
-    ) -> int:
-        """Store (atena_number, subject_code) pairs; the caller has validated them."""
-        count = 0
-        pipe = self.r.client.pipeline(transaction=False)
-        pending = 0
-        for atena, subject in pairs:
-            pipe.set(
-                self.k.directory(self.keyring.person_key("subject", subject)),
-                self.keyring.person_key("atena", atena),
-            )
-            pending += 1
-            count += 1
-            if pending >= batch:
-                await self.r.call(self.r.execute(pipe), timeout=max(30.0, self.r.timeout))
-                pipe = self.r.client.pipeline(transaction=False)
-                pending = 0
-        if pending:
-            await self.r.call(self.r.execute(pipe), timeout=max(30.0, self.r.timeout))
-        await append(self.r, "directory.imported", actor, count=count)
-        return count
+    def keys_of(self, atena_number: str, subject_code: str) -> tuple[str, str]:
+        """(subject key, atena person key) of one row, under the current HMAC version (the
+        keyring holds exactly one: see crypto.Keyring)."""
+        return (
+            self.keyring.person_key("subject", subject_code),
+            self.keyring.person_key("atena", atena_number),
+        )
 
-    async def person_of_subject(self, subject_code: str) -> str | None:
-        """The atena person key of a subject code, or None when the directory does not know it."""
-        keys = [self.k.directory(s) for s in self.keyring.person_keys("subject", subject_code)]
-        values = await self.r.call(self.r.client.mget(keys))
-        return next((v for v in values if v), None)
+    # -- the import's steps -----------------------------------------------------------------
+    async def lock(self, import_id: str, actor: str, rows: int) -> str:
+        """Take the import lock; its token. ImportBusy while another import holds it."""
+        token = secrets.token_hex(16)
+        res = await self.r.script(
+            "directory_lock",
+            [self.k.directory_import],
+            [token, import_id, actor, rows, LOCK_LEASE_MS],
+            acknowledged=False,  # a lock: what the import writes waits for its own batches
+        )
+        if res[0] == "busy":
+            raise ImportBusy(res[1], res[2], res[3])
+        return token
+
+    async def unlock(self, token: str) -> None:
+        await self.r.script(
+            "directory_unlock", [self.k.directory_import], [token], acknowledged=False
+        )
+
+    async def check(self, token: str, pairs: Sequence[tuple[str, str]]) -> Checked:
+        """First pass, one batch of (subject key, person key): what each would do; writes nothing."""
+        args: list[object] = [token, LOCK_LEASE_MS]
+        for sk, ak in pairs:
+            args += [sk, ak]
+        res = await self.r.script(
+            "directory_check",
+            [self.k.directory_import],
+            args,
+            timeout=max(BATCH_TIMEOUT, self.r.timeout),
+            acknowledged=False,
+        )
+        if res[0] == "lock_lost":
+            raise LockLost()
+        rest = res[2:]
+        remaps = [Remap(rest[i], rest[i + 1], rest[i + 2]) for i in range(0, len(rest), 3)]
+        return Checked(res[1], remaps)
+
+    async def write(
+        self,
+        token: str,
+        import_id: str,
+        actor: str,
+        allow_remap: bool,
+        rows: Sequence[WriteRow],
+    ) -> Written:
+        """Second pass, one batch: written whole, or (BatchChanged, LockLost) not at all."""
+        args: list[object] = [token, LOCK_LEASE_MS, import_id, actor, "1" if allow_remap else "0"]
+        for row in rows:
+            args += [row.subject_key, row.person_key, row.expected, row.line, row.review_id]
+        res = await self.r.script(
+            "directory_write",
+            [self.k.directory_import],
+            args,
+            timeout=max(BATCH_TIMEOUT, self.r.timeout),
+        )
+        if res[0] == "lock_lost":
+            raise LockLost()
+        if res[0] == "changed":
+            raise BatchChanged(int(res[1]), "the directory changed since the check")
+        if res[0] == "remap_refused":
+            raise BatchChanged(int(res[1]), "a remap, and remaps were not allowed")
+        return Written(*(int(v) for v in res[1:5]))
 
 
 def validate_pair(atena: str, subject: str) -> str | None:

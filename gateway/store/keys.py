@@ -17,6 +17,29 @@ class Keys:
     def directory(self, subject_key: str) -> str:
         return f"{self.prefix}dir:{subject_key}"
 
+    # the directory import's lock: one import at a time (lua/directory_lock.lua)
+    @property
+    def directory_import(self) -> str:
+        return f"{self.prefix}dirimport"
+
+    # holds for review (quarantine): a subject or person whose every query is held until staff
+    # confirm. A hash per review; the open reviews of each subject / person (id -> reason), which
+    # lua/prelude.lua's `under_review` and `open_review` build from the scope and key too; the
+    # open reviews and every review, by opening time.
+    def quarantine(self, review_id: str) -> str:
+        return f"{self.prefix}quar:{review_id}"
+
+    def quarantined(self, scope: str, key: str) -> str:
+        return f"{self.prefix}quarof:{scope}:{key}"
+
+    @property
+    def quarantine_open(self) -> str:
+        return f"{self.prefix}quars"
+
+    @property
+    def quarantine_all(self) -> str:
+        return f"{self.prefix}quarall"
+
     # flags (lua/flag_holds.lua): per person the aggregate every decision reads, each holding
     # department's own hold and the hold's history; an index of every person with a record
     def flag(self, person_key: str) -> str:

@@ -124,7 +124,7 @@ class QueryStore:
                 q.requested_at,
                 "1" if q.requester_non_disclosure else "0",
                 sealed,
-                subject_keys[0],
+                *subject_keys,  # the first is stored on the query; every one is checked for review
             ],
             acknowledged=False,  # a reservation: the hold or the relay that follows waits
         )
@@ -136,7 +136,8 @@ class QueryStore:
             return Admission(AdmissionFacts(True, True, True, False, None), res[1], res[2])
         known = int(res[2]) == 1
         flags = FlagState(int(res[3]) == 1, int(res[4]) == 1) if known else None
-        return Admission(AdmissionFacts(True, True, False, known, flags), res[1])
+        review = res[6] or None  # an open review (quarantine) of the subject or its person
+        return Admission(AdmissionFacts(True, True, False, known, flags, review), res[1])
 
     async def hold(self, query_id: str, reason: str) -> None:
         res = await self.r.script("hold", [self.k.query(query_id)], [query_id, reason])
@@ -161,6 +162,7 @@ class QueryStore:
                 sealed,
                 self.r.settings.answer_retention_seconds,
                 "provided" if answer.has_data else "no_data",
+                *subject_keys,
             ],
         )
         if res[0] == "provided":

@@ -8,9 +8,10 @@
 -- KEYS[5..] directory keys (newest first)
 -- ARGV[4] id, ARGV[5] org, ARGV[6] pn, ARGV[7] affair, ARGV[8] procedure, ARGV[9] item,
 -- ARGV[10] requested_at, ARGV[11] requester non-disclosure, ARGV[12] sealed request,
--- ARGV[13] subject key
+-- ARGV[13..] subject keys (newest first; the first is stored on the query)
 -- -> {'refused', registered, permitted} | {'existing', id, state}
---    | {'admitted', id, known, ard, nd, person}
+--    | {'admitted', id, known, ard, nd, person, review}: review is the reason of an open review
+--    (quarantine) of the subject or its person, or ''
 local registered = redis.call('EXISTS', KEYS[1]) == 1
 local permitted = registered and (redis.call('SISMEMBER', KEYS[2], ARGV[7]) == 1
   or redis.call('SISMEMBER', KEYS[2], ARGV[7] .. ':' .. ARGV[8]) == 1)
@@ -34,6 +35,7 @@ local id = ARGV[4]
 local person = resolve(5, #KEYS)
 local ard, nd = false, false
 if person then ard, nd = flags_of(person) end
+local review = review_of(13, #ARGV, person)
 redis.call('SET', KEYS[3], id)
 -- subject_nd: the person had 不開示該当 when the query arrived; its provision record is then
 -- never shown, even if the flag is released before the answer goes out.
@@ -43,6 +45,6 @@ redis.call('HSET', KEYS[4], 'id', id, 'state', 'received', 'org', ARGV[5], 'pn',
   'person_key', person or '', 'subject_nd', nd and '1' or '0')
 redis.call('ZADD', P .. 'inflight', NOW_MS, id)
 if not person then
-  return {'admitted', id, 0, 0, 0, ''}
+  return {'admitted', id, 0, 0, 0, '', review or ''}
 end
-return {'admitted', id, 1, ard and 1 or 0, nd and 1 or 0, person}
+return {'admitted', id, 1, ard and 1 or 0, nd and 1 or 0, person, review or ''}

@@ -1,8 +1,10 @@
 -- The automatic path's last moment: the upstream has answered; relay only if the subject is still
--- known and still without 自動応答不可, and write the provision record and the sealed answer in the
+-- known and still without 自動応答不可, still the same person, and neither it nor its person is
+-- under review (quarantine), and write the provision record and the sealed answer in the
 -- same atomic step. A flag set while the upstream was answering turns the answer into a hold.
 -- KEYS[1] query, KEYS[2] answer, KEYS[3] records of the subject, KEYS[4..] directory keys
--- ARGV[4] id, ARGV[5] sealed answer, ARGV[6] answer ttl (s), ARGV[7] outcome (provided|no_data)
+-- ARGV[4] id, ARGV[5] sealed answer, ARGV[6] answer ttl (s), ARGV[7] outcome (provided|no_data),
+-- ARGV[8..] subject keys (newest first)
 -- -> {'provided', nd} | {'held', reason} | {'not_received', state}
 local id = ARGV[4]
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -16,6 +18,15 @@ local ard, nd = flags_of(person)
 if ard then
   hold_query(KEYS[1], id, 'flag_set_in_flight', 'gateway')
   return {'held', 'flag_set_in_flight'}
+end
+-- A directory import moved the subject to another person while the upstream answered: whose
+-- flags apply is not established until staff confirm the move.
+local admitted = redis.call('HGET', KEYS[1], 'person_key')
+local review = review_of(8, #ARGV, person)
+  or (admitted and admitted ~= '' and admitted ~= person and 'subject_remapped')
+if review then
+  hold_query(KEYS[1], id, review, 'gateway')
+  return {'held', review}
 end
 local q = redis.call('HMGET', KEYS[1], 'org', 'pn', 'affair', 'procedure', 'item', 'requested_at',
   'req_nd', 'subject_nd')

@@ -1,19 +1,22 @@
 -- One 情報提供等記録表示 (GetProvisionRecords): resolve the subject, read its flags and its records
 -- and record the view, in one atomic step whose store work is the same whoever the person is
 -- (flagged, not flagged, unknown): every directory key read, one flag read (of no record when
--- unknown), every records key read, one event. While the person has 不開示該当 no record is shown;
--- a record marked non-disclosable when it was made (nd) never is; an unknown subject's flag state
--- cannot be established, so nothing is shown.
+-- unknown), two review reads, every records key read, one event. While the person has 不開示該当,
+-- or the subject or person is under review, no record is shown; a record marked non-disclosable
+-- when it was made (nd) never is; an unknown subject's flag state cannot be established, so
+-- nothing is shown.
 -- KEYS[1..n] directory keys, KEYS[n+1..2n] records keys (newest key version first)
 -- ARGV[4] subject key, ARGV[5] n
 -- -> {outcome, reason, hidden, record...}: outcome unknown_subject | filtered | shown
 local n = tonumber(ARGV[5])
 local person = resolve_every(1, n)
 local _, nd = flags_of(person or '')
+-- a subject or person under review (a remap not yet confirmed) shows nothing either
+local review = review_every(ARGV[4], person)
 local shown, hidden = {}, 0
 for i = n + 1, 2 * n do
   for _, raw in ipairs(redis.call('LRANGE', KEYS[i], 0, -1)) do
-    if person and not nd and tonumber(cjson.decode(raw).nd or 0) ~= 1 then
+    if person and not nd and not review and tonumber(cjson.decode(raw).nd or 0) ~= 1 then
       shown[#shown + 1] = raw
     else
       hidden = hidden + 1
@@ -23,9 +26,9 @@ end
 local outcome, reason = 'shown', ''
 if not person then
   outcome, reason = 'unknown_subject', 'subject_unknown'
-elseif nd or hidden > 0 then
+elseif nd or review or hidden > 0 then
   outcome = 'filtered'
-  reason = nd and 'non_disclosure' or 'record_marked'
+  reason = nd and 'non_disclosure' or review or 'record_marked'
 end
 -- one event whatever the outcome, with the same fields; hiding records is a security event
 local ev = {'subject', person or ARGV[4], 'operation', 'GetProvisionRecords',

@@ -1,14 +1,18 @@
 -- One 自己情報表示 (GetSelfInformation), after the upstream answered: resolve the subject, read
 -- its flags at this last moment and record the view, in one atomic step whose store work is the
 -- same whoever the person is (flagged, not flagged, unknown): every directory key read, one flag
--- read (of no record when unknown), one change-time read, one event. What the view shows is
--- decided here; the answer for a blocked view is the one for "no data" (gateway/portal.py).
+-- read (of no record when unknown), one change-time read, two review reads, one event. What the
+-- view shows is decided here; the answer for a blocked view is the one for "no data"
+-- (gateway/portal.py). A subject or person under review is blocked, with the review's reason.
 -- KEYS[1..] directory keys (newest first)
 -- ARGV[4] subject key, ARGV[5] when the view began (ISO 8601), ARGV[6] the upstream had data (1|0)
 -- -> {outcome, reason}: outcome unknown_subject | blocked | shown | no_data
 local person = resolve_every(1, #KEYS)
 local ard = flags_of(person or '')
 local changed = redis.call('HGET', P .. 'flag:' .. (person or ''), 'updated_at') or ''
+-- a subject or person under review (a remap not yet confirmed): whose flags apply is not
+-- established, so nothing is shown (gateway/store/quarantine.py)
+local review = review_every(ARGV[4], person)
 local outcome, reason = 'shown', ''
 if not person then
   outcome, reason = 'unknown_subject', 'subject_unknown'
@@ -16,6 +20,8 @@ elseif ard then
   -- the flag record changed after the view began: most likely the flag was set in flight
   outcome = 'blocked'
   reason = (changed > ARGV[5]) and 'flag_set_in_flight' or 'auto_response_disabled'
+elseif review then
+  outcome, reason = 'blocked', review
 elseif ARGV[6] ~= '1' then
   outcome = 'no_data'
 end

@@ -60,6 +60,67 @@ local function hold_query(qkey, id, reason, actor)
     'subject', either(q[5], q[4]), 'reason', reason})
 end
 
+-- Holds for review (quarantine, gateway/store/quarantine.py): while a subject or a person has an
+-- open review, every query about it is held, whatever its flags say, until staff confirm the
+-- review. `scope` is 'subject' (a subject key) or 'person' (an atena person key).
+-- The reason of an open review of (scope, key) (the first in sort order if several), or false.
+local function under_review(scope, key)
+  if not key or key == '' then return false end
+  local reasons = redis.call('HVALS', P .. 'quarof:' .. scope .. ':' .. key)
+  if #reasons == 0 then return false end
+  table.sort(reasons)
+  return reasons[1]
+end
+
+-- The reason to hold a query about a subject (every version of its key: `first`..`last` of
+-- ARGV) and the person it resolves to, or false.
+local function review_of(first, last, person)
+  for i = first, last do
+    local reason = under_review('subject', ARGV[i])
+    if reason then return reason end
+  end
+  return under_review('person', person)
+end
+
+-- The same for the portal's views, for one subject key: the same store work whoever the person
+-- is (both reads, also for an unknown person), as the portal's cost must not tell them apart.
+local function review_every(subject_key, person)
+  local found = false
+  for _, key in ipairs({'subject:' .. subject_key, 'person:' .. (person or '')}) do
+    local reasons = redis.call('HVALS', P .. 'quarof:' .. key)
+    if #reasons > 0 and not found then
+      table.sort(reasons)
+      found = reasons[1]
+    end
+  end
+  return found
+end
+
+-- Open a review with id `id` (random, from the caller). `fields`: name/value pairs kept on the
+-- review and recorded in its event (person keys only).
+local function open_review(id, scope, key, reason, actor, fields)
+  local rkey = P .. 'quar:' .. id
+  redis.call('HSET', rkey, 'id', id, 'scope', scope, 'key', key, 'reason', reason,
+    'state', 'open', 'opened_at', NOW, 'opened_by', actor)
+  if #fields > 0 then redis.call('HSET', rkey, unpack(fields)) end
+  redis.call('HSET', P .. 'quarof:' .. scope .. ':' .. key, id, reason)
+  redis.call('ZADD', P .. 'quars', NOW_MS, id)
+  redis.call('ZADD', P .. 'quarall', NOW_MS, id)
+  local ev = {'review', id, 'scope', scope, 'subject', key, 'reason', reason}
+  for i = 1, #fields do ev[#ev + 1] = fields[i] end
+  emit('quarantine.opened', actor, ev)
+end
+
+-- Whether a person has a flag now ('now'), had one that is released ('before': the record and
+-- its history stay), or never had one ('never').
+local function flag_status(person)
+  if not person or person == '' then return 'never' end
+  local v = redis.call('HMGET', P .. 'flag:' .. person, 'ard', 'nd', 'version')
+  if v[1] == '1' or v[2] == '1' then return 'now' end
+  if v[3] then return 'before' end
+  return 'never'
+end
+
 -- Whom a subject key resolves to now ('' for no one), and the version of that person's flag
 -- record ('0' without one; every flag change raises it): what a stored answer is re-checked
 -- against, and what staff are shown of a held query before they release it.

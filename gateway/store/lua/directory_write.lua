@@ -1,0 +1,53 @@
+-- The directory import's second pass, one batch, all of it or none: every row must still find
+-- the store as the first pass did (a new subject still absent, an unchanged one still this
+-- person's, a remapped one still the same other person's), or nothing of the batch is written.
+-- A remap is written only when the operator allowed remaps, and in the same step its subject is
+-- held for review (quarantine) until staff confirm it, with its event; a subject code belongs to
+-- one person, so a change is a data error or an attack, and until someone has looked, whose
+-- flags apply to it is not established.
+-- KEYS[1] lock. ARGV[4] token, ARGV[5] lease (ms), ARGV[6] import id, ARGV[7] actor,
+-- ARGV[8] remaps allowed (1|0), ARGV[9..] rows of five: subject key, atena person key,
+-- expected ('' new, '=' unchanged, else the person it must still be mapped to), line, review id
+-- (a remap's; '' otherwise)
+-- -> {'ok', new, unchanged, remapped, protected} | {'lock_lost'} | {'changed', line}
+--    | {'remap_refused', line}
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[4] then return {'lock_lost'} end
+local rows = {}
+for i = 9, #ARGV, 5 do
+  local row = {sk = ARGV[i], ak = ARGV[i + 1], expected = ARGV[i + 2], line = ARGV[i + 3],
+    review = ARGV[i + 4]}
+  local now = redis.call('GET', P .. 'dir:' .. row.sk)
+  if row.expected == '' then
+    if now then return {'changed', row.line} end
+  elseif row.expected == '=' then
+    if now ~= row.ak then return {'changed', row.line} end
+  else
+    if now ~= row.expected then return {'changed', row.line} end
+    if ARGV[8] ~= '1' or row.review == '' or row.expected == row.ak then
+      return {'remap_refused', row.line}
+    end
+  end
+  rows[#rows + 1] = row
+end
+local new, unchanged, remapped, protected = 0, 0, 0, 0
+for _, row in ipairs(rows) do
+  if row.expected == '' then
+    redis.call('SET', P .. 'dir:' .. row.sk, row.ak)
+    new = new + 1
+  elseif row.expected == '=' then
+    unchanged = unchanged + 1
+  else
+    local old_flag, new_flag = flag_status(row.expected), flag_status(row.ak)
+    redis.call('SET', P .. 'dir:' .. row.sk, row.ak)
+    local fields = {'old_person', row.expected, 'new_person', row.ak, 'old_flag', old_flag,
+      'new_flag', new_flag, 'import', ARGV[6], 'line', row.line}
+    open_review(row.review, 'subject', row.sk, 'subject_remapped', ARGV[7], fields)
+    local ev = {'subject', row.sk, 'review', row.review}
+    for j = 1, #fields do ev[#ev + 1] = fields[j] end
+    emit('directory.remapped', ARGV[7], ev)
+    remapped = remapped + 1
+    if old_flag ~= 'never' or new_flag ~= 'never' then protected = protected + 1 end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+return {'ok', new, unchanged, remapped, protected}
