@@ -18,6 +18,7 @@ import redis
 from lxml import etree
 
 from gateway.embedded import redis_server_binary
+from gateway.model import SubmitQuery
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PROV = "urn:hogo-gateway:provision:1"
@@ -132,6 +133,19 @@ class Query:
     item: str = "TM00000000000001"
     non_disclosure: str | None = None
     requested_at: str = "2026-11-26T10:00:00+09:00"
+
+    def value(self) -> SubmitQuery:
+        """The query as the gateway holds it once validated (what its upstream is asked about)."""
+        return SubmitQuery(
+            processing_number=self.processing_number,
+            requester_org_code=self.requester,
+            affair_code=self.affair,
+            procedure_code=self.procedure,
+            item_code=self.item,
+            subject_code=self.subject_code,
+            requested_at=self.requested_at,
+            requester_non_disclosure=self.non_disclosure == "1",
+        )
 
     def xml(self) -> bytes:
         nd = (

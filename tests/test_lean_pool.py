@@ -17,6 +17,7 @@ from aiohttp import web
 
 from gateway.lean.pool import UpstreamPool
 from gateway.lean.upstream import LeanUpstream
+from gateway.model import PortalRequest
 from gateway.simulator import Simulator
 from gateway.soap import PROVISION_NS
 from gateway.upstream import Upstream, UpstreamUnavailable
@@ -499,10 +500,10 @@ async def test_lean_upstream_answers_as_upstream_does() -> None:
         async with aiohttp.ClientSession() as session:
             classic = Upstream(session, url, 5)
             for subject in ("SIM0000000000001", "SIM0000000000099"):
-                body = Query("P-1", subject).xml()
-                assert await lean.submit(body, "key-1") == await classic.submit(body, "key-1")
-            subject = "SIM0000000000002"
-            assert await lean.self_information(subject) == await classic.self_information(subject)
+                query = Query("P-1", subject).value()
+                assert await lean.submit(query, "key-1") == await classic.submit(query, "key-1")
+            view = PortalRequest("SIM0000000000002")
+            assert await lean.self_information(view) == await classic.self_information(view)
             assert await lean.reachable() and await classic.reachable()
         assert len(seconds) == 3
         # what the upstream was asked, and with which Idempotency-Key
@@ -514,12 +515,12 @@ async def test_lean_upstream_fails_as_upstream_does() -> None:
     async with simulator(fail=True) as (url, _):
         lean = LeanUpstream(UpstreamPool(url, timeout=5))
         with pytest.raises(UpstreamUnavailable, match="HTTP 503"):
-            await lean.submit(Query("P-2", "SIM0000000000001").xml(), "key-2")
+            await lean.submit(Query("P-2", "SIM0000000000001").value(), "key-2")
         await lean.close()
     async with aiohttp_upstream() as (url, _):
         error = LeanUpstream(UpstreamPool(url + "/error"))
         with pytest.raises(UpstreamUnavailable, match="HTTP 500"):
-            await error.submit(Query("P-3", "SIM0000000000001").xml(), "key-3")
+            await error.submit(Query("P-3", "SIM0000000000001").value(), "key-3")
         await error.close()
         fault = LeanUpstream(UpstreamPool(url + "/fault"))
         # a 500 that carries a SOAP fault is the upstream's answer, read by the caller
