@@ -278,7 +278,7 @@ async def test_the_live_trail_has_no_unsigned_tail(gw: Gateway) -> None:
 async def test_files_that_end_inside_a_block_are_unsigned_unless_the_next_file_follows(
     gw: Gateway, tmp_path: Path
 ) -> None:
-    await make_events(gw, 20)
+    await make_events(gw, 20, spacing=0.003)
     await seal_all(gw)
     lines = await trail_lines(gw)
     first, second = tmp_path / "trail-000000000001-a.jsonl", tmp_path / "trail-000000000011-b.jsonl"
@@ -291,6 +291,10 @@ async def test_files_that_end_inside_a_block_are_unsigned_unless_the_next_file_f
     )
     assert report.events == 8
     report = verify_files([second, first], pubkeys(gw))
+    assert report.ok and report.events == 20, report.text()
+    # an export that carries on from it inside the block (its first signature covers 9 and 10)
+    rest = await export_to(gw, tmp_path / "rest.jsonl", since=json.loads(lines[10])["at"])
+    report = verify_files([rest, first], pubkeys(gw))
     assert report.ok and report.events == 20, report.text()
 
 

@@ -76,6 +76,9 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
         chain.fail(err.what, None, header_line.where, f"export begin record: {err.detail}")
         return
     first, prev = header.get("first_seq"), header.get("prev")
+    chain.walk_open()
+    if chain.done:
+        return
     if chain.expect is None:
         chain.expect, chain.prev = first, prev
         if first == 1:

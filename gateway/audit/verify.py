@@ -206,6 +206,14 @@ class Chain:
             )
         return not self.done
 
+    def walk_open(self) -> None:
+        """Walk the lines read since the last signature now, before their signature is read (a
+        file that ends inside a block, followed by an export whose start must be checked against
+        where the walk stands). A signature read later still covers them through the chain; only
+        a line altered and re-hashed among them is then named less precisely."""
+        if self._open and not self.done:
+            self._close(None)
+
     def _read(self, line: Line) -> _Read:
         """What can be said of a line alone: canonical, the format's fields, its own hash."""
         if line.text is None:
