@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -392,3 +393,38 @@ async def test_a_format_1_trail_continued_in_blocks_verifies_as_one_chain(
         4,
     )
     assert report.events == 3
+
+
+# -- the documented offline check ----------------------------------------------------------------
+def documented_check() -> Callable[..., tuple[str, bool]]:
+    """The `check` function docs/audit.md gives auditors who verify without the gateway's code."""
+    text = (Path(__file__).parent.parent / "docs" / "audit.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(import base64.*?)```", text, re.S)
+    assert code is not None
+    scope: dict[str, object] = {}
+    exec(compile(code.group(1), "docs/audit.md", "exec"), scope)
+    return scope["check"]  # type: ignore[return-value]
+
+
+async def test_the_offline_check_in_the_docs_verifies_exports_cut_inside_blocks_and_format_1(
+    gw: Gateway, tmp_path: Path
+) -> None:
+    check = documented_check()
+    await make_events(gw, 14, spacing=0.003)
+    await seal_all(gw)
+    events = [json.loads(x) for x in await trail_lines(gw)]
+    path = await export_to(
+        gw, tmp_path / "range.jsonl", since=events[2]["at"], until=events[10]["at"]
+    )
+    begin, *lines, end = path.read_text().splitlines()
+    b, e = json.loads(begin), json.loads(end)
+    last, closed = check(lines, pubkeys(gw), b["prev"], b["first_seq"], inside_block=True)
+    assert (last, closed, e["last_seq"]) == (e["last_hash"], False, 10)  # 9, 10 rest on the end
+    last, closed = check(await trail_lines(gw), pubkeys(gw), "0" * 64, 1)
+    assert closed and last == events[-1]["hash"]
+    lines[3] = lines[3].replace('"reason-5"', '"reason-6"')
+    with pytest.raises(AssertionError):
+        check(lines, pubkeys(gw), b["prev"], b["first_seq"], inside_block=True)
+    v1 = (V1 / "export-all.jsonl").read_text().splitlines()[1:-1]
+    last, closed = check(v1, load(V1 / "pubkeys.json"), "0" * 64, 1)
+    assert closed and last == json.loads(v1[-1])["hash"]
