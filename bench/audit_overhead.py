@@ -2,7 +2,7 @@
 
 Starts its own redis-server (append-only, fsync always, as deployed), the simulated upstream
 (gateway/simulator.py) in its own process, and two gateways on loopback: A with the audit on
-(emit + the sealer signing every event, in the same process), B with it off (HOGO_AUDIT_ENABLED=0),
+(emit + the sealer chaining and signing, in the same process), B with it off (HOGO_AUDIT_ENABLED=0),
 each on its own Redis database. Then drives them alternately, A B A B ..., with the same load from
 a separate process (wrk: SubmitQuery for unflagged residents, every request a new processing
 number, so each one is a full admit -> upstream -> complete), and prints requests/s for each round

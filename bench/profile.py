@@ -38,7 +38,7 @@ STEPS: list[tuple[str, str]] = [
         "store: script batches (pack, send, read the replies)",
         r"^(ScriptBatches\.|_on_one_connection |_pack )",
     ),
-    ("audit sealer (chain and sign each event)", r"^(Sealer\.|sign_batch |seal_event )"),
+    ("audit sealer (chain each event, sign each block)", r"^(Sealer\.|sign_batch |chain_events? )"),
     ("upstream call (aiohttp client)", r"^Upstream\._post "),
     ("response envelope", r"^query_result_envelope "),
     ("the rest of the handler (endpoints, provision)", r"\(gateway/(endpoints|provision)\.py\)"),

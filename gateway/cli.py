@@ -253,7 +253,7 @@ async def _verify_live(args: argparse.Namespace, keys: dict[int, Any]) -> Any:
 
 async def cmd_audit_export(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway.audit.archive import Archive
-    from gateway.audit.live import export, parse_time
+    from gateway.audit.live import ExportRefused, export, parse_time
     from gateway.audit.sealer import Sealer
 
     try:
@@ -268,12 +268,19 @@ async def cmd_audit_export(args: argparse.Namespace, gw: Gateway) -> None:
             gw.trail,
             gw.keyring.signing_key,
             Path(args.file),
+            pubkeys={v: k.public for v, k in gw.keyring.signing_keys().items()},
             since=since,
             until=until,
             exported_by=os_actor(),
         )
     except OSError as exc:
         raise CommandError(f"{args.file}: {exc.strerror or exc}") from None
+    except ExportRefused as exc:
+        p = exc.problem
+        raise CommandError(
+            f"audit trail broken at seq {p.seq}: {p.what} ({p.where}: {p.detail}); nothing "
+            "exported, since an export signs what it holds (`audit verify` shows the trail)"
+        ) from None
     span = f"seq {done.first_seq}..{done.last_seq}" if done.count else "no events in range"
     emit(
         args,

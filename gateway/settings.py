@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from gateway.audit.record import MAX_BLOCK_EVENTS
+
 # What a listener can serve. The main listener (--host/--port) serves every service that is not
 # given a listener of its own (--portal-listen, --staff-listen, --ops-listen).
 SERVICES = ("provision", "portal", "staff", "ops")
@@ -212,8 +214,11 @@ class Settings:
     # The audit trail (see docs/audit.md). Off only for the benchmark's comparison: then no
     # event is recorded at all, and `serve` says so loudly.
     audit_enabled: bool = True
-    audit_seal_batch: int = 256  # events sealed in one atomic step
-    audit_seal_idle_seconds: float = 0.05  # how often the sealer looks when nothing waits
+    # One block of the trail is one sealing step, chained and signed once (docs/audit.md): at
+    # most this many events, and the sealer looks this often when the last block was not full,
+    # so a block closes after 256 events or about 50 ms, whichever comes first.
+    audit_block_events: int = 256
+    audit_block_seconds: float = 0.05
     # A sealer or archiver that stops renewing its lease loses the role after this long.
     audit_lease_seconds: float = 5.0
     # Whether this process may archive; the archive files live on the archiving process's host.
@@ -318,7 +323,8 @@ class Settings:
             staff_four_eyes_release=os.environ.get("HOGO_STAFF_FOUR_EYES_RELEASE", "")
             in ("1", "true", "yes"),
             audit_enabled=_env_bool("HOGO_AUDIT_ENABLED", True),
-            audit_seal_batch=_env_int("HOGO_AUDIT_SEAL_BATCH", 256),
+            audit_block_events=_env_int("HOGO_AUDIT_BLOCK_EVENTS", 256),
+            audit_block_seconds=_env_float("HOGO_AUDIT_BLOCK_SECONDS", 0.05),
             audit_lease_seconds=_env_float("HOGO_AUDIT_LEASE_SECONDS", 5.0),
             audit_archive=_env_bool("HOGO_AUDIT_ARCHIVE", True),
             audit_archive_after_seconds=_env_int(
@@ -386,6 +392,10 @@ class Settings:
         if self.redis_url is None and self.wait_replicas:
             raise SettingsError("the embedded store has no replicas to wait for")
         self._check_store_tls()
+        if not 1 <= self.audit_block_events <= MAX_BLOCK_EVENTS:
+            raise SettingsError(f"HOGO_AUDIT_BLOCK_EVENTS must be 1 to {MAX_BLOCK_EVENTS}")
+        if not 0 < self.audit_block_seconds <= 60:
+            raise SettingsError("HOGO_AUDIT_BLOCK_SECONDS must be more than 0 and at most 60")
         if self.replicas_to_wait_for and self.wait_timeout >= self.store_timeout:
             raise SettingsError(
                 "--redis-wait-timeout must be shorter than the store timeout "

@@ -64,6 +64,7 @@ async def export_to(gw: Gateway, path: Path, **kw: Any) -> Path:
         gw.trail,
         gw.keyring.signing_key,
         path,
+        pubkeys=pubkeys(gw),
         since=kw.get("since"),
         until=kw.get("until"),
         exported_by="test",
@@ -99,3 +100,48 @@ def edit(line: str, **changes: Any) -> str:
     obj = json.loads(line)
     obj.update(changes)
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def v1_line(seq: int, event_id: str, raw: dict[str, str], prev: str, key: Any) -> tuple[str, str]:
+    """An event sealed as format 1 was (a signature on every event): the line and its hash."""
+    from gateway.audit.record import canonical, chain_event, sign
+
+    event = {**chain_event(seq, event_id, raw, prev), "v": 1}
+    signed = sign(event, key.version, key.private)
+    return canonical(signed).decode(), signed["hash"]
+
+
+async def seal_as_format_1(gw: Gateway) -> int:
+    """Seal what waits the way the gateway did before blocks (format 1); the events sealed."""
+    from gateway.audit.lease import Lease
+
+    lease = Lease(gw.trail, "sealer", 5.0)
+    assert await lease.hold()
+    head = await gw.trail.head()
+    raw = await gw.trail.unsealed(10_000)
+    batch, prev = [], head.hash
+    for i, (raw_id, fields) in enumerate(raw, start=1):
+        line, prev = v1_line(head.seq + i, raw_id, fields, prev, gw.keyring.signing_key)
+        batch.append((raw_id, line, prev))
+    if batch:
+        await gw.trail.seal(lease.value, head, gw.keyring.signing_key.version, batch)
+    await lease.drop()
+    return len(batch)
+
+
+async def reset_trail(gw: Gateway) -> None:
+    """An empty event log and trail (for property tests that seal many trails in one test)."""
+    await gw.redis.client.delete(*gw.redis.keys.audit_keys)
+
+
+def block_sizes(lines: list[str]) -> list[int]:
+    """The trail's blocks, checked to follow one another from seq 1 with the last event closing
+    one (no event outside a signed block): their sizes."""
+    sizes, start = [], 1
+    for obj in (json.loads(line) for line in lines):
+        if "sig" in obj:
+            assert obj.get("block", obj["seq"]) == start, f"block at {obj['seq']} claims {obj}"
+            sizes.append(obj["seq"] - start + 1)
+            start = obj["seq"] + 1
+    assert start == len(lines) + 1, f"events {start}..{len(lines)} are in no signed block"
+    return sizes

@@ -31,9 +31,16 @@ from tests.audit_support import (
 
 @pytest.fixture
 async def gw(settings: Settings, redis_url: str) -> AsyncIterator[Gateway]:
-    # keep the newest 5 sealed events in the store; archive the rest whatever their age
+    # keep the newest 5 sealed events in the store; archive the rest whatever their age. The
+    # archiver moves whole blocks: blocks of 5 let it stop exactly where these tests expect
     g = await open_fresh(
-        replace(settings, audit_keep_events=5, audit_archive_after_seconds=10**9), redis_url
+        replace(
+            settings,
+            audit_keep_events=5,
+            audit_archive_after_seconds=10**9,
+            audit_block_events=5,
+        ),
+        redis_url,
     )
     yield g
     await g.close()
@@ -93,6 +100,8 @@ async def test_archive_files_rotate_by_size_and_verify_offline_as_one_stretch(
     assert archived_seqs(gw) == list(range(1, 36))
     report = verify_files(list(reversed(files)), pubkeys(gw))  # any order: sorted by seq
     assert report.ok and (report.first_seq, report.last_seq) == (1, 35), report.text()
+    for path in files:  # each ends with a block's signature, so each verifies alone too
+        assert verify_files([path], pubkeys(gw)).ok, path.name
     assert (await verify(gw)).ok
 
 

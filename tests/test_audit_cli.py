@@ -90,3 +90,42 @@ def test_bad_arguments_are_one_line_errors(hogo, tmp_path: Path) -> None:
     res = hogo("audit", "verify", "--pubkeys", str(tmp_path / "missing.json"), "x")
     assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1
     assert hogo("audit", "export").returncode == 2
+
+
+def test_export_of_a_trail_that_does_not_verify_is_refused_with_a_one_line_error(
+    hogo, tmp_path: Path, redis_url: str
+) -> None:
+    import redis
+
+    from gateway.audit.record import canonical, digest
+
+    for i in range(3):
+        _flag(hogo, f"90000000000000{i}")
+    assert hogo("audit", "verify").returncode == 0  # sealed: one block, signed on its last event
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    entry_id, fields = client.xrange("{hogo}:trail", "-", "+")[1]
+    event = json.loads(fields["e"])
+    assert "sig" not in event  # in mid-block: only the chain and the block's signature cover it
+    event["reason"] = "altered"
+    event["hash"] = digest(event)  # re-hashed, as someone with write access to Redis could
+    pipe = client.pipeline()
+    rows = client.xrange("{hogo}:trail", "-", "+")
+    pipe.delete("{hogo}:trail")
+    for rid, f in rows:
+        pipe.xadd(
+            "{hogo}:trail", {"e": canonical(event).decode() if rid == entry_id else f["e"]}, id=rid
+        )
+    pipe.execute()
+    out = tmp_path / "trail.jsonl"
+    res = hogo("audit", "export", str(out))
+    assert res.returncode == 1 and not out.exists() and not Path(f"{out}.part").exists()
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith(
+        f"hogo-gateway: error: audit trail broken at seq {event['seq']}: changed"
+    )
+    res = hogo("audit", "verify")
+    assert res.returncode == 1
+    assert (
+        res.stderr.strip()
+        == f"hogo-gateway: error: audit trail broken at seq {event['seq']}: changed"
+    )

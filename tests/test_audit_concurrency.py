@@ -20,6 +20,7 @@ from gateway.settings import Settings
 from gateway.simulator import Simulator, synthetic_residents
 from gateway.store.trail import HeadMoved, LeaseLost
 from tests.audit_support import (
+    block_sizes,
     make_events,
     open_fresh,
     seal_all,
@@ -42,7 +43,7 @@ from tests.test_durability import cli
 async def test_sealers_taking_turns_under_load_produce_one_gap_free_chain(
     settings: Settings, redis_url: str
 ) -> None:
-    settings = replace(settings, audit_seal_batch=7)
+    settings = replace(settings, audit_block_events=7)
     gws = [await open_fresh(settings, redis_url) for _ in range(3)]
     writers_done = asyncio.Event()
     sealed_by: dict[int, int] = {0: 0, 1: 0, 2: 0}
@@ -64,8 +65,10 @@ async def test_sealers_taking_turns_under_load_produce_one_gap_free_chain(
         writers_done.set()
         await asyncio.wait_for(asyncio.gather(*sealers), 60)
         assert sum(1 for n in sealed_by.values() if n) >= 2, sealed_by
-        events = [json.loads(line) for line in await trail_lines(gws[0])]
+        lines = await trail_lines(gws[0])
+        events = [json.loads(line) for line in lines]
         assert [e["seq"] for e in events] == list(range(1, 601))
+        assert max(block_sizes(lines)) <= 7  # each sealing step one whole, signed block
         assert sorted(e["fields"]["n"] for e in events) == sorted(
             f"{k}-{i}" for k in range(4) for i in range(150)
         )
@@ -143,7 +146,7 @@ async def test_gateway_processes_killed_while_sealing_leave_one_whole_chain(
     assert cli(data, own_redis.url, "directory", "import", str(csv)).returncode == 0
     env = {
         "HOGO_AUDIT_LEASE_SECONDS": "1",
-        "HOGO_AUDIT_SEAL_BATCH": "8",
+        "HOGO_AUDIT_BLOCK_EVENTS": "8",
         "HOGO_AUDIT_ARCHIVE": "0",
     }
     procs = [GatewayProcess(data, own_redis.url, upstream, **env) for _ in range(2)]
@@ -188,10 +191,14 @@ async def test_gateway_processes_killed_while_sealing_leave_one_whole_chain(
         report = json.loads(res.stdout)
         assert res.returncode == 0 and report["ok"], res.stdout + res.stderr
         assert report["events"] == int(client.hget("{hogo}:audit:head", "seq"))
+        lines = [f["e"] for _, f in client.xrange("{hogo}:trail", "-", "+")]
+        # whoever held the lease next sealed what the killed holder left, in whole blocks: no
+        # block was left half written or without its signature
+        assert max(block_sizes(lines)) <= 8
         sealed_pns = [
-            json.loads(f["e"])["fields"].get("pn")
-            for _, f in client.xrange("{hogo}:trail", "-", "+")
-            if json.loads(f["e"])["kind"] == "query.provided"
+            json.loads(line)["fields"].get("pn")
+            for line in lines
+            if json.loads(line)["kind"] == "query.provided"
         ]
         assert len(provided) > 50
         assert set(provided) <= set(sealed_pns)  # every acknowledged answer is in the trail
@@ -250,7 +257,9 @@ async def test_events_appended_around_a_redis_crash_are_all_sealed(
         await client.aclose()
         report = await verify(r.gw)
         assert report.ok, report.text()
-        events = [json.loads(line) for line in await trail_lines(r.gw)]
+        lines = await trail_lines(r.gw)
+        assert max(block_sizes(lines)) <= settings.audit_block_events
+        events = [json.loads(line) for line in lines]
         sealed_pns = [e["fields"]["pn"] for e in events if e["kind"] == "query.provided"]
         assert len(provided) > 20
         assert set(provided) <= set(sealed_pns) and len(sealed_pns) == len(set(sealed_pns))

@@ -51,6 +51,30 @@ def id_key(event_id: str) -> EventId:
     return int(ms), int(n or 0)
 
 
+def signed(line: str) -> bool:
+    """Does the sealed line close a block (carry a signature)?"""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and "sig" in obj
+
+
+def _blocks(lines: list[str]) -> list[bytes]:
+    """The lines as encoded blocks, each up to and including a signed line (a last group
+    without one, which the archiver never passes, stays a group of its own)."""
+    out: list[bytes] = []
+    group: list[bytes] = []
+    for line in lines:
+        group.append((line + "\n").encode())
+        if signed(line):
+            out.append(b"".join(group))
+            group = []
+    if group:
+        out.append(b"".join(group))
+    return out
+
+
 def iso_time(ts: float) -> str:
     """A moment in the events' own format (UTC, milliseconds, Z), so that strings compare."""
     iso = datetime.fromtimestamp(int(ts * 1000) / 1000, UTC).isoformat(timespec="milliseconds")
@@ -101,19 +125,20 @@ class Archive:
         return None
 
     def append(self, lines: list[str], settings: Settings) -> Path:
-        """Write sealed lines durably, starting a new file whenever the current one is full by
-        size or age (blocking: call it in a thread); returns the last file written."""
+        """Write sealed lines (whole blocks) durably, starting a new file whenever the current one
+        is full by size or age, and only between blocks, so that each file ends with a signature
+        and verifies on its own (blocking: call it in a thread); returns the last file written."""
         self.dir.mkdir(parents=True, exist_ok=True)
         files = self.files()
         current = files[-1] if files else None
         size = current.stat().st_size if current is not None else 0
-        rest = [(line + "\n").encode() for line in lines]
+        rest = _blocks(lines)
         while rest:
             if current is None or self._full(current, size, settings):
                 first = line_seq(rest[0].decode()) or 0
                 started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
                 current, size = self.dir / f"trail-{first:012d}-{started}.jsonl", 0
-            take = 1  # at least one line per file, however small the limit
+            take = 1  # at least one block per file, however small the limit
             room = settings.audit_archive_file_bytes - size - len(rest[0])
             while take < len(rest) and room - len(rest[take]) >= 0:
                 room -= len(rest[take])

@@ -4,7 +4,8 @@ allowed; only the holder of the 'archiver' lease works.
 
 It appends and fsyncs first and trims the store only then, up to the last event written; the
 trim is idempotent (by seq and id), so a crash between the two neither loses nor duplicates an
-event: the next round finds those events in its file and just trims.
+event: the next round finds those events in its file and just trims. It moves whole blocks only
+(up to a signed event), so that every archive file ends with a signature and verifies on its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 from gateway import metrics
-from gateway.audit.archive import Archive, ArchiveCorrupt, iso_time, line_seq
+from gateway.audit.archive import Archive, ArchiveCorrupt, iso_time, line_seq, signed
 from gateway.audit.lease import Lease
 from gateway.settings import Settings
 from gateway.store.redis import StoreUnavailable, cancel_requested
@@ -65,16 +66,32 @@ class Archiver:
             log.warning("audit archive here starts at seq %d (earlier ones are elsewhere)", first)
         excess = status.stored - self.settings.audit_keep_events
         cutoff = iso_time(time.time() - self.settings.audit_archive_after_seconds)
-        chosen: list[tuple[str, str]] = []
-        for entry_id, line in rows:
-            seq = line_seq(line) or 0
-            if local is not None and seq and seq <= local.seq:
-                continue  # already in the file (the trim above removes it from the store)
+        start = 0  # rows before it are already in the file (the trim above removes them)
+        while local is not None and start < len(rows):
+            if not 0 < (line_seq(rows[start][1]) or 0) <= local.seq:
+                break
+            start += 1
+        end = start
+        while end < len(rows):
+            seq = line_seq(rows[end][1]) or 0
             if seq > head.seq:
                 break
-            if len(chosen) >= excess and not _older_than(line, cutoff):
+            if end - start >= excess and not _older_than(rows[end][1], cutoff):
                 break
-            chosen.append((entry_id, line))
+            end += 1
+        # on to the end of the block the last chosen event belongs to (the head is one)
+        while end > start and not signed(rows[end - 1][1]):
+            if end == len(rows):
+                more = await self.trail.sealed(rows[-1][0], PAGE)
+                if not more:
+                    break
+                rows += more
+            if (line_seq(rows[end][1]) or 0) > head.seq:
+                break
+            end += 1
+        while end > start and not signed(rows[end - 1][1]):
+            end -= 1  # the trail ends inside a block (it never should): archive up to the last
+        chosen = rows[start:end]
         if not chosen:
             return 0
         path = await asyncio.to_thread(

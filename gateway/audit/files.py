@@ -1,6 +1,11 @@
 """Verifying files offline: exports (begin record, events, end record) and archive files (events
 only), one file or several taken as one stretch of the trail in sequence order. Pure: needs the
 public keys and nothing of the gateway's store.
+
+An export's end record is signed and names its last event's seq and hash: it vouches for the
+events after the export's last block signature (a range that ends inside a block), as the next
+block signature would. Archive files end at a block's end; events at the end of the files that
+nothing signs are `unsigned`.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.audit.record import RecordError, check_signed, parse_line
-from gateway.audit.verify import Chain, Line, Report
+from gateway.audit.record import FORMATS, RecordError, check_signed, parse_line
+from gateway.audit.verify import Anchor, Chain, Line, Report
 
 EXPORT_BEGIN = "begin"
 EXPORT_END = "end"
@@ -56,6 +61,8 @@ def _signed_marker(line: Line, which: str, pubkeys: dict[int, Ed25519PublicKey])
     check_signed(obj, pubkeys)
     if obj.get("audit_export") != which:
         raise RecordError("changed", f"not an export {which} record")
+    if obj.get("v") not in FORMATS:
+        raise RecordError("changed", f"unknown export format version {obj.get('v')!r}")
     return obj
 
 
@@ -69,8 +76,13 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
         chain.fail(err.what, None, header_line.where, f"export begin record: {err.detail}")
         return
     first, prev = header.get("first_seq"), header.get("prev")
+    chain.walk_open()
+    if chain.done:
+        return
     if chain.expect is None:
         chain.expect, chain.prev = first, prev
+        if first == 1:
+            chain.block_start = 1
         if isinstance(first, int) and first > 1:
             report.notes.append(
                 f"{path.name} starts at seq {first}; its first event's prev {prev} must equal "
@@ -84,8 +96,8 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
             f"this export starts at seq {first}, the files before it end at {chain.expect - 1}",
         )
         return
-    counted = report.events
-    footer: tuple[Line, dict[str, Any] | None] | None = None
+    counted = chain.walked
+    footer: tuple[Line, dict[str, Any]] | None = None
     after_footer: Line | None = None
     for line in lines:
         if footer is not None:
@@ -102,26 +114,30 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
             continue
         if not chain.feed(line):
             return
-    chain.finish()
-    if chain.done:
-        return
     if footer is None:
-        chain.fail(
-            "truncated",
-            chain.expect,
-            path.name,
-            f"the export ends without its end record (after {report.events - counted} events)",
-        )
+        chain.finish()
+        if not chain.done:
+            chain.fail(
+                "truncated",
+                chain.expect,
+                path.name,
+                f"the export ends without its end record (after {chain.walked - counted} events)",
+            )
         return
     where, end = footer[0].where, footer[1]
-    assert end is not None
+    last_seq, last_hash = end.get("last_seq"), end.get("last_hash")
+    anchor = None
+    if isinstance(last_seq, int) and isinstance(last_hash, str):
+        anchor = Anchor(last_seq, last_hash, f"the end record ({where})")
+    chain.finish(anchor)
+    if chain.done:
+        return
     if after_footer is not None:
         chain.fail("inserted", None, after_footer.where, "a line after the export's end record")
         return
     if end.get("begin") != header["hash"]:
         chain.fail("changed", None, where, "the end record belongs to another export")
         return
-    last_seq = end.get("last_seq")
     if isinstance(last_seq, int) and (chain.expect is None or last_seq >= chain.expect):
         got = chain.expect - 1 if chain.expect else None
         chain.fail(
@@ -131,10 +147,11 @@ def _verify_export(path: Path, chain: Chain, pubkeys: dict[int, Ed25519PublicKey
             f"the export ends at event {got} but its end record says {last_seq}",
         )
         return
-    if end.get("count") != report.events - counted or (
-        end.get("last_hash") != (report.last_hash if report.events > counted else None)
-    ):
+    walked = chain.walked - counted
+    if end.get("count") != walked or last_hash != (chain.prev if walked else None):
         chain.fail("changed", None, where, "the end record does not match the events before it")
+        return
+    chain.fail_unsigned()  # cannot be left once the end record matched; kept as a backstop
 
 
 def _verify_events(path: Path, chain: Chain) -> None:
@@ -170,6 +187,7 @@ def verify_files(paths: list[Path], pubkeys: dict[int, Ed25519PublicKey]) -> Rep
         else:
             _verify_events(path, chain)
     chain.finish()
+    chain.fail_unsigned()
     if not report.events and report.ok:
         report.notes.append("no events")
     return report

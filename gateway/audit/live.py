@@ -5,6 +5,9 @@ An export is: a signed begin record, the sealed event lines exactly as stored, a
 The begin record names the first event's seq and its `prev` (the hash of the event before it), so a
 range export verifies on its own and links to the export before it; the end record names the count
 and the last event's seq and hash, and the begin record's hash, so a cut or shortened export shows.
+A range may end inside a block: the end record then vouches for the events after the range's last
+block signature, so the export verifies them first against the signature that closes their block
+in the live trail, and writes nothing if they do not match.
 """
 
 from __future__ import annotations
@@ -73,18 +76,21 @@ async def verify_live(
         if not chain.feed(line):
             break
     chain.finish()
-    if report.ok and (report.last_seq or 0) < head.seq:
-        last = report.last_seq or 0
+    last = (chain.expect or 1) - 1  # the last event the walk took in order
+    if report.ok and last < head.seq:
         report.problem = Problem(
             "truncated",
             last + 1,
             "the end of the trail",
             f"the trail ends at seq {last} but its sealed head is seq {head.seq}",
         )
-    elif report.ok and head.seq and report.last_hash != head.hash:
+    elif report.ok and head.seq and chain.prev != head.hash:
         report.problem = Problem(
             "chain broken", head.seq, "the head", "the sealed head's hash is not the last event's"
         )
+    # the sealer signs every block in the step that writes it: the live trail has no legitimate
+    # stretch without a signature at its end
+    chain.fail_unsigned()
     problem = report.problem
     if problem is not None and head.archived_seq and (problem.seq or 0) <= head.archived_seq:
         report.notes.append(
@@ -109,6 +115,14 @@ def parse_time(text: str) -> str:
     return iso_time(moment.astimezone(UTC).timestamp())
 
 
+class ExportRefused(Exception):
+    """The range to export does not verify: no export signs what the trail's signatures do not."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(f"audit trail broken at seq {problem.seq}: {problem.what}")
+        self.problem = problem
+
+
 @dataclass(frozen=True, slots=True)
 class Exported:
     count: int
@@ -127,17 +141,25 @@ async def export(
     key: SigningKey,
     path: Path,
     *,
+    pubkeys: dict[int, Ed25519PublicKey],
     since: str | None,
     until: str | None,
     exported_by: str,
 ) -> Exported:
-    """Write the events with `since` <= at < `until` (ISO, as from parse_time) to `path`.
+    """Write the events with `since` <= at < `until` (ISO, as from parse_time) to `path`, signed
+    with `key`; `pubkeys` verify the trail (every key version that may have signed a block).
 
     The range is contiguous in sequence: from the first event at or after `since` to the last
     one before `until`, with every event between them (clocks of several processes are not
     perfectly in step, so `at` is not strictly ordered). Written to a temporary file, fsynced,
-    then renamed: a half-written export never carries the final name."""
+    then renamed: a half-written export never carries the final name.
+
+    The range is verified as it is read, on to the signature that closes its last block, before
+    the end record (which vouches for the events after the range's last signature) is signed:
+    ExportRefused, and nothing written, if it does not verify."""
     head = await trail.head()
+    verified = Report()
+    chain = Chain(pubkeys, verified, seq=None, prev=None)
     tmp = path.with_name(path.name + ".part")
     begin: dict[str, Any] | None = None
     count = kept_count = 0
@@ -176,6 +198,8 @@ async def export(
                 first_seq = obj.get("seq")
                 begin = header(first_seq, obj.get("prev"))
                 fh.write((_marker(begin, key) + "\n").encode())
+            if not chain.done:
+                chain.feed(line)  # (after a problem beyond the range's last block, no more)
             fh.write((text + "\n").encode())
             count += 1
             if until is None or (isinstance(at, str) and at < until):
@@ -185,6 +209,16 @@ async def export(
             begin = header(None, None)
             fh.write((_marker(begin, key) + "\n").encode())
             kept_at = fh.tell()
+        chain.finish()
+        covered = verified.last_seq or 0
+        if kept_count and (not isinstance(last_seq, int) or covered < last_seq):
+            problem = verified.problem or Problem(
+                "unsigned",
+                covered + 1,
+                "the end of the trail",
+                f"events up to seq {last_seq} are not covered by a block signature",
+            )
+            raise ExportRefused(problem)
         fh.truncate(kept_at)
         fh.seek(kept_at)
         end = {
@@ -199,6 +233,10 @@ async def export(
         fh.write((_marker(end, key) + "\n").encode())
         fh.flush()
         await asyncio.to_thread(os.fsync, fh.fileno())
+    except BaseException:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise
     finally:
         fh.close()
     await asyncio.to_thread(tmp.replace, path)

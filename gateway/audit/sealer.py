@@ -1,11 +1,16 @@
-"""The sealer: turns raw events into the trail, numbered gap-free from 1, hash-chained, signed.
+"""The sealer: turns raw events into the trail, numbered gap-free from 1, hash-chained, and
+signed one block at a time.
 
 One chain for all gateway processes: the raw stream's order is the single sequence, and exactly
-one process at a time (the 'sealer' lease holder) seals. It reads the oldest raw events, signs
-them here (Ed25519, the newest signing key version), and hands the batch to one atomic step that
-checks the lease and the head it was built on, appends the sealed lines, removes the raw ones and
-moves the head (lua/audit_seal.lua). A crash before that step leaves the raw events for the next
-sealer; a crash after it leaves them sealed; never half, never twice, never a fork.
+one process at a time (the 'sealer' lease holder) seals. Each sealing step takes the oldest raw
+events (at most `audit_block_events`), chains them here and signs the block once (Ed25519, the
+newest signing key version, on the last event's hash), and hands the block to one atomic step
+that checks the lease and the head it was built on, appends the sealed lines, removes the raw ones
+and moves the head (lua/audit_seal.lua). A block is thus written whole and signed or not at all:
+the trail never holds chained events that wait for a signature. A crash before that step leaves
+the raw events for the next sealer, whose first block takes them; a crash after it leaves them
+sealed; never half, never twice, never a fork. When nothing is left the sealer looks again after
+`audit_block_seconds`, so a block closes at the latest about that long after its first event.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from gateway import metrics
 from gateway.audit.archive import Archive
 from gateway.audit.lease import Lease
-from gateway.audit.record import seal_event
+from gateway.audit.record import chain_events
 from gateway.audit.spool import Spool
 from gateway.crypto import Keyring, SigningKey
 from gateway.settings import Settings
@@ -32,14 +37,15 @@ class Sealer:
         self.trail = trail
         self.keyring = keyring
         self.settings = settings
-        self.batch = settings.audit_seal_batch
+        self.batch = settings.audit_block_events
         self.lease = Lease(trail, "sealer", settings.audit_lease_seconds)
         self.spool = Spool(settings.audit_dir)
         self.archive = Archive(settings.audit_dir)
         self._checked_lease = ""
 
     async def seal_once(self) -> int:
-        """Seal up to one batch if this process holds the lease; the number of events sealed."""
+        """Seal one block (up to `audit_block_events` raw events) if this process holds the lease;
+        the number of events sealed."""
         if not await self.lease.hold():
             return 0
         raw = await self.trail.unsealed(self.batch)
@@ -49,7 +55,7 @@ class Sealer:
         if self._checked_lease != self.lease.value:
             await self._check_archive(head)
             self._checked_lease = self.lease.value
-        self.keyring.refresh()  # a rotated key is used from the next batch on
+        self.keyring.refresh()  # a rotated key is used from the next block on
         key = self.keyring.signing_key
         batch = await sign_batch(head, raw, key)
         try:
@@ -94,7 +100,7 @@ class Sealer:
     async def run_forever(self) -> None:
         """Every gateway process runs this; the lease decides who seals. It also replays this
         host's spool once the store answers again."""
-        idle = self.settings.audit_seal_idle_seconds
+        idle = self.settings.audit_block_seconds
         next_drain = 0.0
         try:
             while not cancel_requested():
@@ -107,7 +113,7 @@ class Sealer:
                         if self.spool.pending():
                             await self.spool.drain(self.trail)
                     if await self.seal_once() >= self.batch:
-                        pause = 0  # more may be waiting: go on at once
+                        pause = 0  # a full block: more may be waiting, go on at once
                 except StoreUnavailable:
                     pause = 0.5
                 except TrailCorrupt as exc:
@@ -124,22 +130,26 @@ class Sealer:
             await self.lease.drop()
 
 
-SIGN_CHUNK = 32  # events signed between two chances for requests to run (about 1-2 ms)
+CHAIN_CHUNK = 64  # events chained between two chances for requests to run (well under 1 ms)
 
 
 async def sign_batch(
     head: Head, raw: list[tuple[str, dict[str, str]]], key: SigningKey
 ) -> list[tuple[str, str, str]]:
-    """(raw id, sealed line, hash) for each raw event, chained after `head`.
+    """(raw id, sealed line, hash) for each raw event: one block chained after `head`, signed
+    once on its last event.
 
-    Signing runs on the event loop in short chunks: a worker thread would fight the loop for the
-    GIL and cost more than the signatures (measured: bench/audit_overhead.py)."""
-    out = []
+    Chaining runs on the event loop in short chunks: a worker thread would fight the loop for the
+    GIL and cost more than the work (measured: bench/audit_overhead.py)."""
+    out: list[tuple[str, str, str]] = []
     prev = head.hash
-    for i, (raw_id, fields) in enumerate(raw, start=1):
-        sealed = seal_event(head.seq + i, raw_id, fields, prev, key.version, key.private)
-        out.append((raw_id, sealed.line, sealed.hash))
-        prev = sealed.hash
-        if i % SIGN_CHUNK == 0:
+    for start in range(0, len(raw), CHAIN_CHUNK):
+        if start:
             await asyncio.sleep(0)
+        chunk = raw[start : start + CHAIN_CHUNK]
+        last = start + CHAIN_CHUNK >= len(raw)
+        close = (head.seq + 1, key.version, key.private) if last else None
+        sealed = chain_events(head.seq + 1 + start, chunk, prev, close=close)
+        out += [(raw_id, s.line, s.hash) for (raw_id, _), s in zip(chunk, sealed, strict=True)]
+        prev = out[-1][2]
     return out

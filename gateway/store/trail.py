@@ -2,10 +2,10 @@
 the leases that let exactly one process seal (and one archive) at a time.
 
 Raw events (`keys.events`) are appended by the actions themselves (lua/prelude.lua `emit`). The
-sealer turns a batch of them into trail entries (`keys.trail`, under the same entry id, field
-`e` = the sealed line) and moves the head (`keys.audit_head`: seq, hash) in one step
-(lua/audit_seal.lua), so a crash at any moment leaves either the whole batch sealed or none of
-it. An event keeps its id from append to archive: the id is the event's name in the log.
+sealer turns a block of them into trail entries (`keys.trail`, under the same entry id, field
+`e` = the sealed line, the last one signed) and moves the head (`keys.audit_head`: seq, hash) in
+one step (lua/audit_seal.lua), so a crash at any moment leaves either the whole block sealed and
+signed or none of it. An event keeps its id from append to archive: the id is the event's name in the log.
 """
 
 from __future__ import annotations
@@ -106,13 +106,14 @@ class TrailStore:
     async def seal(
         self, lease: str, head: Head, key_version: int, batch: list[tuple[str, str, str]]
     ) -> int:
-        """Write (raw id, sealed line, hash) triples after `head`; returns the new head seq.
+        """Write one signed block, (raw id, sealed line, hash) per event, after `head`; returns
+        the new head seq.
 
-        Acknowledged: with replicas, a sealed batch is on them before anything (the archiver)
+        Acknowledged: with replicas, a sealed block is on them before anything (the archiver)
         builds on it, so a failover cannot take back what was sealed."""
-        argv: list[object] = [lease, head.seq, head.hash, key_version]
-        for raw_id, line, digest in batch:
-            argv += [raw_id, line, digest]
+        argv: list[object] = [lease, head.seq, head.hash, key_version, batch[-1][2]]
+        for raw_id, line, _ in batch:
+            argv += [raw_id, line]
         res = await self.r.script(
             "audit_seal",
             [self.k.audit_lease("sealer"), self.k.audit_head, self.k.events, self.k.trail],

@@ -1,12 +1,14 @@
--- Seal a batch: the raw events become numbered, chained, signed lines of the trail (each under the
--- id it had in the raw stream, which stays its id in the event log), they leave the raw stream,
--- and the head moves, all in one atomic step. Only the lease holder may do it, and only from the
--- head the batch was built on: a sealer that lost its lease, or raced another, writes nothing, so
+-- Seal a block: the raw events become numbered, chained lines of the trail, the last one carrying
+-- the block's signature (each under the id it had in the raw stream, which stays its id in the
+-- event log), they leave the raw stream, and the head moves, all in one atomic step: the trail
+-- never holds a block without its signature. Only the lease holder may do it, and only from the
+-- head the block was built on: a sealer that lost its lease, or raced another, writes nothing, so
 -- the chain never forks. Everything is checked before the first write (Redis does not roll a
 -- script back).
 -- KEYS[1] sealer lease, KEYS[2] head, KEYS[3] raw events, KEYS[4] trail
--- ARGV[4] lease value, ARGV[5] head seq the batch follows, ARGV[6] that head's hash,
--- ARGV[7] signing key version, ARGV[8..] per event: raw entry id, sealed line, its hash
+-- ARGV[4] lease value, ARGV[5] head seq the block follows, ARGV[6] that head's hash,
+-- ARGV[7] signing key version, ARGV[8] the hash of the block's last event (the new head),
+-- ARGV[9..] per event: raw entry id, sealed line
 -- -> {'sealed', seq} | {'lease_lost'} | {'head_moved', seq} | {'trail_ahead', last entry id}
 local GENESIS = string.rep('0', 64)
 local function id_before(a, b)
@@ -22,20 +24,18 @@ if seq ~= tonumber(ARGV[5]) or (h[2] or GENESIS) ~= ARGV[6] then
   return {'head_moved', tostring(seq)}
 end
 local last = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)[1]
-if last and not id_before(last[1], ARGV[8]) then
+if last and not id_before(last[1], ARGV[9]) then
   return {'trail_ahead', last[1]}
 end
 local ids = {}
-local hash = ARGV[6]
-for i = 8, #ARGV, 3 do
+for i = 9, #ARGV, 2 do
   seq = seq + 1
   redis.call('XADD', KEYS[4], ARGV[i], 'e', ARGV[i + 1])
   ids[#ids + 1] = ARGV[i]
-  hash = ARGV[i + 2]
 end
 for i = 1, #ids, 200 do
   redis.call('XDEL', KEYS[3], unpack(ids, i, math.min(i + 199, #ids)))
 end
-redis.call('HSET', KEYS[2], 'seq', seq, 'hash', hash, 'key', ARGV[7], 'sealed_at', NOW,
+redis.call('HSET', KEYS[2], 'seq', seq, 'hash', ARGV[8], 'key', ARGV[7], 'sealed_at', NOW,
   'sealed_by', ARGV[4])
 return {'sealed', tostring(seq)}
