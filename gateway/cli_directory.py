@@ -36,6 +36,8 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
         f"{result.rows} directory entries imported ({encoding}): {result.new} new, "
         f"{result.unchanged} unchanged, {result.remapped} remapped"
     )
+    if result.sealed:
+        text += f"\n{result.sealed} unchanged entries given the MAC they lacked (sealed)"
     if result.reviews:
         text += (
             "\nevery query about a remapped subject is held until staff confirm the remap "
