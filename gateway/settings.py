@@ -231,6 +231,15 @@ class Settings:
     audit_archive_file_bytes: int = 64 * 1024 * 1024  # start a new archive file past this size
     audit_archive_file_seconds: int = 24 * 3600  # or when the current one is this old
     audit_archive_interval_seconds: float = 60.0
+    # -- the check of flag states and the directory against the trail (gateway/verify) --------
+    # (each declared once, here: the environment variable reads this default, see from_env)
+    # One gateway process at a time (the `verifier` lease) compares every person's flag state,
+    # and the directory, with the signed trail this often (HOGO_VERIFY_INTERVAL_SECONDS); each
+    # round also sweeps this many of the store's keys (HOGO_VERIFY_SWEEP_KEYS), so a sweep of
+    # the whole directory takes its size / this many rounds.
+    verify_interval_seconds: float = 60.0
+    verify_sweep_keys: int = 200_000
+    # -- (end of the check's settings) --------------------------------------------------------
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -334,6 +343,11 @@ class Settings:
             audit_archive_file_bytes=_env_int("HOGO_AUDIT_ARCHIVE_FILE_BYTES", 64 * 1024 * 1024),
             audit_archive_file_seconds=_env_int("HOGO_AUDIT_ARCHIVE_FILE_SECONDS", 24 * 3600),
             audit_archive_interval_seconds=_env_float("HOGO_AUDIT_ARCHIVE_INTERVAL_SECONDS", 60.0),
+            # -- the check (gateway/verify): defaults as declared on the class ---------------
+            verify_interval_seconds=_env_float(
+                "HOGO_VERIFY_INTERVAL_SECONDS", cls.verify_interval_seconds
+            ),
+            verify_sweep_keys=_env_int("HOGO_VERIFY_SWEEP_KEYS", cls.verify_sweep_keys),
         )
         if clean.get("insecure_http") is False:
             clean.pop("insecure_http")  # a flag not given does not undo the environment's
@@ -396,6 +410,10 @@ class Settings:
             raise SettingsError(f"HOGO_AUDIT_BLOCK_EVENTS must be 1 to {MAX_BLOCK_EVENTS}")
         if not 0 < self.audit_block_seconds <= 60:
             raise SettingsError("HOGO_AUDIT_BLOCK_SECONDS must be more than 0 and at most 60")
+        if not 1 <= self.verify_interval_seconds <= 3600:
+            raise SettingsError("HOGO_VERIFY_INTERVAL_SECONDS must be 1 to 3600")
+        if self.verify_sweep_keys < 100:
+            raise SettingsError("HOGO_VERIFY_SWEEP_KEYS must be at least 100")
         if self.replicas_to_wait_for and self.wait_timeout >= self.store_timeout:
             raise SettingsError(
                 "--redis-wait-timeout must be shorter than the store timeout "

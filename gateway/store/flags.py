@@ -78,6 +78,11 @@ def change_mac_parts(
     return ("flag", person_key, department, action, want, basis, change_id)
 
 
+def repair_mac_parts(person_key: str, change_id: str) -> tuple[str, ...]:
+    """What the MAC of `flags repair` vouches for: whose aggregate, and the change's own id."""
+    return ("repair", person_key, change_id)
+
+
 def name_context(person_key: str) -> str:
     # one context for every department's sealing of the person's name: the name is the person's
     return f"flag:{person_key}:name"
@@ -326,6 +331,17 @@ class FlagStore:
         stay as they are, protected)."""
         res = await self.r.script("flag_upgrade", [self.k.flag_index], [actor, *person_keys])
         return int(res[0]), [str(pk) for pk in res[1:]]
+
+    async def repair(self, atena_number: str, actor: str) -> tuple[FlagState, FlagState]:
+        """The aggregate and its counts made again from the holds (lua/flag_repair.lua): (the
+        flags before, after). ChangeRefused: none (no record), old_model, unreadable (a hold)."""
+        pk = await self.person_key(atena_number)
+        change_id = new_change_id()
+        mac = self.keyring.tag("flag-change", *repair_mac_parts(pk, change_id))
+        res = await self.r.script("flag_repair", [self.k.flag_index], [pk, actor, change_id, mac])
+        if res[0] != "repaired":
+            raise ChangeRefused(str(res[0]))
+        return FlagState(res[1] == "1", res[2] == "1"), FlagState(res[3] == "1", res[4] == "1")
 
     async def upgrade_all(self, actor: str, batch: int = 200) -> tuple[int, list[str]]:
         keys = await self.all_keys()
