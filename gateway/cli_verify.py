@@ -19,6 +19,10 @@ async def cmd_flags_verify(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway.audit.sealer import Sealer
     from gateway.verify.check import Verifier
 
+    if not gw.settings.audit_enabled:
+        raise CommandError(
+            "the audit trail is off (HOGO_AUDIT_ENABLED=0): nothing to check against"
+        )
     await Sealer(gw.trail, gw.keyring, gw.settings).settle(SETTLE_SECONDS)
     report = await Verifier(gw).run(whole_sweep=True)
     lines = [f"person {pk}: {', '.join(d.all())}" for pk, d in sorted(report.persons.items())]

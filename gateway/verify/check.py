@@ -89,6 +89,14 @@ def _fields(obj: Mapping[str, Any]) -> dict[str, str]:
     return {"subject": str(obj.get("subject") or ""), **obj.get("fields", {})}
 
 
+async def _keep(lease: Lease | None) -> None:
+    """Renew the lease during a long round (a third of its time gone), so that no other process
+    takes it over meanwhile; a lease lost anyway only means two rounds at once, which open no
+    review twice (each checks for an open one first)."""
+    if lease is not None:
+        await lease.hold()
+
+
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -182,14 +190,16 @@ class Verifier:
         assert self.fold is not None
         fold = self.fold
         named = set(fold.persons) | set(await self.gw.flags.all_keys())
-        await self._sweep(report, whole_sweep, named)
+        await self._sweep(report, whole_sweep, named, lease)
         persons = sorted(named | self.found_in_store)
         for batch in _chunks(persons, BATCH):
+            await _keep(lease)
             snap = await self._look(batch, [], report, findings, lease)
             if snap is not None:
                 self._compare_persons(snap, report)
         subjects = sorted(set(fold.remaps) | set(self.owners))
         for batch in _chunks(subjects, BATCH * 4) if subjects else [[]]:
+            await _keep(lease)
             look = await self._look([], batch, report, findings, lease)
             if look is None:
                 continue
@@ -288,16 +298,19 @@ class Verifier:
                 codes.append(f.what)
 
     # -- the sweep ----------------------------------------------------------------------------
-    async def _sweep(self, report: VerifyReport, whole: bool, named: set[str]) -> None:
+    async def _sweep(
+        self, report: VerifyReport, whole: bool, named: set[str], lease: Lease | None = None
+    ) -> None:
         """The next `verify_sweep_keys` of the store's keys (every key when `whole`): each
         directory entry's MAC (whom it must resolve to is compared in the atomic look, where
         a remap not sealed yet is seen with its event), and every person with flag keys."""
         assert self.fold is not None
-        per_step = min(5000, max(100, self.gw.settings.verify_sweep_keys))
+        per_step = min(1000, max(100, self.gw.settings.verify_sweep_keys))
         looked = 0
         while whole or looked < self.gw.settings.verify_sweep_keys:
             step = await self.store.scan(self.cursor, per_step)
             looked += per_step
+            await _keep(lease)
             self.found_in_store.update(step.persons)
             for sk, value in step.entries:
                 report.swept += 1
