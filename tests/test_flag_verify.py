@@ -6,6 +6,7 @@ Everything here writes to the real redis-server with a raw client, as an insider
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -124,7 +125,7 @@ async def test_the_gateway_finds_it_within_one_round_of_its_own(
         for _ in range(100):
             if await gw.redis.client.hgetall(gw.redis.keys.quarantined("person", pk)):
                 break
-            await __import__("asyncio").sleep(0.1)
+            await asyncio.sleep(0.1)
         assert (await running.submit(Query("T-1", victim.subject_code))).status == "PENDING"
         assert await _held_reason(running, "T-1") == "flag_state_mismatch"
     finally:
@@ -228,8 +229,6 @@ async def test_a_forged_release_with_a_consistent_hash_and_history_is_found(
 
 
 async def _sealed(running: Running) -> None:
-    import asyncio
-
     for _ in range(100):
         if not await running.gw.events.unsealed():
             return
@@ -345,3 +344,34 @@ async def test_a_stored_answer_is_withheld_once_its_person_is_under_review(
     got = await running.result("S-1")
     assert got.status == "PENDING" and got.fields is None
     assert await _held_reason(running, "S-1") == "flag_state_mismatch"
+
+
+async def test_approvers_see_the_check_s_review_and_confirm_it_once_put_right(
+    running: Running,
+) -> None:
+    """The console's 保留の確認 and its API: the review with what was found; a confirmation while
+    the state still differs is refused (409 review_still_differs), one after it is put right is
+    accepted."""
+    from tests.staffkit import staff_for
+
+    gw, victim = running.gw, running.residents[12]
+    await flag(gw, victim)
+    v = Verifier(gw)
+    await _clean(v)
+    pk = _pk(running, victim.atena_number)
+    await gw.redis.client.hset(gw.redis.keys.flag(pk), "nd", "0")
+    await v.run()
+    review = await _review(running, HoldReason.FLAG_STATE_MISMATCH, pk)
+    async with staff_for(running) as staff:
+        approver = await staff.client("approver")
+        status, html = await approver.page("/staff/reviews")
+        assert status == 200 and f'data-review="{review.id}"' in html
+        assert "フラグの状態が記録（監査証跡・履歴）と一致しない" in html and "aggregate" in html
+        path = f"/api/v1/reviews/{review.id}/confirm"
+        status, out = await approver.api("POST", path, {"note": "確認"})
+        assert (status, out["error"]) == (409, "review_still_differs")
+        status, html = await approver.submit(f"/staff/reviews/{review.id}/confirm", {"note": "x"})
+        assert "状態がまだ記録と一致しません" in html
+        await flag(gw, victim)
+        status, out = await approver.api("POST", path, {"note": "子ども家庭課で再登録"})
+        assert status == 200 and out["state"] == "confirmed"
