@@ -155,3 +155,68 @@ async def test_counts_changed_by_hand_are_made_again_by_flags_repair(
     await _settle(running)
     assert (await v.run()).ok
     assert "no flag record" in one_line_error(cli("flags", "repair", "900000000099999"))
+
+
+async def test_the_fold_reads_this_host_s_archive_from_where_it_stood(
+    settings, redis_url: str, residents
+) -> None:  # type: ignore[no-untyped-def]
+    """The first fold reads the archive files, then the store; a saved fold is carried on through
+    events archived since (the archive file that holds the next one, then the store)."""
+    import shutil
+    from dataclasses import replace
+
+    from gateway.audit.archiver import Archiver
+    from gateway.context import open_gateway
+    from gateway.directory_import import import_pairs
+
+    gw = await open_gateway(
+        replace(
+            settings, audit_keep_events=5, audit_archive_after_seconds=10**9, audit_block_events=5
+        ),
+        redis_url,
+    )
+
+    async def archive_all() -> None:
+        await Sealer(gw.trail, gw.keyring, gw.settings).settle(5.0)
+        archiver = Archiver(gw.trail, gw.settings)
+        while await archiver.archive_once():
+            pass
+        await archiver.lease.drop()
+
+    try:
+        victim = residents[0]
+        await import_pairs(
+            gw.directory, gw.events, [(victim.atena_number, victim.subject_code)], "t"
+        )
+        await flag(gw, victim)
+        for n in range(12):
+            await gw.events.append("test.filler", "t", n=n)
+        await archive_all()
+        first_stored = await gw.trail.sealed(None, 1)
+        assert json.loads(first_stored[0][1])["seq"] > 1  # the start is in the files only
+        v = Verifier(gw)
+        assert (await v.run()).ok
+        assert v.fold is not None and v.fold.seq == (await gw.trail.head()).seq
+
+        # a second department flags the person; it is archived before any check folds it
+        await flag(gw, victim, department="税務課", business="特別区民税・都民税", nd=False)
+        for n in range(12):
+            await gw.events.append("test.filler", "t", n=n)
+        await archive_all()
+        pk = gw.keyring.person_key("atena", victim.atena_number)
+        hold = json.loads(await gw.redis.client.hget(gw.redis.keys.flag_holds(pk), "税務課"))
+        await gw.redis.client.hset(
+            gw.redis.keys.flag_holds(pk), "税務課", json.dumps(hold | {"ard": "0"})
+        )
+        await gw.redis.client.hincrby(gw.redis.keys.flag(pk), "ard_holds", -1)
+        report = await Verifier(gw).run(act=False)  # from the saved fold, through the files
+        assert report.problems == [] and "trail" in report.persons[pk].codes, report.as_json()
+
+        # the same on a host without those files and without a saved fold: it says so
+        shutil.rmtree(gw.settings.audit_dir)
+        (gw.settings.data_dir / "verify" / "fold.json").unlink()
+        await gw.redis.client.delete(gw.redis.keys.verify_state)
+        report = await Verifier(gw).run(act=False)
+        assert any("cannot be folded here" in p for p in report.problems), report.as_json()
+    finally:
+        await gw.close()
