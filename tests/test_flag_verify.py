@@ -375,3 +375,28 @@ async def test_approvers_see_the_check_s_review_and_confirm_it_once_put_right(
         await flag(gw, victim)
         status, out = await approver.api("POST", path, {"note": "子ども家庭課で再登録"})
         assert status == 200 and out["state"] == "confirmed"
+
+
+async def test_a_hold_made_unreadable_is_found_and_put_right_by_the_commands(
+    running: Running, redis_url: str
+) -> None:
+    """A hold that is no hold the gateway writes (`unreadable_hold`): the department's next
+    registration writes a whole new one over it (it no longer breaks the flag scripts), and
+    `flags repair` makes the counts that step left too high right again."""
+    from tests.support import cli_runner
+
+    gw, victim = running.gw, running.residents[13]
+    await flag(gw, victim)
+    v = Verifier(gw)
+    await _clean(v)
+    pk = _pk(running, victim.atena_number)
+    await gw.redis.client.hset(gw.redis.keys.flag_holds(pk), KODOMO, "{")
+    report = await v.run()
+    assert "unreadable_hold" in report.persons[pk].codes
+    review = await _review(running, HoldReason.FLAG_STATE_MISMATCH, pk)
+    await flag(gw, victim)
+    assert (await Verifier(gw).run(act=False)).persons[pk].codes == ["counts"]
+    repaired = cli_runner(gw.settings.data_dir, redis_url)("flags", "repair", victim.atena_number)
+    assert repaired.returncode == 0, repaired.stderr
+    await Quarantines.of(gw).confirm(review.id, APPROVER, "再登録と集計の修復")
+    assert (await v.run()).ok

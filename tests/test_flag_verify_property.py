@@ -47,6 +47,7 @@ EDITS = (
     "drop_entry",
     "move_entry",
     "copy_entry",
+    "garble_hold",
 )
 _examples = itertools.count()
 
@@ -137,6 +138,8 @@ async def _edit(gw: Gateway, n: int, which: str, pick: int, held: dict[int, set[
         await r.hset(k.flag_holds(pk), dept, json.dumps(hold))
     elif which == "drop_hold":
         await r.hdel(k.flag_holds(pk), dept)
+    elif which == "garble_hold":
+        await r.hset(k.flag_holds(pk), dept, "{")
     elif which == "drop_record":
         await r.delete(k.flag(pk))
         await r.zrem(k.flag_index, pk)

@@ -32,6 +32,7 @@ class LivePerson:
     holds_model: bool
     holds: dict[str, Pair] = field(default_factory=dict)
     histories: dict[str, list[str]] = field(default_factory=dict)
+    unreadable: tuple[str, ...] = ()  # departments whose hold is no hold the gateway writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +65,31 @@ def _int(value: str | None) -> int:
         return -1  # not a count: never equal to one
 
 
-def _hold(blob: str) -> Pair:
+def _hold(blob: str) -> Pair | None:
+    """A hold's flags, or None for a value the gateway never writes."""
     try:
         raw = json.loads(blob)
     except ValueError:
-        return (True, True)  # unreadable: unlike any hold the trail gives (but protective)
-    if not isinstance(raw, dict):
-        return (True, True)
+        return None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("ard") not in ("0", "1")
+        or raw.get("nd")
+        not in (
+            "0",
+            "1",
+        )
+    ):
+        return None
     return raw.get("ard") == "1", raw.get("nd") == "1"
 
 
 def _person(row: list) -> tuple[str, LivePerson]:
     pk, record_flat, holds_flat, legacy_len, histories_flat = row
     record = pairs(record_flat)
-    holds = {d: _hold(b) for d, b in pairs(holds_flat).items()}
+    read = {d: _hold(b) for d, b in pairs(holds_flat).items()}
+    holds = {d: h for d, h in read.items() if h is not None}
+    unreadable = tuple(sorted(d for d, h in read.items() if h is None))
     histories = {
         histories_flat[i]: list(histories_flat[i + 1]) for i in range(0, len(histories_flat), 2)
     }
@@ -94,6 +106,7 @@ def _person(row: list) -> tuple[str, LivePerson]:
         holds_model=holds_model,
         holds=holds,
         histories=histories,
+        unreadable=unreadable,
     )
 
 

@@ -63,6 +63,11 @@ class VerifyReport:
     unsealed: int | None = None  # entries without a MAC, as the last whole sweep found them
     missing_subjects: list[str] = field(default_factory=list)
     opened: list[str] = field(default_factory=list)
+    trail_ok: bool = True  # the trail could be folded as far as the store's head, this round
+
+    def problem(self, text: str) -> None:
+        if text not in self.problems:
+            self.problems.append(text)
 
     @property
     def ok(self) -> bool:
@@ -140,8 +145,8 @@ class Verifier:
             self.fold = await self.checkpoints.load(upto_seq) or TrailFold()
         fold = self.fold
         found: list[Finding] = []
-        if fold.seq >= upto_seq:
-            return found
+        if fold.seq >= upto_seq or not report.trail_ok:
+            return found  # (where it could not go on this round, it does not try again)
         blocks = verified_blocks(
             self.archive,
             self.gw.trail,
@@ -154,18 +159,21 @@ class Verifier:
         try:
             async for item in blocks:
                 if isinstance(item, Problem):
-                    report.problems.append(
+                    report.trail_ok = False
+                    report.problem(
                         f"the trail does not verify at seq {item.seq} ({item.what}): folded up "
                         f"to seq {fold.seq}; run hogo-gateway audit verify"
                     )
                     break
                 self._take(item, found)
                 if lease is not None and not await lease.hold():
-                    report.problems.append("the check lost its lease to another process")
+                    report.trail_ok = False
+                    report.problem("the check lost its lease to another process")
                     break
                 await asyncio.sleep(0)  # let queries run between blocks
         except TrailGap as exc:
-            report.problems.append(
+            report.trail_ok = False
+            report.problem(
                 f"the trail cannot be folded here ({exc}): no saved fold reaches that far and "
                 "this host has no archive of those events (docs/audit.md, several hosts)"
             )
@@ -241,14 +249,13 @@ class Verifier:
         depts = [(pk, sorted(known[pk].holds) if pk in known else []) for pk in persons]
         snap = await self.store.snapshot(depts, subjects, MAX_WAITING)
         if isinstance(snap, Behind):
-            report.problems.append(
+            report.problem(
                 f"{snap.waiting} events wait to be sealed: the sealer is behind (see "
-                "HogoAuditSealLag); those persons were not compared"
+                "HogoAuditSealingLags); some persons or subjects were not compared"
             )
             return None
-        before = len(report.problems)
         findings += await self._advance(snap.head_seq, report, lease)
-        return snap, self.fold.seq == snap.head_seq and len(report.problems) == before
+        return snap, report.trail_ok and self.fold.seq == snap.head_seq
 
     def _compare_persons(self, look: tuple[Snapshot, bool], report: VerifyReport) -> None:
         snap, trail_known = look

@@ -1,6 +1,6 @@
 """What differs between what the trail and the histories say and what the store holds: pure.
 
-For a person: `trail` (the holds the trail gives are not the holds in the store; for a record
+For a person: `unreadable_hold` (a hold that is no JSON hold the gateway writes), `trail` (the holds the trail gives are not the holds in the store; for a record
 of the single-record model, the aggregate), `history` (the holds each hold's history gives are
 not the holds in the store), `aggregate` (the flags every decision reads are not the OR over the
 holds), `counts` (the counts that keep that OR are wrong), and, once each, the entries of a
@@ -58,6 +58,8 @@ def person_differences(
     `trail_known`: the trail could be folded (else only the store and the histories are
     compared)."""
     out = Differences()
+    if live.unreadable:
+        out.codes.append("unreadable_hold")
     live_holds = _on(live.holds)
     exp = expected or Expected()
     if trail_known:
