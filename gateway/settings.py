@@ -356,7 +356,7 @@ class Settings:
     verify_sweep_keys: int = setting(
         200_000,
         "HOGO_VERIFY_SWEEP_KEYS",
-        "store keys the check's directory sweep looks at each round (at least 100)",
+        "store keys the check's directory sweep looks at each round (at least 100 are)",
     )
     # -- (end of the check's settings) --------------------------------------------------------
 
@@ -511,8 +511,8 @@ class Settings:
             raise SettingsError("HOGO_AUDIT_BLOCK_SECONDS must be more than 0 and at most 60")
         if not 1 <= self.verify_interval_seconds <= 3600:
             raise SettingsError("HOGO_VERIFY_INTERVAL_SECONDS must be 1 to 3600")
-        if self.verify_sweep_keys < 100:
-            raise SettingsError("HOGO_VERIFY_SWEEP_KEYS must be at least 100")
+        if self.verify_sweep_keys < 1:
+            raise SettingsError("HOGO_VERIFY_SWEEP_KEYS must be at least 1")
         if self.replicas_to_wait_for and self.wait_timeout >= self.store_timeout:
             raise SettingsError(
                 "--redis-wait-timeout must be shorter than the store timeout "
