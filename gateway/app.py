@@ -24,6 +24,7 @@ from gateway.listeners import ops_guard
 from gateway.settings import Settings
 from gateway.store.redis import StoreUnavailable, cancel_requested
 from gateway.store.scripts import now
+from gateway.verify import tasks as verify_tasks
 
 log = logging.getLogger("hogo.app")
 
@@ -61,6 +62,7 @@ def build_app(
         app[GATEWAY] = gw
         sweeper = asyncio.create_task(sweep_interrupted_forever(gw))
         auditing = audit_tasks.start(gw)  # sealer and archiver: one process at a time works
+        auditing += verify_tasks.start(gw)  # the flag state check: one process at a time too
         yield
         await audit_tasks.stop(auditing)
         sweeper.cancel()

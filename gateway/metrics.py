@@ -132,8 +132,55 @@ AUDIT_SPOOLED = Counter(
     "Security events written to the local spool while the store could not be reached",
     registry=REGISTRY,
 )
-for _role in ("sealer", "archiver"):
+for _role in ("sealer", "archiver", "verifier"):
     AUDIT_ROLE.labels(_role)
+
+# The check of the flag state and the directory against the trail (gateway/verify): set by the
+# process holding the `verifier` lease after each round.
+VERIFY_PERSONS = Gauge(
+    "hogo_flag_state_mismatch_persons",
+    "Persons whose flag state in the store differs from the trail or the history (last round)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+VERIFY_SUBJECTS = Gauge(
+    "hogo_directory_mismatch_subjects",
+    "Directory entries written past the gateway, or moved from the trail's person (last round)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+VERIFY_FOUND = Counter(
+    "hogo_flag_state_mismatches",
+    "Mismatches found and reported (a review opened, or a new finding), by scope",
+    ["scope"],
+    registry=REGISTRY,
+)
+VERIFY_PROBLEMS = Gauge(
+    "hogo_flag_verify_problems",
+    "Why the last round could not compare everything (trail broken or unreadable, sealer behind)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+VERIFY_LAST = Gauge(
+    "hogo_flag_verify_last_run_timestamp_seconds",
+    "When the last round of the check ended (Unix time)",
+    registry=REGISTRY,
+    multiprocess_mode="max",
+)
+VERIFY_SECONDS = Gauge(
+    "hogo_flag_verify_seconds",
+    "How long the last round of the check took",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+DIRECTORY_UNSEALED = Gauge(
+    "hogo_directory_unsealed_entries",
+    "Directory entries without the gateway's MAC, as the last whole sweep found them",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+for _scope in ("person", "subject"):
+    VERIFY_FOUND.labels(_scope)
 
 
 def exposition() -> bytes:

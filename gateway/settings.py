@@ -345,6 +345,21 @@ class Settings:
     audit_archive_interval_seconds: float = setting(
         60.0, "HOGO_AUDIT_ARCHIVE_INTERVAL_SECONDS", "how often the archiver looks"
     )
+    # -- the check of flag states and the directory against the trail (gateway/verify) --------
+    # One gateway process at a time (the `verifier` lease) compares every person's flags, and the
+    # directory, with the signed trail; each round also sweeps part of the store's keys, so a
+    # sweep of the whole directory takes (its size / verify_sweep_keys) rounds.
+    verify_interval_seconds: float = setting(
+        60.0,
+        "HOGO_VERIFY_INTERVAL_SECONDS",
+        "how often the flag state check runs (one gateway process at a time), 1 to 3600",
+    )
+    verify_sweep_keys: int = setting(
+        200_000,
+        "HOGO_VERIFY_SWEEP_KEYS",
+        "store keys the check's directory sweep looks at each round (at least 100 are)",
+    )
+    # -- (end of the check's settings) --------------------------------------------------------
 
     @classmethod
     def declared(cls) -> list[EnvVar]:
@@ -495,6 +510,10 @@ class Settings:
             raise SettingsError(f"HOGO_AUDIT_BLOCK_EVENTS must be 1 to {MAX_BLOCK_EVENTS}")
         if not 0 < self.audit_block_seconds <= 60:
             raise SettingsError("HOGO_AUDIT_BLOCK_SECONDS must be more than 0 and at most 60")
+        if not 1 <= self.verify_interval_seconds <= 3600:
+            raise SettingsError("HOGO_VERIFY_INTERVAL_SECONDS must be 1 to 3600")
+        if self.verify_sweep_keys < 1:
+            raise SettingsError("HOGO_VERIFY_SWEEP_KEYS must be at least 1")
         if self.replicas_to_wait_for and self.wait_timeout >= self.store_timeout:
             raise SettingsError(
                 "--redis-wait-timeout must be shorter than the store timeout "

@@ -413,8 +413,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kind.security.tls_refused": ("TLS接続を拒否", "TLS connection refused"),
     "kind.keyring.registered": ("鍵の登録", "keyring registered"),
     # subjects and persons held for review (quarantine): the directory's remaps, for approvers
-    "nav.reviews": ("宛名変更の確認", "Remaps to confirm"),
-    "title.reviews": ("確認待ちの宛名変更（照会を保留中）", "Held for review: remaps to confirm"),
+    "nav.reviews": ("保留の確認", "Reviews to confirm"),
+    "title.reviews": (
+        "確認待ち（宛名変更・フラグ状態の不一致：照会を保留中）",
+        "Held for review: remaps and flag states to confirm",
+    ),
     "reason.subject_remapped": (
         "宛名変更（機関別符号の付け替え）の確認待ち",
         "subject code moved to another person, not yet confirmed",
@@ -431,6 +434,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "宛名取込の中断",
         "directory import interrupted",
     ),
+    # the check of the flag state and the directory against the trail (gateway/verify)
+    "reason.flag_state_mismatch": (
+        "フラグの状態が記録（監査証跡・履歴）と一致しない：確認待ち",
+        "flag state unlike the trail and history: to be confirmed",
+    ),
+    "reason.directory_mismatch": (
+        "宛名（符号の対応）が正規の取込によらず変更された：確認待ち",
+        "directory entry changed outside an import: to be confirmed",
+    ),
+    "kind.security.flag_state_mismatch": (
+        "フラグの状態と記録の不一致",
+        "flag state unlike the trail",
+    ),
+    "kind.security.directory_mismatch": (
+        "宛名の不正な変更",
+        "directory entry changed outside an import",
+    ),
+    "kind.verify.started": ("フラグ照合の開始", "flag state check started"),
+    "kind.directory.sealed": ("宛名の全件に検証符号", "every directory entry sealed"),
+    "kind.flag.repaired": ("フラグ集計の修復", "flag aggregate repaired"),
     "reviews.lead": (
         "確認待ち {n} 件（古い順）。確認されるまで、この符号・対象者についての照会はすべて保留されます。",
         "{n} waiting, oldest first. Until one is confirmed, every query about its subject or person is held.",
@@ -461,6 +484,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "自分が取込んだ変更を自分で確認することはできません。別の職員が確認します（この操作は記録されました）。",
         "Nobody confirms a change they imported themselves: someone else must (this attempt was recorded).",
     ),
+    "err.review_still_differs": (
+        "状態がまだ記録と一致しません。通常の操作（フラグの設定・解除、宛名の取込）で正してから確認してください（照合をやり直しました）。",
+        "The state still differs from the trail: put it right through the normal commands (flag set or release, directory import) first (the check was run again).",
+    ),
+    "reviews.found": ("照合で見つかった不一致", "What the check found"),
     "err.review_note": (
         "確認の内容を入力してください（2000文字以内）。",
         "Say what was checked, with whom (at most 2000 characters).",

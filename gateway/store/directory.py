@@ -3,6 +3,12 @@
 Both sides are stored only as person keys. A subject code missing here means the person is
 unknown, and an unknown person is never answered automatically.
 
+Each entry's value is the person key, '|', and the gateway's MAC over the subject key and the
+person key (`entry_value`); decisions read the person key alone (lua/prelude.lua person_of), and
+the check (gateway/verify) finds an entry that was written past the gateway: Redis holds no key to
+make a MAC. A remap's event carries a MAC of its own (`remap_mac_parts`), so that the check knows
+which person a remapped subject must resolve to now, and an old entry written back is found too.
+
 A subject code belongs to one person: the import (gateway/directory_import.py) never moves one
 silently. Its steps are here: a lock (one import at a time), a first pass that reads what each
 batch of rows would do, and a second that writes a batch only if the store is still as the first
@@ -85,6 +91,26 @@ class Written:
     unchanged: int
     remapped: int
     protected: int
+    sealed: int  # unchanged entries that had no MAC (or a wrong one) and were given theirs
+
+
+def entry_mac_parts(subject_key: str, person_key: str) -> tuple[str, str, str]:
+    """What a directory entry's MAC vouches for (Keyring.tag, purpose `directory-entry`)."""
+    return ("dir", subject_key, person_key)
+
+
+def remap_mac_parts(
+    subject_key: str, old_person: str, new_person: str, review_id: str
+) -> tuple[str, ...]:
+    """What a remap's MAC vouches for (purpose `directory-change`): the subject moved from one
+    person to another, opened as that review (a unique id: each remap counts once)."""
+    return ("remap", subject_key, old_person, new_person, review_id)
+
+
+def split_value(value: str) -> tuple[str, str]:
+    """A directory value as (person key, MAC); the MAC is '' for an entry written without one."""
+    person, _, mac = value.partition("|")
+    return person, mac
 
 
 class DirectoryStore:
@@ -148,8 +174,23 @@ class DirectoryStore:
     ) -> Written:
         """Second pass, one batch: written whole, or (BatchChanged, LockLost) not at all."""
         args: list[object] = [token, LOCK_LEASE_MS, import_id, actor, "1" if allow_remap else "0"]
+        entry_mac = self.keyring.tag_checker("directory-entry").make
         for row in rows:
-            args += [row.subject_key, row.person_key, row.expected, row.line, row.review_id]
+            remap_mac = ""
+            if row.review_id:
+                remap_mac = self.keyring.tag(
+                    "directory-change",
+                    *remap_mac_parts(row.subject_key, row.expected, row.person_key, row.review_id),
+                )
+            args += [
+                row.subject_key,
+                row.person_key,
+                row.expected,
+                row.line,
+                row.review_id,
+                entry_mac(*entry_mac_parts(row.subject_key, row.person_key)),
+                remap_mac,
+            ]
         res = await self.r.script(
             "directory_write",
             [self.k.directory_import],
@@ -162,7 +203,7 @@ class DirectoryStore:
             raise BatchChanged(int(res[1]), "the directory changed since the check")
         if res[0] == "remap_refused":
             raise BatchChanged(int(res[1]), "a remap, and remaps were not allowed")
-        return Written(*(int(v) for v in res[1:5]))
+        return Written(*(int(v) for v in res[1:6]))
 
 
 def validate_pair(atena: str, subject: str) -> str | None:

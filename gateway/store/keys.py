@@ -143,7 +143,7 @@ class Keys:
     def audit_head(self) -> str:  # the last sealed event (seq, hash) and the archive mark
         return f"{self.prefix}audit:head"
 
-    def audit_lease(self, role: str) -> str:  # "sealer" or "archiver": one holder at a time
+    def audit_lease(self, role: str) -> str:  # "sealer", "archiver", "verifier": one at a time
         return f"{self.prefix}audit:lease:{role}"
 
     def audit_epoch(self, role: str) -> str:  # counts leases taken: part of the fencing token
@@ -164,6 +164,12 @@ class Keys:
                 *(self.audit_epoch(r) for r in ("sealer", "archiver")),
             }
         )
+
+    # the check of the flag state and the directory (gateway/verify): its fold of the trail, as
+    # last saved, with the gateway's MAC (a checkpoint any host may carry on from)
+    @property
+    def verify_state(self) -> str:
+        return f"{self.prefix}verify:state"
 
     # cache invalidation channel for flag changes (see gateway/store/flags.py)
     @property

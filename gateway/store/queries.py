@@ -308,7 +308,11 @@ class QueryStore:
             return []
         keys = [self.k.directory(sk) if sk else self.k.directory("-") for sk in subject_keys]
         found = await self.r.call(self.r.client.mget(keys))
-        return [p if sk and p else "" for sk, p in zip(subject_keys, found, strict=True)]
+        # (a value is the person key, then '|' and its MAC: gateway/store/directory.py)
+        return [
+            p.partition("|")[0] if sk and p else ""
+            for sk, p in zip(subject_keys, found, strict=True)
+        ]
 
     async def count_waiting(self) -> int:
         return int(await self.r.call(self.r.client.zcard(self.k.held)))

@@ -17,11 +17,22 @@ local function emit(kind, actor, fields)
   return redis.call('XADD', unpack(args))
 end
 
+-- A directory entry's value is the atena person key, '|', and the gateway's MAC over the subject
+-- key and the person key (gateway/store/directory.py; entries written before MACs have none).
+-- Decisions read the person key alone: the MAC is for the check (gateway/verify), which finds an
+-- entry written past the gateway, since Redis holds no key to make one.
+local function person_of(value)
+  if not value then return false end
+  local bar = string.find(value, '|', 1, true)
+  if bar then return string.sub(value, 1, bar - 1) end
+  return value
+end
+
 -- The atena person key behind a subject, trying each key version's directory key in turn.
 local function resolve(first, last)
   for i = first, last do
     local a = redis.call('GET', KEYS[i])
-    if a then return a end
+    if a then return person_of(a) end
   end
   return false
 end
@@ -32,7 +43,7 @@ local function resolve_every(first, last)
   local found = false
   for i = first, last do
     local a = redis.call('GET', KEYS[i])
-    if a and not found then found = a end
+    if a and not found then found = person_of(a) end
   end
   return found
 end
@@ -126,7 +137,7 @@ end
 -- against, and what staff are shown of a held query before they release it.
 local function subject_now(subject_key)
   if not subject_key or subject_key == '' then return '', '0' end
-  local person = redis.call('GET', P .. 'dir:' .. subject_key)
+  local person = person_of(redis.call('GET', P .. 'dir:' .. subject_key))
   if not person then return '', '0' end
   return person, redis.call('HGET', P .. 'flag:' .. person, 'version') or '0'
 end
