@@ -191,3 +191,50 @@ async def test_another_department_sees_nothing_of_an_attempt(
     # and other roles do not reach the pages at all
     approver = await staff.client("approver")
     assert (await approver.page("/staff/attempts"))[0] == 403
+
+
+async def test_remaps_and_refused_reads_around_a_flagged_person_are_told(
+    running: Running,
+) -> None:
+    from gateway.departments import issue_token, tokens
+    from gateway.directory_import import DirectoryImport, DirectoryRefused, pairs_rows
+
+    gw, r = running.gw, running.residents
+    flagged, other = r[0], r[1]
+    await flag(gw, flagged)
+    # an import that would move the flagged person's subject code to someone else: refused whole,
+    # and the flagged person's department is told (the line, not the file's other rows)
+    moved = [(other.atena_number, flagged.subject_code), (r[9].atena_number, "SIMNEWROW0000001")]
+    with pytest.raises(DirectoryRefused):
+        await DirectoryImport(gw.directory, gw.events).run(pairs_rows(moved), "os:op@h")
+    # the same with --allow-remap: applied and held for review, told again
+    await DirectoryImport(gw.directory, gw.events).run(
+        pairs_rows(moved[:1]), "os:op@h", allow_remap=True
+    )
+    # a department outside both annexes reads the flagged person; a holding department that does
+    # not hold them reads them: both refused, both told
+    outside, _ = await tokens(gw).issue("総務課", "文書管理", "legacy", "test")
+    holding, _ = await issue_token(
+        gw, department="高齢者支援課", business=None, label="", actor="t"
+    )
+    for token in (outside, holding):
+        async with running.session.get(
+            f"{running.url}/api/v1/flags/{flagged.atena_number}",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp:
+            assert resp.status == 403
+    found = list(reversed(await _attempts(running, KODOMO)))
+    assert [(a["kind"], a["stopped"]) for a in found] == [
+        ("remap_refused", "refused"),
+        ("remap_refused", "held_for_review"),
+        ("read_refused", "refused"),
+        ("read_refused", "refused"),
+    ]
+    pk = gw.keyring.person_key("atena", flagged.atena_number)
+    assert {a["person"] for a in found} == {pk}
+    page = await gw.notices.store.page(KODOMO)
+    readers = sorted(a.reader for a in page.items if a.kind == "read_refused")
+    assert readers == [
+        "総務課 / 文書管理",
+        "高齢者支援課 / 高齢者総合相談センター（地域包括支援センター）設置に伴う相談及び申請受付",
+    ]

@@ -80,7 +80,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The note is shown to your department's registrars only.",
     ),
     "attempt.ack_button": ("確認を記録する", "Record it"),
-    "attempt.acknowledged": ("確認済み：{outcome}（{who}、{at}）", "Acknowledged: {outcome} ({who}, {at})"),
+    "attempt.acknowledged": (
+        "確認済み：{outcome}（{who}、{at}）",
+        "Acknowledged: {outcome} ({who}, {at})",
+    ),
     "ack.told": ("本人に伝えた", "the person was told"),
     "ack.expected": ("把握済み・想定内", "known, expected"),
     "ok.attempt_acknowledged": ("確認を記録しました。", "Acknowledgement recorded."),
