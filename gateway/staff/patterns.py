@@ -190,6 +190,8 @@ class Patterns:
         monday = today - timedelta(days=today.weekday())
         weeks = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
         kept_from = min(first, weeks[0])  # the first week may begin a day before the window
+        # the pattern rules' events are the attempts fold's: whatever waits in its inbox first
+        await self.gw.notices.catch_up()
         async with self._lock:
             state, read, complete = await self._catch_up(kept_from)
         days = [first + timedelta(days=i) for i in range(WINDOW_DAYS)]
