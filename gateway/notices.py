@@ -15,6 +15,7 @@ Nothing is lost: an entry leaves the inbox only in the step that folds it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 
@@ -124,10 +125,12 @@ class Notices:
         while not cancel_requested():
             try:
                 await self.catch_up()
-                metrics.ATTEMPTS_INBOX.set(await self.store.waiting())
             except StoreUnavailable:
                 pass
             except Exception:
                 log.exception("folding the inbox of attempts failed")
+            # what still waits (alert HogoAttemptsNotTold), also when the fold failed
+            with contextlib.suppress(StoreUnavailable):
+                metrics.ATTEMPTS_INBOX.set(await self.store.waiting())
             if not cancel_requested():
                 await asyncio.sleep(interval)
