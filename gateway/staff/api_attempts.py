@@ -19,7 +19,7 @@ from gateway.staff.access import session_of
 from gateway.staff.api import bad_input, json_body, json_error, text_field
 from gateway.staff.attempts import MAX_NOTE, PAGE_SIZE, AttemptRefused
 from gateway.staff.console import console
-from gateway.store.attempts import MAX_PAGE
+from gateway.store.paging import MAX_PAGE
 
 
 def _refused(exc: AttemptRefused) -> web.Response:

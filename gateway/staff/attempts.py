@@ -16,14 +16,8 @@ from dataclasses import dataclass
 
 from gateway import annex
 from gateway.context import Gateway
-from gateway.store.attempts import (
-    ACK_OUTCOMES,
-    MAX_PAGE,
-    AckRefused,
-    AttemptRecord,
-    AttemptStore,
-    BadCursor,
-)
+from gateway.store.attempts import ACK_OUTCOMES, AckRefused, AttemptRecord, AttemptStore
+from gateway.store.paging import MAX_PAGE, BadCursor
 from gateway.store.quarantine import QuarantineStore
 from gateway.store.sessions import Session
 

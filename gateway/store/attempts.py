@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from gateway import metrics
 from gateway.crypto import Keyring
 from gateway.rules import Limits, Observation
+from gateway.store.paging import index_page
 from gateway.store.redis import Redis
 
-MAX_PAGE = 1000
-CURSOR = re.compile(r"^[0-9]{1,16}\.[0-9a-f]{1,40}$")
 ATTEMPT_ID = re.compile(r"^[0-9a-f]{20}$")
 ACK_OUTCOMES = ("told", "expected")  # 本人に伝えた / 把握済み・想定内
 
@@ -31,10 +30,6 @@ def new_attempt_id() -> str:
 
 def note_context(attempt_id: str) -> str:
     return f"attempt:{attempt_id}:note"
-
-
-class BadCursor(ValueError):
-    """A page request the list cannot answer: a cursor it never gave, or a size out of range."""
 
 
 class AckRefused(Exception):
@@ -122,7 +117,7 @@ class AttemptPage:
 
 
 @dataclass(frozen=True, slots=True)
-class Folded:
+class FoldOutcome:
     applied: bool  # False: another process folded these meanwhile
     made: int
     fired: list[tuple[str, str]]  # (rule, person or requester)
@@ -151,7 +146,7 @@ class AttemptStore:
         attempts: Sequence[NewAttempt],
         observations: Sequence[Observation],
         limits: Limits,
-    ) -> Folded:
+    ) -> FoldOutcome:
         run = {
             "ids": list(ids),
             "attempts": [a.as_json() for a in attempts],
@@ -168,12 +163,12 @@ class AttemptStore:
             acknowledged=False,
         )
         if res[0] == "moved":
-            return Folded(False, 0, [])
+            return FoldOutcome(False, 0, [])
         fired = [(str(res[i]), str(res[i + 1])) for i in range(2, len(res), 2)]
         for rule, _ in fired:
             metrics.SECURITY_EVENTS.labels(f"pattern_{rule}").inc()  # the script recorded it
             metrics.RULES_FIRED.labels(rule).inc()
-        return Folded(True, int(res[1]), fired)
+        return FoldOutcome(True, int(res[1]), fired)
 
     async def waiting(self) -> int:
         """Stops in the inbox not yet folded."""
@@ -185,28 +180,10 @@ class AttemptStore:
     ) -> AttemptPage:
         """A page of the department's attempts (or those still open), newest first, after the
         cursor `after` (a page's `next`), with the total and the position."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise BadCursor(f"a page holds 1 to {MAX_PAGE} items")
-        if after and not CURSOR.match(after):
-            raise BadCursor("not a cursor of this list")
-        at, _, last_id = after.partition(".")
         index = self.k.attempts_open(department) if open_only else self.k.attempts_of(department)
-        res = await self.r.script(
-            "attempts_page", [index], [at, last_id, limit], acknowledged=False
-        )
-        total, start, flat = int(res[0]), int(res[1]), res[2:]
-        ids, scores = flat[0::2], flat[1::2]
-        more = len(ids) > limit
-        ids, scores = ids[:limit], scores[:limit]
-        rows: list[dict[str, str]] = []
-        if ids:
-            pipe = self.r.client.pipeline(transaction=False)
-            for attempt_id in ids:
-                pipe.hgetall(self.k.attempt(attempt_id))
-            rows = await self.r.call(pipe.execute())
-        nxt = f"{int(float(scores[-1]))}.{ids[-1]}" if more else None
-        items = [AttemptRecord.from_store(row) for row in rows if row]
-        return AttemptPage(items, total, start, nxt)
+        found = await index_page(self.r, index, self.k.attempt, after, limit, newest_first=True)
+        items = [AttemptRecord.from_store(row) for row in found.rows]
+        return AttemptPage(items, found.total, found.start, found.next)
 
     async def get(self, attempt_id: str) -> AttemptRecord | None:
         if not ATTEMPT_ID.match(attempt_id):
