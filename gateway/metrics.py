@@ -155,6 +155,12 @@ ATTEMPTS_INBOX = Gauge(
     registry=REGISTRY,
     multiprocess_mode="mostrecent",
 )
+ATTEMPTS_INBOX_AGE = Gauge(
+    "hogo_attempts_inbox_oldest_seconds",
+    "Age of the oldest stop not yet folded into the departments' attempts (0 when none waits)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
 MAILS_SENT = Counter("hogo_mails_sent", "Mails the SMTP server took", registry=REGISTRY)
 MAIL_FAILURES = Counter(
     "hogo_mail_failures",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 
 from gateway import metrics
@@ -132,5 +133,8 @@ class Notices:
             # what still waits (alert HogoAttemptsNotTold), also when the fold failed
             with contextlib.suppress(StoreUnavailable):
                 metrics.ATTEMPTS_INBOX.set(await self.store.waiting())
+                oldest = await self.store.oldest_ms()
+                age = 0.0 if oldest is None else max(0.0, time.time() - oldest / 1000)
+                metrics.ATTEMPTS_INBOX_AGE.set(age)
             if not cancel_requested():
                 await asyncio.sleep(interval)

@@ -174,6 +174,11 @@ class AttemptStore:
         """Stops in the inbox not yet folded."""
         return int(await self.r.call(self.r.client.xlen(self.k.attempts_inbox)))
 
+    async def oldest_ms(self) -> int | None:
+        """When the oldest stop still in the inbox was written (the store's clock), or None."""
+        first = await self.r.call(self.r.client.xrange(self.k.attempts_inbox, "-", "+", 1))
+        return int(first[0][0].partition("-")[0]) if first else None
+
     # -- a department's attempts ------------------------------------------------------------
     async def page(
         self, department: str, *, open_only: bool = False, after: str = "", limit: int = 50
