@@ -14,6 +14,7 @@ from gateway import metrics
 from gateway.audit.archive import Archive
 from gateway.audit.spool import Spool
 from gateway.crypto import Keyring
+from gateway.notices import Notices
 from gateway.portal import PortalService
 from gateway.provision import ProvisionService
 from gateway.queue import ManualQueue
@@ -47,6 +48,7 @@ class Gateway:
     portal: PortalService | None
     queue: ManualQueue
     trail: TrailStore
+    notices: Notices  # attempts told to the holding departments (and the rules)
     _session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -94,5 +96,6 @@ async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
         portal=portal,
         queue=queue,
         trail=TrailStore(redis),
+        notices=Notices(redis, keyring, settings.attempts),
         _session=session,
     )

@@ -237,17 +237,25 @@ class DirectoryImport:
         parts = [f"{plan.bad} bad", f"{plan.duplicates} twice in the file"]
         parts += [f"{len(plan.remaps)} remaps"] if remaps_refused else []
         summary = f"{len(errors)} rows refused ({', '.join(parts)})"
-        await self.events.append(
-            "directory.import_refused",
+        # the remaps of persons flagged now are each told to their holding departments
+        flagged = (
+            [(line, remap) for line, remap in plan.remaps.values() if remap.flagged_now]
+            if remaps_refused
+            else []
+        )
+        await self.directory.refused(
             actor,
-            rows=len(plan.statuses),
-            bad=plan.bad,
-            duplicates=plan.duplicates,
-            remaps=len(plan.remaps),
-            protected=plan.protected,
-            allow_remap="1" if allow_remap else "0",
-            encoding=encoding,
-            **{"import": import_id},
+            {
+                "rows": len(plan.statuses),
+                "bad": plan.bad,
+                "duplicates": plan.duplicates,
+                "remaps": len(plan.remaps),
+                "protected": plan.protected,
+                "allow_remap": "1" if allow_remap else "0",
+                "encoding": encoding,
+                "import": import_id,
+            },
+            sorted(flagged, key=lambda lr: lr[0]),
         )
         if remaps_refused and plan.protected:
             await self.events.security(

@@ -181,6 +181,52 @@ DIRECTORY_UNSEALED = Gauge(
 )
 for _scope in ("person", "subject"):
     VERIFY_FOUND.labels(_scope)
+# Attempts told to the holding departments, the security team's pattern rules, and the mails
+# (docs/attempts.md; deploy/alerts.yml alerts on each).
+RULES_FIRED = Counter(
+    "hogo_pattern_rules_fired",
+    "Pattern rules fired (each also a security event pattern_<rule>), by rule",
+    ["rule"],
+    registry=REGISTRY,
+)
+ATTEMPTS_TOLD = Counter(
+    "hogo_attempts_told",
+    "Attempts recorded for a holding department (one per department told), by kind",
+    ["kind"],
+    registry=REGISTRY,
+)
+ATTEMPTS_INBOX = Gauge(
+    "hogo_attempts_inbox",
+    "Stops written but not yet folded into the departments' attempts",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+ATTEMPTS_INBOX_AGE = Gauge(
+    "hogo_attempts_inbox_oldest_seconds",
+    "Age of the oldest stop not yet folded into the departments' attempts (0 when none waits)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+MAILS_SENT = Counter("hogo_mails_sent", "Mails the SMTP server took", registry=REGISTRY)
+MAIL_FAILURES = Counter(
+    "hogo_mail_failures",
+    "Tries to send a mail that failed (it stays in the outbox)",
+    registry=REGISTRY,
+)
+MAIL_OUTBOX = Gauge(
+    "hogo_mail_outbox",
+    "Mails waiting in the outbox",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+MAIL_OLDEST_SECONDS = Gauge(
+    "hogo_mail_oldest_seconds",
+    "Age of the oldest mail waiting in the outbox (0 when none waits)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+for _rule in ("requesters", "requester_rate", "portal_views", "probing"):
+    RULES_FIRED.labels(_rule)
 
 
 def exposition() -> bytes:

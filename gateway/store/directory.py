@@ -17,6 +17,7 @@ pass found it, opening a review (gateway/store/quarantine.py) for every remap it
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Sequence
@@ -61,11 +62,17 @@ class Remap:
     old_person: str
     old_flag: str
     new_flag: str
+    new_person: str = ""
 
     @property
     def protected(self) -> bool:
         """Either person has a flag, or had one: the move of a protected person's code."""
         return self.old_flag != "never" or self.new_flag != "never"
+
+    @property
+    def flagged_now(self) -> bool:
+        """Either person has a flag on now: their holding departments are told of a refusal."""
+        return "now" in (self.old_flag, self.new_flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +168,22 @@ class DirectoryStore:
         if res[0] == "lock_lost":
             raise LockLost()
         rest = res[2:]
-        remaps = [Remap(rest[i], rest[i + 1], rest[i + 2]) for i in range(0, len(rest), 3)]
+        moved = iter(ak for (_, ak), status in zip(pairs, res[1], strict=True) if status == "r")
+        remaps = [
+            Remap(rest[i], rest[i + 1], rest[i + 2], next(moved)) for i in range(0, len(rest), 3)
+        ]
         return Checked(res[1], remaps)
+
+    async def refused(
+        self, actor: str, fields: dict[str, object], flagged: Sequence[tuple[int, Remap]]
+    ) -> None:
+        """Record an import refused whole (`directory.import_refused` with `fields`) and, in the
+        same step, each refused remap of a person flagged now (`directory.remap_refused`, line and
+        persons), which that person's holding departments are told of (lua/directory_refused.lua)."""
+        args: list[object] = [actor, json.dumps({k: str(v) for k, v in fields.items()})]
+        for line, remap in flagged:
+            args += [line, remap.old_person, remap.new_person]
+        await self.r.script("directory_refused", [], args)
 
     async def write(
         self,

@@ -25,7 +25,7 @@ from gateway.store.redis import Redis
 FLAG_NAMES = ("auto_response_disabled", "non_disclosure")
 BASES = ("application", "ex-officio")
 UPGRADE_ACTOR = "system:upgrade"  # the single-record model's records turned into holds on touch
-READ_MODES = ("any", "held", "hold")  # see lua/flag_read.lua
+READ_MODES = ("any", "held", "hold", "outside")  # see lua/flag_read.lua
 
 
 class FlagChanged(ValueError):
@@ -364,7 +364,9 @@ class FlagStore:
     ) -> tuple[bool, str | None] | None:
         """A department's read, recorded atomically with it: (victim, name) or None when refused.
         `mode` (lua/flag_read.lua): `any` a using department, anyone's aggregate; `held` only
-        while the department's own hold is on; `hold` the department's own hold, on or not."""
+        while the department's own hold is on; `hold` the department's own hold, on or not;
+        `outside` a department outside both annexes, refused (the person's holding departments
+        are told of it, gateway/attempts.py)."""
         if mode not in READ_MODES:
             raise ValueError(f"unknown read mode {mode!r}")
         pk = await self.person_key(atena_number)

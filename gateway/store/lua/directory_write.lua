@@ -53,7 +53,14 @@ for _, row in ipairs(rows) do
     open_review(row.review, 'subject', row.sk, 'subject_remapped', ARGV[7], fields)
     local ev = {'subject', row.sk, 'review', row.review, 'mac', row.mac}
     for j = 1, #fields do ev[#ev + 1] = fields[j] end
-    emit('directory.remapped', ARGV[7], ev)
+    if old_flag == 'now' or new_flag == 'now' then
+      -- a protected person's code moved: their holding departments are told (emit_stop)
+      ev[#ev + 1] = 'holders'
+      ev[#ev + 1] = holders_of({row.expected, row.ak}, false)
+      emit_stop('directory.remapped', ARGV[7], ev)
+    else
+      emit('directory.remapped', ARGV[7], ev)
+    end
     remapped = remapped + 1
     if old_flag ~= 'never' or new_flag ~= 'never' then protected = protected + 1 end
   end

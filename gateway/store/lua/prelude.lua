@@ -61,14 +61,63 @@ local function either(a, b)
   return ''
 end
 
-local function hold_query(qkey, id, reason, actor)
+-- The holding departments (保有課) to tell of a stop about these persons: every department whose
+-- own hold on one of them has a flag on at this moment, as JSON {department: person key} (a
+-- department holding two of them: the first given). `every`: read the holds of each entry even
+-- when it is '' (no one), so that the store work is the same whoever the persons are (the
+-- portal's views). Read only where something is stopped, never on the automatic path.
+local function holders_of(persons, every)
+  local out, n = {}, 0
+  for _, pk in ipairs(persons) do
+    if every or (pk and pk ~= '') then
+      local raw = redis.call('HGETALL', P .. 'flagholds:' .. (pk or ''))
+      for i = 1, #raw, 2 do
+        if not out[raw[i]] then
+          local h = cjson.decode(raw[i + 1])
+          if h.ard == '1' or h.nd == '1' then
+            out[raw[i]] = pk
+            n = n + 1
+          end
+        end
+      end
+    end
+  end
+  if n == 0 then return '{}' end
+  return cjson.encode(out)
+end
+
+-- Record a stop: its event, and the same in the inbox of attempts (attempts:inbox), in this one
+-- atomic step, so that the holding departments named in its `holders` are told of it
+-- (gateway/notices.py reads the inbox, gateway/attempts.py says which stops are attempts).
+-- Nothing acknowledged can be lost between the stop and the telling: both are written or neither.
+local function emit_stop(kind, actor, fields)
+  local id = emit(kind, actor, fields)
+  local args = {P .. 'attempts:inbox', '*', 'event', id or '', 'kind', kind, 'at', NOW,
+    'ms', ARGV[3], 'actor', actor}
+  for i = 1, #fields do args[#args + 1] = fields[i] end
+  redis.call('XADD', unpack(args))
+  return id
+end
+
+-- A query held: the holding departments of whoever it is about now (the person it was admitted
+-- about, and whom its subject resolves to at this moment) are told, unless `told_by` says that
+-- another stop of this same step tells them (an answer withheld: lua/result.lua).
+local function hold_query(qkey, id, reason, actor, told_by)
   redis.call('HSET', qkey, 'state', 'held', 'reason', reason, 'held_at', NOW)
   redis.call('ZADD', P .. 'held', NOW_MS, id)
   redis.call('ZADD', P .. 'holds', NOW_MS, id)
   redis.call('ZREM', P .. 'inflight', id)
   local q = redis.call('HMGET', qkey, 'org', 'pn', 'item', 'subject_key', 'person_key')
-  emit('query.held', actor, {'query', id, 'org', q[1], 'pn', q[2], 'item', q[3],
-    'subject', either(q[5], q[4]), 'reason', reason})
+  local ev = {'query', id, 'org', q[1], 'pn', q[2], 'item', q[3], 'subject', either(q[5], q[4]),
+    'reason', reason}
+  if told_by then
+    emit('query.held', actor, ev)
+    return
+  end
+  local now = q[4] and redis.call('GET', P .. 'dir:' .. q[4]) or ''
+  ev[#ev + 1] = 'holders'
+  ev[#ev + 1] = holders_of({q[5] or '', now or ''}, false)
+  emit_stop('query.held', actor, ev)
 end
 
 -- Holds for review (quarantine, gateway/store/quarantine.py): while a subject or a person has an

@@ -73,11 +73,13 @@ if state == 'provided' or state == 'released' then
     -- that only a release by staff (which asks the upstream afresh) can answer again.
     redis.call('DEL', P .. 'ans:' .. id)
     redis.call('HSET', qkey, 'withheld_from', state, 'withheld_at', NOW)
-    emit('query.answer_withheld', 'requester:' .. ARGV[4],
+    -- the stop the holding departments are told of (of the person answered about, and of whom
+    -- the subject resolves to now); the hold that follows is part of it
+    emit_stop('query.answer_withheld', 'requester:' .. ARGV[4],
       {'query', id, 'org', ARGV[4], 'pn', ARGV[5], 'item', q[11] or '', 'subject', answered,
        'subject_now', person, 'was', state, 'reason', why, 'operation', ARGV[6],
-       'decision', 'held'})
-    hold_query(qkey, id, why, 'gateway')
+       'decision', 'held', 'holders', holders_of({answered, person}, false)})
+    hold_query(qkey, id, why, 'gateway', 'query.answer_withheld')
     return {'found', id, 'held', '', '', '', why}
   end
 end
