@@ -1,0 +1,107 @@
+"""The deciding scripts' replies, decoded by name: one `from_reply` per script, the only place
+that knows the shape of what it returns (name/value pairs, see each lua/*.lua header)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.decision import Action, AdmissionFacts, Decision, ResultAccess
+from gateway.model import FlagState, QueryState
+
+
+class ReplyError(Exception):
+    """A script answered something its decoder does not know: a store step out of step with the
+    code (a script of another version loaded), never acted on."""
+
+
+def pairs(res: Sequence[object]) -> dict[str, str]:
+    """A flat name/value reply as a dict (every value as text)."""
+    if len(res) % 2:
+        raise ReplyError(f"an odd reply of {len(res)} items")
+    return {str(res[i]): str(res[i + 1]) for i in range(0, len(res), 2)}
+
+
+def _bit(v: str) -> bool:
+    return v == "1"
+
+
+def state_of(raw: str | None) -> QueryState | None:
+    try:
+        return QueryState(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitReply:
+    """lua/admit.lua: the decision it acted on, the facts it was made on, and the query."""
+
+    decision: Decision
+    facts: AdmissionFacts
+    query_id: str | None
+    state: str
+
+    @classmethod
+    def from_reply(cls, res: Sequence[object]) -> AdmitReply:
+        r = pairs(res)
+        known = _bit(r["known"])
+        facts = AdmissionFacts(
+            requester_registered=_bit(r["registered"]),
+            requester_permitted=_bit(r["permitted"]),
+            existing_query=_bit(r["existing"]),
+            subject_known=known,
+            flags=FlagState(_bit(r["ard"]), _bit(r["nd"])) if known else None,
+            under_review=r["review"] or None,
+        )
+        decision = Decision(Action(r["action"]), r["reason"])
+        return cls(decision, facts, r["id"] or None, r["state"])
+
+
+@dataclass(frozen=True, slots=True)
+class RelayReply:
+    """lua/complete.lua: relayed (FORWARD), held (and why), or nothing done (`state`: the query
+    was not RECEIVED: swept as interrupted, or gone)."""
+
+    action: str  # forward | hold | none
+    reason: str
+    state: str
+    record_nd: bool
+
+    @classmethod
+    def from_reply(cls, res: Sequence[object]) -> RelayReply:
+        r = pairs(res)
+        if r["action"] not in (Action.FORWARD, Action.HOLD, "none"):
+            raise ReplyError(f"complete answered {r['action']!r}")
+        return cls(r["action"], r["reason"], r["state"], _bit(r["record_nd"]))
+
+    @property
+    def provided(self) -> bool:
+        return self.action == Action.FORWARD
+
+
+@dataclass(frozen=True, slots=True)
+class ResultReply:
+    """lua/result.lua: what the requester may learn, and of a found query its state, its sealed
+    answer and notice, and the reason it was withheld just now ('' if it was not)."""
+
+    access: ResultAccess
+    query_id: str = ""
+    state: QueryState | None = None
+    outcome: str = ""
+    sealed_answer: str = ""
+    sealed_notice: str = ""
+    withheld: str = ""
+
+    @classmethod
+    def from_reply(cls, res: Sequence[object]) -> ResultReply:
+        r = pairs(res)
+        return cls(
+            ResultAccess(r["access"]),
+            r.get("id", ""),
+            state_of(r.get("state")),
+            r.get("outcome", ""),
+            r.get("answer", ""),
+            r.get("notice", ""),
+            r.get("withheld", ""),
+        )

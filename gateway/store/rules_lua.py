@@ -1,0 +1,215 @@
+"""The Lua tables the store's scripts decide by, generated from the pure core.
+
+The decisions must be made inside the atomic Lua steps (a flag set between a Python check and the
+write would slip through), yet the rules are written once, in Python: gateway.decision,
+gateway.recheck and gateway.lifecycle. So each rule here is a pure function over a small, finite
+set of facts; `RULES` enumerates every combination of them, calls the Python function, and
+`lua_chunk` writes the outcomes as Lua tables that gateway/store/scripts.py puts in front of the
+scripts that ask for them (`--#rules NAME ...` in a script). A script gathers its facts, reduces
+what is not finite (versions, times) to booleans, and looks the outcome up with `decided(NAME,
+{facts})`; a combination the table does not hold (a review of a reason the core does not know)
+stops the step with an error: nothing is written, nothing answered. Nothing is generated into the
+repository, so nothing can go stale; tests/test_rules_exhaustive.py runs every deciding script
+through every combination against these same functions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from gateway.decision import (
+    REVIEW_REASONS,
+    AdmissionFacts,
+    RelayFacts,
+    decide,
+    record_is_non_disclosable,
+    relay,
+    result_access,
+)
+from gateway.lifecycle import STEPS
+from gateway.model import FlagState, QueryState
+from gateway.recheck import AnswerFacts, answer_withheld
+
+BOOL = ("0", "1")  # a boolean fact, as the key spells it
+NONE = "-"  # an optional fact that is absent (Lua: false or nil)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One decision: its facts (name, the values each may take, as the key spells them) in key
+    order, and the pure function from those facts to the outcome string the script acts on."""
+
+    name: str
+    facts: tuple[tuple[str, tuple[str, ...]], ...]
+    outcome: Callable[..., str]
+
+    def table(self) -> dict[str, str]:
+        """Every combination of the facts -> its outcome."""
+        domains = [values for _, values in self.facts]
+        return {":".join(c): self.outcome(*c) for c in itertools.product(*domains)}
+
+    def key(self, *values: object) -> str:
+        """The key a script builds for these facts (True/False, a string, or None)."""
+        return ":".join(_spell(v) for v in values)
+
+
+def _spell(v: object) -> str:
+    if isinstance(v, bool):
+        return BOOL[v]
+    return NONE if v is None else str(v)
+
+
+def _b(v: str) -> bool:
+    return v == "1"
+
+
+def _opt(v: str) -> str | None:
+    return None if v == NONE else v
+
+
+REVIEW = (NONE, *(r.value for r in REVIEW_REASONS))
+
+
+def _admit(
+    registered: str, permitted: str, existing: str, known: str, ard: str, review: str
+) -> str:
+    flags = FlagState(_b(ard), False) if _b(known) else None
+    d = decide(
+        AdmissionFacts(_b(registered), _b(permitted), _b(existing), _b(known), flags, _opt(review))
+    )
+    return f"{d.action.value}:{d.reason}"
+
+
+def _relay(known: str, ard: str, moved: str, review: str) -> str:
+    d = relay(RelayFacts(_b(known), _b(ard), _b(moved), _opt(review)))
+    return f"{d.action.value}:{d.reason}"
+
+
+def _record_nd(nd_now: str, nd_at_arrival: str, requester_nd: str) -> str:
+    return BOOL[record_is_non_disclosable(_b(nd_now), _b(nd_at_arrival), _b(requester_nd))]
+
+
+def _result_access(registered: str, found: str, permitted: str) -> str:
+    return result_access(_b(registered), _b(found), _b(permitted)).value
+
+
+def _withheld(state: str, moved: str, review: str, ard: str, changed: str) -> str:
+    why = answer_withheld(
+        AnswerFacts(QueryState(state), _b(moved), _opt(review), _b(ard), _b(changed))
+    )
+    return why.value if why else ""
+
+
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        Rule(
+            "admit",
+            (
+                ("registered", BOOL),
+                ("permitted", BOOL),
+                ("existing", BOOL),
+                ("known", BOOL),
+                ("ard", BOOL),
+                ("review", REVIEW),
+            ),
+            _admit,
+        ),
+        Rule(
+            "relay", (("known", BOOL), ("ard", BOOL), ("moved", BOOL), ("review", REVIEW)), _relay
+        ),
+        Rule(
+            "record_nd",
+            (("nd_now", BOOL), ("nd_at_arrival", BOOL), ("requester_nd", BOOL)),
+            _record_nd,
+        ),
+        Rule(
+            "result_access",
+            (("registered", BOOL), ("found", BOOL), ("permitted", BOOL)),
+            _result_access,
+        ),
+        Rule(
+            "withheld",
+            (
+                ("state", tuple(s.value for s in QueryState)),
+                ("moved", BOOL),
+                ("review", REVIEW),
+                ("ard", BOOL),
+                ("changed", BOOL),
+            ),
+            _withheld,
+        ),
+    )
+}
+
+# Looking an outcome up, and whether a step may move a query: the same for every script.
+HELPERS = """
+-- Generated (gateway/store/rules_lua.py): the outcome of rule `name` for these facts, in the
+-- order its table was made with. A combination the table lacks stops the step, writing nothing.
+local function decided(name, facts)
+  local kinds = RULES_FACTS[name]
+  local parts = {}
+  for i = 1, #kinds do
+    local v = facts[i]
+    if kinds[i] == 'b' then
+      parts[i] = v and '1' or '0'
+    elseif v == nil or v == false or v == '' then
+      parts[i] = '-'
+    else
+      parts[i] = v
+    end
+  end
+  local key = table.concat(parts, ':')
+  local out = RULES[name][key]
+  if out == nil then error('rules: ' .. name .. ' has no outcome for ' .. key) end
+  return out
+end
+
+-- The action and the reason of an outcome 'action:reason'.
+local function split_outcome(out)
+  local colon = string.find(out, ':', 1, true)
+  return string.sub(out, 1, colon - 1), string.sub(out, colon + 1)
+end
+
+-- Whether `step` may move a query from state `from` (false: no such query) to `to`
+-- (gateway/lifecycle.py STEPS).
+local function may_move(step, from, to)
+  return from and STEPS[step][from .. '>' .. to] == true or false
+end
+"""
+
+
+def _lua_string(s: str) -> str:
+    if "'" in s or "\\" in s or "\n" in s:
+        raise ValueError(f"not a plain outcome: {s!r}")
+    return f"'{s}'"
+
+
+def _rule_lua(rule: Rule) -> str:
+    kinds = ", ".join("'b'" if values == BOOL else "'s'" for _, values in rule.facts)
+    rows = "\n".join(f"  [{_lua_string(k)}] = {_lua_string(v)}," for k, v in rule.table().items())
+    return f"RULES_FACTS.{rule.name} = {{{kinds}}}\nRULES.{rule.name} = {{\n{rows}\n}}\n"
+
+
+def _steps_lua() -> str:
+    out = []
+    for step, moves in STEPS.items():
+        rows = ", ".join(f"['{a.value}>{b.value}'] = true" for a, b in sorted(moves))
+        out.append(f"  {step} = {{{rows}}},")
+    return "local STEPS = {\n" + "\n".join(out) + "\n}\n"
+
+
+@cache
+def lua_chunk(names: Sequence[str] = ()) -> str:
+    """The tables of the rules `names` (only those: each script builds its tables when it runs),
+    the lifecycle's steps and the helpers, to put in front of a script."""
+    parts = [
+        "-- Generated by gateway/store/rules_lua.py from the pure core: do not edit.",
+        "local RULES, RULES_FACTS = {}, {}",
+    ]
+    parts += [_rule_lua(RULES[n]) for n in names]
+    parts += [_steps_lua(), HELPERS]
+    return "\n".join(parts)

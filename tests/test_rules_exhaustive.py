@@ -1,0 +1,474 @@
+"""The rule you read is the rule that runs: every script that decides, through every combination of
+its facts (and every state a query can be in), against the pure core it is generated from.
+
+Each case is built in the real Redis of the running gateway, the real script is run through the
+store (QueryStore), and its outcome, the query's state after, the answer kept or not, the
+provision record and the events it wrote are compared with gateway.decision, gateway.recheck and
+gateway.lifecycle. The facts are set with the store's keys directly (a requester's key, a rights
+set, a directory entry, a flag record, an open review): that is the only way to reach every
+combination, including ones the gateway's own writers make only by racing (a flag set, a subject
+moved, a review opened while the upstream answers). The gateway's writers of those keys are
+covered by the behaviour tests (test_quarantine.py, test_flags*.py, test_directory_import.py).
+
+Because the Lua tables are generated from the core when a script is loaded, a change to the core
+alone changes the tables with it; what this module catches is a script that gathers a fact
+wrongly, acts otherwise than its table says, or a table that is not the core's. And each rule's
+safety (`*_is_safe` below, written without the core) pins what no change to the core may do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+from collections.abc import Iterator
+
+from gateway.decision import (
+    REVIEW_REASONS,
+    Action,
+    AdmissionFacts,
+    RelayFacts,
+    ResultAccess,
+    decide,
+    record_is_non_disclosable,
+    relay,
+    result_access,
+)
+from gateway.lifecycle import ABANDONABLE, STEPS, TRANSITIONS, may_move
+from gateway.model import FlagState, QueryState, SubmitQuery, UpstreamAnswer
+from gateway.recheck import AnswerFacts, answer_withheld
+from gateway.store.rules_lua import RULES
+from tests.conftest import Running
+from tests.support import AFFAIR, REQUESTER
+
+PROCEDURE, ITEM = "JT00000000000001", "TM00000000000001"
+NOTICE = "取扱注意：DV等支援措置対象者。住所を第三者に開示しないこと。"
+REVIEWS: tuple[str | None, ...] = (None, *(r.value for r in REVIEW_REASONS))
+BOOLS = (False, True)
+
+
+async def events_are(running: Running, expected: dict[tuple[str, str], list[str]]) -> None:
+    """The kinds of the events each case wrote (those whose field `org` or `query` is the
+    case's), read through the event log once the whole table has run (the sealer moves events
+    from the raw stream into the trail meanwhile)."""
+    seen: dict[tuple[str, str], list[str]] = {}
+    async for ev in running.gw.events.iterate():
+        e = ev.as_json()
+        for field in ("org", "query"):
+            if field in e:
+                seen.setdefault((field, str(e[field])), []).append(str(e["kind"]))
+    assert expected
+    for case, kinds in expected.items():
+        assert seen.get(case, []) == kinds, case
+
+
+# -- the rules' safety, said without the core -----------------------------------------------------
+def test_no_table_answers_automatically_unless_every_fact_is_safe() -> None:
+    """Whatever the core is changed to, these must hold for every entry of its tables."""
+    for key, out in RULES["admit"].table().items():
+        registered, permitted, existing, known, ard, review = key.split(":")
+        safe = (registered, permitted, existing, known, ard, review) == (
+            "1",
+            "1",
+            "0",
+            "1",
+            "0",
+            "-",
+        )
+        assert out.startswith("forward:") is safe, key
+        if registered == "0" or permitted == "0":
+            assert out == "refuse:NOT_AUTHORIZED", key
+    for key, out in RULES["relay"].table().items():
+        assert out.startswith("forward:") is (key == "1:0:0:-"), key
+    for key, out in RULES["record_nd"].table().items():
+        assert out == ("1" if "1" in key.split(":") else "0"), key
+    for key, out in RULES["result_access"].table().items():
+        assert (out == "found") is (key == "1:1:1"), key
+    for key, out in RULES["withheld"].table().items():
+        state, moved, review, ard, changed = key.split(":")
+        answered = state in ("provided", "released")
+        still = moved == "0" and review == "-"
+        handed_out = not answered or (
+            still and (ard == "0" or (state == "released" and changed == "0"))
+        )
+        assert (out == "") is handed_out, key
+
+
+def test_the_tables_cover_every_combination_of_their_facts() -> None:
+    for rule in RULES.values():
+        n = 1
+        for _, values in rule.facts:
+            n *= len(values)
+        assert len(rule.table()) == n, rule.name
+
+
+def test_the_steps_are_the_lifecycle() -> None:
+    assert set(TRANSITIONS) == set(QueryState)
+    assert {(a, b) for moves in STEPS.values() for a, b in moves} == {
+        (a, b) for a, targets in TRANSITIONS.items() for b in targets
+    }
+    assert not TRANSITIONS[QueryState.REFUSED]  # a refusal gives nothing out: nothing changes it
+
+
+# -- lua/admit.lua: decide() ----------------------------------------------------------------------
+def _admit_cases() -> Iterator[tuple[bool, bool, bool, bool, bool, bool, str | None, str]]:
+    for registered, permitted, existing, known, ard, nd, review in itertools.product(
+        BOOLS, BOOLS, BOOLS, BOOLS, BOOLS, BOOLS, REVIEWS
+    ):
+        if not known and (ard or nd):
+            continue  # no one has no flags
+        for scope in ("subject", "person") if review and known else ("subject",):
+            yield registered, permitted, existing, known, ard, nd, review, scope
+
+
+async def test_the_admission_script_acts_as_decide_says_on_every_combination(
+    running: Running,
+) -> None:
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    cases = list(_admit_cases())
+    assert len(cases) == 2 * 2 * 2 * (1 * 4 + 4 * 7)  # every reachable combination
+    expected: dict[tuple[str, str], list[str]] = {}
+    for n, (registered, permitted, existing, known, ard, nd, review, scope) in enumerate(cases):
+        org, sk, pk = f"8{n:015d}", f"1.{n:040x}", f"1.{n:039x}p"
+        if registered:
+            await r.hset(k.requester(org), mapping={"org": org, "name": "表"})
+        if permitted:  # a right left behind without the requester counts for nothing
+            await r.sadd(k.requester_rights(org), AFFAIR)
+        first = f"{n:019x}e"
+        if existing:
+            await r.set(k.idempotency(org, "X-1"), first)
+            await r.hset(k.query(first), mapping={"id": first, "state": "held"})
+        if known:
+            await r.set(k.directory(sk), pk)
+            await r.hset(
+                k.flag(pk), mapping={"ard": int(ard), "nd": int(nd), "version": "1"}
+            )  # fmt: skip
+        if review:
+            await r.hset(k.quarantined(scope, sk if scope == "subject" else pk), "r", review)
+
+        q = SubmitQuery(
+            "X-1", org, AFFAIR, PROCEDURE, ITEM, f"CODE{n}", "2026-11-26T10:00:00+09:00"
+        )
+        got = await gw.queries.admit(q, [sk])
+
+        facts = AdmissionFacts(
+            registered,
+            registered and permitted,
+            existing,
+            known,
+            FlagState(ard, nd) if known else None,
+            review,
+        )
+        want = decide(facts)
+        case = (registered, permitted, existing, known, ard, nd, review, scope)
+        assert got.decision == want, case
+        assert got.facts == facts, case
+        stored = await r.get(k.idempotency(org, "X-1"))
+        if want.action is Action.REFUSE:
+            assert got.query_id is None and stored == (first if existing else None), case
+            kind = "requester_not_permitted" if registered else "unknown_requester"
+            expected[("org", org)] = [f"security.{kind}"]
+        elif want.action is Action.EXISTING:
+            assert (got.query_id, got.state, stored) == (first, "held", first), case
+            expected[("org", org)] = []
+        else:
+            assert got.query_id and stored == got.query_id, case
+            q_now = await r.hgetall(k.query(got.query_id))
+            assert q_now["state"] == "received", case
+            assert (q_now["person_key"], q_now["subject_nd"]) == (pk if known else "", str(int(nd)))
+            assert await r.zscore(k.inflight, got.query_id) is not None, case
+            expected[("org", org)] = []
+    await events_are(running, expected)
+
+
+# -- lua/complete.lua: relay() and record_is_non_disclosable() ------------------------------------
+def _relay_cases() -> Iterator[tuple[str, bool, bool, str | None, str, bool, bool]]:
+    for subject, ard, nd_now, review, nd_then, req_nd in itertools.product(
+        ("kept", "moved", "gone"), BOOLS, BOOLS, REVIEWS, BOOLS, BOOLS
+    ):
+        if subject == "gone" and (ard or nd_now):
+            continue  # no one has no flags
+        for scope in ("subject", "person") if review and subject != "gone" else ("subject",):
+            yield subject, ard, nd_now, review, scope, nd_then, req_nd
+
+
+async def test_the_last_moment_acts_as_relay_says_on_every_combination(running: Running) -> None:
+    """The facts as they may have changed while the upstream answered: the subject kept, moved to
+    another person or gone, a flag set, 不開示 now or at arrival, a review opened."""
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    answer = UpstreamAnswer(True, ())
+    cases = list(_relay_cases())
+    assert len(cases) == 2 * 2 * (2 * 4 * (1 + 3 * 2) + 1 * 4)
+    expected: dict[tuple[str, str], list[str]] = {}
+    for n, (subject, ard, nd_now, review, scope, nd_then, req_nd) in enumerate(cases):
+        qid, sk = f"{n:019x}c", f"2.{n:040x}"
+        admitted, other = f"2.{n:039x}a", f"2.{n:039x}b"
+        now = {"kept": admitted, "moved": other, "gone": ""}[subject]
+        await r.hset(
+            k.query(qid),
+            mapping={
+                "id": qid, "state": "received", "org": REQUESTER, "pn": f"C-{n}",
+                "affair": AFFAIR, "procedure": PROCEDURE, "item": ITEM,
+                "requested_at": "2026-11-26T10:00:00+09:00", "req_nd": int(req_nd),
+                "subject_key": sk, "person_key": admitted, "subject_nd": int(nd_then),
+            },
+        )  # fmt: skip
+        await r.zadd(k.inflight, {qid: time.time() * 1000})  # now: not swept
+        if now:
+            await r.set(k.directory(sk), now)
+            await r.hset(k.flag(now), mapping={"ard": int(ard), "nd": int(nd_now), "version": 2})
+        if review:
+            await r.hset(k.quarantined(scope, sk if scope == "subject" else now), "r", review)
+
+        got = await gw.queries.complete(qid, [sk], sk, answer)
+
+        want = relay(RelayFacts(bool(now), ard, subject == "moved", review))
+        case = (subject, ard, nd_now, review, scope, nd_then, req_nd)
+        assert (got.action, got.reason) == (want.action.value, want.reason), case
+        state, reason, record_nd = await r.hmget(k.query(qid), "state", "reason", "record_nd")
+        records = await gw.records.of_subject([sk])
+        if want.action is Action.FORWARD:
+            nd = record_is_non_disclosable(nd_now, nd_then, req_nd)
+            assert (state, record_nd, got.record_nd) == ("provided", str(int(nd)), nd), case
+            assert await r.exists(k.answer(qid)), case
+            assert [rec.non_disclosure for rec in records] == [nd], case
+            expected[("query", qid)] = ["query.provided"]
+            assert await r.zscore(k.inflight, qid) is None, case
+        else:
+            assert (state, reason) == ("held", want.reason), case
+            assert not await r.exists(k.answer(qid)) and records == [], case
+            expected[("query", qid)] = ["query.held"]
+    await events_are(running, expected)
+
+
+async def test_the_last_moment_moves_only_a_received_query(running: Running) -> None:
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    for n, state in enumerate([*QueryState, None]):
+        qid, sk, pk = f"{n:019x}d", f"3.{n:040x}", f"3.{n:039x}a"
+        if state is not None:
+            await r.hset(
+                k.query(qid),
+                mapping={
+                    "id": qid, "state": state.value, "org": REQUESTER, "pn": f"M-{n}",
+                    "affair": AFFAIR, "procedure": PROCEDURE, "item": ITEM,
+                    "requested_at": "2026-11-26T10:00:00+09:00", "req_nd": "0",
+                    "subject_key": sk, "person_key": pk, "subject_nd": "0",
+                },
+            )  # fmt: skip
+        await r.set(k.directory(sk), pk)
+        got = await gw.queries.complete(qid, [sk], sk, UpstreamAnswer(True, ()))
+        moves = state is not None and may_move("relay", state, QueryState.PROVIDED)
+        assert got.provided is moves, state
+        if not moves:
+            assert (got.action, got.state) == ("none", state.value if state else "unknown")
+            assert await r.hget(k.query(qid), "state") == (state.value if state else None)
+            assert not await r.exists(k.answer(qid))
+
+
+# -- lua/result.lua: result_access() and answer_withheld() ----------------------------------------
+A, B = "a", "b"  # two persons (made into person keys of their own for each case)
+# An open review of the subject or the person: none, one opened before the answer was given, one
+# opened since (of the subject, or of the person), with each reason a review can have.
+RESULT_REVIEWS: tuple[tuple[str, str, str] | None, ...] = (
+    None,
+    *((when, scope, reason.value) for when, scope in (("before", "subject"), ("since", "subject"),
+      ("since", "person")) for reason in REVIEW_REASONS),
+)  # fmt: skip
+
+
+def _result_cases() -> Iterator[tuple[QueryState, str, str, bool, int | None, bool, object]]:
+    """state, answered, person now, flag now, version then (None: not recorded), the record
+    changed after the release (by time), review. The reduction the script makes of the versions
+    and times is part of what is tested: `version_then` against the record's version 4."""
+    for state, answered, now_, ard, then, later, review in itertools.product(
+        QueryState, (A, ""), (A, B, ""), BOOLS, (None, 3, 4), BOOLS, RESULT_REVIEWS
+    ):
+        if state is not QueryState.RELEASED and (answered == "" or then is not None or later):
+            continue  # only a staff release is of a subject unknown, or carries a version
+        if now_ == "" and ard:
+            continue  # no one has no flag
+        if review is not None and review[1] == "person" and now_ == "":
+            continue  # no one is under no review
+        if then is not None and later:
+            continue  # the time is compared only where no version was recorded
+        yield state, answered, now_, ard, then, later, review
+
+
+async def test_a_stored_answer_is_withheld_exactly_as_the_core_says(running: Running) -> None:
+    """Every state, person then and now, flag, version and review, through lua/result.lua
+    against gateway.recheck.answer_withheld."""
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    cases = list(_result_cases())
+    assert len(cases) > 500
+    expected: dict[tuple[str, str], list[str]] = {}
+    for i, (state, answered, now_, ard, then, later, review) in enumerate(cases):
+        pn, qid, sk = f"T-{i}", f"{i:020x}", f"4.{i:032x}"
+
+        def pk(who: str, i: int = i) -> str:
+            return f"4.{who * 8}{i:024x}" if who else ""
+
+        if now_:
+            await r.set(k.directory(sk), pk(now_))
+            await r.hset(
+                k.flag(pk(now_)),
+                mapping={
+                    "ard": int(ard), "nd": "0", "version": "4",
+                    # the record's last change later than the release, or earlier
+                    "updated_at": "2026-12-02T00:00:00.000Z" if later
+                    else "2026-11-30T00:00:00.000Z",
+                },
+            )  # fmt: skip
+        fields = {
+            "id": qid, "state": state.value, "org": REQUESTER, "pn": pn, "affair": AFFAIR,
+            "procedure": PROCEDURE, "item": ITEM, "subject_key": sk,
+            "person_key": pk(answered) if state is not QueryState.RELEASED else "",
+            "outcome": "provided", "decided_at": "2026-12-01T00:00:00.000Z",
+        }  # fmt: skip
+        if state is QueryState.RELEASED:
+            fields["release_person"] = pk(answered)
+            if then is not None:
+                fields["release_version"] = str(then)
+        await r.hset(k.query(qid), mapping=fields)
+        await r.set(k.idempotency(REQUESTER, pn), qid)
+        review_now = None
+        if review is not None:
+            # a review as lua/prelude.lua open_review keeps it, opened before or after the answer
+            when, scope, reason = review
+            rid = f"r{i:019x}"
+            opened = "2026-11-30T00:00:00.000Z" if when == "before" else "2026-12-01T00:00:01.000Z"
+            await r.hset(k.quarantine(rid), mapping={"id": rid, "opened_at": opened})
+            await r.hset(k.quarantined(scope, sk if scope == "subject" else pk(now_)), rid, reason)
+            review_now = reason if when == "since" else None
+        sealed = gw.keyring.seal(
+            '{"has_data": true, "fields": [["課税標準額", "1234567"]]}', f"query:{qid}:answer"
+        )
+        await r.set(k.answer(qid), sealed)
+
+        got = await gw.queries.result(REQUESTER, pn)
+
+        # the script's one reduction: the flag record changed since the release
+        changed = later if then is None else then != 4
+        facts = AnswerFacts(state, now_ != answered, review_now, ard, changed)
+        want = answer_withheld(facts)
+        case = (state, answered, now_, ard, then, later, review)
+        state_after, reason = await r.hmget(k.query(qid), "state", "reason")
+        if want is None:
+            assert state_after == state.value, case
+            expected[("query", qid)] = []
+            assert await r.exists(k.answer(qid)), case
+            if state in (QueryState.PROVIDED, QueryState.RELEASED):
+                assert got.status == "PROVIDED" and got.fields, case
+                assert got.fields[0].value == "1234567", case
+            else:
+                assert got.status == ("REFUSED" if state is QueryState.REFUSED else "PENDING")
+        else:
+            assert may_move("recheck", state, QueryState.HELD), case
+            assert (state_after, reason, got.status) == ("held", want.value, "PENDING"), case
+            assert not await r.exists(k.answer(qid)), case
+            expected[("query", qid)] = ["query.answer_withheld", "query.held"]
+    await events_are(running, expected)
+
+
+async def test_who_may_learn_a_result_is_result_access(running: Running) -> None:
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    expected: dict[tuple[str, str], list[str]] = {}
+    for n, (registered, found, permitted) in enumerate(itertools.product(BOOLS, repeat=3)):
+        org, qid = f"7{n:015d}", f"{n:019x}f"
+        if registered:
+            await r.hset(k.requester(org), mapping={"org": org})
+        if permitted:
+            await r.sadd(k.requester_rights(org), AFFAIR)
+        if found:
+            await r.set(k.idempotency(org, "A-1"), qid)
+            await r.hset(
+                k.query(qid), mapping={"id": qid, "state": "held", "affair": AFFAIR, "org": org}
+            )
+        got, refusal = await gw.queries.result_and_refusal(org, "A-1")
+        want = result_access(registered, found, permitted)
+        case = (registered, found, permitted)
+        if want is ResultAccess.FOUND:
+            assert (got.status, refusal) == ("PENDING", None), case
+            expected[("org", org)] = []
+        elif want is ResultAccess.UNKNOWN:
+            assert (got.refusal_code, refusal) == ("NO_DATA", None), case
+            expected[("org", org)] = []
+        else:
+            kind = (
+                "unknown_requester" if want is ResultAccess.REFUSED else "requester_not_permitted"
+            )
+            assert (got.refusal_code, refusal) == ("NOT_AUTHORIZED", kind), case
+            expected[("org", org)] = [f"security.{kind}"]
+    await events_are(running, expected)
+
+
+# -- every step that moves a query, from every state: lifecycle.STEPS -----------------------------
+async def test_every_step_moves_a_query_only_as_the_lifecycle_says(running: Running) -> None:
+    """Each script that changes a query's state, run from every state, with the subject clear and
+    flagged: the moves each makes are exactly its own in lifecycle.STEPS (and the one way out of
+    them, abandoning a RECEIVED query)."""
+    from gateway.lifecycle import IllegalTransition
+    from gateway.store.queries import QueryBusy
+
+    gw, r, k = running.gw, running.gw.redis.client, running.gw.redis.keys
+    clear, flagged = running.residents[13], running.residents[14]
+    await running.flag(flagged)
+    answer = UpstreamAnswer(True, ())
+    n = itertools.count()
+
+    async def query_in(state: QueryState, person) -> tuple[str, SubmitQuery, list[str]]:
+        q = SubmitQuery(
+            f"L-{next(n)}", REQUESTER, AFFAIR, PROCEDURE, ITEM, person.subject_code,
+            "2026-11-26T10:00:00+09:00",
+        )  # fmt: skip
+        keys = gw.keyring.person_keys("subject", q.subject_code)
+        admission = await gw.queries.admit(q, keys)
+        assert admission.query_id
+        await r.hset(k.query(admission.query_id), "state", state.value)
+        return admission.query_id, q, keys
+
+    async def hold(qid, q, keys):
+        await gw.queries.hold(qid, "auto_response_disabled")
+
+    async def relay_(qid, q, keys):
+        await gw.queries.complete(qid, keys, keys[0], answer)
+
+    async def sweep(qid, q, keys):
+        await gw.queries.sweep_interrupted(int(time.time() * 1000) + 60_000)
+
+    async def release(qid, q, keys):
+        await gw.queue.release(qid, NOTICE, "staff:x")
+
+    async def refuse(qid, q, keys):
+        await gw.queue.refuse(qid, "理由", "staff:x")
+
+    async def recheck(qid, q, keys):
+        await gw.queries.result(REQUESTER, q.processing_number)
+
+    async def abandon(qid, q, keys):
+        await gw.queries.abandon(q, qid, "test")
+
+    steps = {
+        "hold": hold, "relay": relay_, "sweep": sweep, "release": release, "refuse": refuse,
+        "recheck": recheck, "abandon": abandon,
+    }  # fmt: skip
+    assert set(steps) == {*STEPS, "abandon"}
+    for name, step in steps.items():
+        seen: set[tuple[QueryState, QueryState]] = set()
+        abandoned: set[QueryState] = set()
+        for person in (clear, flagged):
+            for start in QueryState:
+                qid, q, keys = await query_in(start, person)
+                with contextlib.suppress(IllegalTransition, QueryBusy, ValueError):
+                    await step(qid, q, keys)
+                after = await r.hget(k.query(qid), "state")
+                if after is None:
+                    abandoned.add(start)
+                elif after != start.value:
+                    seen.add((start, QueryState(after)))
+        assert seen == set(STEPS.get(name, ())), name
+        assert abandoned == (set(ABANDONABLE) if name == "abandon" else set()), name
