@@ -55,7 +55,7 @@ class AdmissionFacts:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    action: Action
+    action: Action | PortalOutcome
     reason: str
 
     @property
@@ -144,3 +144,59 @@ def result_access(registered: bool, query_found: bool, permitted: bool) -> Resul
     if not permitted:
         return ResultAccess.NOT_PERMITTED
     return ResultAccess.FOUND
+
+
+class PortalOutcome(StrEnum):
+    """What a citizen-portal view (自己情報表示 / 情報提供等記録表示) may show; every outcome but
+    SHOWN answers byte for byte as "no data" (gateway/portal.py)."""
+
+    UNKNOWN_SUBJECT = "unknown_subject"
+    BLOCKED = "blocked"  # GetSelfInformation of a person with 自動応答不可, or under review
+    FILTERED = "filtered"  # GetProvisionRecords with records hidden
+    NO_DATA = "no_data"
+    SHOWN = "shown"
+
+
+def self_information_view(
+    known: bool, ard: bool, flag_changed_in_view: bool, under_review: str | None, has_data: bool
+) -> Decision:
+    """A GetSelfInformation view, decided after the upstream answered (lua/portal_self.lua):
+    the outcome and why. `flag_changed_in_view`: the person's flag record changed after the view
+    began (most likely the flag was set in flight)."""
+    if not known:
+        return Decision(PortalOutcome.UNKNOWN_SUBJECT, HoldReason.SUBJECT_UNKNOWN)
+    if ard:
+        why = (
+            HoldReason.FLAG_SET_IN_FLIGHT
+            if flag_changed_in_view
+            else HoldReason.AUTO_RESPONSE_DISABLED
+        )
+        return Decision(PortalOutcome.BLOCKED, why)
+    if under_review:
+        return Decision(PortalOutcome.BLOCKED, under_review)
+    if not has_data:
+        return Decision(PortalOutcome.NO_DATA, "")
+    return Decision(PortalOutcome.SHOWN, "")
+
+
+def record_shown(known: bool, nd: bool, under_review: str | None, record_nd: bool) -> bool:
+    """Whether one provision record is shown on the portal (GetProvisionRecords): never while the
+    person has 不開示該当 or is under review, never one marked non-disclosable when it was made,
+    and nothing of a subject whose flag state cannot be established (unknown)."""
+    return known and not nd and not under_review and not record_nd
+
+
+def provision_records_view(
+    known: bool, nd: bool, under_review: str | None, any_hidden: bool
+) -> Decision:
+    """A GetProvisionRecords view's outcome and why (lua/portal_records.lua), once each record
+    was judged by `record_shown`."""
+    if not known:
+        return Decision(PortalOutcome.UNKNOWN_SUBJECT, HoldReason.SUBJECT_UNKNOWN)
+    if nd:
+        return Decision(PortalOutcome.FILTERED, "non_disclosure")
+    if under_review:
+        return Decision(PortalOutcome.FILTERED, under_review)
+    if any_hidden:
+        return Decision(PortalOutcome.FILTERED, "record_marked")
+    return Decision(PortalOutcome.SHOWN, "")

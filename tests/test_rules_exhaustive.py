@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import time
 from collections.abc import Iterator
 
@@ -48,13 +49,13 @@ BOOLS = (False, True)
 
 
 async def events_are(running: Running, expected: dict[tuple[str, str], list[str]]) -> None:
-    """The kinds of the events each case wrote (those whose field `org` or `query` is the
-    case's), read through the event log once the whole table has run (the sealer moves events
+    """The kinds of the events each case wrote (those whose field `org`, `query` or `subject` is
+    the case's), read through the event log once the whole table has run (the sealer moves events
     from the raw stream into the trail meanwhile)."""
     seen: dict[tuple[str, str], list[str]] = {}
     async for ev in running.gw.events.iterate():
         e = ev.as_json()
-        for field in ("org", "query"):
+        for field in ("org", "query", "subject"):
             if field in e:
                 seen.setdefault((field, str(e[field])), []).append(str(e["kind"]))
     assert expected
@@ -84,6 +85,15 @@ def test_no_table_answers_automatically_unless_every_fact_is_safe() -> None:
         assert out == ("1" if "1" in key.split(":") else "0"), key
     for key, out in RULES["result_access"].table().items():
         assert (out == "found") is (key == "1:1:1"), key
+    for key, out in RULES["portal_self"].table().items():
+        # known, 自動応答不可, changed in the view, review, the upstream had data
+        known, ard, _, review, has_data = key.split(":")
+        safe = (known, ard, review, has_data) == ("1", "0", "-", "1")
+        assert out.startswith("shown:") is safe, key
+    for key, out in RULES["record_shown"].table().items():
+        assert (out == "1") is (key == "1:0:-:0"), key  # known, no 不開示, no review, not marked
+    for key, out in RULES["portal_records"].table().items():
+        assert out.startswith("shown:") is (key == "1:0:-:0"), key
     for key, out in RULES["withheld"].table().items():
         state, moved, review, ard, changed = key.split(":")
         answered = state in ("provided", "released")
@@ -472,3 +482,88 @@ async def test_every_step_moves_a_query_only_as_the_lifecycle_says(running: Runn
                     seen.add((start, QueryState(after)))
         assert seen == set(STEPS.get(name, ())), name
         assert abandoned == (set(ABANDONABLE) if name == "abandon" else set()), name
+
+
+# -- lua/portal_self.lua and lua/portal_records.lua: the portal's views ---------------------------
+BEGAN = "2026-12-01T00:00:00.000Z"  # when the view began; a flag changed later was set in flight
+
+
+async def test_a_self_information_view_shows_exactly_what_the_core_says(running: Running) -> None:
+    from gateway.decision import PortalOutcome, self_information_view
+    from gateway.store.portal import PortalStore
+
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    store = PortalStore(gw.redis)
+    expected: dict[tuple[str, str], list[str]] = {}
+    cases = [
+        (known, ard, changed, review, scope, has_data)
+        for known, ard, changed, review, has_data in itertools.product(
+            BOOLS, BOOLS, BOOLS, REVIEWS, BOOLS
+        )
+        if known or not (ard or changed)  # no one has no flag record
+        for scope in (("subject", "person") if review and known else ("subject",))
+    ]
+    for n, (known, ard, changed, review, scope, has_data) in enumerate(cases):
+        sk, pk = f"5.{n:040x}", f"5.{n:039x}p"
+        if known:
+            await r.set(k.directory(sk), pk)
+            when = "2026-12-01T00:00:01.000Z" if changed else "2026-11-30T00:00:00.000Z"
+            await r.hset(k.flag(pk), mapping={"ard": int(ard), "nd": 0, "updated_at": when})
+        if review:
+            await r.hset(k.quarantined(scope, sk if scope == "subject" else pk), "r", review)
+        got = await store.self_information([sk], BEGAN, has_data)
+        want = self_information_view(known, ard, changed, review, has_data)
+        case = (known, ard, changed, review, scope, has_data)
+        assert (got.outcome, got.reason) == (want.action, want.reason), case
+        blocked = want.action is PortalOutcome.BLOCKED
+        expected[("subject", pk if known else sk)] = [
+            "security.portal_blocked" if blocked else "portal.view"
+        ]
+    await events_are(running, expected)
+
+
+async def test_a_records_view_shows_exactly_the_records_the_core_shows(running: Running) -> None:
+    from gateway.decision import PortalOutcome, provision_records_view, record_shown
+    from gateway.store.portal import PortalStore
+
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    store = PortalStore(gw.redis)
+    expected: dict[tuple[str, str], list[str]] = {}
+    marks_of = ((), (False,), (True,), (False, True))  # each record marked 不開示 when made, or not
+    cases = [
+        (known, nd, review, scope, marks)
+        for known, nd, review, marks in itertools.product(BOOLS, BOOLS, REVIEWS, marks_of)
+        if known or not nd
+        for scope in (("subject", "person") if review and known else ("subject",))
+    ]
+    for n, (known, nd, review, scope, marks) in enumerate(cases):
+        sk, pk = f"6.{n:040x}", f"6.{n:039x}p"
+        if known:
+            await r.set(k.directory(sk), pk)
+            await r.hset(k.flag(pk), mapping={"ard": 0, "nd": int(nd)})
+        for i, marked in enumerate(marks):
+            await r.rpush(
+                k.records(sk),
+                json.dumps({
+                    "qid": f"q{i}", "pn": f"P-{n}-{i}", "org": REQUESTER, "affair": AFFAIR,
+                    "procedure": PROCEDURE, "item": ITEM, "requested_at": BEGAN,
+                    "provided_at": BEGAN, "nd": int(marked), "how": "automatic",
+                    "outcome": "provided",
+                }),
+            )  # fmt: skip
+        if review:
+            await r.hset(k.quarantined(scope, sk if scope == "subject" else pk), "r", review)
+        got = await store.provision_records([sk])
+        shown = [f"P-{n}-{i}" for i, m in enumerate(marks) if record_shown(known, nd, review, m)]
+        want = provision_records_view(known, nd, review, len(shown) < len(marks))
+        case = (known, nd, review, scope, marks)
+        assert (got.outcome, got.reason) == (want.action, want.reason), case
+        assert [rec.processing_number for rec in got.records] == shown, case
+        assert got.hidden == len(marks) - len(shown), case
+        filtered = want.action is PortalOutcome.FILTERED
+        expected[("subject", pk if known else sk)] = [
+            "security.portal_filtered" if filtered else "portal.view"
+        ]
+    await events_are(running, expected)

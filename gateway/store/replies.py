@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.decision import Action, AdmissionFacts, Decision, ResultAccess
+from gateway.decision import Action, AdmissionFacts, Decision, PortalOutcome, ResultAccess
 from gateway.model import FlagState, QueryState
 
 
@@ -17,9 +17,14 @@ class ReplyError(Exception):
 
 def pairs(res: Sequence[object]) -> dict[str, str]:
     """A flat name/value reply as a dict (every value as text)."""
+    return {name: str(value) for name, value in named(res).items()}
+
+
+def named(res: Sequence[object]) -> dict[str, object]:
+    """A name/value reply as a dict, values as Redis gave them (a list stays a list)."""
     if len(res) % 2:
         raise ReplyError(f"an odd reply of {len(res)} items")
-    return {str(res[i]): str(res[i + 1]) for i in range(0, len(res), 2)}
+    return {str(res[i]): res[i + 1] for i in range(0, len(res), 2)}
 
 
 def _bit(v: str) -> bool:
@@ -104,4 +109,28 @@ class ResultReply:
             r.get("answer", ""),
             r.get("notice", ""),
             r.get("withheld", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PortalReply:
+    """lua/portal_self.lua and lua/portal_records.lua: the view's outcome, why, how many records
+    were hidden and the raw records shown (GetProvisionRecords)."""
+
+    outcome: PortalOutcome
+    reason: str
+    hidden: int = 0
+    records: tuple[str, ...] = ()
+
+    @classmethod
+    def from_reply(cls, res: Sequence[object]) -> PortalReply:
+        r = named(res)
+        rows = r.get("records") or []
+        if not isinstance(rows, list):  # an empty Lua table comes back as an empty list
+            raise ReplyError("records is not a list")
+        return cls(
+            PortalOutcome(str(r["outcome"])),
+            str(r["reason"]),
+            int(str(r.get("hidden", "0"))),
+            tuple(str(x) for x in rows),
         )

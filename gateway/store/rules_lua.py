@@ -26,9 +26,12 @@ from gateway.decision import (
     AdmissionFacts,
     RelayFacts,
     decide,
+    provision_records_view,
     record_is_non_disclosable,
+    record_shown,
     relay,
     result_access,
+    self_information_view,
 )
 from gateway.lifecycle import STEPS
 from gateway.model import FlagState, QueryState
@@ -104,6 +107,20 @@ def _withheld(state: str, moved: str, review: str, ard: str, changed: str) -> st
     return why.value if why else ""
 
 
+def _portal_self(known: str, ard: str, changed: str, review: str, has_data: str) -> str:
+    d = self_information_view(_b(known), _b(ard), _b(changed), _opt(review), _b(has_data))
+    return f"{d.action.value}:{d.reason}"
+
+
+def _record_shown(known: str, nd: str, review: str, record_nd: str) -> str:
+    return BOOL[record_shown(_b(known), _b(nd), _opt(review), _b(record_nd))]
+
+
+def _portal_records(known: str, nd: str, review: str, any_hidden: str) -> str:
+    d = provision_records_view(_b(known), _b(nd), _opt(review), _b(any_hidden))
+    return f"{d.action.value}:{d.reason}"
+
+
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
@@ -142,6 +159,27 @@ RULES: dict[str, Rule] = {
                 ("changed", BOOL),
             ),
             _withheld,
+        ),
+        Rule(
+            "portal_self",
+            (
+                ("known", BOOL),
+                ("ard", BOOL),
+                ("changed", BOOL),
+                ("review", REVIEW),
+                ("has_data", BOOL),
+            ),
+            _portal_self,
+        ),
+        Rule(
+            "record_shown",
+            (("known", BOOL), ("nd", BOOL), ("review", REVIEW), ("record_nd", BOOL)),
+            _record_shown,
+        ),
+        Rule(
+            "portal_records",
+            (("known", BOOL), ("nd", BOOL), ("review", REVIEW), ("any_hidden", BOOL)),
+            _portal_records,
         ),
     )
 }
