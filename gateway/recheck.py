@@ -133,3 +133,48 @@ def needs_flag_confirmation(reason: str, held_person: str, now: SubjectNow) -> b
     if not now.flagged:
         return False
     return reason not in FLAG_REASONS or now.changed_since_hold(held_person)
+
+
+def released_record_non_disclosable(
+    known_now: bool,
+    nd_admitted: bool,
+    nd_now: bool,
+    nd_at_arrival: bool,
+    requester_non_disclosure: bool,
+) -> bool:
+    """A staff release's provision record is marked 不開示 when the person had 不開示該当 when the
+    query arrived, or has it now (the person it was admitted about, or the one its subject
+    resolves to now: it may have become known, or another person, since the hold), or the
+    requester asked. If no one can be established now, it is: a record hidden by mistake harms
+    no one, one shown by mistake may."""
+    return not known_now or nd_admitted or nd_now or nd_at_arrival or requester_non_disclosure
+
+
+def release_begin(held: bool, seen_same: bool, lock_free: bool) -> str:
+    """Staff release, step 1 (lua/release_begin.lua): 'ok' (the lock taken), or why not:
+    'not_held', 'facts_changed' (the subject is no longer what the approver was shown),
+    'busy' (another release holds the lock)."""
+    if not held:
+        return "not_held"
+    if not seen_same:
+        return "facts_changed"
+    return "ok" if lock_free else "busy"
+
+
+def release_finish(held: bool, lock_ours: bool, seen_same: bool) -> str:
+    """Staff release, step 2 (lua/release_finish.lua): 'released', or why not: 'not_held',
+    'lock_lost', 'facts_changed' (a flag set or a directory change while the upstream answered:
+    the approver must look again)."""
+    if not held:
+        return "not_held"
+    if not lock_ours:
+        return "lock_lost"
+    return "released" if seen_same else "facts_changed"
+
+
+def refusal(held: bool, releasing: bool) -> str:
+    """Staff refusal (lua/refuse.lua): 'refused' exactly once, 'not_held', or 'busy' while a
+    release is under way."""
+    if not held:
+        return "not_held"
+    return "busy" if releasing else "refused"

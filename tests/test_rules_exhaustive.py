@@ -35,7 +35,7 @@ from gateway.decision import (
     relay,
     result_access,
 )
-from gateway.lifecycle import ABANDONABLE, STEPS, TRANSITIONS, may_move
+from gateway.lifecycle import ABANDONABLE, STEPS, TRANSITIONS, IllegalTransition, may_move
 from gateway.model import FlagState, QueryState, SubmitQuery, UpstreamAnswer
 from gateway.recheck import AnswerFacts, answer_withheld
 from gateway.store.rules_lua import RULES
@@ -94,6 +94,13 @@ def test_no_table_answers_automatically_unless_every_fact_is_safe() -> None:
         assert (out == "1") is (key == "1:0:-:0"), key  # known, no 不開示, no review, not marked
     for key, out in RULES["portal_records"].table().items():
         assert out.startswith("shown:") is (key == "1:0:-:0"), key
+    for key, out in RULES["released_nd"].table().items():
+        assert (out == "0") is (key == "1:0:0:0:0"), key  # known now, no one's 不開示, not asked
+    for rule, good in (("release_begin", "ok"), ("release_finish", "released")):
+        for key, out in RULES[rule].table().items():
+            assert (out == good) is (key == "1:1:1"), (rule, key)
+    for key, out in RULES["refuse"].table().items():
+        assert (out == "refused") is (key == "1:0"), key
     for key, out in RULES["withheld"].table().items():
         state, moved, review, ard, changed = key.split(":")
         answered = state in ("provided", "released")
@@ -421,7 +428,6 @@ async def test_every_step_moves_a_query_only_as_the_lifecycle_says(running: Runn
     """Each script that changes a query's state, run from every state, with the subject clear and
     flagged: the moves each makes are exactly its own in lifecycle.STEPS (and the one way out of
     them, abandoning a RECEIVED query)."""
-    from gateway.lifecycle import IllegalTransition
     from gateway.store.queries import QueryBusy
 
     gw, r, k = running.gw, running.gw.redis.client, running.gw.redis.keys
@@ -566,4 +572,154 @@ async def test_a_records_view_shows_exactly_the_records_the_core_shows(running: 
         expected[("subject", pk if known else sk)] = [
             "security.portal_filtered" if filtered else "portal.view"
         ]
+    await events_are(running, expected)
+
+
+# -- staff steps: lua/release_begin.lua, release_finish.lua, refuse.lua ---------------------------
+STATES: tuple[QueryState | None, ...] = (*QueryState, None)  # None: no such query
+SEALED = '{"subject_code": "RULES0000001"}'  # the personal fields of a stored request
+
+
+async def _held_query(running: Running, qid: str, sk: str, state: QueryState | None, **kw) -> None:
+    if state is None:
+        return
+    await running.gw.redis.client.hset(
+        running.gw.redis.keys.query(qid),
+        mapping={
+            "id": qid, "state": state.value, "org": REQUESTER, "pn": f"S-{qid}",
+            "affair": AFFAIR, "procedure": PROCEDURE, "item": ITEM,
+            "requested_at": BEGAN, "subject_key": sk,
+            "sealed": running.gw.keyring.seal(SEALED, f"query:{qid}:request"), **kw,
+        },
+    )  # fmt: skip
+
+
+async def test_the_release_steps_act_as_the_core_says(running: Running) -> None:
+    """Both steps of a release from every state, with the lock taken or not (ours or another's)
+    and the subject as the approver saw it or changed; and the released record's 不開示 mark on
+    every combination of who had 不開示該当 when."""
+    from gateway.recheck import (
+        release_begin,
+        release_finish,
+        released_record_non_disclosable,
+        seen_token,
+    )
+    from gateway.store.queries import FactsChanged, QueryBusy
+
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    expected: dict[tuple[str, str], list[str]] = {}
+    n = itertools.count()
+    for state, seen, locked in itertools.product(STATES, ("same", "changed", ""), BOOLS):
+        i = next(n)
+        qid, sk, pk = f"{i:019x}g", f"7.{i:040x}", f"7.{i:039x}a"
+        await _held_query(running, qid, sk, state, person_key=pk)
+        await r.set(k.directory(sk), pk)
+        await r.hset(k.flag(pk), mapping={"ard": 1, "nd": 0, "version": 5})
+        given = {"same": seen_token(pk, 5), "changed": seen_token(pk, 4), "": ""}[seen]
+        if locked:
+            await r.set(k.release_lock(qid), "another")
+        want = release_begin(
+            state is not None and may_move("release", state, QueryState.RELEASED),
+            seen != "changed",
+            not locked,
+        )
+        outcome = "ok"
+        try:
+            _, _, subject, now_seen = await gw.queries.begin_release(qid, 60_000, given)
+            assert (subject, now_seen) == (sk, seen_token(pk, 5))
+        except QueryBusy:
+            outcome = "busy"
+        except FactsChanged:
+            outcome = "facts_changed"
+        except IllegalTransition:
+            outcome = "not_held"
+        assert outcome == want, (state, seen, locked)
+        lock = await r.get(k.release_lock(qid))
+        assert (lock not in (None, "another")) is (want == "ok"), (state, seen, locked)
+        expected[("query", qid)] = ["query.release_stale"] if want == "facts_changed" else []
+
+    answer = UpstreamAnswer(True, ())
+    finish_cases = [
+        (state, lock, seen, (True, False, False, False, False))
+        for state, lock, seen in itertools.product(STATES, ("ours", "other", None), BOOLS)
+    ] + [
+        (QueryState.HELD, "ours", True, nd)
+        for nd in itertools.product(BOOLS, repeat=5)
+        if nd[0] or not nd[2]  # no one has no flags
+    ]
+    for state, lock, seen_same, (known, nd_admitted, nd_now, nd_then, req_nd) in finish_cases:
+        i = next(n)
+        qid, sk = f"{i:019x}h", f"7.{i:040x}"
+        admitted, now_ = f"7.{i:039x}a", f"7.{i:039x}b"
+        await _held_query(
+            running, qid, sk, state, person_key=admitted, subject_nd=int(nd_then),
+            req_nd=int(req_nd),
+        )  # fmt: skip
+        await r.hset(k.flag(admitted), mapping={"ard": 1, "nd": int(nd_admitted), "version": 2})
+        if known:
+            await r.set(k.directory(sk), now_)
+            await r.hset(k.flag(now_), mapping={"ard": 1, "nd": int(nd_now), "version": 3})
+        seen = seen_token(now_ if known else "", 3 if known else 0)
+        if lock:
+            await r.set(k.release_lock(qid), "tok" if lock == "ours" else "another")
+        want = release_finish(
+            state is not None and may_move("release", state, QueryState.RELEASED),
+            lock == "ours",
+            seen_same,
+        )
+        outcome = "released"
+        try:
+            await gw.queries.finish_release(
+                qid, "tok", sk, answer, NOTICE, "staff:x", seen if seen_same else "0" * 40
+            )
+        except QueryBusy:
+            outcome = "lock_lost"
+        except FactsChanged:
+            outcome = "facts_changed"
+        except IllegalTransition:
+            outcome = "not_held"
+        case = (state, lock, seen_same, known, nd_admitted, nd_now, nd_then, req_nd)
+        assert outcome == want, case
+        state_after, record_nd = await r.hmget(k.query(qid), "state", "record_nd")
+        if want == "released":
+            nd = released_record_non_disclosable(known, nd_admitted, nd_now, nd_then, req_nd)
+            assert (state_after, record_nd) == ("released", str(int(nd))), case
+            [record] = await gw.records.of_subject([sk])
+            assert record.non_disclosure is nd, case
+            assert not await r.exists(k.release_lock(qid)), case
+            expected[("query", qid)] = ["query.released"]
+        else:
+            assert state_after == (state.value if state else None), case
+            assert not await r.exists(k.answer(qid)), case
+            expected[("query", qid)] = ["query.release_stale"] if want == "facts_changed" else []
+    await events_are(running, expected)
+
+
+async def test_a_refusal_acts_as_the_core_says(running: Running) -> None:
+    from gateway.recheck import refusal
+    from gateway.store.queries import QueryBusy
+
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    expected: dict[tuple[str, str], list[str]] = {}
+    for i, (state, releasing) in enumerate(itertools.product(STATES, BOOLS)):
+        qid, sk = f"{i:019x}j", f"8.{i:040x}"
+        await _held_query(running, qid, sk, state)
+        if releasing:
+            await r.set(k.release_lock(qid), "another")
+        want = refusal(
+            state is not None and may_move("refuse", state, QueryState.REFUSED), releasing
+        )
+        outcome = "refused"
+        try:
+            await gw.queries.refuse(qid, "staff:x", "理由")
+        except QueryBusy:
+            outcome = "busy"
+        except IllegalTransition:
+            outcome = "not_held"
+        assert outcome == want, (state, releasing)
+        after = await r.hget(k.query(qid), "state")
+        assert after == ("refused" if want == "refused" else state and state.value)
+        expected[("query", qid)] = ["query.refused"] if want == "refused" else []
     await events_are(running, expected)

@@ -25,7 +25,14 @@ from gateway.model import (
 )
 from gateway.store.paging import index_page
 from gateway.store.redis import Redis
-from gateway.store.replies import AdmitReply, RelayReply, ResultReply, state_of
+from gateway.store.replies import (
+    AdmitReply,
+    RelayReply,
+    ReleaseBeginReply,
+    ResultReply,
+    StepReply,
+    state_of,
+)
 
 
 def new_query_id() -> str:
@@ -110,8 +117,9 @@ class QueryStore:
 
     async def hold(self, query_id: str, reason: str) -> None:
         res = await self.r.script("hold", [self.k.query(query_id)], [query_id, reason])
-        if res[0] != "held":
-            raise IllegalTransition(state_of(res[1]), QueryState.HELD)
+        step = StepReply.from_reply(res)
+        if step.outcome != "held":
+            raise IllegalTransition(step.state_before, QueryState.HELD)
 
     async def complete(
         self, query_id: str, subject_keys: list[str], subject_key: str, answer: UpstreamAnswer
@@ -284,13 +292,14 @@ class QueryStore:
             [token, lock_ms, seen],
             acknowledged=False,  # a lock; the release itself waits in release_finish
         )
-        if res[0] == "busy":
+        begun = ReleaseBeginReply.from_reply(res)
+        if begun.outcome == "busy":
             raise QueryBusy(query_id)
-        if res[0] == "facts_changed":
+        if begun.outcome == "facts_changed":
             raise FactsChanged(query_id)
-        if res[0] != "ok":
-            raise IllegalTransition(state_of(res[1]), QueryState.RELEASED)
-        fields = json.loads(self.keyring.unseal(res[1], _request_context(query_id)))
+        if begun.outcome != "ok":
+            raise IllegalTransition(state_of(begun.state), QueryState.RELEASED)
+        fields = json.loads(self.keyring.unseal(begun.sealed, _request_context(query_id)))
         meta = await self.r.call(self.r.client.hgetall(self.k.query(query_id)))
         request = SubmitQuery(
             processing_number=meta["pn"],
@@ -302,7 +311,7 @@ class QueryStore:
             requester_non_disclosure=meta.get("req_nd") == "1",
             **fields,
         )
-        return token, request, res[2], res[3]
+        return token, request, begun.subject_key, begun.seen
 
     async def finish_release(
         self,
@@ -335,12 +344,13 @@ class QueryStore:
                 seen,
             ],
         )
-        if res[0] == "lock_lost":
+        step = StepReply.from_reply(res)
+        if step.outcome == "lock_lost":
             raise QueryBusy(query_id)
-        if res[0] == "facts_changed":
+        if step.outcome == "facts_changed":
             raise FactsChanged(query_id)
-        if res[0] != "released":
-            raise IllegalTransition(state_of(res[1]), QueryState.RELEASED)
+        if step.outcome != "released":
+            raise IllegalTransition(step.state_before, QueryState.RELEASED)
 
     async def abort_release(self, query_id: str, token: str) -> None:
         await self.r.script(
@@ -353,10 +363,11 @@ class QueryStore:
             [self.k.query(query_id), self.k.release_lock(query_id)],
             [query_id, actor, self.keyring.seal(reason, _refusal_context(query_id))],
         )
-        if res[0] == "busy":
+        step = StepReply.from_reply(res)
+        if step.outcome == "busy":
             raise QueryBusy(query_id)
-        if res[0] != "refused":
-            raise IllegalTransition(state_of(res[1]), QueryState.REFUSED)
+        if step.outcome != "refused":
+            raise IllegalTransition(step.state_before, QueryState.REFUSED)
 
     def unseal_request(self, query_id: str, sealed: str) -> dict[str, str]:
         return json.loads(self.keyring.unseal(sealed, _request_context(query_id)))

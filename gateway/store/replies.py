@@ -134,3 +134,40 @@ class PortalReply:
             int(str(r.get("hidden", "0"))),
             tuple(str(x) for x in rows),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StepReply:
+    """A step that moves a query (lua/hold.lua, refuse.lua, abandon.lua, release_finish.lua):
+    its outcome, and the state the query was in ('unknown' for no query)."""
+
+    outcome: str
+    state: str
+
+    @classmethod
+    def from_reply(cls, res: Sequence[object]) -> StepReply:
+        r = pairs(res)
+        return cls(r["outcome"], r["state"])
+
+    @property
+    def state_before(self) -> QueryState | None:
+        return state_of(self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseBeginReply:
+    """lua/release_begin.lua: the outcome, and for 'ok' the sealed request, the subject key and
+    the seen token the release is judged on."""
+
+    outcome: str
+    state: str
+    sealed: str = ""
+    subject_key: str = ""
+    seen: str = ""
+
+    @classmethod
+    def from_reply(cls, res: Sequence[object]) -> ReleaseBeginReply:
+        r = pairs(res)
+        return cls(
+            r["outcome"], r["state"], r.get("sealed", ""), r.get("subject", ""), r.get("seen", "")
+        )

@@ -33,9 +33,16 @@ from gateway.decision import (
     result_access,
     self_information_view,
 )
-from gateway.lifecycle import STEPS
+from gateway.lifecycle import ABANDONABLE, STEPS
 from gateway.model import FlagState, QueryState
-from gateway.recheck import AnswerFacts, answer_withheld
+from gateway.recheck import (
+    AnswerFacts,
+    answer_withheld,
+    refusal,
+    release_begin,
+    release_finish,
+    released_record_non_disclosable,
+)
 
 BOOL = ("0", "1")  # a boolean fact, as the key spells it
 NONE = "-"  # an optional fact that is absent (Lua: false or nil)
@@ -121,6 +128,21 @@ def _portal_records(known: str, nd: str, review: str, any_hidden: str) -> str:
     return f"{d.action.value}:{d.reason}"
 
 
+def _released_nd(known: str, nd_admitted: str, nd_now: str, nd_then: str, req_nd: str) -> str:
+    nd = released_record_non_disclosable(
+        _b(known), _b(nd_admitted), _b(nd_now), _b(nd_then), _b(req_nd)
+    )
+    return BOOL[nd]
+
+
+def _three(rule: Callable[[bool, bool, bool], str]) -> Callable[[str, str, str], str]:
+    return lambda a, b, c: rule(_b(a), _b(b), _b(c))
+
+
+def _two(rule: Callable[[bool, bool], str]) -> Callable[[str, str], str]:
+    return lambda a, b: rule(_b(a), _b(b))
+
+
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
@@ -181,6 +203,28 @@ RULES: dict[str, Rule] = {
             (("known", BOOL), ("nd", BOOL), ("review", REVIEW), ("any_hidden", BOOL)),
             _portal_records,
         ),
+        Rule(
+            "released_nd",
+            (
+                ("known_now", BOOL),
+                ("nd_admitted", BOOL),
+                ("nd_now", BOOL),
+                ("nd_at_arrival", BOOL),
+                ("requester_nd", BOOL),
+            ),
+            _released_nd,
+        ),
+        Rule(
+            "release_begin",
+            (("held", BOOL), ("seen_same", BOOL), ("lock_free", BOOL)),
+            _three(release_begin),
+        ),
+        Rule(
+            "release_finish",
+            (("held", BOOL), ("lock_ours", BOOL), ("seen_same", BOOL)),
+            _three(release_finish),
+        ),
+        Rule("refuse", (("held", BOOL), ("releasing", BOOL)), _two(refusal)),
     )
 }
 
@@ -249,6 +293,8 @@ def _steps_lua() -> str:
     moves = "".join(
         f"{step}:{a.value}>{b.value}|" for step, pairs in STEPS.items() for a, b in sorted(pairs)
     )
+    # forgetting a query is no state: 'forgotten' stands for it (lua/abandon.lua)
+    moves += "".join(f"abandon:{a.value}>forgotten|" for a in sorted(ABANDONABLE))
     return f"local STEPS = '|{moves}'\n"
 
 
