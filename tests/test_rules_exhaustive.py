@@ -49,13 +49,13 @@ BOOLS = (False, True)
 
 
 async def events_are(running: Running, expected: dict[tuple[str, str], list[str]]) -> None:
-    """The kinds of the events each case wrote (those whose field `org`, `query` or `subject` is
-    the case's), read through the event log once the whole table has run (the sealer moves events
+    """The kinds of the events each case wrote (those whose field `org`, `query`, `subject` or
+    `review` is the case's), read through the event log once the whole table has run (the sealer moves events
     from the raw stream into the trail meanwhile)."""
     seen: dict[tuple[str, str], list[str]] = {}
     async for ev in running.gw.events.iterate():
         e = ev.as_json()
-        for field in ("org", "query", "subject"):
+        for field in ("org", "query", "subject", "review"):
             if field in e:
                 seen.setdefault((field, str(e[field])), []).append(str(e["kind"]))
     assert expected
@@ -101,6 +101,16 @@ def test_no_table_answers_automatically_unless_every_fact_is_safe() -> None:
             assert (out == good) is (key == "1:1:1"), (rule, key)
     for key, out in RULES["refuse"].table().items():
         assert (out == "refused") is (key == "1:0"), key
+    for key, out in RULES["flag_read"].table().items():
+        mode, own, own_on, _ = key.split(":")
+        if mode == "outside" or (mode != "any" and own == "0") or (mode, own_on) == ("held", "0"):
+            assert out.startswith("denied:"), key
+        elif mode != "any":  # from its own hold alone: another's flag tells it nothing
+            assert out == f"ok:{own_on}", key
+    for key, out in RULES["release_request"].table().items():
+        assert (out == "ok") is (key == "1:1:1:0"), key
+    for key, out in RULES["review_confirm"].table().items():
+        assert (out == "confirmed") is (key == "1:1:0"), key
     for key, out in RULES["withheld"].table().items():
         state, moved, review, ard, changed = key.split(":")
         answered = state in ("provided", "released")
@@ -722,4 +732,148 @@ async def test_a_refusal_acts_as_the_core_says(running: Running) -> None:
         after = await r.hget(k.query(qid), "state")
         assert after == ("refused" if want == "refused" else state and state.value)
         expected[("query", qid)] = ["query.refused"] if want == "refused" else []
+    await events_are(running, expected)
+
+
+# -- the flag scripts that decide: lua/flag_read.lua, flag_release_request.lua ---------------------
+DEPT, OTHER_DEPT = "D100", "D200"
+
+
+async def _holds(running: Running, pk: str, holds: dict[str, tuple[bool, bool]]) -> None:
+    """A person's flag record in the departments' model (holds), as lua/flag_change.lua keeps it:
+    each department's hold, and the aggregate (the OR of the holds)."""
+    r, k = running.gw.redis.client, running.gw.redis.keys
+    for n, (dept, (ard, nd)) in enumerate(holds.items()):
+        hold = {
+            "ard": str(int(ard)),
+            "nd": str(int(nd)),
+            "name": f"sealed-{dept}",
+            "since": f"2026-11-0{n + 1}T00:00:00.000Z" if ard or nd else "",
+            "version": 3,
+        }
+        await r.hset(k.flag_holds(pk), dept, json.dumps(hold))  # fmt: skip
+    ard = any(a for a, _ in holds.values())
+    nd = any(n for _, n in holds.values())
+    await r.hset(
+        k.flag(pk),
+        mapping={"ard": int(ard), "nd": int(nd), "version": 1, "model": "2", "legacy_seen": 0},
+    )
+
+
+HOLD_STATES = (None, (False, False), (True, False), (False, True), (True, True))  # None: no hold
+
+
+async def test_a_department_reads_a_flag_state_as_the_core_says(running: Running) -> None:
+    """Every read mode, with the reader's own hold absent, off or on (each flag), and another
+    department's hold absent, off or on: answered or refused as department_read says, and the
+    name seen is of the hold the answer comes from."""
+    from gateway.flag_rules import ReadMode, department_read
+    from gateway.store.replies import FlagReadReply
+
+    gw = running.gw
+    expected: dict[tuple[str, str], list[str]] = {}
+    cases = itertools.product(ReadMode, HOLD_STATES, HOLD_STATES)
+    for n, (mode, own, other) in enumerate(cases):
+        pk = f"9.{n:039x}r"
+        holds = {d: h for d, h in ((DEPT, own), (OTHER_DEPT, other)) if h is not None}
+        await _holds(running, pk, holds)
+        res = await gw.redis.script(
+            "flag_read",
+            [gw.redis.keys.flag_holds(pk)],
+            [pk, mode.value, DEPT, "B1", "token:t", ""],
+        )
+        got = FlagReadReply.from_reply(res)
+        own_on = own is not None and any(own)
+        any_flag = any(any(h) for h in holds.values())
+        want = department_read(mode, own is not None, own_on, any_flag)
+        case = (mode, own, other)
+        if want.startswith("denied:"):
+            assert got.denied, case
+            expected[("subject", pk)] = ["security.flag_read_refused"]
+        else:
+            victim = want == "ok:1"
+            assert (got.denied, got.victim) == (False, victim), case
+            if not victim:
+                assert got.sealed_name == "", case
+            elif mode is ReadMode.ANY:  # the earliest hold in force
+                first = DEPT if own is not None and any(own) else OTHER_DEPT
+                assert got.sealed_name == f"sealed-{first}", case
+            else:  # its own hold's, never another's
+                assert got.sealed_name == f"sealed-{DEPT}", case
+            expected[("subject", pk)] = ["flag.read"]
+    await events_are(running, expected)
+
+
+async def test_a_release_request_is_taken_as_the_core_says(running: Running) -> None:
+    from gateway.flag_rules import release_request
+    from gateway.store.release_requests import ReleaseRequestStore, RequestRefused
+
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    store = ReleaseRequestStore(gw.redis, gw.keyring)
+    expected: dict[tuple[str, str], list[str]] = {}
+    asks = ((True, False), (False, True), (True, True))
+    cases = itertools.product(HOLD_STATES, HOLD_STATES, asks, BOOLS)
+    for n, (own, other, (ask_ard, ask_nd), pending) in enumerate(cases):
+        pk = f"9.{n:039x}q"
+        holds = {d: h for d, h in ((DEPT, own), (OTHER_DEPT, other)) if h is not None}
+        await _holds(running, pk, holds)
+        if pending:
+            await r.set(k.release_request_of(pk, DEPT), "earlier")
+        await r.set(k.release_request_of(pk, OTHER_DEPT), "another's")  # never in the way
+        on = own is not None and any(own)
+        asked_on = own is not None and ((ask_ard and own[0]) or (ask_nd and own[1]))
+        want = release_request(own is not None, on, asked_on, pending)
+        try:
+            await store.create(
+                person_key=pk, atena_number="000000000001", auto_response_disabled=ask_ard,
+                non_disclosure=ask_nd, requested_by="staff:a", department=DEPT, basis="申出",
+                note="",
+            )  # fmt: skip
+            outcome = "ok"
+        except RequestRefused as exc:
+            outcome = exc.reason
+            if outcome == "pending":
+                assert "earlier" in str(exc)
+        assert outcome == want, (own, other, ask_ard, ask_nd, pending)
+        expected[("subject", pk)] = ["flag.release_requested"] if want == "ok" else []
+    await events_are(running, expected)
+
+
+async def test_a_review_is_confirmed_as_the_core_says(running: Running) -> None:
+    """lua/quarantine_confirm.lua: no such review (or of another reason than asked), not open,
+    confirmed by its opener, or confirmed."""
+    from gateway.flag_rules import review_confirmation
+    from gateway.store.quarantine import QuarantineStore, ReviewRefused
+
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    store = QuarantineStore(gw.redis, gw.keyring)
+    expected: dict[tuple[str, str], list[str]] = {}
+    cases = itertools.product(("none", "same", "other"), ("open", "confirmed"), BOOLS)
+    for n, (exists, state, same) in enumerate(cases):
+        rid, key = f"q{n:019x}", f"9.{n:039x}v"
+        if exists != "none":
+            reason = "subject_remapped" if exists == "same" else "flag_state_mismatch"
+            await r.hset(
+                k.quarantine(rid),
+                mapping={"id": rid, "scope": "subject", "key": key, "reason": reason,
+                         "state": state, "opened_at": BEGAN,
+                         "opened_by": "staff:b" if same else "staff:c"},
+            )  # fmt: skip
+            if state == "open":
+                await r.hset(k.quarantined("subject", key), rid, reason)
+        want = review_confirmation(exists == "same", state == "open", same)
+        try:
+            await store.confirm(rid, "staff:b", "確認", reason="subject_remapped")
+            outcome = "confirmed"
+        except ReviewRefused as exc:
+            outcome = exc.code
+        assert outcome == want, (exists, state, same)
+        if want == "confirmed":
+            assert not await r.hexists(k.quarantined("subject", key), rid)
+        expected[("review", rid)] = {
+            "confirmed": ["quarantine.confirmed"],
+            "same_person": ["security.self_approval"],
+        }.get(want, [])
     await events_are(running, expected)

@@ -171,3 +171,39 @@ class ReleaseBeginReply:
         return cls(
             r["outcome"], r["state"], r.get("sealed", ""), r.get("subject", ""), r.get("seen", "")
         )
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeReply:
+    """A deciding script that answers an outcome and a few named values (flag_release_request,
+    quarantine_confirm): `value(name)` reads one ('' when the outcome carries none)."""
+
+    outcome: str
+    values: dict[str, str]
+
+    @classmethod
+    def from_reply(cls, res: Sequence[object]) -> OutcomeReply:
+        r = pairs(res)
+        return cls(r.pop("outcome"), r)
+
+    def value(self, name: str) -> str:
+        return self.values.get(name, "")
+
+
+@dataclass(frozen=True, slots=True)
+class FlagReadReply:
+    """lua/flag_read.lua: refused (None), or whether the person is a victim to this reader and
+    the sealed name it may see ('' for none)."""
+
+    denied: bool
+    victim: bool = False
+    sealed_name: str = ""
+
+    @classmethod
+    def from_reply(cls, res: Sequence[object]) -> FlagReadReply:
+        r = pairs(res)
+        if r["outcome"] == "denied":
+            return cls(True)
+        if r["outcome"] != "ok":
+            raise ReplyError(f"flag_read answered {r['outcome']!r}")
+        return cls(False, r["victim"] == "1", r["name"])

@@ -33,6 +33,7 @@ from gateway.decision import (
     result_access,
     self_information_view,
 )
+from gateway.flag_rules import ReadMode, department_read, release_request, review_confirmation
 from gateway.lifecycle import ABANDONABLE, STEPS
 from gateway.model import FlagState, QueryState
 from gateway.recheck import (
@@ -139,6 +140,14 @@ def _three(rule: Callable[[bool, bool, bool], str]) -> Callable[[str, str, str],
     return lambda a, b, c: rule(_b(a), _b(b), _b(c))
 
 
+def _flag_read(mode: str, own: str, own_on: str, any_flag: str) -> str:
+    return department_read(ReadMode(mode), _b(own), _b(own_on), _b(any_flag))
+
+
+def _four(rule: Callable[[bool, bool, bool, bool], str]) -> Callable[[str, str, str, str], str]:
+    return lambda a, b, c, d: rule(_b(a), _b(b), _b(c), _b(d))
+
+
 def _two(rule: Callable[[bool, bool], str]) -> Callable[[str, str], str]:
     return lambda a, b: rule(_b(a), _b(b))
 
@@ -225,6 +234,26 @@ RULES: dict[str, Rule] = {
             _three(release_finish),
         ),
         Rule("refuse", (("held", BOOL), ("releasing", BOOL)), _two(refusal)),
+        Rule(
+            "flag_read",
+            (
+                ("mode", tuple(m.value for m in ReadMode)),
+                ("own_hold", BOOL),
+                ("own_hold_on", BOOL),
+                ("any_flag", BOOL),
+            ),
+            _flag_read,
+        ),
+        Rule(
+            "release_request",
+            (("holder", BOOL), ("on", BOOL), ("asked_on", BOOL), ("pending", BOOL)),
+            _four(release_request),
+        ),
+        Rule(
+            "review_confirm",
+            (("known", BOOL), ("open", BOOL), ("same_person", BOOL)),
+            _three(review_confirmation),
+        ),
     )
 }
 
