@@ -877,3 +877,58 @@ async def test_a_review_is_confirmed_as_the_core_says(running: Running) -> None:
             "same_person": ["security.self_approval"],
         }.get(want, [])
     await events_are(running, expected)
+
+
+# -- lua/flag_change.lua: the aggregate every decision reads is the OR of the holds ---------------
+async def test_the_flag_every_decision_reads_is_the_or_of_the_departments_holds(
+    running: Running,
+) -> None:
+    """From every state of two departments' holds, every change one of them may ask for (set or
+    release, each flag on, off or left): the aggregate (flag:<pk> ard / nd, what admit, complete,
+    result and the portal read) is the OR over the holds after it, the department's own hold is
+    what it asked for, and the other department's hold is untouched. The aggregate is kept as
+    counts (the only reduction the script makes), so this is held as a property, not a table."""
+    from gateway.store.flags import ChangeRefused, FlagChange
+
+    gw = running.gw
+    r, k = gw.redis.client, gw.redis.keys
+    states = (None, (True, False), (False, True), (True, True), (False, False))
+    wants = (True, False, None)
+    cases = itertools.product(states, states, ("set", "release"), wants, wants)
+    for n, (own, other, action, ard, nd) in enumerate(cases):
+        atena = f"77{n:010d}"
+
+        def change(
+            dept: str, act: str, a: bool | None, d: bool | None, atena: str = atena
+        ) -> FlagChange:
+            entry = {"basis": "application", "business": "B1"}
+            return FlagChange(atena, dept, act, "staff:a", a, d, entry, {"business": "B1"})
+
+        for dept, state in ((DEPT, own), (OTHER_DEPT, other)):
+            if state is not None:
+                await gw.flags.apply([change(dept, "set", True, True)])
+                if state != (True, True):  # False releases a flag, None leaves it on
+                    off = [None if on else False for on in state]
+                    await gw.flags.apply([change(dept, "release", *off)])
+        pk = await gw.flags.person_key(atena)
+        before = await r.hgetall(k.flag_holds(pk))
+        try:
+            await gw.flags.apply([change(DEPT, action, ard, nd)])
+        except ChangeRefused as exc:
+            assert (exc.reason, own) == ("no_hold", None) and action == "release"
+        holds = {d: json.loads(v) for d, v in (await r.hgetall(k.flag_holds(pk))).items()}
+        flag_now = await r.hmget(k.flag(pk), "ard", "nd")
+        case = (own, other, action, ard, nd)
+        if not holds:
+            assert flag_now == [None, None], case
+            continue
+        agg = [str(int(any(h[f] == "1" for h in holds.values()))) for f in ("ard", "nd")]
+        assert flag_now == agg, case
+        assert (OTHER_DEPT in holds) is (OTHER_DEPT in before), case
+        if OTHER_DEPT in holds:
+            assert json.loads(before[OTHER_DEPT]) == holds[OTHER_DEPT], case
+        if DEPT in holds and not (action == "release" and own is None):
+            was = own or (False, False)
+            mine = holds[DEPT]
+            want = [ard if ard is not None else was[0], nd if nd is not None else was[1]]
+            assert [mine["ard"] == "1", mine["nd"] == "1"] == want, case
