@@ -63,16 +63,6 @@ class Rule:
         domains = [values for _, values in self.facts]
         return {":".join(c): self.outcome(*c) for c in itertools.product(*domains)}
 
-    def key(self, *values: object) -> str:
-        """The key a script builds for these facts (True/False, a string, or None)."""
-        return ":".join(_spell(v) for v in values)
-
-
-def _spell(v: object) -> str:
-    if isinstance(v, bool):
-        return BOOL[v]
-    return NONE if v is None else str(v)
-
 
 def _b(v: str) -> bool:
     return v == "1"
