@@ -23,9 +23,18 @@ from gateway.endpoints import (
 from gateway.listeners import ops_guard
 from gateway.settings import Settings
 from gateway.store.redis import StoreUnavailable, cancel_requested
-from gateway.store.scripts import now
 
 log = logging.getLogger("hogo.app")
+
+
+async def sweep_interrupted(gw: Gateway) -> int:
+    """Hold the queries received longer ago than `interrupted_after_seconds` (by the gateway's
+    clock) and never answered: left half-done by a crashed process; how many."""
+    older_than = gw.clock.now_ms() - int(gw.settings.interrupted_after_seconds * 1000)
+    held = await gw.queries.sweep_interrupted(older_than)
+    if held:
+        log.warning("held %d interrupted queries for staff", held)
+    return held
 
 
 async def sweep_interrupted_forever(gw: Gateway) -> None:
@@ -33,12 +42,7 @@ async def sweep_interrupted_forever(gw: Gateway) -> None:
     interval = max(1.0, gw.settings.interrupted_after_seconds / 4)
     while not cancel_requested():
         try:
-            _, ms = now()
-            held = await gw.queries.sweep_interrupted(
-                ms - int(gw.settings.interrupted_after_seconds * 1000)
-            )
-            if held:
-                log.warning("held %d interrupted queries for staff", held)
+            await sweep_interrupted(gw)
         except StoreUnavailable:
             pass
         except Exception:

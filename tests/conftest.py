@@ -1,5 +1,9 @@
 """Fixtures: one real redis-server per session (flushed per test), a real upstream and gateway
-on loopback per test, and helpers to talk SOAP to them."""
+on loopback per test, and helpers to talk SOAP to them.
+
+Every gateway the fixtures open reads a `ManualClock` (`Running.clock`): the real time until a test
+moves it past an expiry (`running.clock.advance(seconds)`) or to another day (`set_day`), instead
+of sleeping."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from gateway.app import build_app
+from gateway.clock import ManualClock
 from gateway.context import Gateway, open_gateway
 from gateway.demo import flag_resident
 from gateway.directory_import import import_pairs
@@ -79,6 +84,7 @@ class Running:
     upstream_url: str
     session: aiohttp.ClientSession
     residents: list[Resident]
+    clock: ManualClock
 
     async def post(self, path: str, body: bytes, **headers: str) -> Answer:
         async with self.session.post(
@@ -107,7 +113,11 @@ class Running:
 
 
 async def start_running(
-    settings: Settings, redis_url: str, residents: list[Resident], upstream: Simulator | None = None
+    settings: Settings,
+    redis_url: str,
+    residents: list[Resident],
+    upstream: Simulator | None = None,
+    clock: ManualClock | None = None,
 ) -> tuple[Running, list[web.AppRunner]]:
     upstream = upstream or Simulator(residents={r.subject_code: r for r in residents})
     up_runner = web.AppRunner(upstream.app())
@@ -116,7 +126,8 @@ async def start_running(
     await web.TCPSite(up_runner, "127.0.0.1", up_port).start()
     upstream_url = f"http://127.0.0.1:{up_port}/provision"
     settings = replace(settings, upstream_url=upstream_url)
-    gw = await open_gateway(settings, redis_url)
+    clock = clock or ManualClock()
+    gw = await open_gateway(settings, redis_url, clock)
     # Deny by default: the test requesters may ask about the one affair the tests use (every
     # procedure of it); tests/test_rights.py covers what happens outside it.
     for org, name in ((REQUESTER, "見本市 子ども家庭課"), (OTHER_REQUESTER, "例示町 税務課")):
@@ -129,7 +140,7 @@ async def start_running(
     runner = await start_listeners(build_app(settings, redis_url, gateway=gw), settings)
     session = aiohttp.ClientSession()
     url = settings.listeners()[0].url
-    running = Running(url, gw, upstream, upstream_url, session, residents)
+    running = Running(url, gw, upstream, upstream_url, session, residents, clock)
     return running, [runner, up_runner]
 
 

@@ -17,7 +17,6 @@ from gateway.store.pattern_counts import PatternCounts
 from gateway.wareki import JST
 from tests.conftest import Running
 from tests.support import OTHER_REQUESTER, REQUESTER, Query, portal_xml
-from tests.timeshift import store_clock
 
 ACTIONS = ("flagged", "unflagged", "unknown", "self_info", "records", "release", "refuse")
 steps = st.lists(
@@ -57,7 +56,7 @@ async def test_kept_counts_equal_a_fresh_count_and_the_trail(
     for back, action, org in sorted(history, key=lambda s: -s[0]):
         state["n"] += 1
         pn = f"H-{state['n']}"
-        with store_clock(today - timedelta(days=back)):
+        with running.clock.on_day(today - timedelta(days=back)):
             if action == "flagged":
                 await running.submit(Query(pn, r[0].subject_code, requester=org))
             elif action == "unflagged":

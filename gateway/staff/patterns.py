@@ -23,7 +23,6 @@ from gateway.attempts import AttemptKind, Attempts, event_time
 from gateway.context import Gateway
 from gateway.store.held_ages import HeldAges
 from gateway.store.pattern_counts import Folded, PatternCounts
-from gateway.store.scripts import now
 from gateway.store.trail import entry_ms
 from gateway.wareki import JST
 
@@ -166,7 +165,7 @@ class Patterns:
                 return await self.counts.load(), read, False
 
     async def pictures(self, today: date | None = None) -> Pictures:
-        today = today or datetime.now(JST).date()
+        today = today or self.gw.clock.today()
         first = today - timedelta(days=WINDOW_DAYS - 1)
         monday = today - timedelta(days=today.weekday())
         weeks = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
@@ -192,7 +191,7 @@ class Patterns:
                     holds[counter.removeprefix(HELD)] += n
                 elif counter.startswith(ATTEMPT_HELD):
                     attempt_holds[counter.removeprefix(ATTEMPT_HELD)] += n
-        _, now_ms = now()
+        now_ms = self.gw.clock.now_ms()
         ages = await self.ages.count([b.lo_days * DAY_MS for b in AGE_BUCKETS], now_ms)
         names = {r.org_code: r.name for r in await self.gw.requesters.all()}
         top = sorted(holds.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REQUESTERS]
