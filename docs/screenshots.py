@@ -28,7 +28,8 @@ from gateway.clock import ManualClock  # noqa: E402
 from gateway.context import open_gateway  # noqa: E402
 from gateway.demo import flag_resident  # noqa: E402
 from gateway.directory_import import import_pairs  # noqa: E402
-from gateway.embedded import EmbeddedRedis, free_port  # noqa: E402
+from gateway.embedded import EmbeddedRedis  # noqa: E402
+from gateway.listeners import listen  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.simulator import Simulator, synthetic_residents  # noqa: E402
 from gateway.staff.demo import create_demo_accounts  # noqa: E402
@@ -126,8 +127,7 @@ async def main() -> None:
     sim = Simulator(residents={r.subject_code: r for r in residents}, record_calls=False)
     up = web.AppRunner(sim.app(), access_log=None)
     await up.setup()
-    up_port = free_port()
-    await web.TCPSite(up, "127.0.0.1", up_port).start()
+    up_port = await listen(up, "127.0.0.1")
     settings = Settings(
         data_dir=tmp,
         upstream_url=f"http://127.0.0.1:{up_port}/provision",
@@ -136,8 +136,7 @@ async def main() -> None:
     gw = await open_gateway(settings, redis_url, ManualClock())
     app = web.AppRunner(build_app(settings, redis_url, gateway=gw), access_log=None)
     await app.setup()
-    port = free_port()
-    await web.TCPSite(app, "127.0.0.1", port).start()
+    port = await listen(app, "127.0.0.1")
     base = f"http://127.0.0.1:{port}"
     try:
         for org, name in REQUESTERS.items():

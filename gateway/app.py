@@ -56,9 +56,7 @@ def build_app(
 ) -> web.Application:
     """The whole gateway as one aiohttp application (its store opened on startup)."""
     # /readyz and /metrics: the ops listener's, or loopback's (whatever listens, demo included)
-    app = web.Application(
-        client_max_size=settings.max_body_bytes + 1, middlewares=[ops_guard(settings)]
-    )
+    app = web.Application(client_max_size=settings.max_body_bytes + 1, middlewares=[ops_guard()])
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         gw = gateway or await open_gateway(settings, redis_url)

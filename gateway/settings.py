@@ -403,7 +403,7 @@ class Settings:
             )
         ports: dict[tuple[str, int], str] = {}
         for listener in self.listeners():
-            if listener.port in {p for _, p in ports}:
+            if listener.port and listener.port in {p for _, p in ports}:  # (0: any free port)
                 raise SettingsError(f"two listeners on port {listener.port}")
             ports[(listener.host, listener.port)] = listener.name
             if (

@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -22,7 +19,7 @@ from gateway.simulator import Resident
 from gateway.store.quarantine import QuarantineStore
 from tests.conftest import Running
 from tests.flag_support import events_of, flag
-from tests.support import Query, portal_xml
+from tests.support import Query, cli_runner, portal_xml
 
 OPERATOR = "os:operator@ward-host"
 
@@ -44,14 +41,8 @@ async def _held_reason(running: Running, pn: str) -> str:
 
 def _cli(running: Running, redis_url: str, *args: str, sudo_user: str | None = None):  # type: ignore[no-untyped-def]
     """The command line; `sudo_user`: as another operator would run it through sudo."""
-    env = {k: v for k, v in os.environ.items() if k != "SUDO_USER"}
-    if sudo_user:
-        env["SUDO_USER"] = sudo_user
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "--data-dir", str(running.gw.settings.data_dir),
-         "--redis-url", redis_url, *args],
-        capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
+    run = cli_runner(running.gw.settings.data_dir, redis_url)
+    return run(*args, env={"SUDO_USER": sudo_user} if sudo_user else None)
 
 
 async def test_allow_remap_holds_the_subject_until_an_operator_confirms(

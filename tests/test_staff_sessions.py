@@ -261,19 +261,18 @@ async def test_over_tls_the_session_cookie_is_secure(
     import ssl
 
     import aiohttp
-    from aiohttp import web
 
     from gateway.app import build_app
-    from tests.support import free_port
+    from tests.support import serve_app
 
     await staff.create("approver")
     cert, key = _self_signed(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
-    runner = web.AppRunner(build_app(running.gw.settings, "redis://unused", gateway=running.gw))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ctx).start()
+    served = await serve_app(
+        build_app(running.gw.settings, "redis://unused", gateway=running.gw), ssl_context=ctx
+    )
+    port = served.port
     try:
         trust = ssl.create_default_context(cafile=str(cert))
         async with aiohttp.ClientSession(
@@ -294,4 +293,4 @@ async def test_over_tls_the_session_cookie_is_secure(
             for attribute in ("Secure", "HttpOnly", "SameSite=Strict"):
                 assert attribute in cookie
     finally:
-        await runner.cleanup()
+        await served.cleanup()
