@@ -94,12 +94,13 @@ async def test_redis_lost_while_upstream_answers_never_relays(
 ) -> None:
     r, runners = await start_running(settings, own_redis.url, residents)
     try:
-        r.upstream.delay = 0.6
+        r.upstream.gate = answering = asyncio.Event()
         person = residents[12]
         task = asyncio.create_task(r.submit(Query("L-1", person.subject_code)))
         while not r.upstream.calls:
             await asyncio.sleep(0.01)
         own_redis.kill()
+        answering.set()
         ans = await task
         assert ans.error_code == "TEMPORARILY_UNAVAILABLE" and ans.status is None
         assert all(f.value.encode() not in ans.raw for f in person.fields)

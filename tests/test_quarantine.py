@@ -122,11 +122,12 @@ async def test_a_remap_while_the_upstream_answers_turns_the_answer_into_a_hold(
     """Admitted as A's (unflagged), then an import moves the code to B while the upstream
     answers: the last moment sees the review, and the answer stays here."""
     a, b = running.residents[4], running.residents[5]
-    running.upstream.delay = 0.8
+    running.upstream.gate = answering = asyncio.Event()
     in_flight = asyncio.create_task(running.submit(Query("F-1", a.subject_code)))
     while not running.upstream.calls:
         await asyncio.sleep(0.01)
     await _remap(running, b.atena_number, a.subject_code)
+    answering.set()
     ans = await in_flight
     assert ans.status == "PENDING" and ans.fields is None
     assert await _held_reason(running, "F-1") == "subject_remapped"
@@ -142,7 +143,7 @@ async def test_a_subject_moved_under_a_query_in_flight_is_held_even_without_a_re
     """The last moment compares the person with the one admitted: a move that did not come
     through an import (no review) holds the answer too."""
     a, b = running.residents[6], running.residents[7]
-    running.upstream.delay = 0.5
+    running.upstream.gate = answering = asyncio.Event()
     in_flight = asyncio.create_task(running.submit(Query("F-2", a.subject_code)))
     while not running.upstream.calls:
         await asyncio.sleep(0.01)
@@ -151,6 +152,7 @@ async def test_a_subject_moved_under_a_query_in_flight_is_held_even_without_a_re
         gw.redis.keys.directory(gw.keyring.person_key("subject", a.subject_code)),
         gw.keyring.person_key("atena", b.atena_number),
     )
+    answering.set()
     assert (await in_flight).status == "PENDING"
     assert await _held_reason(running, "F-2") == "subject_remapped"
 
