@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.context import Gateway, open_gateway
-from gateway.settings import Settings, SettingsError
+from gateway.settings import Settings, SettingsError, environment_variables, unknown_environment
 
 Handler = Callable[[argparse.Namespace, Gateway], Awaitable[Any]]
 
@@ -381,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(sub, "serve", serve.cmd_serve, "run the gateway")
     serve.add_serve_arguments(p)
     p.set_defaults(standalone=True)
+    p = cmd(sub, "settings", cmd_settings, "every environment variable the gateway reads")
+    p.set_defaults(standalone=True)
     p = cmd(
         sub, "demo", serve.cmd_demo, "run everything with a simulated upstream and synthetic data"
     )
@@ -458,10 +460,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cmd_settings(args: argparse.Namespace) -> None:
+    rows = environment_variables()
+    emit(
+        args,
+        [
+            {"variable": v.name, "setting": v.setting, "default": v.default, "help": v.help}
+            for v in rows
+        ],
+        "\n".join(
+            f"{v.name}={v.default}\n    {v.help}" if v.setting else f"{v.name}\n    {v.help}"
+            for v in rows
+        ),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for `serve --workers` to repeat
+    for name in unknown_environment():
+        print(
+            f"hogo-gateway: warning: {name} is not a setting of the gateway (misspelt?); "
+            "`hogo-gateway settings` lists them",
+            file=sys.stderr,
+        )
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -1,13 +1,13 @@
 """HTTP endpoints: the two SOAP services and the operator's health, readiness and metrics.
 
-Thin on purpose: read the body under the size limit, parse and validate at the edge, hand domain
-values to the services, write the canonical answer. Every refusal of input is a security event.
+Thin on purpose: read the body under the size limit and hand it to `gateway.soap.answer`, which
+the lean provision listener shares (parse and validate, the services, the canonical answer or a
+fault, every refusal of input a security event).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -15,23 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from gateway import metrics
 from gateway.audit import tasks as audit_tasks
 from gateway.context import Gateway
-from gateway.soap import PORTAL_NS, PROVISION_NS
-from gateway.soap.faults import ErrorCode, SoapFault, fault_body
-from gateway.soap.messages import (
-    provision_records_envelope,
-    query_result_envelope,
-    read_portal_request,
-    read_submit_query,
-    self_information_envelope,
-)
-from gateway.soap.parse import BodyElement, body_element, parse_xml, validate
+from gateway.soap import answer as soap_answer
+from gateway.soap.faults import ErrorCode, SoapFault
 from gateway.store.redis import StoreUnavailable
 from gateway.tls import certified_org
 
-log = logging.getLogger("hogo.http")
-
 GATEWAY = web.AppKey("gateway", Gateway)
-XML = "text/xml; charset=utf-8"
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
@@ -48,105 +37,31 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _read_operation(
-    request: web.Request, namespace: str, wsdl: str, operations: set[str]
-) -> BodyElement:
-    """The validated operation element. The requester's bytes end here: what goes on (to the
-    store, the upstream) is read from this element into domain values and built anew."""
-    gw = request.app[GATEWAY]
-    body = await read_body(request, gw.settings.max_body_bytes)
-    element = body_element(parse_xml(body))
-    if element.namespace != namespace or element.name not in operations:
-        raise SoapFault(ErrorCode.UNKNOWN_OPERATION)
-    validate(element.element, wsdl)
-    return element
-
-
-async def _fault(
-    request: web.Request, exc: Exception, namespace: str, service: str
-) -> web.Response:
-    gw = request.app[GATEWAY]
-    if isinstance(exc, StoreUnavailable):
-        fault = SoapFault(ErrorCode.TEMPORARILY_UNAVAILABLE)
-    elif isinstance(exc, SoapFault):
-        fault = exc
-    else:
-        log.exception("unexpected failure in %s", service)
-        fault = SoapFault(ErrorCode.INTERNAL_ERROR)
-    metrics.FAULTS.labels(fault.code.value).inc()
-    if service == "provision":
-        metrics.QUERIES.labels("fault").inc()
-    if fault.is_client:
-        await gw.events.security(
-            "hostile_input",
-            f"peer:{request.remote or 'unknown'}",
-            service=service,
-            error_code=fault.code.value,
-            decision="rejected",
-            reason=fault.code.value,
-        )
-    else:
-        log.warning("%s fault %s: %s", service, fault.code.value, fault)
-    status = 413 if fault.code is ErrorCode.BODY_TOO_LARGE else 500
-    message = (
-        None
-        if fault.is_client
-        else str(fault)
-        if fault.code is ErrorCode.UPSTREAM_UNAVAILABLE
-        else None
-    )
+def _respond(answer: soap_answer.Answer) -> web.Response:
     return web.Response(
-        body=fault_body(fault.code, namespace, message),
-        status=status,
-        content_type="text/xml",
-        charset="utf-8",
+        body=answer.body, status=answer.status, content_type="text/xml", charset="utf-8"
     )
 
 
 async def provision_endpoint(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
+    peer = request.remote or ""
     try:
-        if gw.provision is None:
-            raise SoapFault(ErrorCode.UPSTREAM_UNAVAILABLE, "no upstream is configured")
-        element = await _read_operation(
-            request, PROVISION_NS, "provision.wsdl", {"SubmitQueryRequest", "GetQueryResultRequest"}
-        )
-        certified = certified_org(request)  # who the client certificate names (mutual TLS)
-        if element.name == "SubmitQueryRequest":
-            result = await gw.provision.submit(read_submit_query(element), certified)
-            payload = query_result_envelope(result, "SubmitQuery")
-        else:
-            result = await gw.provision.result(
-                element.text_of("requesterOrgCode"),
-                element.text_of("processingNumber"),
-                certified,
-            )
-            payload = query_result_envelope(result, "GetQueryResult")
-    except Exception as exc:
-        return await _fault(request, exc, PROVISION_NS, "provision")
-    return web.Response(body=payload, content_type="text/xml", charset="utf-8")
+        body = await read_body(request, gw.settings.max_body_bytes)
+    except SoapFault as exc:
+        return _respond(await soap_answer.fault_answer(gw, exc, "provision", peer))
+    # who the client certificate names (mutual TLS)
+    return _respond(await soap_answer.provision(gw, body, certified_org(request), peer))
 
 
 async def portal_endpoint(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
+    peer = request.remote or ""
     try:
-        if gw.portal is None:
-            raise SoapFault(ErrorCode.UPSTREAM_UNAVAILABLE, "no upstream is configured")
-        element = await _read_operation(
-            request,
-            PORTAL_NS,
-            "portal.wsdl",
-            {"GetSelfInformationRequest", "GetProvisionRecordsRequest"},
-        )
-        view = read_portal_request(element)
-        if element.name == "GetSelfInformationRequest":
-            fields = await gw.portal.self_information(view)
-            payload = self_information_envelope(fields)
-        else:
-            payload = provision_records_envelope(await gw.portal.provision_records(view))
-    except Exception as exc:
-        return await _fault(request, exc, PORTAL_NS, "portal")
-    return web.Response(body=payload, content_type="text/xml", charset="utf-8")
+        body = await read_body(request, gw.settings.max_body_bytes)
+    except SoapFault as exc:
+        return _respond(await soap_answer.fault_answer(gw, exc, "portal", peer))
+    return _respond(await soap_answer.portal(gw, body, peer))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from gateway.audit.record import MAX_BLOCK_EVENTS
 
@@ -19,30 +21,82 @@ class SettingsError(ValueError):
     """The settings contradict each other or name something unusable (exit status 2)."""
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
-
-
-def _env_path(name: str) -> Path | None:
-    raw = os.environ.get(name, "").strip()
-    return Path(raw) if raw else None
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
+def parse_bool(raw: str, what: str) -> bool:
+    """The one way a yes/no setting is read, wherever it comes from (environment, file, flag)."""
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
         return True
-    if raw in ("0", "false", "no", "off"):
+    if word in FALSE_WORDS:
         return False
-    raise SettingsError(f"{name} must be 1 or 0, not {raw!r}")
+    raise SettingsError(f"{what} must be one of 1/0, true/false, yes/no, on/off, not {raw!r}")
+
+
+def _parse(raw: str, kind: type, what: str) -> object:
+    if kind is bool:
+        return parse_bool(raw, what)
+    try:
+        if kind is int:
+            return int(raw.strip().replace("_", ""))
+        if kind is float:
+            return float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{what} must be a number, not {raw!r}") from None
+    if kind is Path:
+        return Path(raw.strip())
+    return raw
+
+
+def setting(default: object, env: str, help: str, kind: type | None = None) -> Any:
+    """A setting's one declaration: its default, its environment variable and what it does.
+
+    The type is the default's (give `kind` where the default is None); `Settings.from_env` reads
+    every declared variable this way, and `describe()` lists them for the operator."""
+    kind = kind or type(default)
+    meta = {"env": env, "help": help, "kind": kind}
+    if isinstance(default, (dict, list, set)):
+        raise TypeError("settings are immutable values")
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVar:
+    """A variable read by the gateway, its setting, its default and what it does (for `settings`)."""
+
+    name: str
+    setting: str
+    default: str
+    help: str
+
+
+# Variables read outside the plain settings: they assemble the store's address, the listeners'
+# TLS, the workers and the event loop. Declared here so that the list of what the gateway reads
+# is whole (an unknown HOGO_* variable is then a typo, and said at start).
+COMPOSITE_ENV: dict[str, str] = {
+    "HOGO_REDIS_URL": "the store: redis://, rediss://, unix:// (or give Sentinel / Cluster)",
+    "HOGO_REDIS_SENTINEL": "Sentinel addresses host:port,... (with HOGO_REDIS_SERVICE)",
+    "HOGO_REDIS_SERVICE": "the master's name in the Sentinel set",
+    "HOGO_REDIS_CLUSTER": "Redis Cluster node addresses host:port,...",
+    "HOGO_REDIS_WAIT_REPLICAS": "replicas an acknowledged write must reach (1 with Sentinel or "
+    "Cluster, 0 otherwise)",
+    "HOGO_TLS_CERT": "the main listener's certificate (PEM)",
+    "HOGO_TLS_KEY": "its private key",
+    "HOGO_TLS_CLIENT_CA": "the CA requesters' client certificates must chain to (mutual TLS)",
+    "HOGO_TLS_CLIENT_CRL": "revoked client certificates (PEM CRL)",
+    "HOGO_WORKERS": "gateway processes on the one port (SO_REUSEPORT), default 1",
+    "HOGO_EVENT_LOOP": "uvloop (default, when installed) or asyncio",
+    "HOGO_WORKER": "set by the supervisor in its workers (internal)",
+    "HOGO_ENV_FILE": "the environment file deploy/hogo reads (default /etc/hogo-gateway/gateway.env)",
+}
+for _service in ("PORTAL", "STAFF", "OPS"):
+    COMPOSITE_ENV[f"HOGO_{_service}_LISTEN"] = (
+        f"HOST:PORT of a listener of its own for {_service.lower()}"
+    )
+    for _part in ("CERT", "KEY", "CLIENT_CA", "CLIENT_CRL"):
+        COMPOSITE_ENV[f"HOGO_{_service}_TLS_{_part}"] = f"that listener's TLS: {_part.lower()}"
 
 
 def is_loopback(host: str) -> bool:
@@ -149,89 +203,171 @@ def store_url(
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the gateway is configured with; built once and passed down."""
+    """Everything the gateway is configured with; built once and passed down.
 
-    data_dir: Path = Path("./var")
+    Each plain setting is declared once below (`setting`: default, environment variable, help);
+    the store's address, the listeners and their TLS are assembled from the variables of
+    `COMPOSITE_ENV` and the command line.
+    """
+
+    data_dir: Path = setting(
+        Path("./var"), "HOGO_DATA_DIR", "keys, the embedded store, the audit archive"
+    )
     # The store: redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// (see
     # gateway.store.redis.connect); None starts the embedded store under the data dir.
     redis_url: str | None = None
-    # Passwords for the store's data nodes and for the sentinels; from the environment only
-    # (HOGO_REDIS_PASSWORD, HOGO_REDIS_SENTINEL_PASSWORD), so that they never show in `ps`.
-    redis_password: str | None = None
-    redis_sentinel_password: str | None = None
-    # TLS to the store (HOGO_REDIS_TLS_CA, _CERT, _KEY): the CA that signed the data nodes' and
-    # sentinels' certificates, and this gateway's client certificate if Redis asks for one
-    # (`tls-auth-clients yes`). A single server takes TLS from its URL (rediss://); Sentinel and
-    # Cluster use TLS for every node once a CA is given. Across hosts the store needs it: whoever
-    # can change a reply on the wire can say "not flagged".
-    redis_tls_ca: Path | None = None
-    redis_tls_cert: Path | None = None
-    redis_tls_key: Path | None = None
+    redis_password: str | None = setting(
+        None,
+        "HOGO_REDIS_PASSWORD",
+        "the store's data nodes' password (environment only, so that it never shows in ps)",
+        str,
+    )
+    redis_sentinel_password: str | None = setting(
+        None, "HOGO_REDIS_SENTINEL_PASSWORD", "the sentinels' password (environment only)", str
+    )
+    # Across hosts the store needs TLS: whoever can change a reply on the wire can say "not
+    # flagged". A single server takes TLS from its URL (rediss://); Sentinel and Cluster use TLS
+    # for every node once a CA is given.
+    redis_tls_ca: Path | None = setting(
+        None, "HOGO_REDIS_TLS_CA", "the CA of the store's nodes' certificates", Path
+    )
+    redis_tls_cert: Path | None = setting(
+        None, "HOGO_REDIS_TLS_CERT", "this gateway's client certificate for the store", Path
+    )
+    redis_tls_key: Path | None = setting(None, "HOGO_REDIS_TLS_KEY", "its private key", Path)
     # Acknowledged writes (held queries, provision records, staff decisions, flag changes,
     # requesters) wait until this many replicas have them, at most `wait_timeout` seconds; fewer
     # in time is StoreUnavailable. None: 1 with Sentinel or Cluster, 0 (no WAIT) otherwise.
     wait_replicas: int | None = None
-    wait_timeout: float = 0.25
-    upstream_url: str | None = None
+    wait_timeout: float = setting(
+        0.25, "HOGO_REDIS_WAIT_TIMEOUT", "seconds a replica has to confirm an acknowledged write"
+    )
+    upstream_url: str | None = setting(
+        None, "HOGO_UPSTREAM_URL", "the information-provision endpoint behind the gateway", str
+    )
     # The main listener serves every service without a listener of its own.
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = setting("127.0.0.1", "HOGO_HOST", "the main listener's address")
+    port: int = setting(8080, "HOGO_PORT", "the main listener's port")
     tls: TlsFiles | None = None
     separate_listeners: tuple[Listener, ...] = ()
-    # Plain HTTP on an address other than loopback (never in production).
-    insecure_http: bool = False
-    # The departments' flag API: reads of persons allowed per token and minute, shared by every
-    # gateway process (0: no limit). A business system looks people up one case at a time; a
-    # token reading faster is enumerating the directory, looking for who is protected.
-    flag_api_reads_per_minute: int = 120
-    # Every store call must answer within this many seconds, or the flag state counts as
-    # unknown and nothing is answered automatically.
-    store_timeout: float = 0.5
-    upstream_timeout: float = 10.0
-    max_body_bytes: int = 1024 * 1024
-    # How long a released or automatic answer stays retrievable by GetQueryResult.
-    answer_retention_seconds: int = 7 * 24 * 3600
-    # A query still "received" after this long was interrupted (crash, kill -9) mid-flight:
-    # it is held for staff, never answered automatically later.
-    interrupted_after_seconds: float = 60.0
-    # Held items older than this are highlighted in the console (never released by themselves).
-    held_age_warning_seconds: int = 3 * 24 * 3600
+    insecure_http: bool = setting(
+        False, "HOGO_INSECURE_HTTP", "allow plain HTTP on an address other than loopback (never)"
+    )
+    # A business system looks people up one case at a time; a token reading faster is
+    # enumerating the directory, looking for who is protected.
+    flag_api_reads_per_minute: int = setting(
+        120,
+        "HOGO_FLAG_API_READS_PER_MINUTE",
+        "reads per token and minute on the departments' flag API, across processes (0: no limit)",
+    )
+    store_timeout: float = setting(
+        0.5,
+        "HOGO_STORE_TIMEOUT",
+        "seconds every store call has; later, the flag state counts as unknown (nothing automatic)",
+    )
+    upstream_timeout: float = setting(10.0, "HOGO_UPSTREAM_TIMEOUT", "seconds the upstream has")
+    max_body_bytes: int = setting(
+        1024 * 1024, "HOGO_MAX_BODY_BYTES", "largest request body accepted (413 beyond)"
+    )
+    answer_retention_seconds: int = setting(
+        7 * 24 * 3600,
+        "HOGO_ANSWER_RETENTION_SECONDS",
+        "how long an answer stays retrievable by GetQueryResult (then only its metadata)",
+    )
+    interrupted_after_seconds: float = setting(
+        60.0,
+        "HOGO_INTERRUPTED_AFTER_SECONDS",
+        "a query still received after this long was interrupted: held for staff, never automatic",
+    )
+    held_age_warning_seconds: int = setting(
+        3 * 24 * 3600,
+        "HOGO_HELD_AGE_WARNING_SECONDS",
+        "held items older than this are highlighted (never released by themselves)",
+    )
     default_handling_notice: str = (
         "取扱注意：本件はDV等支援措置の対象者に係る情報です。"
         "住所等の取扱いには十分注意し、第三者に開示しないでください。"
     )
     key_prefix: str = "{hogo}:"
-    # The staff console (gateway/staff). A session ends after this long without a request, and
-    # in any case this long after login; a login is locked after so many failures in a row, until
-    # an admin unlocks it or the lock-out period passes. A claim on a held query lapses by itself.
-    staff_session_idle_seconds: int = 30 * 60
-    staff_session_absolute_seconds: int = 10 * 3600
-    staff_lockout_attempts: int = 5
-    staff_lockout_seconds: int = 15 * 60
-    staff_claim_seconds: int = 15 * 60
-    # Four-eyes release of held queries: a second approver confirms what the first proposed.
-    staff_four_eyes_release: bool = False
-    # The audit trail (see docs/audit.md). Off only for the benchmark's comparison: then no
-    # event is recorded at all, and `serve` says so loudly.
-    audit_enabled: bool = True
-    # One block of the trail is one sealing step, chained and signed once (docs/audit.md): at
-    # most this many events, and the sealer looks this often when the last block was not full,
-    # so a block closes after 256 events or about 50 ms, whichever comes first.
-    audit_block_events: int = 256
-    audit_block_seconds: float = 0.05
-    # A sealer or archiver that stops renewing its lease loses the role after this long.
-    audit_lease_seconds: float = 5.0
-    # Whether this process may archive; the archive files live on the archiving process's host.
-    audit_archive: bool = True
-    # Sealed events older than this go to files, and so do the oldest beyond the count (a cap on
-    # the store's memory). The staff console and reports read older events from the files too,
-    # more slowly: the console's default period (30 days) stays in the store.
-    audit_archive_after_seconds: int = 31 * 24 * 3600
-    audit_keep_events: int = 1_000_000
-    audit_archive_file_bytes: int = 64 * 1024 * 1024  # start a new archive file past this size
-    audit_archive_file_seconds: int = 24 * 3600  # or when the current one is this old
-    audit_archive_interval_seconds: float = 60.0
-    extra: dict[str, str] = field(default_factory=dict)
+    staff_session_idle_seconds: int = setting(
+        30 * 60, "HOGO_STAFF_SESSION_IDLE_SECONDS", "a staff session ends after this long idle"
+    )
+    staff_session_absolute_seconds: int = setting(
+        10 * 3600, "HOGO_STAFF_SESSION_ABSOLUTE_SECONDS", "and in any case this long after login"
+    )
+    staff_lockout_attempts: int = setting(
+        5, "HOGO_STAFF_LOCKOUT_ATTEMPTS", "wrong passwords in a row that lock a login"
+    )
+    staff_lockout_seconds: int = setting(
+        15 * 60, "HOGO_STAFF_LOCKOUT_SECONDS", "how long a locked login stays locked"
+    )
+    staff_claim_seconds: int = setting(
+        15 * 60, "HOGO_STAFF_CLAIM_SECONDS", "an approver's claim on a held query lapses after this"
+    )
+    staff_four_eyes_release: bool = setting(
+        False,
+        "HOGO_STAFF_FOUR_EYES_RELEASE",
+        "a second approver confirms each release a first one proposed",
+    )
+    audit_enabled: bool = setting(
+        True,
+        "HOGO_AUDIT_ENABLED",
+        "the audit trail; off only for the benchmark's comparison (serve says so loudly)",
+    )
+    # One block of the trail is one sealing step, chained and signed once (docs/audit.md).
+    audit_block_events: int = setting(
+        256, "HOGO_AUDIT_BLOCK_EVENTS", "at most this many events in one signed block"
+    )
+    audit_block_seconds: float = setting(
+        0.05, "HOGO_AUDIT_BLOCK_SECONDS", "the sealer looks this often when a block was not full"
+    )
+    audit_lease_seconds: float = setting(
+        5.0, "HOGO_AUDIT_LEASE_SECONDS", "a sealer or archiver not renewing loses its role after"
+    )
+    audit_archive: bool = setting(
+        True, "HOGO_AUDIT_ARCHIVE", "whether this host archives the trail (exactly one should)"
+    )
+    # The staff console and reports read older events from the files too, more slowly: the
+    # console's default period (30 days) stays in the store.
+    audit_archive_after_seconds: int = setting(
+        31 * 24 * 3600, "HOGO_AUDIT_ARCHIVE_AFTER_SECONDS", "sealed events older go to files"
+    )
+    audit_keep_events: int = setting(
+        1_000_000, "HOGO_AUDIT_KEEP_EVENTS", "and so do the oldest beyond this count (memory cap)"
+    )
+    audit_archive_file_bytes: int = setting(
+        64 * 1024 * 1024, "HOGO_AUDIT_ARCHIVE_FILE_BYTES", "start a new archive file past this size"
+    )
+    audit_archive_file_seconds: int = setting(
+        24 * 3600, "HOGO_AUDIT_ARCHIVE_FILE_SECONDS", "or when the current one is this old"
+    )
+    audit_archive_interval_seconds: float = setting(
+        60.0, "HOGO_AUDIT_ARCHIVE_INTERVAL_SECONDS", "how often the archiver looks"
+    )
+
+    @classmethod
+    def declared(cls) -> list[EnvVar]:
+        """Every plain setting's variable, in declaration order."""
+        out = []
+        for f in fields(cls):
+            if "env" in f.metadata:
+                shown = "" if f.default is None else str(f.default)
+                out.append(EnvVar(f.metadata["env"], f.name, shown, f.metadata["help"]))
+        return out
+
+    @classmethod
+    def known_env(cls) -> frozenset[str]:
+        return frozenset({v.name for v in cls.declared()} | COMPOSITE_ENV.keys())
+
+    @classmethod
+    def _from_environment(cls) -> dict[str, object]:
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            env = f.metadata.get("env")
+            raw = os.environ.get(env, "") if env else ""
+            if raw.strip():
+                values[f.name] = _parse(raw, f.metadata["kind"], env)
+        return values
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -289,51 +425,13 @@ class Settings:
                     tls_from(*files, f"the {service_name} listener"),
                 )
             )
-        wait_env = os.environ.get("HOGO_REDIS_WAIT_REPLICAS")
+        wait_env = os.environ.get("HOGO_REDIS_WAIT_REPLICAS", "").strip()
         base = cls(
-            data_dir=Path(os.environ.get("HOGO_DATA_DIR", "./var")),
+            **cls._from_environment(),  # type: ignore[arg-type]
             redis_url=store_url(url, sentinels, service, cluster),
-            redis_password=os.environ.get("HOGO_REDIS_PASSWORD") or None,
-            redis_sentinel_password=os.environ.get("HOGO_REDIS_SENTINEL_PASSWORD") or None,
-            redis_tls_ca=_env_path("HOGO_REDIS_TLS_CA"),
-            redis_tls_cert=_env_path("HOGO_REDIS_TLS_CERT"),
-            redis_tls_key=_env_path("HOGO_REDIS_TLS_KEY"),
-            wait_replicas=int(wait_env) if wait_env else None,
-            wait_timeout=_env_float("HOGO_REDIS_WAIT_TIMEOUT", 0.25),
-            upstream_url=os.environ.get("HOGO_UPSTREAM_URL") or None,
-            host=os.environ.get("HOGO_HOST", "127.0.0.1"),
-            port=_env_int("HOGO_PORT", 8080),
+            wait_replicas=_parse(wait_env, int, "HOGO_REDIS_WAIT_REPLICAS") if wait_env else None,  # type: ignore[arg-type]
             tls=tls,
             separate_listeners=tuple(separate),
-            insecure_http=os.environ.get("HOGO_INSECURE_HTTP", "") in ("1", "yes", "true"),
-            store_timeout=_env_float("HOGO_STORE_TIMEOUT", 0.5),
-            flag_api_reads_per_minute=_env_int("HOGO_FLAG_API_READS_PER_MINUTE", 120),
-            upstream_timeout=_env_float("HOGO_UPSTREAM_TIMEOUT", 10.0),
-            max_body_bytes=_env_int("HOGO_MAX_BODY_BYTES", 1024 * 1024),
-            answer_retention_seconds=_env_int("HOGO_ANSWER_RETENTION_SECONDS", 7 * 24 * 3600),
-            interrupted_after_seconds=_env_float("HOGO_INTERRUPTED_AFTER_SECONDS", 60.0),
-            held_age_warning_seconds=_env_int("HOGO_HELD_AGE_WARNING_SECONDS", 3 * 24 * 3600),
-            staff_session_idle_seconds=_env_int("HOGO_STAFF_SESSION_IDLE_SECONDS", 30 * 60),
-            staff_session_absolute_seconds=_env_int(
-                "HOGO_STAFF_SESSION_ABSOLUTE_SECONDS", 10 * 3600
-            ),
-            staff_lockout_attempts=_env_int("HOGO_STAFF_LOCKOUT_ATTEMPTS", 5),
-            staff_lockout_seconds=_env_int("HOGO_STAFF_LOCKOUT_SECONDS", 15 * 60),
-            staff_claim_seconds=_env_int("HOGO_STAFF_CLAIM_SECONDS", 15 * 60),
-            staff_four_eyes_release=os.environ.get("HOGO_STAFF_FOUR_EYES_RELEASE", "")
-            in ("1", "true", "yes"),
-            audit_enabled=_env_bool("HOGO_AUDIT_ENABLED", True),
-            audit_block_events=_env_int("HOGO_AUDIT_BLOCK_EVENTS", 256),
-            audit_block_seconds=_env_float("HOGO_AUDIT_BLOCK_SECONDS", 0.05),
-            audit_lease_seconds=_env_float("HOGO_AUDIT_LEASE_SECONDS", 5.0),
-            audit_archive=_env_bool("HOGO_AUDIT_ARCHIVE", True),
-            audit_archive_after_seconds=_env_int(
-                "HOGO_AUDIT_ARCHIVE_AFTER_SECONDS", 31 * 24 * 3600
-            ),
-            audit_keep_events=_env_int("HOGO_AUDIT_KEEP_EVENTS", 1_000_000),
-            audit_archive_file_bytes=_env_int("HOGO_AUDIT_ARCHIVE_FILE_BYTES", 64 * 1024 * 1024),
-            audit_archive_file_seconds=_env_int("HOGO_AUDIT_ARCHIVE_FILE_SECONDS", 24 * 3600),
-            audit_archive_interval_seconds=_env_float("HOGO_AUDIT_ARCHIVE_INTERVAL_SECONDS", 60.0),
         )
         if clean.get("insecure_http") is False:
             clean.pop("insecure_http")  # a flag not given does not undo the environment's
@@ -415,3 +513,18 @@ class Settings:
                 raise SettingsError(
                     "the listener serving /soap/provision needs --tls-client-ca (mutual TLS)"
                 )
+
+
+def environment_variables() -> list[EnvVar]:
+    """Everything the gateway reads from its environment, for the operator (`hogo-gateway
+    settings`): the plain settings with their defaults, then the assembled ones."""
+    composite = [EnvVar(name, "", "", text) for name, text in sorted(COMPOSITE_ENV.items())]
+    return [*Settings.declared(), *composite]
+
+
+def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
+    """HOGO_* variables the gateway does not read: most likely misspelt, so that a setting the
+    operator believes on (HOGO_STAFF_FOUR_EYE_RELEASE=1) is silently off. Said at start."""
+    env = os.environ if environ is None else environ
+    known = Settings.known_env()
+    return sorted(k for k in env if k.startswith("HOGO_") and k not in known)

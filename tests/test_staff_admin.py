@@ -147,10 +147,12 @@ def test_users_cli_takes_the_password_on_standard_input(hogo) -> None:
         res = hogo(*args, stdin=stdin)
         assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1, res.stderr
         assert res.stderr.startswith("hogo-gateway: error:")
-    assert hogo("users", "disable", "cli-approver").returncode == 0
+    done = hogo("users", "disable", "cli-approver")
+    assert done.returncode == 0 and done.stdout.strip() == "user cli-approver: disabled"
     assert json.loads(hogo("users", "list", "--json").stdout)[0]["disabled"] is True
-    assert hogo("users", "enable", "cli-approver").returncode == 0
-    assert hogo("users", "unlock", "cli-approver").returncode == 0
+    assert hogo("users", "enable", "cli-approver").stdout.strip() == "user cli-approver: enabled"
+    unlocked = hogo("users", "unlock", "cli-approver")
+    assert unlocked.returncode == 0 and unlocked.stdout.strip() == "user cli-approver: unlocked"
     assert hogo("users", "passwd", "cli-approver", stdin="another-pass-0004\n").returncode == 0
 
 

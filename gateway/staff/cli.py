@@ -86,6 +86,10 @@ async def cmd_users_passwd(args: argparse.Namespace, gw: Gateway) -> None:
     emit(args, {"login": args.login}, f"password of {args.login} set; their sessions ended")
 
 
+# what each simple command did, as the operator reads it ("unlockd" was once printed)
+DONE = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}
+
+
 def _simple(kind: str) -> Callable[[argparse.Namespace, Gateway], Any]:
     async def cmd(args: argparse.Namespace, gw: Gateway) -> None:
         from gateway.cli import emit, os_actor
@@ -101,7 +105,7 @@ def _simple(kind: str) -> Callable[[argparse.Namespace, Gateway], Any]:
                 await accounts.unlock(c.users, args.login, os_actor())
 
         await _run(act)
-        emit(args, {"login": args.login, "done": kind}, f"user {args.login}: {kind}d")
+        emit(args, {"login": args.login, "done": kind}, f"user {args.login}: {DONE[kind]}")
 
     return cmd
 
