@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -21,7 +22,7 @@ from gateway.context import open_gateway
 from gateway.listeners import peer_is_loopback, start_listeners
 from gateway.settings import Listener, Settings
 from gateway.simulator import Simulator
-from tests.support import serve_app
+from tests.support import GatewayProcess, serve_app
 
 OPS_PATHS = ("/metrics", "/readyz")
 
@@ -141,3 +142,27 @@ async def test_a_portal_listener_never_serves_metrics(settings: Settings, redis_
 )
 def test_peer_is_loopback(peername: object, loopback: bool) -> None:
     assert peer_is_loopback(peername) is loopback
+
+
+async def test_serve_on_port_0_reports_each_listeners_port_and_guards_by_it(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """`serve --port 0 --ops-listen 127.0.0.1:0`: each listener gets a port of its own from the
+    system, the ready file names them, and the guards go by the ports as bound (the ops
+    endpoints on the ops listener only)."""
+    upstream = await serve_app(Simulator().app())
+    gateway = GatewayProcess(
+        tmp_path / "data", redis_url, upstream.url + "/", "--ops-listen", "127.0.0.1:0"
+    )
+    try:
+        await gateway.wait_ready()
+        main, ops = gateway.listeners["main"], gateway.listeners["ops"]
+        assert main != ops and not main.endswith(":0") and not ops.endswith(":0")
+        assert await _status(ops + "/metrics") == 200
+        assert await _status(main + "/metrics") == 404  # loopback, but not the ops listener
+        assert await _status(main + "/healthz") == 200
+        assert await _status(ops + "/soap/provision") == 404  # not a service of the ops listener
+    finally:
+        gateway.stop()
+        await upstream.cleanup()
+    assert not gateway.ready_file.exists()  # removed when the gateway stopped
