@@ -55,7 +55,8 @@ def setting(default: object, env: str, help: str, kind: type | None = None) -> A
 
     The type is the default's (give `kind` where the default is None); `Settings.from_env` reads
     every declared variable this way, and `describe()` lists them for the operator."""
-    kind = kind or type(default)
+    # (a Path default is a PosixPath: the kind is Path, which the environment's text is read as)
+    kind = kind or (Path if isinstance(default, Path) else type(default))
     meta = {"env": env, "help": help, "kind": kind}
     if isinstance(default, (dict, list, set)):
         raise TypeError("settings are immutable values")

@@ -63,6 +63,15 @@ def test_every_declared_variable_is_what_the_gateway_runs_with(
     assert getattr(Settings.from_env(), name) == expected
 
 
+def test_a_data_dir_from_the_environment_is_a_path(clean_env: pytest.MonkeyPatch) -> None:
+    """HOGO_DATA_DIR was read as text (the default's type is PosixPath, not Path), and every
+    command given it failed with a TypeError where it joined the keys' directory."""
+    clean_env.setenv("HOGO_DATA_DIR", "/srv/hogo-test")
+    settings = Settings.from_env()
+    assert settings.data_dir == Path("/srv/hogo-test")
+    assert settings.keys_dir == Path("/srv/hogo-test/keys")
+
+
 BOOLS = sorted(n for n, f in DECLARED.items() if f.metadata["kind"] is bool)
 
 
