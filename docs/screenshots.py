@@ -1,7 +1,8 @@
 """Screenshots of the staff console for the README, made from a running gateway with synthetic
-data only: the approvers' queue, one held query, the auditors' review page, and the auditors'
+data only: the approvers' queue, one held query, the auditors' review page, the auditors'
 pictures over two months of synthetic history (made through the gateway on past days, with the
-gateway's clock moved back as the tests do: gateway.clock.ManualClock).
+gateway's clock moved back as the tests do: gateway.clock.ManualClock), and a registrar's page of
+their department's attempts.
 
     .venv/bin/python docs/screenshots.py            # writes docs/img/*.png
 
@@ -237,6 +238,18 @@ async def main() -> None:
                 await history(base, http, gw, residents)
             await page.goto(base + "/staff/audit/patterns")
             await page.screenshot(path=str(OUT / "patterns.png"), full_page=True)
+            # the registrar's attempts: the department's list, the newest two acknowledged
+            await gw.notices.catch_up()
+            department = accounts["demo-registrar"].department
+            recent = await gw.notices.store.page(department, limit=4)
+            for done, outcome in zip(recent.items[2:4], ("told", "expected"), strict=False):
+                await gw.notices.store.acknowledge(
+                    done.id, department, outcome, "", "staff:demo-registrar"
+                )
+            await ctx.clear_cookies()
+            await login("demo-registrar")
+            await page.goto(base + "/staff/attempts")
+            await page.screenshot(path=str(OUT / "attempts.png"), full_page=False)
             await browser.close()
     finally:
         await app.cleanup()

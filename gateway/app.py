@@ -21,8 +21,10 @@ from gateway.endpoints import (
     readyz,
 )
 from gateway.listeners import ops_guard
+from gateway.mail import Mailer
 from gateway.settings import Settings
 from gateway.store.redis import StoreUnavailable, cancel_requested
+from gateway.verify import tasks as verify_tasks
 
 log = logging.getLogger("hogo.app")
 
@@ -63,11 +65,20 @@ def build_app(
         app[GATEWAY] = gw
         sweeper = asyncio.create_task(sweep_interrupted_forever(gw))
         auditing = audit_tasks.start(gw)  # sealer and archiver: one process at a time works
+        auditing += verify_tasks.start(gw)  # the flag state check: one process at a time too
+        # the holding departments told of attempts, the pattern rules, and their mails
+        telling = [asyncio.create_task(gw.notices.run_forever())]
+        if gw.settings.attempts.mail_on:
+            telling.append(
+                asyncio.create_task(Mailer(gw.redis, gw.settings.attempts).run_forever())
+            )
         yield
         await audit_tasks.stop(auditing)
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in (sweeper, *telling):
+            task.cancel()
+        for task in (sweeper, *telling):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if gateway is None:
             await gw.close()
 

@@ -418,7 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway import cli_directory, cli_flags
 
     cli_directory.add_commands(sub, cmd)  # directory import | remaps | confirm
-    cli_flags.add_commands(sub, cmd)  # flags, departments, report
+    cli_flags.add_commands(sub, cmd)  # flags (verify and repair: cli_verify), departments, report
+
+    from gateway import cli_verify
+
+    cli_verify.add_commands(sub, cmd)  # reviews list | confirm
 
     from gateway import cli_held
 

@@ -36,10 +36,12 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
         f"{result.rows} directory entries imported ({encoding}): {result.new} new, "
         f"{result.unchanged} unchanged, {result.remapped} remapped"
     )
+    if result.sealed:
+        text += f"\n{result.sealed} unchanged entries given the MAC they lacked (sealed)"
     if result.reviews:
         text += (
             "\nevery query about a remapped subject is held until staff confirm the remap "
-            "(console: 宛名変更の確認, or `hogo-gateway directory confirm ID --note TEXT`):"
+            "(console: 保留の確認, or `hogo-gateway directory confirm ID --note TEXT`):"
         )
         text += "".join(f"\n  line {line}: review {rid}" for line, rid in result.reviews)
     emit(args, result.as_json(), text)

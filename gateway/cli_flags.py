@@ -354,6 +354,9 @@ def add_commands(sub: Any, cmd: Any) -> None:
         "someone protected there is not fully flagged here)",
     )
     p.add_argument("file", metavar="FILE.csv")
+    from gateway import cli_verify
+
+    cli_verify.add_flag_commands(fl, cmd)  # flags verify | repair
 
     dp = sub.add_parser(
         "departments", help="holding and using departments, and their API tokens"

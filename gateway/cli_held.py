@@ -38,7 +38,7 @@ def _held_json(h: HeldQuery, now: SubjectNow) -> dict[str, object]:
 async def cmd_held_list(args: argparse.Namespace, gw: Gateway) -> None:
     """Every held query (streamed a page at a time, however many), or with --limit one page of
     them: then the position and the next page's --after are said on standard error."""
-    from gateway.store.queries import BadCursor
+    from gateway.store.paging import BadCursor
 
     as_json = getattr(args, "json", False)
     shown = 0
@@ -185,7 +185,7 @@ async def cmd_held_refuse(args: argparse.Namespace, gw: Gateway) -> None:
 
 # -- the parser -----------------------------------------------------------------------------------
 def _page_size(raw: str) -> int:
-    from gateway.store.queries import MAX_PAGE
+    from gateway.store.paging import MAX_PAGE
 
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise argparse.ArgumentTypeError(f"a page holds 1 to {MAX_PAGE}")

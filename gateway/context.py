@@ -15,6 +15,7 @@ from gateway.audit.archive import Archive
 from gateway.audit.spool import Spool
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.crypto import Keyring
+from gateway.notices import Notices
 from gateway.portal import PortalService
 from gateway.provision import ProvisionService
 from gateway.queue import ManualQueue
@@ -48,6 +49,7 @@ class Gateway:
     portal: PortalService | None
     queue: ManualQueue
     trail: TrailStore
+    notices: Notices  # attempts told to the holding departments (and the rules)
     _session: aiohttp.ClientSession | None = None
 
     @property
@@ -101,5 +103,6 @@ async def open_gateway(settings: Settings, redis_url: str, clock: Clock = SYSTEM
         portal=portal,
         queue=queue,
         trail=TrailStore(redis),
+        notices=Notices(redis, keyring, settings.attempts),
         _session=session,
     )

@@ -1,4 +1,6 @@
-"""Keys at rest: person keys (HMAC-SHA256), sealed values (AES-GCM), signing keys (Ed25519).
+"""Keys at rest: person keys (HMAC-SHA256), sealed values (AES-GCM), signing keys (Ed25519), and
+tags (HMAC-SHA256 under keys derived per purpose) that the gateway puts on what it writes to the
+store, so that a write nobody made through the gateway shows.
 
 Person numbers and subject codes are never stored: the store sees only `person_key(...)`, a keyed
 hash. Names, the request's personal fields and the answers are sealed with AES-GCM, bound to the
@@ -8,6 +10,8 @@ writes use the newest version, reads try every version still on disk.
 Layout under DATA_DIR/keys (directory 0700, files 0600):
     hmac-<v>.key, aes-<v>.key    32 random bytes, base64
     ed25519-<v>.pem              PKCS#8 private key (the audit trail's signing key)
+A tag's key is derived from the HMAC key of the same version and a purpose (`Keyring.tag`), so it
+lives nowhere but in the keys directory and needs no file of its own; the store never holds it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _KEY_FILE = re.compile(r"^(hmac|aes)-(\d+)\.key$")
+# What a tag vouches for: each purpose has its own derived key, so that a tag made for one kind of
+# record never checks as another's (see Keyring.tag).
+TAG_PURPOSES = frozenset({"flag-change", "directory-entry", "directory-change", "verify-state"})
+TAG_BYTES = 16  # 128 bits: a forger's chance per try is 2**-128
 _SIGN_FILE = re.compile(r"^ed25519-(\d+)\.pem$")
 
 
@@ -197,6 +205,40 @@ class Keyring:
         """Every key `value` may be stored under, newest version first (for reads during rotation)."""
         return [self.person_key(kind, value, v) for v in sorted(self._hmac, reverse=True)]
 
+    # -- tags: the gateway's own writes, recognisable ------------------------------------
+    def _tag_key(self, purpose: str, version: int) -> bytes:
+        if purpose not in TAG_PURPOSES:
+            raise ValueError(f"unknown tag purpose {purpose!r}")
+        # a key of its own per purpose, derived (HMAC as a PRF, as in HKDF-Expand) from the HMAC
+        # key: a tag never equals a person key, nor a tag of another purpose
+        label = f"hogo-gateway tag key\x00{purpose}".encode()
+        return hmac.new(self._hmac[version], label, hashlib.sha256).digest()
+
+    def tag(self, purpose: str, *parts: str) -> str:
+        """HMAC-SHA256 over `parts` (joined unambiguously) with the key derived for `purpose`,
+        128 bits, base64url, prefixed with the key version: `V.TAG`. Only a holder of the keys
+        directory can make one; the store holds tags, never the key."""
+        return self._tag(purpose, self.hmac_version, parts)
+
+    def _tag(self, purpose: str, version: int, parts: tuple[str, ...]) -> str:
+        return TagChecker(self._tag_key(purpose, version), version).make(*parts)
+
+    def check_tag(self, purpose: str, tag: str, *parts: str) -> bool:
+        """Whether `tag` is this keyring's tag of `parts` for `purpose` (in constant time)."""
+        head, dot, _ = tag.partition(".")
+        if not dot or not head.isdigit() or int(head) not in self._hmac:
+            return False
+        try:
+            want = self._tag(purpose, int(head), parts)
+        except ValueError:
+            return False
+        return hmac.compare_digest(want, tag)
+
+    def tag_checker(self, purpose: str) -> TagChecker:
+        """A checker for many tags of one purpose (the directory's sweep): the derived key is
+        made once."""
+        return TagChecker(self._tag_key(purpose, self.hmac_version), self.hmac_version)
+
     # -- sealing -------------------------------------------------------------------------
     @property
     def aes_version(self) -> int:
@@ -231,3 +273,34 @@ class Keyring:
 
     def signing_keys(self) -> dict[int, SigningKey]:
         return dict(self._signing)
+
+
+class TagChecker:
+    """HMAC-SHA256 tags of one purpose and key version, made and checked quickly: the key's
+    inner and outer states are hashed once (the directory's sweep checks millions of tags)."""
+
+    def __init__(self, key: bytes, version: int) -> None:
+        block = key.ljust(64, b"\x00")  # (a derived key is 32 bytes: shorter than a block)
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self._prefix = f"{version}."
+
+    def make(self, *parts: str) -> str:
+        if any("\x1f" in p for p in parts):
+            raise ValueError("a tagged part may not contain the separator")
+        inner = self._inner.copy()
+        inner.update("\x1f".join(parts).encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        mac = outer.digest()[:TAG_BYTES]
+        return self._prefix + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def __call__(self, tag: str, *parts: str) -> bool:
+        """Whether `tag` is the tag of `parts` (in constant time)."""
+        if not tag.startswith(self._prefix):
+            return False
+        try:
+            want = self.make(*parts)
+        except ValueError:
+            return False
+        return hmac.compare_digest(want, tag)

@@ -84,6 +84,7 @@ class ImportResult:
     unchanged: int = 0
     remapped: int = 0
     protected: int = 0  # remaps where the old or the new person has or had a flag
+    sealed: int = 0  # unchanged entries given the MAC they lacked (docs/directory.md: migration)
     encoding: str = ""
     reviews: list[tuple[int, str]] = field(default_factory=list)  # (line, review id) per remap
     through_line: int = 0  # the last line written
@@ -95,6 +96,7 @@ class ImportResult:
             "new": self.new,
             "unchanged": self.unchanged,
             "remapped": self.remapped,
+            "sealed": self.sealed,
             "encoding": self.encoding,
             "reviews": [{"line": line, "review": rid} for line, rid in self.reviews],
         }
@@ -165,6 +167,7 @@ class DirectoryImport:
             unchanged=result.unchanged,
             remapped=result.remapped,
             protected=result.protected,
+            sealed=result.sealed,
             allow_remap="1" if allow_remap else "0",
             encoding=encoding,
             **{"import": import_id},
@@ -234,17 +237,25 @@ class DirectoryImport:
         parts = [f"{plan.bad} bad", f"{plan.duplicates} twice in the file"]
         parts += [f"{len(plan.remaps)} remaps"] if remaps_refused else []
         summary = f"{len(errors)} rows refused ({', '.join(parts)})"
-        await self.events.append(
-            "directory.import_refused",
+        # the remaps of persons flagged now are each told to their holding departments
+        flagged = (
+            [(line, remap) for line, remap in plan.remaps.values() if remap.flagged_now]
+            if remaps_refused
+            else []
+        )
+        await self.directory.refused(
             actor,
-            rows=len(plan.statuses),
-            bad=plan.bad,
-            duplicates=plan.duplicates,
-            remaps=len(plan.remaps),
-            protected=plan.protected,
-            allow_remap="1" if allow_remap else "0",
-            encoding=encoding,
-            **{"import": import_id},
+            {
+                "rows": len(plan.statuses),
+                "bad": plan.bad,
+                "duplicates": plan.duplicates,
+                "remaps": len(plan.remaps),
+                "protected": plan.protected,
+                "allow_remap": "1" if allow_remap else "0",
+                "encoding": encoding,
+                "import": import_id,
+            },
+            sorted(flagged, key=lambda lr: lr[0]),
         )
         if remaps_refused and plan.protected:
             await self.events.security(
@@ -301,6 +312,7 @@ class DirectoryImport:
         result.unchanged += written.unchanged
         result.remapped += written.remapped
         result.protected += written.protected
+        result.sealed += written.sealed
         result.reviews += [(row.line, row.review_id) for row in rows if row.review_id]
         result.through_line = rows[-1].line
 

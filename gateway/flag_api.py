@@ -117,16 +117,28 @@ async def read_flag(request: web.Request) -> web.Response:
         await _within_rate(request, token, operator)
         where = departments.reach(token.department, token.business)
         if where is Reach.NONE:
-            await gw.events.security(
-                "flag_read_refused",
-                actor,
-                operation="flags.read",
-                subject=await gw.flags.person_key(atena_number),
-                department=token.department,
-                business=token.business,
-                operator=operator,
-                reason="outside_annexes",
-            )
+            # refused in the store, which tells the person's holding departments in the same step;
+            # with the store down, the refusal is still recorded (spooled, to be appended later)
+            try:
+                await gw.flags.read_for_department(
+                    atena_number,
+                    department=token.department,
+                    business=token.business,
+                    mode="outside",
+                    actor=actor,
+                    operator=operator,
+                )
+            except StoreUnavailable:
+                await gw.events.security(
+                    "flag_read_refused",
+                    actor,
+                    operation="flags.read",
+                    subject=gw.keyring.person_key("atena", atena_number),
+                    department=token.department,
+                    business=token.business,
+                    operator=operator,
+                    reason="outside_annexes",
+                )
             raise ApiRefusal(
                 403, "forbidden", "this department and business may not read flags (annexes 1, 2)"
             )

@@ -20,6 +20,7 @@ from datetime import date, timedelta, timezone
 
 from gateway import annex
 from gateway.context import Gateway
+from gateway.model import FlagState
 from gateway.store.flags import (
     BASES,
     FLAG_NAMES,
@@ -201,6 +202,29 @@ async def upgrade_records(gw: Gateway, *, actor: str) -> tuple[int, list[str]]:
     is also turned when first touched): how many were, and the person keys of those that cannot be
     (a flag on and no department anywhere: left as they are, protected)."""
     return await gw.flags.upgrade_all(actor)
+
+
+async def repair_aggregate(
+    gw: Gateway, *, atena_number: str, actor: str
+) -> tuple[FlagState, FlagState]:
+    """The operator's repair (the command line on the server) after the check found the flags
+    every decision reads, or their counts, unlike the department holds: both made again from the
+    holds, recorded (`flag.repaired`). No hold changes: holds are put right with set / release.
+    (The flags before, after.)"""
+    check_atena_number(atena_number)
+    _check_actor(actor, "a repair")
+    try:
+        return await gw.flags.repair(atena_number, actor)
+    except ChangeRefused as exc:
+        raise FlagRuleError(
+            f"repair_{exc.reason}",
+            {
+                "none": "this person has no flag record",
+                "old_model": "the record is from before department holds: run flags upgrade",
+                "unreadable": "a department's hold is unreadable: it was not written by the "
+                "gateway (see deploy/RUNBOOK.md, HogoFlagStateMismatch)",
+            }.get(exc.reason, exc.reason),
+        ) from None
 
 
 # -- reading: a holding department's own hold ---------------------------------------------------

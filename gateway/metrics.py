@@ -132,8 +132,101 @@ AUDIT_SPOOLED = Counter(
     "Security events written to the local spool while the store could not be reached",
     registry=REGISTRY,
 )
-for _role in ("sealer", "archiver"):
+for _role in ("sealer", "archiver", "verifier"):
     AUDIT_ROLE.labels(_role)
+
+# The check of the flag state and the directory against the trail (gateway/verify): set by the
+# process holding the `verifier` lease after each round.
+VERIFY_PERSONS = Gauge(
+    "hogo_flag_state_mismatch_persons",
+    "Persons whose flag state in the store differs from the trail or the history (last round)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+VERIFY_SUBJECTS = Gauge(
+    "hogo_directory_mismatch_subjects",
+    "Directory entries written past the gateway, or moved from the trail's person (last round)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+VERIFY_FOUND = Counter(
+    "hogo_flag_state_mismatches",
+    "Mismatches found and reported (a review opened, or a new finding), by scope",
+    ["scope"],
+    registry=REGISTRY,
+)
+VERIFY_PROBLEMS = Gauge(
+    "hogo_flag_verify_problems",
+    "Why the last round could not compare everything (trail broken or unreadable, sealer behind)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+VERIFY_LAST = Gauge(
+    "hogo_flag_verify_last_run_timestamp_seconds",
+    "When the last round of the check ended (Unix time)",
+    registry=REGISTRY,
+    multiprocess_mode="max",
+)
+VERIFY_SECONDS = Gauge(
+    "hogo_flag_verify_seconds",
+    "How long the last round of the check took",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+DIRECTORY_UNSEALED = Gauge(
+    "hogo_directory_unsealed_entries",
+    "Directory entries without the gateway's MAC, as the last whole sweep found them",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+for _scope in ("person", "subject"):
+    VERIFY_FOUND.labels(_scope)
+# Attempts told to the holding departments, the security team's pattern rules, and the mails
+# (docs/attempts.md; deploy/alerts.yml alerts on each).
+RULES_FIRED = Counter(
+    "hogo_pattern_rules_fired",
+    "Pattern rules fired (each also a security event pattern_<rule>), by rule",
+    ["rule"],
+    registry=REGISTRY,
+)
+ATTEMPTS_TOLD = Counter(
+    "hogo_attempts_told",
+    "Attempts recorded for a holding department (one per department told), by kind",
+    ["kind"],
+    registry=REGISTRY,
+)
+ATTEMPTS_INBOX = Gauge(
+    "hogo_attempts_inbox",
+    "Stops written but not yet folded into the departments' attempts",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+ATTEMPTS_INBOX_AGE = Gauge(
+    "hogo_attempts_inbox_oldest_seconds",
+    "Age of the oldest stop not yet folded into the departments' attempts (0 when none waits)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+MAILS_SENT = Counter("hogo_mails_sent", "Mails the SMTP server took", registry=REGISTRY)
+MAIL_FAILURES = Counter(
+    "hogo_mail_failures",
+    "Tries to send a mail that failed (it stays in the outbox)",
+    registry=REGISTRY,
+)
+MAIL_OUTBOX = Gauge(
+    "hogo_mail_outbox",
+    "Mails waiting in the outbox",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+MAIL_OLDEST_SECONDS = Gauge(
+    "hogo_mail_oldest_seconds",
+    "Age of the oldest mail waiting in the outbox (0 when none waits)",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+for _rule in ("requesters", "requester_rate", "portal_views", "probing"):
+    RULES_FIRED.labels(_rule)
 
 
 def exposition() -> bytes:

@@ -31,6 +31,11 @@ class HoldReason(StrEnum):
     # flagged, or after the subject came to resolve to another person or no one (gateway.recheck)
     FLAGGED_AFTER_ANSWER = "flagged_after_answer"
     SUBJECT_CHANGED_AFTER_ANSWER = "subject_changed_after_answer"
+    # held for review until staff confirm: the check (gateway/verify) found the person's flag
+    # state in the store unlike what the signed trail and the flag history say, or the subject's
+    # directory entry written past the gateway
+    FLAG_STATE_MISMATCH = "flag_state_mismatch"
+    DIRECTORY_MISMATCH = "directory_mismatch"
 
 
 @dataclass(frozen=True, slots=True)

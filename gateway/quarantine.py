@@ -6,26 +6,43 @@ A confirmation says that a member of staff has checked, with the source of truth
 addressee system, 団体内統合宛名システム), that the subject's new person is right, or that the
 person's flag state is right again. It is recorded with its actor and a sealed note. Nobody
 confirms a review they opened themselves (the operator who imported the remap).
+
+A review the check opened (gateway/verify: the flag state or a directory entry unlike the trail)
+is confirmed only once the check, run again for that person or subject at that moment, finds
+nothing that differs: staff put the state right through the normal commands first (which write
+the history and the events), and the confirmation says they did.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from gateway.context import Gateway
 from gateway.model import HoldReason
 from gateway.store.quarantine import Quarantine, QuarantineStore, ReviewRefused
 
 MAX_NOTE = 2000
+# the reasons of the reviews the check opens: confirmed only when the check agrees again
+CHECKED = frozenset({HoldReason.FLAG_STATE_MISMATCH, HoldReason.DIRECTORY_MISMATCH})
+# (scope, key) -> what still differs ([] when nothing): gateway.verify.check.recheck
+Recheck = Callable[[str, str], Awaitable[list[str]]]
 
 __all__ = ["Quarantine", "Quarantines", "ReviewRefused"]
 
 
 class Quarantines:
-    def __init__(self, store: QuarantineStore) -> None:
+    def __init__(self, store: QuarantineStore, recheck: Recheck | None = None) -> None:
         self.store = store
+        self.recheck = recheck
 
     @classmethod
     def of(cls, gw: Gateway) -> Quarantines:
-        return cls(QuarantineStore(gw.redis, gw.keyring))
+        from gateway.verify.check import recheck
+
+        async def again(scope: str, key: str) -> list[str]:
+            return await recheck(gw, scope, key)
+
+        return cls(QuarantineStore(gw.redis, gw.keyring), again)
 
     async def open_reviews(self, reason: HoldReason | None = None) -> list[Quarantine]:
         """Every open review (of one reason), oldest first."""
@@ -47,4 +64,14 @@ class Quarantines:
             raise ValueError(f"the note is longer than {MAX_NOTE} characters")
         if not review_id.isalnum() or len(review_id) > 64:
             raise ReviewRefused("unknown")
+        review = await self.store.get(review_id)
+        if review is not None and review.open and review.reason in CHECKED:
+            # (no check at hand: refused, never confirmed blind)
+            differs = (
+                ["not checked"]
+                if self.recheck is None
+                else await self.recheck(review.scope, review.key)
+            )
+            if differs:
+                raise ReviewRefused("still_differs", ", ".join(differs))
         return await self.store.confirm(review_id, actor, note, reason=reason)

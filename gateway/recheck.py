@@ -47,6 +47,9 @@ class AnswerFacts:
     version_then: int | None = None
     version_now: int = 0
     flag_changed_after_release: bool = False
+    # the reason of an open review (quarantine) of the subject or of the person that was opened
+    # since the answer was given (the first in sort order, if several), or None
+    review: str | None = None
 
 
 def answer_withheld(f: AnswerFacts) -> HoldReason | None:
@@ -62,6 +65,10 @@ def answer_withheld(f: AnswerFacts) -> HoldReason | None:
         return None
     if f.person_now != f.answered_person:
         return HoldReason.SUBJECT_CHANGED_AFTER_ANSWER
+    if f.review is not None:
+        # whose flags apply, or what they are, is not established since the answer was given
+        # (a review opened before a staff release was in front of the approver who released)
+        return HoldReason(f.review)
     if not f.auto_response_disabled_now:
         return None
     if f.state is QueryState.PROVIDED:

@@ -32,7 +32,8 @@ ATTEMPTS = {
     AttemptKind.QUERY_HELD: "照会の保留（フラグ）",
     AttemptKind.PORTAL_BLOCKED: "ポータル表示のブロック・非表示",
     AttemptKind.ANSWER_WITHHELD: "保存済み回答の提供停止",
-    AttemptKind.REMAP_REFUSED: "宛名付け替えの拒否",
+    AttemptKind.REMAP_REFUSED: "保護対象者の宛名付け替え（拒否・確認待ち）",
+    AttemptKind.READ_REFUSED: "フラグ照会の拒否",
 }
 QUERIES = {
     "provided": "自動提供",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -205,6 +208,202 @@ def store_url(
     return url
 
 
+# ==================================================================================================
+# Attempts (試行): which holding departments are told by mail, and the security team's pattern
+# rules (docs/attempts.md). Each setting of this block is declared once, here: its field, type,
+# default, environment variable and help. Kept apart from Settings' own fields (about to be
+# restructured): Settings holds one `attempts` and reads it with `AttemptSettings.from_env`.
+# ==================================================================================================
+
+MAIL_ADDRESS = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def _setting(default: object, env: str, help_text: str, *, secret: bool = False) -> Any:
+    """`setting` (the one declaration), with a secret kept out of the settings' repr."""
+    found = setting(default, env, help_text)
+    if secret:
+        found.repr = False
+    return found
+
+
+@dataclass(frozen=True)
+class AttemptSettings:
+    """Who is told of attempts by mail, through which SMTP server, and the pattern rules' limits."""
+
+    mailboxes: tuple[tuple[str, str], ...] = _setting(
+        (),
+        "HOGO_ATTEMPT_MAILBOXES",
+        "A CSV file, header department,address: the mailbox of each holding department (annex 1) "
+        "to tell of its attempts. A department not listed is told in the console only.",
+    )
+    smtp_host: str = _setting("", "HOGO_SMTP_HOST", "The SMTP server mails are sent through.")
+    smtp_port: int = _setting(587, "HOGO_SMTP_PORT", "Its port (587 STARTTLS, 465 TLS).")
+    smtp_security: str = _setting(
+        "starttls",
+        "HOGO_SMTP_SECURITY",
+        "starttls, tls (from the first byte) or none (plain: only to a server on loopback).",
+    )
+    smtp_user: str = _setting("", "HOGO_SMTP_USER", "Login at the SMTP server, if it asks one.")
+    smtp_password: str = _setting(
+        "",
+        "HOGO_SMTP_PASSWORD",
+        "Its password (from the environment only, never a flag).",
+        secret=True,
+    )
+    smtp_ca: str = _setting(
+        "", "HOGO_SMTP_CA", "A CA file the server's certificate must chain to (else the system's)."
+    )
+    smtp_timeout: float = _setting(30.0, "HOGO_SMTP_TIMEOUT", "Seconds for one SMTP session.")
+    mail_from: str = _setting("", "HOGO_MAIL_FROM", "The sender address of the mails.")
+    console_url: str = _setting(
+        "",
+        "HOGO_CONSOLE_URL",
+        "The staff console's address as staff reach it (https://...): the link in each mail.",
+    )
+    mail_retry_max_seconds: float = _setting(
+        3600.0,
+        "HOGO_MAIL_RETRY_MAX_SECONDS",
+        "A mail the server did not take is tried again, waiting twice as long each time, at most "
+        "this long; it stays in the outbox until it is sent.",
+    )
+    rule_requesters_per_person: int = _setting(
+        2,
+        "HOGO_RULE_REQUESTERS_PER_PERSON",
+        "A flagged person asked about by this many requesters or more ...",
+    )
+    rule_requesters_days: int = _setting(
+        30, "HOGO_RULE_REQUESTERS_DAYS", "... within this many days: security.pattern_requesters."
+    )
+    rule_rate_days: int = _setting(
+        30,
+        "HOGO_RULE_RATE_DAYS",
+        "A requester's usual day: the mean and deviation of its holds of flagged people a day "
+        "over this many days before today ...",
+    )
+    rule_rate_k: float = _setting(
+        3.0, "HOGO_RULE_RATE_K", "... a day above mean + K x deviation is unusual ..."
+    )
+    rule_rate_floor: int = _setting(
+        5,
+        "HOGO_RULE_RATE_FLOOR",
+        "... once it reaches at least this many holds: security.pattern_requester_rate.",
+    )
+    rule_portal_views: int = _setting(
+        3,
+        "HOGO_RULE_PORTAL_VIEWS",
+        "Blocked portal views of one person within 24 hours: security.pattern_portal_views.",
+    )
+    rule_probing: int = _setting(
+        10,
+        "HOGO_RULE_PROBING",
+        "Holds of unknown subjects from one requester within 24 hours: security.pattern_probing.",
+    )
+
+    @classmethod
+    def declared(cls) -> list[EnvVar]:
+        """Every setting's variable, in declaration order (for `hogo-gateway settings`)."""
+        return [
+            EnvVar(f.metadata["env"], f"attempts.{f.name}", _shown(f.default), f.metadata["help"])
+            for f in fields(cls)
+        ]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AttemptSettings:
+        """Defaults, then the environment variables each field names, read the one way
+        (`_parse`); the mailboxes from the file HOGO_ATTEMPT_MAILBOXES names."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            raw = env.get(name, "")
+            if not raw.strip():
+                continue
+            if f.name == "mailboxes":
+                try:
+                    values[f.name] = read_mailboxes(Path(raw.strip()))
+                except ValueError as exc:
+                    raise SettingsError(f"{name}: {exc}") from None
+            else:
+                values[f.name] = _parse(raw, f.metadata["kind"], name)
+        found = cls(**values)  # type: ignore[arg-type]
+        found.check()
+        return found
+
+    @property
+    def mail_on(self) -> bool:
+        return bool(self.mailboxes)
+
+    def mailbox(self, department: str) -> str | None:
+        """The mailbox of a holding department, or None (told in the console only)."""
+        from gateway.annex import fold
+
+        wanted = fold(department)
+        return next((a for d, a in self.mailboxes if fold(d) == wanted), None)
+
+    def check(self) -> None:
+        """Refuse a configuration that would tell no one, or tell the wrong one."""
+        from gateway.annex import holding
+
+        for department, address in self.mailboxes:
+            if not holding().has_department(department):
+                raise SettingsError(
+                    f"HOGO_ATTEMPT_MAILBOXES: {department!r} is not a holding department (annex 1)"
+                )
+            if not MAIL_ADDRESS.match(address):
+                raise SettingsError(f"HOGO_ATTEMPT_MAILBOXES: {address!r} is not a mail address")
+        for name, low in (
+            ("rule_requesters_per_person", 2),
+            ("rule_requesters_days", 1),
+            ("rule_rate_days", 1),
+            ("rule_rate_floor", 1),
+            ("rule_portal_views", 1),
+            ("rule_probing", 1),
+        ):
+            if getattr(self, name) < low:
+                env = next(f.metadata["env"] for f in fields(self) if f.name == name)
+                raise SettingsError(f"{env} must be at least {low}")
+        if self.rule_rate_k < 0:
+            raise SettingsError("HOGO_RULE_RATE_K must be 0 or more")
+        if not self.mail_on:
+            return
+        if self.smtp_security not in SMTP_SECURITY:
+            raise SettingsError(f"HOGO_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}")
+        if not self.smtp_host:
+            raise SettingsError("HOGO_ATTEMPT_MAILBOXES needs HOGO_SMTP_HOST")
+        if not MAIL_ADDRESS.match(self.mail_from):
+            raise SettingsError("HOGO_ATTEMPT_MAILBOXES needs HOGO_MAIL_FROM, a mail address")
+        if not self.console_url.startswith(("https://", "http://")):
+            raise SettingsError("HOGO_ATTEMPT_MAILBOXES needs HOGO_CONSOLE_URL (the link's base)")
+        if self.smtp_security == "none":
+            if not is_loopback(self.smtp_host):
+                raise SettingsError("HOGO_SMTP_SECURITY=none is for a server on loopback only")
+            if self.smtp_user:
+                raise SettingsError("an SMTP login is sent only over TLS (HOGO_SMTP_SECURITY)")
+
+
+def _shown(default: object) -> str:
+    if default == ():
+        return ""
+    return "" if default is None else str(default)
+
+
+def read_mailboxes(path: Path) -> tuple[tuple[str, str], ...]:
+    """The departments' mailboxes from a CSV file (header department,address; UTF-8)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror}") from None
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    if rows and set(rows[0]) != {"department", "address"}:
+        raise ValueError(f"{path}: the header must be department,address")
+    out = tuple((r["department"].strip(), r["address"].strip()) for r in rows)
+    departments = [d for d, _ in out]
+    if len(set(departments)) != len(departments):
+        raise ValueError(f"{path}: a department is listed twice")
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the gateway is configured with; built once and passed down.
@@ -348,6 +547,23 @@ class Settings:
     audit_archive_interval_seconds: float = setting(
         60.0, "HOGO_AUDIT_ARCHIVE_INTERVAL_SECONDS", "how often the archiver looks"
     )
+    # -- the check of flag states and the directory against the trail (gateway/verify) --------
+    # One gateway process at a time (the `verifier` lease) compares every person's flags, and the
+    # directory, with the signed trail; each round also sweeps part of the store's keys, so a
+    # sweep of the whole directory takes (its size / verify_sweep_keys) rounds.
+    verify_interval_seconds: float = setting(
+        60.0,
+        "HOGO_VERIFY_INTERVAL_SECONDS",
+        "how often the flag state check runs (one gateway process at a time), 1 to 3600",
+    )
+    verify_sweep_keys: int = setting(
+        200_000,
+        "HOGO_VERIFY_SWEEP_KEYS",
+        "store keys the check's directory sweep looks at each round (at least 100 are)",
+    )
+    # -- (end of the check's settings) --------------------------------------------------------
+    # whom attempts are told to by mail, and the pattern rules (the block above)
+    attempts: AttemptSettings = field(default_factory=AttemptSettings)
 
     @classmethod
     def declared(cls) -> list[EnvVar]:
@@ -361,7 +577,8 @@ class Settings:
 
     @classmethod
     def known_env(cls) -> frozenset[str]:
-        return frozenset({v.name for v in cls.declared()} | COMPOSITE_ENV.keys())
+        declared = [*cls.declared(), *AttemptSettings.declared()]
+        return frozenset({v.name for v in declared} | COMPOSITE_ENV.keys())
 
     @classmethod
     def _from_environment(cls) -> dict[str, object]:
@@ -436,6 +653,7 @@ class Settings:
             wait_replicas=_parse(wait_env, int, "HOGO_REDIS_WAIT_REPLICAS") if wait_env else None,  # type: ignore[arg-type]
             tls=tls,
             separate_listeners=tuple(separate),
+            attempts=AttemptSettings.from_env(),
         )
         if clean.get("insecure_http") is False:
             clean.pop("insecure_http")  # a flag not given does not undo the environment's
@@ -498,6 +716,10 @@ class Settings:
             raise SettingsError(f"HOGO_AUDIT_BLOCK_EVENTS must be 1 to {MAX_BLOCK_EVENTS}")
         if not 0 < self.audit_block_seconds <= 60:
             raise SettingsError("HOGO_AUDIT_BLOCK_SECONDS must be more than 0 and at most 60")
+        if not 1 <= self.verify_interval_seconds <= 3600:
+            raise SettingsError("HOGO_VERIFY_INTERVAL_SECONDS must be 1 to 3600")
+        if self.verify_sweep_keys < 1:
+            raise SettingsError("HOGO_VERIFY_SWEEP_KEYS must be at least 1")
         if self.replicas_to_wait_for and self.wait_timeout >= self.store_timeout:
             raise SettingsError(
                 "--redis-wait-timeout must be shorter than the store timeout "
@@ -523,7 +745,7 @@ def environment_variables() -> list[EnvVar]:
     """Everything the gateway reads from its environment, for the operator (`hogo-gateway
     settings`): the plain settings with their defaults, then the assembled ones."""
     composite = [EnvVar(name, "", "", text) for name, text in sorted(COMPOSITE_ENV.items())]
-    return [*Settings.declared(), *composite]
+    return [*Settings.declared(), *AttemptSettings.declared(), *composite]
 
 
 def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -69,8 +69,15 @@ def residents() -> list[Resident]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    # 2 s: generous enough for a loaded CI machine; the hung-store tests are bounded by it anyway
-    return Settings(data_dir=tmp_path / "data", store_timeout=2.0, upstream_timeout=5.0)
+    # 2 s: generous enough for a loaded CI machine; the hung-store tests are bounded by it anyway.
+    # The flag state check's own loop is left out of a test's minute (tests write the store by
+    # hand to set up their cases): tests run the check when they mean to (tests/test_flag_verify*).
+    return Settings(
+        data_dir=tmp_path / "data",
+        store_timeout=2.0,
+        upstream_timeout=5.0,
+        verify_interval_seconds=3600.0,
+    )
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The one way the tests start processes and servers: redis-server (`RedisServer`), the command
-line (`hogo`, `hogo_process`), `hogo-gateway serve` (`GatewayProcess`) and aiohttp applications
-(`serve_app`).
+line (`hogo`, `hogo_process`), `hogo-gateway serve` (`GatewayProcess`), aiohttp applications
+(`serve_app`) and SMTP servers (`SmtpServer`).
 
 No port is picked and bound later (another process could take it in between): aiohttp sites and
 the gateway bind port 0 and say which port they got (the gateway in its `--ready-file`), and
@@ -30,6 +30,7 @@ from typing import IO, Any
 import redis
 import redis.asyncio as aioredis
 from aiohttp import web
+from aiosmtpd.controller import Controller
 
 from gateway.embedded import redis_server_binary
 from gateway.listeners import listen
@@ -184,6 +185,36 @@ async def serve_app(app: web.Application, **site: Any) -> ServedApp:
         await runner.cleanup()
         raise
     return ServedApp(runner, port)
+
+
+# -- SMTP servers -------------------------------------------------------------------------------
+def reserve_port() -> socket.socket:
+    """A loopback TCP socket bound to port 0 but not listening: its port is this test's (no other
+    process can bind it) and refuses connections until an `SmtpServer(sock=...)` listens on it,
+    as a mail server that is down and comes up later on the same address."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class SmtpServer(Controller):
+    """aiosmtpd's server thread on loopback, bound to port 0 (or to a reserved socket): `port` is
+    the port it got, known once `start()` returns."""
+
+    def __init__(self, handler: Any, *, sock: socket.socket | None = None, **kwargs: Any) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=0, **kwargs)
+        self._sock = sock
+
+    async def _bind(self) -> asyncio.AbstractServer:
+        where: dict[str, Any] = (
+            {"sock": self._sock} if self._sock is not None else {"host": self.hostname, "port": 0}
+        )
+        server = await self.loop.create_server(self._factory_invoker, ssl=self.ssl_context, **where)
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
+    def _create_server(self) -> Any:
+        return self._bind()
 
 
 # -- redis-server -----------------------------------------------------------------------------

@@ -18,9 +18,11 @@ from tests.processes import (  # noqa: F401 (one way to start each: named here f
     RedisServer,
     RedisTls,
     ServedApp,
+    SmtpServer,
     hogo,
     hogo_command,
     hogo_process,
+    reserve_port,
     serve_app,
 )
 

@@ -221,23 +221,36 @@ def _ev(i: int, kind: str, **fields: str) -> Event:
 
 
 def test_an_attempt_is_what_the_definition_says_and_a_portal_view_counts_once() -> None:
+    told = '{"子ども家庭課": "k1"}'
     log = [
         _ev(1, "query.held", reason="auto_response_disabled", org=REQUESTER, subject="k1"),
         _ev(2, "query.held", reason="flag_set_in_flight", org=REQUESTER),
         _ev(3, "query.held", reason="subject_unknown", org=REQUESTER),
         _ev(4, "query.held", reason="interrupted", org=REQUESTER),
+        # this gateway records a blocked or filtered view so, instead of portal.view: each counts
+        # wherever it comes in the log (a shown view before it changes nothing)
         _ev(5, "security.portal_blocked", subject="k1"),
         _ev(6, "security.portal_filtered", subject="k1"),
         _ev(7, "query.provided", org=REQUESTER),
         _ev(8, "security.hostile_input"),
-        # a gateway that writes one portal.view per view, perhaps beside the security event
         _ev(9, "portal.view", outcome="shown"),
         _ev(10, "portal.view", outcome="blocked"),
         _ev(11, "security.portal_blocked"),
         _ev(12, "portal.view", outcome="filtered"),
         _ev(13, "query.answer_withheld", org=REQUESTER),
         _ev(14, "directory.import_refused"),
+        # the hold that follows a withheld answer is that attempt, not one of its own
         _ev(15, "query.held", reason="flagged_after_answer", org=OTHER_REQUESTER),
+        # a hold naming the departments told is an attempt whatever its reason
+        _ev(16, "query.held", reason="subject_remapped", org=REQUESTER, holders=told),
+        _ev(17, "query.held", reason="interrupted", org=REQUESTER, holders="{}"),
+        # an import refused for malformed rows alone, or told per person, is no attempt of its own
+        _ev(18, "directory.import_refused", remaps="0"),
+        _ev(19, "directory.import_refused", remaps="2", remap_events="1"),
+        _ev(20, "directory.remap_refused", subject="k1", holders=told),
+        _ev(21, "directory.remapped", subject="s1", holders=told),
+        _ev(22, "directory.remapped", subject="s2"),
+        _ev(23, "security.flag_read_refused", subject="k1", holders=told),
     ]
     found = list(Attempts().all(log))
     assert [(a.event_id, a.kind.value) for a in found] == [
@@ -246,12 +259,17 @@ def test_an_attempt_is_what_the_definition_says_and_a_portal_view_counts_once() 
         ("5-0", "portal_blocked"),
         ("6-0", "portal_blocked"),
         ("10-0", "portal_blocked"),
+        ("11-0", "portal_blocked"),
         ("12-0", "portal_blocked"),
         ("13-0", "answer_withheld"),
         ("14-0", "remap_refused"),
-        ("15-0", "query_held"),
+        ("16-0", "query_held"),
+        ("20-0", "remap_refused"),
+        ("21-0", "remap_refused"),
+        ("23-0", "read_refused"),
     ]
     assert (found[0].org, found[0].subject) == (REQUESTER, "k1")
+    assert found[-1].holders == {"子ども家庭課": "k1"} and found[0].holders == {}
 
 
 async def test_a_long_first_count_goes_on_view_after_view_and_is_shared(

@@ -175,27 +175,64 @@ async def test_a_release_of_an_unknown_subject_is_withheld_once_it_resolves(
     assert (await running.result("W-7")).status == "PENDING"  # now someone: look again
 
 
+async def test_a_stored_answer_is_withheld_once_its_subject_or_person_is_under_review(
+    running: Running,
+) -> None:
+    """A review opened after the answer (a remap, or the check finding the person's flag state
+    unlike the trail) means the facts it was given on are not established: lua/result.lua hands
+    the stored answer out no more, the query goes back to staff."""
+    from gateway.model import HoldReason
+    from gateway.store.quarantine import QuarantineStore
+
+    reviews = QuarantineStore(running.gw.redis, running.gw.keyring)
+    for n, scope in enumerate(("person", "subject")):
+        p = running.residents[20 + n]
+        pn = f"U-{n}"
+        assert (await running.submit(Query(pn, p.subject_code))).status == "PROVIDED"
+        kind = "atena" if scope == "person" else "subject"
+        value = p.atena_number if scope == "person" else p.subject_code
+        key = running.gw.keyring.person_key(kind, value)
+        await reviews.open(scope, key, HoldReason.SUBJECT_REMAPPED, "test")
+        got = await running.result(pn)
+        assert (got.status, got.fields) == ("PENDING", None), scope
+        [held] = [h for h in await running.gw.queries.list_held() if h.processing_number == pn]
+        assert held.reason == "subject_remapped"
+
+
 # -- the store's rule is the pure rule ------------------------------------------------------------
 A, B = "a", "b"  # two persons (made into person keys of their own for each case)
+
+
+# An open review of the subject or the person: none, one opened before the answer was given, one
+# opened since (of the subject, or of the person).
+REVIEWS = (None, ("before", "subject"), ("since", "subject"), ("since", "person"))
+REVIEW_REASON = "flag_state_mismatch"
 
 
 def _cases():
     from gateway.recheck import AnswerFacts
 
-    for state, answered, now_, ard, then, later in itertools.product(
+    for state, answered, now_, ard, then, later, review in itertools.product(
         (QueryState.PROVIDED, QueryState.RELEASED),
         (A, ""),
         (A, B, ""),
         (False, True),
         (None, 3, 4),
         (False, True),
+        REVIEWS,
     ):
         if state is QueryState.PROVIDED and (answered == "" or then is not None or later):
             continue  # an automatic answer is always about a known person, with no release
         if now_ == "" and ard:
             continue  # no one has no flag
+        if review is not None and review[1] == "person" and now_ == "":
+            continue  # no one is under no review
         if (then is None and state is QueryState.RELEASED) or not later:
-            yield AnswerFacts(state, answered, now_, ard, then, 4, later)
+            reason = REVIEW_REASON if review is not None and review[0] == "since" else None
+            yield (
+                AnswerFacts(state, answered, now_, ard, then, 4, later, reason),
+                review,
+            )
 
 
 async def test_the_store_withholds_exactly_when_the_pure_rule_says(running: Running) -> None:
@@ -205,8 +242,8 @@ async def test_the_store_withholds_exactly_when_the_pure_rule_says(running: Runn
 
     r, k = running.gw.redis.client, running.gw.redis.keys
     cases = list(_cases())
-    assert len(cases) > 30
-    for i, f in enumerate(cases):
+    assert len(cases) > 100
+    for i, (f, review) in enumerate(cases):
         # each case its own query, subject and persons
         pn, qid, sk = f"T-{i}", f"{i:020x}", f"1.{i:032x}"
 
@@ -246,6 +283,14 @@ async def test_the_store_withholds_exactly_when_the_pure_rule_says(running: Runn
                 fields["release_version"] = str(f.version_then)
         await r.hset(k.query(qid), mapping=fields)
         await r.set(k.idempotency(REQUESTER, pn), qid)
+        if review is not None:
+            # a review as lua/prelude.lua open_review keeps it, opened before or after the answer
+            when, scope = review
+            rid = f"r{i:019x}"
+            opened = "2026-11-30T00:00:00.000Z" if when == "before" else "2026-12-01T00:00:01.000Z"
+            await r.hset(k.quarantine(rid), mapping={"id": rid, "opened_at": opened})
+            held = sk if scope == "subject" else pk(f.person_now)
+            await r.hset(k.quarantined(scope, held), rid, REVIEW_REASON)
         sealed = running.gw.keyring.seal(
             '{"has_data": true, "fields": [["課税標準額", "1234567"]]}', f"query:{qid}:answer"
         )

@@ -29,7 +29,7 @@ from gateway.directory_import import (
 from gateway.quarantine import Quarantines, ReviewRefused
 from tests.conftest import Running
 from tests.staffkit import PASSWORD, Staff, staff_for
-from tests.support import Query, portal_xml
+from tests.support import OTHER_REQUESTER, REQUESTER, Query, portal_xml
 
 # driven in tests/test_tls.py (they need a TLS listener)
 DRIVEN_IN_TEST_TLS = {"tls_refused", "requester_identity_mismatch"}
@@ -83,7 +83,7 @@ def kinds_in_the_code() -> set[str]:
     for path in root.rglob("*.py"):
         kinds |= set(re.findall(r'\.security\(\s*"([a-z_]+)"', path.read_text()))
     for path in root.rglob("*.lua"):
-        kinds |= set(re.findall(r"emit\('security\.([a-z_]+)'", path.read_text()))
+        kinds |= set(re.findall(r"emit(?:_stop)?\('security\.([a-z_]+)'", path.read_text()))
     return kinds
 
 
@@ -208,6 +208,29 @@ async def test_every_security_event_is_counted_exactly_once(running: Running, st
     async with steps.exactly(directory_import_interrupted=1):  # the rows changed between passes
         with pytest.raises(ImportInterrupted):
             await DirectoryImport(gw.directory, gw.events).run(growing, "os:op@h")
+
+    # the security team's pattern rules (gateway/rules.py), each at its threshold: recorded when
+    # the inbox of attempts is folded (gateway/notices.py), here at once
+    watched = r.residents[7]
+    await r.flag(watched)
+    async with steps.exactly(pattern_requesters=1):
+        for pn, org in (("PR-1", REQUESTER), ("PR-2", OTHER_REQUESTER)):
+            assert (await r.submit(Query(pn, watched.subject_code, requester=org))).status == (
+                "PENDING"
+            )
+        await gw.notices.catch_up()
+    async with steps.exactly(portal_blocked=3, pattern_portal_views=1):
+        for _ in range(3):
+            await r.post("/soap/portal", portal_xml("GetSelfInformation", watched.subject_code))
+        await gw.notices.catch_up()
+    async with steps.exactly(pattern_requester_rate=1):
+        for i in range(gw.settings.attempts.rule_rate_floor - 1):  # one is held already today
+            await r.submit(Query(f"PR-R{i}", watched.subject_code, requester=OTHER_REQUESTER))
+        await gw.notices.catch_up()
+    async with steps.exactly(pattern_probing=1):
+        for i in range(gw.settings.attempts.rule_probing):
+            await r.submit(Query(f"PR-P{i}", f"SIMUNKNOWN{i:04d}"))
+        await gw.notices.catch_up()
 
     # every kind the code can record was driven (here, or in tests/test_tls.py)
     assert steps.seen | DRIVEN_IN_TEST_TLS == kinds_in_the_code()

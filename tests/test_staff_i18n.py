@@ -102,7 +102,7 @@ def test_every_event_kind_the_gateway_records_has_a_label() -> None:
     root = STAFF_DIR.parent
     kinds = set()
     for lua in (root / "store" / "lua").glob("*.lua"):
-        kinds |= set(re.findall(r"emit\('([a-z_]+\.[a-z_]+)'", lua.read_text()))
+        kinds |= set(re.findall(r"emit(?:_stop)?\('([a-z_]+\.[a-z_]+)'", lua.read_text()))
     for py in root.rglob("*.py"):
         src = py.read_text()
         kinds |= set(re.findall(r'"kind": "([a-z_]+\.[a-z_]+)"', src))

@@ -35,6 +35,10 @@ SESSION_KEY: Any = (
     if hasattr(web, "RequestKey")
     else "hogo.staff.session"
 )
+# What the page frame shows besides the page (Console.frame), looked up before a page is made.
+FRAME_KEY: Any = (
+    web.RequestKey("hogo_staff_frame", dict) if hasattr(web, "RequestKey") else "hogo.staff.frame"
+)
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -216,6 +220,8 @@ async def _check_and_run(request: web.Request, handler: Handler, rule: Rule) -> 
             method=request.method,
         )
         return _denied(request, rule, "csrf", 403)
+    if session is not None and not rule.api:
+        request[FRAME_KEY] = await c.frame(session)
     return await handler(request)
 
 

@@ -27,7 +27,7 @@ from gateway.staff.access import (
 from gateway.staff.approvals import PAGE_SIZE, ApprovalError
 from gateway.staff.auditing import EventFilter, FilterError
 from gateway.staff.console import console
-from gateway.store.queries import MAX_PAGE
+from gateway.store.paging import MAX_PAGE
 
 
 def json_error(code: str, status: int, **params: str) -> web.Response:

@@ -17,7 +17,8 @@ from gateway.model import FlagState, HeldQuery, QueryState
 from gateway.recheck import SubjectNow, needs_flag_confirmation
 from gateway.soap.faults import SoapFault
 from gateway.store.claims import Claim, ClaimOutcome, ClaimStore, Proposal
-from gateway.store.queries import BadCursor, FactsChanged, QueryBusy
+from gateway.store.paging import BadCursor
+from gateway.store.queries import FactsChanged, QueryBusy
 from gateway.store.sessions import Session
 
 # Who may see the person's name (unsealed from the flag record) on an item's screen: the staff

@@ -36,6 +36,7 @@ BLOCKED_KINDS = frozenset(
         "query.release_stale",
         "directory.remapped",
         "directory.import_refused",
+        "directory.remap_refused",
         "quarantine.opened",
         "quarantine.confirmed",
     }

@@ -13,11 +13,12 @@ from gateway.context import Gateway
 from gateway.endpoints import GATEWAY
 from gateway.quarantine import Quarantines
 from gateway.staff.approvals import Approvals
+from gateway.staff.attempts import RegistrarAttempts
 from gateway.staff.auditing import Auditing
 from gateway.staff.patterns import Patterns
 from gateway.store.claims import ClaimStore
 from gateway.store.reviews import ReviewStore
-from gateway.store.sessions import SessionStore
+from gateway.store.sessions import Session, SessionStore
 from gateway.store.users import UserStore
 
 
@@ -30,6 +31,7 @@ class Console:
     auditing: Auditing
     quarantines: Quarantines  # subjects and persons held for review
     patterns: Patterns  # the auditors' pictures: counts kept up to date from the event log
+    attempts: RegistrarAttempts  # each holding department's attempts, for its registrars
 
     @classmethod
     def of(cls, gw: Gateway) -> Console:
@@ -42,7 +44,15 @@ class Console:
             auditing=Auditing(gw, ReviewStore(gw.redis, gw.keyring)),
             quarantines=Quarantines.of(gw),
             patterns=Patterns(gw),
+            attempts=RegistrarAttempts(gw),
         )
+
+    async def frame(self, session: Session) -> dict[str, object]:
+        """What the page frame shows besides the page: a registrar's count of their department's
+        attempts not acknowledged yet (the header)."""
+        if session.role == "registrar":
+            return {"attempts_open": await self.attempts.open_count(session)}
+        return {}
 
 
 CONSOLE = web.AppKey("staff_console", Console)

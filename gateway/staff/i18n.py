@@ -33,6 +33,83 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no": ("いいえ", "no"),
     "on": ("設定中", "on"),
     "off": ("解除", "off"),
+    # the registrars' attempts (gateway/staff/attempts.py)
+    "nav.attempts": ("試行の通知", "Attempts"),
+    "title.attempts": (
+        "保護対象者に関する試行（自課）",
+        "Attempts on persons your department protects",
+    ),
+    "title.attempt": ("試行の内容", "An attempt"),
+    "attempts.open_count": ("未確認の試行", "attempts not yet acknowledged"),
+    "attempts.lead": (
+        "{department}がフラグを設定している方について、ゲートウェイが止めた照会・表示・読取り（新しい順）。",
+        "What the gateway stopped about persons {department} holds a flag on, newest first.",
+    ),
+    "attempts.hint": (
+        "確認したら「本人に伝えた」または「把握済み・想定内」として記録してください。記録すると未確認の件数から外れます。",
+        "Once you have looked, record it as “the person was told” or “known, expected”: it then leaves the count of open attempts.",
+    ),
+    "attempts.all": ("すべて", "All"),
+    "attempts.open_only": ("未確認のみ（{n}件）", "Not acknowledged ({n})"),
+    "attempts.when": ("日時", "When"),
+    "attempts.kind": ("試行の種類", "What"),
+    "attempts.who": ("照会者・操作", "Requester or operation"),
+    "attempts.now": ("現在の状態", "What became of it"),
+    "attempts.ack": ("確認", "Acknowledged"),
+    "attempts.unacknowledged": ("未確認", "open"),
+    "attempts.open_one": ("内容", "Open"),
+    "attempts.portal": ("マイナポータル", "the citizen portal"),
+    "attempts.empty": ("試行はありません。", "No attempts."),
+    "attempt.what": ("止めた内容", "What was stopped"),
+    "attempt.operation": ("操作", "Operation"),
+    "attempt.reader": ("読み取ろうとした課・業務", "Department and business that read"),
+    "attempt.stopped": ("その時の対応", "What the gateway did"),
+    "attempt.name_recorded": (
+        "氏名の表示は記録されています。",
+        "Showing the name has been recorded.",
+    ),
+    "attempt.no_name": (
+        "貴課の登録に氏名がありません。",
+        "Your department's registration holds no name.",
+    ),
+    "attempt.ack_title": ("確認の記録", "Acknowledgement"),
+    "attempt.ack_legend": ("対応", "What was done"),
+    "attempt.note": ("メモ（任意・暗号化して保存）", "Note (optional, kept sealed)"),
+    "attempt.note_hint": (
+        "メモは貴課の登録担当者にのみ表示されます。",
+        "The note is shown to your department's registrars only.",
+    ),
+    "attempt.ack_button": ("確認を記録する", "Record it"),
+    "attempt.acknowledged": (
+        "確認済み：{outcome}（{who}、{at}）",
+        "Acknowledged: {outcome} ({who}, {at})",
+    ),
+    "ack.told": ("本人に伝えた", "the person was told"),
+    "ack.expected": ("把握済み・想定内", "known, expected"),
+    "ok.attempt_acknowledged": ("確認を記録しました。", "Acknowledgement recorded."),
+    "err.attempt_unknown": ("該当する試行はありません。", "No such attempt."),
+    "err.attempt_acknowledged": (
+        "この試行は確認済みです（{who}）。",
+        "This attempt is acknowledged already ({who}).",
+    ),
+    "err.ack_outcome": ("対応を選んでください。", "Choose what was done."),
+    "err.note_too_long": ("メモは{max}文字までです。", "The note is at most {max} characters."),
+    "now.held": ("保留中", "held"),
+    "now.released": ("提供済（取扱注意）", "released (handle with care)"),
+    "now.refused": ("拒否", "refused"),
+    "now.provided": ("自動提供済", "answered automatically"),
+    "now.received": ("受付中", "received"),
+    "now.blocked": ("表示をブロック", "view blocked"),
+    "now.filtered": ("記録を非表示", "records hidden"),
+    "now.withheld": ("回答を差し止め", "answer withheld"),
+    "now.held_for_review": ("確認まで保留", "held for review"),
+    "now.review_open": ("確認待ち", "awaiting confirmation"),
+    "now.review_confirmed": ("確認済み", "confirmed"),
+    "operation.GetSelfInformation": ("自己情報表示", "self-information"),
+    "operation.GetProvisionRecords": ("情報提供等記録表示", "provision records"),
+    "operation.GetQueryResult": ("結果取得", "result asked for"),
+    "operation.SubmitQuery": ("照会依頼（再送）", "query sent again"),
+    "operation.flags.read": ("フラグ照会API", "flag API read"),
     # titles (never personal data)
     "title.login": ("ログイン", "Log in"),
     "title.queue": ("保留中の照会（自動応答不可）", "Held queries (no automatic answer)"),
@@ -283,8 +360,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Still counting: the event log is counted up to {to}. This page reloads itself every few seconds (the first time only).",
     ),
     "patterns.attempt_hint": (
-        "「試行」：フラグのある人についての照会の保留、ポータル表示のブロック・非表示、保存済み回答の提供停止、宛名の付け替えの拒否。対象者不明などによる保留は含みません。",
-        "Attempts: queries held because the person is flagged, portal views blocked or filtered, stored answers withheld, directory remaps refused. Holds for an unknown subject and the like are not attempts.",
+        "「試行」：フラグのある人についての照会の保留、ポータル表示のブロック・非表示、保存済み回答の提供停止、保護対象者の宛名付け替え（拒否・確認待ち）、フラグ照会の拒否。対象者不明などによる保留は含みません。",
+        "Attempts: queries held about a flagged person, portal views blocked or filtered, stored answers withheld, a protected person's directory remap (refused or held), flag reads refused. Holds for an unknown subject and the like are not attempts.",
     ),
     "patterns.unit": ("件", " events"),
     "patterns.table": ("数値の表", "The numbers"),
@@ -301,7 +378,40 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "attempt.query_held": ("照会の保留（フラグ）", "query held (flagged)"),
     "attempt.portal_blocked": ("ポータル表示のブロック", "portal view blocked"),
     "attempt.answer_withheld": ("保存済み回答の提供停止", "stored answer withheld"),
-    "attempt.remap_refused": ("宛名付け替えの拒否", "directory remap refused"),
+    "attempt.remap_refused": (
+        "保護対象者の宛名付け替え（拒否・確認待ち）",
+        "a protected person's directory remap (refused or held)",
+    ),
+    "attempt.read_refused": ("フラグ照会の拒否", "flag read refused"),
+    # the pattern rules (gateway/rules.py), with the limits the ward set
+    "patterns.rules_title": (
+        "検知ルールの発火（過去{days}日）",
+        "Pattern rules fired (last {days} days)",
+    ),
+    "patterns.rules_hint": (
+        "各ルールは対象者または照会者ごとに期間内1回だけ発火し、セキュリティ事象として記録されます（監査一覧で確認できます）。",
+        "Each rule fires once per window per person or requester, as a security event (see the list of events).",
+    ),
+    "patterns.rule": ("ルール", "Rule"),
+    "patterns.rule_fired": ("発火回数", "Times fired"),
+    "patterns.rule_last": ("最後に発火した日", "Last fired"),
+    "patterns.rule_events": ("事象を見る", "See the events"),
+    "rule.requesters": (
+        "同じ保護対象者について{days}日以内に{n}以上の照会者から照会",
+        "one flagged person asked about by {n} or more requesters within {days} days",
+    ),
+    "rule.requester_rate": (
+        "照会者の保留件数（1日）が通常を超過（過去{rate_days}日の平均＋{k}×標準偏差を超え、かつ{floor}件以上）",
+        "a requester's holds of flagged people in a day above its usual (more than the mean + {k} × the deviation of the {rate_days} days before, and at least {floor})",
+    ),
+    "rule.portal_views": (
+        "同じ人のポータル表示が24時間以内に{views}回以上ブロック",
+        "{views} or more blocked portal views of one person within 24 hours",
+    ),
+    "rule.probing": (
+        "同じ照会者から対象者不明の保留が24時間以内に{probes}件以上（探索の疑い）",
+        "{probes} or more holds of unknown subjects from one requester within 24 hours (probing)",
+    ),
     "patterns.requesters_title": (
         "保留の多い情報照会者（過去{days}日）",
         "Requesters with the most holds (last {days} days)",
@@ -413,14 +523,40 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kind.security.tls_refused": ("TLS接続を拒否", "TLS connection refused"),
     "kind.keyring.registered": ("鍵の登録", "keyring registered"),
     # subjects and persons held for review (quarantine): the directory's remaps, for approvers
-    "nav.reviews": ("宛名変更の確認", "Remaps to confirm"),
-    "title.reviews": ("確認待ちの宛名変更（照会を保留中）", "Held for review: remaps to confirm"),
+    "nav.reviews": ("保留の確認", "Reviews to confirm"),
+    "title.reviews": (
+        "確認待ち（宛名変更・フラグ状態の不一致：照会を保留中）",
+        "Held for review: remaps and flag states to confirm",
+    ),
     "reason.subject_remapped": (
         "宛名変更（機関別符号の付け替え）の確認待ち",
         "subject code moved to another person, not yet confirmed",
     ),
     "kind.directory.remapped": ("宛名変更（符号の付け替え）", "subject code remapped"),
     "kind.directory.import_refused": ("宛名取込を拒否", "directory import refused"),
+    "kind.directory.remap_refused": (
+        "保護対象者の符号の付け替えを拒否",
+        "a protected person's remap refused",
+    ),
+    "kind.attempt.acknowledged": ("試行の確認（保有課）", "attempt acknowledged (department)"),
+    "kind.mail.sent": ("保有課への通知メール送信", "mail to a department sent"),
+    "kind.mail.dropped": ("通知メールの破棄（宛先なし）", "mail dropped (no mailbox)"),
+    "kind.security.pattern_requesters": (
+        "検知：同じ保護対象者に複数の照会者",
+        "pattern: several requesters asked about one flagged person",
+    ),
+    "kind.security.pattern_requester_rate": (
+        "検知：照会者の保留件数が通常を超過",
+        "pattern: a requester's holds above its usual",
+    ),
+    "kind.security.pattern_portal_views": (
+        "検知：同じ人のポータル表示ブロックの繰り返し",
+        "pattern: repeated blocked portal views of one person",
+    ),
+    "kind.security.pattern_probing": (
+        "検知：対象者不明の照会の繰り返し（探索）",
+        "pattern: many unknown-subject holds (probing)",
+    ),
     "kind.quarantine.opened": ("確認まで照会を保留", "held for review"),
     "kind.quarantine.confirmed": ("保留の確認（解除）", "review confirmed"),
     "kind.security.protected_subject_remap": (
@@ -431,6 +567,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "宛名取込の中断",
         "directory import interrupted",
     ),
+    # the check of the flag state and the directory against the trail (gateway/verify)
+    "reason.flag_state_mismatch": (
+        "フラグの状態が記録（監査証跡・履歴）と一致しない：確認待ち",
+        "flag state unlike the trail and history: to be confirmed",
+    ),
+    "reason.directory_mismatch": (
+        "宛名（符号の対応）が正規の取込によらず変更された：確認待ち",
+        "directory entry changed outside an import: to be confirmed",
+    ),
+    "kind.security.flag_state_mismatch": (
+        "フラグの状態と記録の不一致",
+        "flag state unlike the trail",
+    ),
+    "kind.security.directory_mismatch": (
+        "宛名の不正な変更",
+        "directory entry changed outside an import",
+    ),
+    "kind.verify.started": ("フラグ照合の開始", "flag state check started"),
+    "kind.directory.sealed": ("宛名の全件に検証符号", "every directory entry sealed"),
+    "kind.flag.repaired": ("フラグ集計の修復", "flag aggregate repaired"),
     "reviews.lead": (
         "確認待ち {n} 件（古い順）。確認されるまで、この符号・対象者についての照会はすべて保留されます。",
         "{n} waiting, oldest first. Until one is confirmed, every query about its subject or person is held.",
@@ -461,6 +617,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "自分が取込んだ変更を自分で確認することはできません。別の職員が確認します（この操作は記録されました）。",
         "Nobody confirms a change they imported themselves: someone else must (this attempt was recorded).",
     ),
+    "err.review_still_differs": (
+        "状態がまだ記録と一致しません。通常の操作（フラグの設定・解除、宛名の取込）で正してから確認してください（照合をやり直しました）。",
+        "The state still differs from the trail: put it right through the normal commands (flag set or release, directory import) first (the check was run again).",
+    ),
+    "reviews.found": ("照合で見つかった不一致", "What the check found"),
     "err.review_note": (
         "確認の内容を入力してください（2000文字以内）。",
         "Say what was checked, with whom (at most 2000 characters).",

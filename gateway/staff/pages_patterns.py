@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiohttp import web
 
 from gateway.attempts import AttemptKind
 from gateway.charts import BarChart, Series, bars, hbars
 from gateway.staff.console import console
 from gateway.staff.i18n import Translator, lang_of
-from gateway.staff.patterns import AGE_BUCKETS, WINDOW_DAYS, Pictures
+from gateway.staff.patterns import AGE_BUCKETS, RULE_DAYS, WINDOW_DAYS, Pictures
 from gateway.staff.render import page
 
 REFRESH_SECONDS = 3
@@ -19,6 +21,7 @@ FILLS = {
     AttemptKind.PORTAL_BLOCKED: "#c0392b",
     AttemptKind.ANSWER_WITHHELD: "#d68910",
     AttemptKind.REMAP_REFUSED: "#6c3483",
+    AttemptKind.READ_REFUSED: "#117a65",
 }
 
 
@@ -109,11 +112,23 @@ async def patterns_page(request: web.Request) -> web.Response:
     c = console(request)
     p = await c.patterns.pictures()
     found = charts(p, Translator(lang_of(request)))
+    rules = c.gw.settings.attempts
     resp = page(
         request,
         "audit_patterns.html",
         "title.patterns",
         p=p,
+        rule_days=RULE_DAYS,
+        rule_since=(p.today - timedelta(days=RULE_DAYS - 1)).isoformat(),
+        rule_params={
+            "n": str(rules.rule_requesters_per_person),
+            "days": str(rules.rule_requesters_days),
+            "rate_days": str(rules.rule_rate_days),
+            "k": f"{rules.rule_rate_k:g}",
+            "floor": str(rules.rule_rate_floor),
+            "views": str(rules.rule_portal_views),
+            "probes": str(rules.rule_probing),
+        },
         kinds=list(AttemptKind),
         buckets=AGE_BUCKETS,
         charts=found,

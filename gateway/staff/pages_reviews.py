@@ -1,6 +1,8 @@
 """The approvers' page of subjects and persons held for review (quarantine): the directory's
-remaps, each holding every query about its subject until someone confirms it. Approvers judge
-what may be answered; a remap is confirmed once checked with the addressee system.
+remaps, and the persons and subjects the check found unlike the trail (gateway/verify), each
+holding every query about its subject or person until someone confirms it. Approvers judge what
+may be answered; a remap is confirmed once checked with the addressee system, a mismatch once the
+state has been put right (the check runs again and refuses the confirmation otherwise).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ REFUSALS = {
     "unknown": "err.review_unknown",
     "not_open": "err.review_not_open",
     "same_person": "err.review_same_person",
+    "still_differs": "err.review_still_differs",
 }
-STATUS = {"unknown": 404, "not_open": 409, "same_person": 403}
+STATUS = {"unknown": 404, "not_open": 409, "same_person": 403, "still_differs": 409}
 
 
 async def confirm_review(

@@ -19,8 +19,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from gateway.attempts import AttemptKind, Attempts, event_time
+from gateway.attempts import DEFINITION, AttemptKind, attempt_of, event_time
 from gateway.context import Gateway
+from gateway.rules import Rule, rule_of_event
 from gateway.store.held_ages import HeldAges
 from gateway.store.pattern_counts import Folded, PatternCounts
 from gateway.store.trail import entry_ms
@@ -29,6 +30,7 @@ from gateway.wareki import JST
 WINDOW_DAYS = 90
 WEEKS = 13  # ending with the current one: 91 days at most, never before the window
 TOP_REQUESTERS = 10
+RULE_DAYS = 30  # the rules that fired recently: over this many days
 DAY_MS = 86_400_000
 # An event's stream id is the store's clock when it was appended, its `at` the gateway's when it
 # happened: a scan of the window starts this much before it, so that no event of the window's
@@ -69,6 +71,15 @@ class RequesterHolds:
 
 
 @dataclass(frozen=True)
+class RuleFirings:
+    """How often one pattern rule fired over the last RULE_DAYS days, and the last day it did."""
+
+    rule: Rule
+    count: int
+    last: date | None
+
+
+@dataclass(frozen=True)
 class Pictures:
     today: date
     days: list[date]  # the window, oldest first
@@ -78,6 +89,7 @@ class Pictures:
     weeks: list[date]  # the Monday of each week, oldest first
     released: list[int]  # one count per week
     refused: list[int]
+    rules: list[RuleFirings]  # every rule, in Rule's order
     events_read: int  # events this view read from the log
     complete: bool  # every event of the log is counted (else: up to `counted_to`)
     counted_to: datetime | None  # when the last event counted was stored
@@ -88,7 +100,7 @@ def _attempt(kind: AttemptKind) -> str:
     return f"a|{kind.value}"
 
 
-HELD, ATTEMPT_HELD, RELEASED, REFUSED = "h|", "ah|", "released", "refused"
+HELD, ATTEMPT_HELD, RELEASED, REFUSED, RULE = "h|", "ah|", "released", "refused", "r|"
 COUNTED_KINDS = frozenset({"query.held", "query.released", "query.refused"})  # besides attempts
 
 
@@ -105,23 +117,22 @@ class Patterns:
 
     async def _read_run(
         self, state: Folded, kept_from: date, deadline: float
-    ) -> tuple[Counter[tuple[str, str]], str, bool, int, bool]:
+    ) -> tuple[Counter[tuple[str, str]], str, int, bool]:
         """Count the events after the last fold (or from the window's start): (counts, last id
-        read, portal views logged, events read, reached the log's end)."""
+        read, events read, reached the log's end)."""
         first_ms = _start_ms(kept_from) - SCAN_MARGIN_MS
         if state.cursor and entry_ms(state.cursor) >= first_ms:
             cursor = f"({state.cursor}"
         else:  # nothing folded yet, or not since the window began: what is older is not shown
             cursor = str(first_ms)
-        attempts = Attempts()
-        attempts.portal_views_logged = state.portal_views_logged
         counts: Counter[tuple[str, str]] = Counter()
         last, read = state.cursor, 0
         while True:
             events = await self.gw.events.read(cursor, "+", SCAN_BATCH)
             for ev in events:
-                attempt = attempts.of(ev)  # every event, in order: the portal rule needs it
-                if attempt is None and ev.kind not in COUNTED_KINDS:
+                attempt = attempt_of(ev)
+                rule = rule_of_event(ev.kind)
+                if attempt is None and rule is None and ev.kind not in COUNTED_KINDS:
                     continue
                 at = event_time(ev)
                 if at is None or (day := at.astimezone(JST).date()) < kept_from:
@@ -129,6 +140,8 @@ class Patterns:
                 key = day.isoformat()
                 if attempt is not None:
                     counts[(key, _attempt(attempt.kind))] += 1
+                if rule is not None:
+                    counts[(key, RULE + rule.value)] += 1
                 if ev.kind == "query.held":
                     org = ev.fields.get("org", "")
                     counts[(key, HELD + org)] += 1
@@ -144,7 +157,7 @@ class Patterns:
                 cursor = f"({last}"
             at_end = len(events) < SCAN_BATCH
             if at_end or read >= FOLD_EVERY or clock.monotonic() > deadline:
-                return counts, last, attempts.portal_views_logged, read, at_end
+                return counts, last, read, at_end
 
     async def _catch_up(self, kept_from: date) -> tuple[Folded, int, bool]:
         """Bring the store's counts up to date, within the budget: (counts, events read, all
@@ -153,10 +166,16 @@ class Patterns:
         read = 0
         while True:
             state = await self.counts.load()
-            counts, last, portal, n, at_end = await self._read_run(state, kept_from, deadline)
+            if state.cursor and state.definition != DEFINITION:
+                # counted by an earlier definition of an attempt: count the window again
+                await self.counts.forget()
+                continue
+            counts, last, n, at_end = await self._read_run(state, kept_from, deadline)
             if n == 0 or last == state.cursor:
                 return state, read, True
-            if await self.counts.fold(state.cursor, last, portal, counts, kept_from.isoformat()):
+            if await self.counts.fold(
+                state.cursor, last, DEFINITION, counts, kept_from.isoformat()
+            ):
                 read += n
                 if at_end:
                     return await self.counts.load(), read, True
@@ -170,6 +189,8 @@ class Patterns:
         monday = today - timedelta(days=today.weekday())
         weeks = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
         kept_from = min(first, weeks[0])  # the first week may begin a day before the window
+        # the pattern rules' events are the attempts fold's: whatever waits in its inbox first
+        await self.gw.notices.catch_up()
         async with self._lock:
             state, read, complete = await self._catch_up(kept_from)
         days = [first + timedelta(days=i) for i in range(WINDOW_DAYS)]
@@ -191,6 +212,14 @@ class Patterns:
                     holds[counter.removeprefix(HELD)] += n
                 elif counter.startswith(ATTEMPT_HELD):
                     attempt_holds[counter.removeprefix(ATTEMPT_HELD)] += n
+        rules = []
+        for rule in Rule:
+            fired = [
+                (d, n) for d in days[-RULE_DAYS:] if (n := on(d).get(RULE + rule.value, 0)) > 0
+            ]
+            rules.append(
+                RuleFirings(rule, sum(n for _, n in fired), fired[-1][0] if fired else None)
+            )
         now_ms = self.gw.clock.now_ms()
         ages = await self.ages.count([b.lo_days * DAY_MS for b in AGE_BUCKETS], now_ms)
         names = {r.org_code: r.name for r in await self.gw.requesters.all()}
@@ -206,6 +235,7 @@ class Patterns:
             weeks=weeks,
             released=released,
             refused=refused,
+            rules=rules,
             events_read=read,
             complete=complete,
             counted_to=(

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 
-from gateway.staff.access import SESSION_KEY
+from gateway.staff.access import FRAME_KEY, SESSION_KEY
 from gateway.staff.i18n import Translator, lang_of
 from gateway.store.sessions import Session
 from gateway.wareki import ward_date
@@ -28,7 +28,11 @@ _env.filters["ward_date"] = ward_date
 
 # What each role sees in the navigation: (path, message key).
 NAV: dict[str, list[tuple[str, str]]] = {
-    "registrar": [("/staff/flags", "nav.flags"), ("/staff/flags/due", "nav.due")],
+    "registrar": [
+        ("/staff/flags", "nav.flags"),
+        ("/staff/flags/due", "nav.due"),
+        ("/staff/attempts", "nav.attempts"),
+    ],
     "approver": [("/staff/queue", "nav.queue"), ("/staff/reviews", "nav.reviews")],
     "auditor": [("/staff/audit", "nav.audit"), ("/staff/audit/patterns", "nav.patterns")],
     "admin": [("/staff/admin/users", "nav.users"), ("/staff/admin/requesters", "nav.requesters")],
@@ -75,6 +79,7 @@ def page(
         session=session,
         csrf=session.csrf if session else "",
         nav=NAV.get(session.role, []) if session else [],
+        frame=request.get(FRAME_KEY) or {},
         here=quote(request.path),
         path=request.path,
         flash=flash,

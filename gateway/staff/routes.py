@@ -10,9 +10,11 @@ from aiohttp import web
 
 from gateway.staff import (
     api,
+    api_attempts,
     api_flags,
     api_reviews,
     pages_admin,
+    pages_attempts,
     pages_audit,
     pages_auth,
     pages_flags,
@@ -63,6 +65,10 @@ def add_console_routes(app: web.Application) -> None:
     page("POST", "/staff/flags/release-confirm", pages_flags.confirm_release, REGISTRAR)
     page("POST", "/staff/flags/release-cancel", pages_flags.cancel_release, REGISTRAR)
     page("GET", "/staff/flags/due", pages_flags.due_page, REGISTRAR)
+    # registrars: their department's attempts (試行)
+    page("GET", "/staff/attempts", pages_attempts.attempts_page, REGISTRAR)
+    page("GET", "/staff/attempts/{id}", pages_attempts.attempt_page, REGISTRAR)
+    page("POST", "/staff/attempts/{id}/acknowledge", pages_attempts.acknowledge, REGISTRAR)
     # auditors: blocked attempts and security events
     page("GET", "/staff/audit", pages_audit.audit_page, AUDITOR)
     page("POST", "/staff/audit/{event_id}/review", pages_audit.review, AUDITOR)
@@ -102,6 +108,9 @@ def add_console_routes(app: web.Application) -> None:
     api_("POST", "/api/v1/release-requests/{id}/confirm", api_flags.confirm_release, REGISTRAR)
     api_("POST", "/api/v1/release-requests/{id}/cancel", api_flags.cancel_release, REGISTRAR)
     api_("GET", "/api/v1/renewals", api_flags.renewals, REGISTRAR)
+    api_("GET", "/api/v1/attempts", api_attempts.attempts_list, REGISTRAR)
+    api_("GET", "/api/v1/attempts/{id}", api_attempts.attempt_get, REGISTRAR)
+    api_("POST", "/api/v1/attempts/{id}/acknowledge", api_attempts.attempt_acknowledge, REGISTRAR)
     api_("GET", "/api/v1/events", api.events_list, AUDITOR)
     api_("POST", "/api/v1/events/{event_id}/review", api.event_review, AUDITOR)
     api_("GET", "/api/v1/users", api.users_list, ADMIN)

@@ -3,6 +3,12 @@
 Both sides are stored only as person keys. A subject code missing here means the person is
 unknown, and an unknown person is never answered automatically.
 
+Each entry's value is the person key, '|', and the gateway's MAC over the subject key and the
+person key (`entry_value`); decisions read the person key alone (lua/prelude.lua person_of), and
+the check (gateway/verify) finds an entry that was written past the gateway: Redis holds no key to
+make a MAC. A remap's event carries a MAC of its own (`remap_mac_parts`), so that the check knows
+which person a remapped subject must resolve to now, and an old entry written back is found too.
+
 A subject code belongs to one person: the import (gateway/directory_import.py) never moves one
 silently. Its steps are here: a lock (one import at a time), a first pass that reads what each
 batch of rows would do, and a second that writes a batch only if the store is still as the first
@@ -11,6 +17,7 @@ pass found it, opening a review (gateway/store/quarantine.py) for every remap it
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Sequence
@@ -55,11 +62,17 @@ class Remap:
     old_person: str
     old_flag: str
     new_flag: str
+    new_person: str = ""
 
     @property
     def protected(self) -> bool:
         """Either person has a flag, or had one: the move of a protected person's code."""
         return self.old_flag != "never" or self.new_flag != "never"
+
+    @property
+    def flagged_now(self) -> bool:
+        """Either person has a flag on now: their holding departments are told of a refusal."""
+        return "now" in (self.old_flag, self.new_flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +98,26 @@ class Written:
     unchanged: int
     remapped: int
     protected: int
+    sealed: int  # unchanged entries that had no MAC (or a wrong one) and were given theirs
+
+
+def entry_mac_parts(subject_key: str, person_key: str) -> tuple[str, str, str]:
+    """What a directory entry's MAC vouches for (Keyring.tag, purpose `directory-entry`)."""
+    return ("dir", subject_key, person_key)
+
+
+def remap_mac_parts(
+    subject_key: str, old_person: str, new_person: str, review_id: str
+) -> tuple[str, ...]:
+    """What a remap's MAC vouches for (purpose `directory-change`): the subject moved from one
+    person to another, opened as that review (a unique id: each remap counts once)."""
+    return ("remap", subject_key, old_person, new_person, review_id)
+
+
+def split_value(value: str) -> tuple[str, str]:
+    """A directory value as (person key, MAC); the MAC is '' for an entry written without one."""
+    person, _, mac = value.partition("|")
+    return person, mac
 
 
 class DirectoryStore:
@@ -135,8 +168,22 @@ class DirectoryStore:
         if res[0] == "lock_lost":
             raise LockLost()
         rest = res[2:]
-        remaps = [Remap(rest[i], rest[i + 1], rest[i + 2]) for i in range(0, len(rest), 3)]
+        moved = iter(ak for (_, ak), status in zip(pairs, res[1], strict=True) if status == "r")
+        remaps = [
+            Remap(rest[i], rest[i + 1], rest[i + 2], next(moved)) for i in range(0, len(rest), 3)
+        ]
         return Checked(res[1], remaps)
+
+    async def refused(
+        self, actor: str, fields: dict[str, object], flagged: Sequence[tuple[int, Remap]]
+    ) -> None:
+        """Record an import refused whole (`directory.import_refused` with `fields`) and, in the
+        same step, each refused remap of a person flagged now (`directory.remap_refused`, line and
+        persons), which that person's holding departments are told of (lua/directory_refused.lua)."""
+        args: list[object] = [actor, json.dumps({k: str(v) for k, v in fields.items()})]
+        for line, remap in flagged:
+            args += [line, remap.old_person, remap.new_person]
+        await self.r.script("directory_refused", [], args)
 
     async def write(
         self,
@@ -148,8 +195,23 @@ class DirectoryStore:
     ) -> Written:
         """Second pass, one batch: written whole, or (BatchChanged, LockLost) not at all."""
         args: list[object] = [token, LOCK_LEASE_MS, import_id, actor, "1" if allow_remap else "0"]
+        entry_mac = self.keyring.tag_checker("directory-entry").make
         for row in rows:
-            args += [row.subject_key, row.person_key, row.expected, row.line, row.review_id]
+            remap_mac = ""
+            if row.review_id:
+                remap_mac = self.keyring.tag(
+                    "directory-change",
+                    *remap_mac_parts(row.subject_key, row.expected, row.person_key, row.review_id),
+                )
+            args += [
+                row.subject_key,
+                row.person_key,
+                row.expected,
+                row.line,
+                row.review_id,
+                entry_mac(*entry_mac_parts(row.subject_key, row.person_key)),
+                remap_mac,
+            ]
         res = await self.r.script(
             "directory_write",
             [self.k.directory_import],
@@ -162,7 +224,7 @@ class DirectoryStore:
             raise BatchChanged(int(res[1]), "the directory changed since the check")
         if res[0] == "remap_refused":
             raise BatchChanged(int(res[1]), "a remap, and remaps were not allowed")
-        return Written(*(int(v) for v in res[1:5]))
+        return Written(*(int(v) for v in res[1:6]))
 
 
 def validate_pair(atena: str, subject: str) -> str | None:

@@ -12,6 +12,7 @@ numbers are kept sealed; the store sees person keys only.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from gateway.store.redis import Redis
 FLAG_NAMES = ("auto_response_disabled", "non_disclosure")
 BASES = ("application", "ex-officio")
 UPGRADE_ACTOR = "system:upgrade"  # the single-record model's records turned into holds on touch
-READ_MODES = ("any", "held", "hold")  # see lua/flag_read.lua
+READ_MODES = ("any", "held", "hold", "outside")  # see lua/flag_read.lua
 
 
 class FlagChanged(ValueError):
@@ -61,6 +62,25 @@ class FlagChange:
     hold_fields: dict[str, str] = field(default_factory=dict)  # name, business, basis, until
     expect_version: int | None = None  # the hold's
     request_id: str | None = None
+
+
+def new_change_id() -> str:
+    return secrets.token_hex(10)
+
+
+def change_mac_parts(
+    person_key: str, department: str, action: str, want: str, basis: str, change_id: str
+) -> tuple[str, ...]:
+    """What a flag change's MAC vouches for (Keyring.tag, purpose `flag-change`): whose hold, which
+    department, set or release, which flags (`want`: ard then nd, each '1' on, '0' off, '-' left
+    as is), on what basis, and the change's own id (so that each change counts once). The hold
+    after it follows from these and the changes before it: gateway/verify folds them so."""
+    return ("flag", person_key, department, action, want, basis, change_id)
+
+
+def repair_mac_parts(person_key: str, change_id: str) -> tuple[str, ...]:
+    """What the MAC of `flags repair` vouches for: whose aggregate, and the change's own id."""
+    return ("repair", person_key, change_id)
 
 
 def name_context(person_key: str) -> str:
@@ -107,6 +127,16 @@ class FlagStore:
         entry = dict(c.entry)
         if entry.get("note"):
             entry["note"] = self.keyring.seal(str(entry["note"]), note_context(pk))
+        # A fresh id on every call: a change sent again after a failure is another change, never a
+        # second copy of one (which the check would take for a replay).
+        change_id = new_change_id()
+        want = _tri(c.auto_response_disabled) + _tri(c.non_disclosure)
+        mac = self.keyring.tag(
+            "flag-change",
+            *change_mac_parts(
+                pk, c.department, c.action, want, str(entry.get("basis") or ""), change_id
+            ),
+        )
         wire: dict[str, object] = {
             "pk": pk,
             "department": c.department,
@@ -117,6 +147,8 @@ class FlagStore:
             "atena": self.keyring.seal(c.atena_number, atena_context(pk)),
             "entry": entry,
             "hold": hold,
+            "change": change_id,
+            "mac": mac,
         }
         # absent rather than null: cjson's null is truthy in Lua
         if c.expect_version is not None:
@@ -300,6 +332,17 @@ class FlagStore:
         res = await self.r.script("flag_upgrade", [self.k.flag_index], [actor, *person_keys])
         return int(res[0]), [str(pk) for pk in res[1:]]
 
+    async def repair(self, atena_number: str, actor: str) -> tuple[FlagState, FlagState]:
+        """The aggregate and its counts made again from the holds (lua/flag_repair.lua): (the
+        flags before, after). ChangeRefused: none (no record), old_model, unreadable (a hold)."""
+        pk = await self.person_key(atena_number)
+        change_id = new_change_id()
+        mac = self.keyring.tag("flag-change", *repair_mac_parts(pk, change_id))
+        res = await self.r.script("flag_repair", [self.k.flag_index], [pk, actor, change_id, mac])
+        if res[0] != "repaired":
+            raise ChangeRefused(str(res[0]))
+        return FlagState(res[1] == "1", res[2] == "1"), FlagState(res[3] == "1", res[4] == "1")
+
     async def upgrade_all(self, actor: str, batch: int = 200) -> tuple[int, list[str]]:
         keys = await self.all_keys()
         upgraded, orphans = 0, []
@@ -321,7 +364,9 @@ class FlagStore:
     ) -> tuple[bool, str | None] | None:
         """A department's read, recorded atomically with it: (victim, name) or None when refused.
         `mode` (lua/flag_read.lua): `any` a using department, anyone's aggregate; `held` only
-        while the department's own hold is on; `hold` the department's own hold, on or not."""
+        while the department's own hold is on; `hold` the department's own hold, on or not;
+        `outside` a department outside both annexes, refused (the person's holding departments
+        are told of it, gateway/attempts.py)."""
         if mode not in READ_MODES:
             raise ValueError(f"unknown read mode {mode!r}")
         pk = await self.person_key(atena_number)

@@ -143,7 +143,7 @@ class Keys:
     def audit_head(self) -> str:  # the last sealed event (seq, hash) and the archive mark
         return f"{self.prefix}audit:head"
 
-    def audit_lease(self, role: str) -> str:  # "sealer" or "archiver": one holder at a time
+    def audit_lease(self, role: str) -> str:  # "sealer", "archiver", "verifier": one at a time
         return f"{self.prefix}audit:lease:{role}"
 
     def audit_epoch(self, role: str) -> str:  # counts leases taken: part of the fencing token
@@ -164,6 +164,12 @@ class Keys:
                 *(self.audit_epoch(r) for r in ("sealer", "archiver")),
             }
         )
+
+    # the check of the flag state and the directory (gateway/verify): its fold of the trail, as
+    # last saved, with the gateway's MAC (a checkpoint any host may carry on from)
+    @property
+    def verify_state(self) -> str:
+        return f"{self.prefix}verify:state"
 
     # cache invalidation channel for flag changes (see gateway/store/flags.py)
     @property
@@ -204,3 +210,37 @@ class Keys:
     @property
     def staff_reviewed(self) -> str:  # event ids with at least one review, by review time
         return f"{self.prefix}staff:reviewed"
+
+    # attempts (試行) told to the holding departments (gateway/notices.py). The inbox: a copy of
+    # each stop's event with the departments to tell, written in the stop's own step
+    # (lua/prelude.lua emit_stop) and folded by lua/attempts_fold.lua, which builds the keys below
+    # from the prefix too (a department's name is part of its keys), with the pattern rules'
+    # counts (`rules:<rule>:<person or requester>`, `rules:fired:<rule>`) and the mail outbox.
+    @property
+    def attempts_inbox(self) -> str:
+        return f"{self.prefix}attempts:inbox"
+
+    @property
+    def attempts_fold(self) -> str:  # the last inbox entry folded in (hash: cursor)
+        return f"{self.prefix}attempts:fold"
+
+    def attempt(self, attempt_id: str) -> str:  # one department's attempt (hash)
+        return f"{self.prefix}attempt:{attempt_id}"
+
+    def attempts_of(self, department: str) -> str:  # a department's attempts, by time
+        return f"{self.prefix}attempts:of:{department}"
+
+    def attempts_open(self, department: str) -> str:  # those not acknowledged yet, by time
+        return f"{self.prefix}attempts:open:{department}"
+
+    # mails to the departments' mailboxes (gateway/mail.py): one per mail, the outbox by when each
+    # is next due, and the mail of each department still gathering attempts
+    def mail(self, mail_id: str) -> str:
+        return f"{self.prefix}mail:{mail_id}"
+
+    @property
+    def mail_outbox(self) -> str:
+        return f"{self.prefix}mail:outbox"
+
+    def mail_pending(self, department: str) -> str:
+        return f"{self.prefix}mail:pending:{department}"

@@ -16,7 +16,7 @@ from gateway.store.redis import Redis
 @dataclass(frozen=True)
 class Folded:
     cursor: str  # the last event id folded in; "" before the first fold
-    portal_views_logged: bool
+    definition: int  # of an attempt (gateway.attempts.DEFINITION) the counts were made by
     days: dict[str, dict[str, int]]  # YYYY-MM-DD -> counter -> count
 
 
@@ -31,19 +31,20 @@ class PatternCounts:
             if name.startswith("d|"):
                 _, day, counter = name.split("|", 2)
                 days.setdefault(day, {})[counter] = int(value)
-        return Folded(raw.get("cursor", ""), raw.get("portal") == "1", days)
+        # (counts from before the definition was numbered carry none: 1)
+        return Folded(raw.get("cursor", ""), int(raw.get("definition") or 1), days)
 
     async def fold(
         self,
         expected: str,
         cursor: str,
-        portal_views_logged: bool,
+        definition: int,
         counts: Mapping[tuple[str, str], int],
         drop_before: str,
     ) -> bool:
         """Add `counts` ((day, counter) -> n) for the events after `expected` up to `cursor`;
         False (nothing changed) when another fold moved the cursor meanwhile."""
-        args: list[object] = [expected, cursor, "1" if portal_views_logged else "0", drop_before]
+        args: list[object] = [expected, cursor, definition, drop_before]
         for (day, counter), n in counts.items():
             args += [f"d|{day}|{counter}", n]
         res = await self.r.script(

@@ -49,7 +49,8 @@ def _note_context(review_id: str) -> str:
 
 
 class ReviewRefused(ValueError):
-    """A confirmation the store refused: `code` is unknown, not_open or same_person."""
+    """A confirmation refused: `code` is unknown, not_open or same_person (the store), or
+    still_differs (the check still finds the state unlike the trail: `state` says what)."""
 
     def __init__(self, code: str, state: str = "") -> None:
         super().__init__(code)

@@ -7,7 +7,6 @@ for the moves), so that every change happens exactly once however many processes
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from gateway.model import (
     SubmitQuery,
     UpstreamAnswer,
 )
+from gateway.store.paging import index_page
 from gateway.store.redis import Redis
 
 
@@ -64,15 +64,6 @@ class Relay:
     provided: bool
     reason: str = ""
     state: str = ""
-
-
-# A page of held queries holds at most this many; `iter_held` reads any number page by page.
-MAX_PAGE = 1000
-CURSOR = re.compile(r"^[0-9]{1,16}\.[0-9a-f]{1,40}$")
-
-
-class BadCursor(ValueError):
-    """A page request the list cannot answer: a cursor it never gave, or a size out of range."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,25 +256,11 @@ class QueryStore:
     ) -> HeldPage:
         """One page of held queries, oldest first: those waiting (`only_waiting`) or every one
         ever held; after the cursor `after` (a page's `next`), with the total and the position."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise BadCursor(f"a page holds 1 to {MAX_PAGE} items")
-        at, _, last_id = after.partition(".")
-        if after and not CURSOR.match(after):
-            raise BadCursor("not a cursor of this list")
         index = self.k.held if only_waiting else self.k.holds
-        res = await self.r.script("held_page", [index], [at, last_id, limit], acknowledged=False)
-        total, start, flat = int(res[0]), int(res[1]), res[2:]
-        ids, scores = flat[0::2], flat[1::2]
-        more = len(ids) > limit
-        ids, scores = ids[:limit], scores[:limit]
-        rows: list[dict[str, str]] = []
-        if ids:
-            pipe = self.r.client.pipeline(transaction=False)
-            for query_id in ids:
-                pipe.hgetall(self.k.query(query_id))
-            rows = await self.r.call(pipe.execute())
-        nxt = f"{int(float(scores[-1]))}.{ids[-1]}" if more else None
-        return HeldPage([_held_query(row) for row in rows if row], total, start, nxt)
+        found = await index_page(self.r, index, self.k.query, after, limit)
+        return HeldPage(
+            [_held_query(row) for row in found.rows], found.total, found.start, found.next
+        )
 
     async def iter_held(
         self, *, only_waiting: bool = False, batch: int = 500
@@ -308,7 +285,11 @@ class QueryStore:
             return []
         keys = [self.k.directory(sk) if sk else self.k.directory("-") for sk in subject_keys]
         found = await self.r.call(self.r.client.mget(keys))
-        return [p if sk and p else "" for sk, p in zip(subject_keys, found, strict=True)]
+        # (a value is the person key, then '|' and its MAC: gateway/store/directory.py)
+        return [
+            p.partition("|")[0] if sk and p else ""
+            for sk, p in zip(subject_keys, found, strict=True)
+        ]
 
     async def count_waiting(self) -> int:
         return int(await self.r.call(self.r.client.zcard(self.k.held)))

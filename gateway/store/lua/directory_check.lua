@@ -10,7 +10,7 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
 local statuses = {}
 local out = {'ok', ''}
 for i = 6, #ARGV, 2 do
-  local now = redis.call('GET', P .. 'dir:' .. ARGV[i])
+  local now = person_of(redis.call('GET', P .. 'dir:' .. ARGV[i]))
   if not now then
     statuses[#statuses + 1] = 'n'
   elseif now == ARGV[i + 1] then

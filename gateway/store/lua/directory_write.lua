@@ -6,17 +6,22 @@
 -- one person, so a change is a data error or an attack, and until someone has looked, whose
 -- flags apply to it is not established.
 -- KEYS[1] lock. ARGV[4] token, ARGV[5] lease (ms), ARGV[6] import id, ARGV[7] actor,
--- ARGV[8] remaps allowed (1|0), ARGV[9..] rows of five: subject key, atena person key,
+-- ARGV[8] remaps allowed (1|0), ARGV[9..] rows of seven: subject key, atena person key,
 -- expected ('' new, '=' unchanged, else the person it must still be mapped to), line, review id
--- (a remap's; '' otherwise)
--- -> {'ok', new, unchanged, remapped, protected} | {'lock_lost'} | {'changed', line}
+-- (a remap's; '' otherwise), the entry's MAC (over subject key and person key), the remap's MAC
+-- (over subject key, old and new person and review id; '' otherwise). Every entry written is
+-- the person key, '|' and its MAC (prelude.lua person_of); an unchanged entry that lacks that
+-- MAC (written before MACs, or past the gateway) gets it: importing the addressee system's whole
+-- export once is how an existing directory is sealed (docs/directory.md).
+-- -> {'ok', new, unchanged, remapped, protected, sealed} | {'lock_lost'} | {'changed', line}
 --    | {'remap_refused', line}
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[4] then return {'lock_lost'} end
 local rows = {}
-for i = 9, #ARGV, 5 do
+for i = 9, #ARGV, 7 do
   local row = {sk = ARGV[i], ak = ARGV[i + 1], expected = ARGV[i + 2], line = ARGV[i + 3],
-    review = ARGV[i + 4]}
-  local now = redis.call('GET', P .. 'dir:' .. row.sk)
+    review = ARGV[i + 4], value = ARGV[i + 1] .. '|' .. ARGV[i + 5], mac = ARGV[i + 6]}
+  row.raw = redis.call('GET', P .. 'dir:' .. row.sk)
+  local now = person_of(row.raw)
   if row.expected == '' then
     if now then return {'changed', row.line} end
   elseif row.expected == '=' then
@@ -29,25 +34,36 @@ for i = 9, #ARGV, 5 do
   end
   rows[#rows + 1] = row
 end
-local new, unchanged, remapped, protected = 0, 0, 0, 0
+local new, unchanged, remapped, protected, sealed = 0, 0, 0, 0, 0
 for _, row in ipairs(rows) do
   if row.expected == '' then
-    redis.call('SET', P .. 'dir:' .. row.sk, row.ak)
+    redis.call('SET', P .. 'dir:' .. row.sk, row.value)
     new = new + 1
   elseif row.expected == '=' then
     unchanged = unchanged + 1
+    if row.raw ~= row.value then
+      redis.call('SET', P .. 'dir:' .. row.sk, row.value)
+      sealed = sealed + 1
+    end
   else
     local old_flag, new_flag = flag_status(row.expected), flag_status(row.ak)
-    redis.call('SET', P .. 'dir:' .. row.sk, row.ak)
+    redis.call('SET', P .. 'dir:' .. row.sk, row.value)
     local fields = {'old_person', row.expected, 'new_person', row.ak, 'old_flag', old_flag,
       'new_flag', new_flag, 'import', ARGV[6], 'line', row.line}
     open_review(row.review, 'subject', row.sk, 'subject_remapped', ARGV[7], fields)
-    local ev = {'subject', row.sk, 'review', row.review}
+    local ev = {'subject', row.sk, 'review', row.review, 'mac', row.mac}
     for j = 1, #fields do ev[#ev + 1] = fields[j] end
-    emit('directory.remapped', ARGV[7], ev)
+    if old_flag == 'now' or new_flag == 'now' then
+      -- a protected person's code moved: their holding departments are told (emit_stop)
+      ev[#ev + 1] = 'holders'
+      ev[#ev + 1] = holders_of({row.expected, row.ak}, false)
+      emit_stop('directory.remapped', ARGV[7], ev)
+    else
+      emit('directory.remapped', ARGV[7], ev)
+    end
     remapped = remapped + 1
     if old_flag ~= 'never' or new_flag ~= 'never' then protected = protected + 1 end
   end
 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
-return {'ok', new, unchanged, remapped, protected}
+return {'ok', new, unchanged, remapped, protected, sealed}

@@ -11,7 +11,10 @@
 --   ard, nd ('1'|'0'|'-': keep), actor, atena (sealed), entry (history entry without the
 --   outcome), hold (fields of the hold to write: name sealed, business, basis, until),
 --   expect_version (optional: the department's hold must still be at this version),
---   request (optional: the id of the two-person release request this change confirms)}
+--   request (optional: the id of the two-person release request this change confirms),
+--   change (a unique id), mac (the gateway's tag over pk, department, action, ard .. nd, the
+--   entry's basis and change: gateway/store/flags.py change_mac_parts; Redis holds no key to make one,
+--   so a change written past the gateway has none that checks: gateway/verify)}
 -- -> {'ok', hold version, ...} | {'stale', index, hold version} | {'request', index, reason}
 --    | {'refused', index, reason}
 --#include flag_holds
@@ -97,6 +100,9 @@ for i, c in ipairs(changes) do
   entry.hold_version = hold.version
   entry.dept_ard = ard and 1 or 0
   entry.dept_nd = nd and 1 or 0
+  entry.want = c.ard .. c.nd
+  entry.change = c.change
+  entry.mac = c.mac
   if c.request then
     entry.request = c.request
     entry.requested_by = requested_by[i]
@@ -108,7 +114,8 @@ for i, c in ipairs(changes) do
   local ev = {'subject', c.pk, 'ard', b(any_ard), 'nd', b(any_nd), 'basis', entry.basis or '',
     'department', c.department, 'business', entry.business or hold.business,
     'version', tostring(version), 'dept_ard', b(ard), 'dept_nd', b(nd),
-    'hold_version', tostring(hold.version)}
+    'hold_version', tostring(hold.version), 'want', c.ard .. c.nd, 'change', c.change,
+    'mac', c.mac}
   if c.request then
     redis.call('HSET', P .. 'relreq:' .. c.request, 'state', 'confirmed', 'decided_at', NOW,
       'decided_by', c.actor)

@@ -20,7 +20,11 @@ local function pending_key(pk, department) return P .. 'relreqof:' .. pk .. ':' 
 local function hold_of(pk, department)
   local raw = redis.call('HGET', hold_key(pk), department)
   if not raw then return nil end
-  return cjson.decode(raw)
+  -- A value the gateway never writes (put there past it; the check reports it: gateway/verify)
+  -- counts as no hold, so that the department's next registration writes a whole new one.
+  local ok, hold = pcall(cjson.decode, raw)
+  if not ok or type(hold) ~= 'table' then return nil end
+  return hold
 end
 
 local function hold_on(h) return h ~= nil and (h.ard == '1' or h.nd == '1') end

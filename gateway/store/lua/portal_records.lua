@@ -1,7 +1,8 @@
 -- One 情報提供等記録表示 (GetProvisionRecords): resolve the subject, read its flags and its records
 -- and record the view, in one atomic step whose store work is the same whoever the person is
 -- (flagged, not flagged, unknown): every directory key read, one flag read (of no record when
--- unknown), two review reads, every records key read, one event. While the person has 不開示該当,
+-- unknown), two review reads, every records key read, one read of the holding departments'
+-- holds, one event and its entry in the inbox of attempts. While the person has 不開示該当,
 -- or the subject or person is under review, no record is shown; a record marked non-disclosable
 -- when it was made (nd) never is; an unknown subject's flag state cannot be established, so
 -- nothing is shown.
@@ -32,11 +33,12 @@ elseif nd or review or hidden > 0 then
 end
 -- one event whatever the outcome, with the same fields; hiding records is a security event
 local ev = {'subject', person or ARGV[4], 'operation', 'GetProvisionRecords',
-  'decision', outcome, 'outcome', outcome, 'reason', reason, 'hidden', tostring(hidden)}
+  'decision', outcome, 'outcome', outcome, 'reason', reason, 'hidden', tostring(hidden),
+  'holders', holders_of({person or ''}, true)}
 if outcome == 'filtered' then
-  emit('security.portal_filtered', 'portal', ev)
+  emit_stop('security.portal_filtered', 'portal', ev)
 else
-  emit('portal.view', 'portal', ev)
+  emit_stop('portal.view', 'portal', ev)
 end
 local out = {outcome, reason, tostring(hidden)}
 for _, raw in ipairs(shown) do out[#out + 1] = raw end

@@ -1,7 +1,9 @@
 -- One 自己情報表示 (GetSelfInformation), after the upstream answered: resolve the subject, read
 -- its flags at this last moment and record the view, in one atomic step whose store work is the
 -- same whoever the person is (flagged, not flagged, unknown): every directory key read, one flag
--- read (of no record when unknown), one change-time read, two review reads, one event. What the
+-- read (of no record when unknown), one change-time read, two review reads, one read of the
+-- holding departments' holds, one event and its entry in the inbox of attempts (every view has
+-- one: a blocked view's tells the departments named in `holders`, the others tell no one). What the
 -- view shows is decided here; the answer for a blocked view is the one for "no data"
 -- (gateway/portal.py). A subject or person under review is blocked, with the review's reason.
 -- KEYS[1..] directory keys (newest first)
@@ -27,10 +29,11 @@ elseif ARGV[6] ~= '1' then
 end
 -- one event whatever the outcome, with the same fields; a blocked view is a security event
 local ev = {'subject', person or ARGV[4], 'operation', 'GetSelfInformation',
-  'decision', outcome, 'outcome', outcome, 'reason', reason, 'hidden', '0'}
+  'decision', outcome, 'outcome', outcome, 'reason', reason, 'hidden', '0',
+  'holders', holders_of({person or ''}, true)}
 if outcome == 'blocked' then
-  emit('security.portal_blocked', 'portal', ev)
+  emit_stop('security.portal_blocked', 'portal', ev)
 else
-  emit('portal.view', 'portal', ev)
+  emit_stop('portal.view', 'portal', ev)
 end
 return {outcome, reason}

@@ -17,11 +17,22 @@ local function emit(kind, actor, fields)
   return redis.call('XADD', unpack(args))
 end
 
+-- A directory entry's value is the atena person key, '|', and the gateway's MAC over the subject
+-- key and the person key (gateway/store/directory.py; entries written before MACs have none).
+-- Decisions read the person key alone: the MAC is for the check (gateway/verify), which finds an
+-- entry written past the gateway, since Redis holds no key to make one.
+local function person_of(value)
+  if not value then return false end
+  local bar = string.find(value, '|', 1, true)
+  if bar then return string.sub(value, 1, bar - 1) end
+  return value
+end
+
 -- The atena person key behind a subject, trying each key version's directory key in turn.
 local function resolve(first, last)
   for i = first, last do
     local a = redis.call('GET', KEYS[i])
-    if a then return a end
+    if a then return person_of(a) end
   end
   return false
 end
@@ -32,7 +43,7 @@ local function resolve_every(first, last)
   local found = false
   for i = first, last do
     local a = redis.call('GET', KEYS[i])
-    if a and not found then found = a end
+    if a and not found then found = person_of(a) end
   end
   return found
 end
@@ -50,14 +61,63 @@ local function either(a, b)
   return ''
 end
 
-local function hold_query(qkey, id, reason, actor)
+-- The holding departments (保有課) to tell of a stop about these persons: every department whose
+-- own hold on one of them has a flag on at this moment, as JSON {department: person key} (a
+-- department holding two of them: the first given). `every`: read the holds of each entry even
+-- when it is '' (no one), so that the store work is the same whoever the persons are (the
+-- portal's views). Read only where something is stopped, never on the automatic path.
+local function holders_of(persons, every)
+  local out, n = {}, 0
+  for _, pk in ipairs(persons) do
+    if every or (pk and pk ~= '') then
+      local raw = redis.call('HGETALL', P .. 'flagholds:' .. (pk or ''))
+      for i = 1, #raw, 2 do
+        if not out[raw[i]] then
+          local h = cjson.decode(raw[i + 1])
+          if h.ard == '1' or h.nd == '1' then
+            out[raw[i]] = pk
+            n = n + 1
+          end
+        end
+      end
+    end
+  end
+  if n == 0 then return '{}' end
+  return cjson.encode(out)
+end
+
+-- Record a stop: its event, and the same in the inbox of attempts (attempts:inbox), in this one
+-- atomic step, so that the holding departments named in its `holders` are told of it
+-- (gateway/notices.py reads the inbox, gateway/attempts.py says which stops are attempts).
+-- Nothing acknowledged can be lost between the stop and the telling: both are written or neither.
+local function emit_stop(kind, actor, fields)
+  local id = emit(kind, actor, fields)
+  local args = {P .. 'attempts:inbox', '*', 'event', id or '', 'kind', kind, 'at', NOW,
+    'ms', ARGV[3], 'actor', actor}
+  for i = 1, #fields do args[#args + 1] = fields[i] end
+  redis.call('XADD', unpack(args))
+  return id
+end
+
+-- A query held: the holding departments of whoever it is about now (the person it was admitted
+-- about, and whom its subject resolves to at this moment) are told, unless `told_by` says that
+-- another stop of this same step tells them (an answer withheld: lua/result.lua).
+local function hold_query(qkey, id, reason, actor, told_by)
   redis.call('HSET', qkey, 'state', 'held', 'reason', reason, 'held_at', NOW)
   redis.call('ZADD', P .. 'held', NOW_MS, id)
   redis.call('ZADD', P .. 'holds', NOW_MS, id)
   redis.call('ZREM', P .. 'inflight', id)
   local q = redis.call('HMGET', qkey, 'org', 'pn', 'item', 'subject_key', 'person_key')
-  emit('query.held', actor, {'query', id, 'org', q[1], 'pn', q[2], 'item', q[3],
-    'subject', either(q[5], q[4]), 'reason', reason})
+  local ev = {'query', id, 'org', q[1], 'pn', q[2], 'item', q[3], 'subject', either(q[5], q[4]),
+    'reason', reason}
+  if told_by then
+    emit('query.held', actor, ev)
+    return
+  end
+  local now = q[4] and redis.call('GET', P .. 'dir:' .. q[4]) or ''
+  ev[#ev + 1] = 'holders'
+  ev[#ev + 1] = holders_of({q[5] or '', now or ''}, false)
+  emit_stop('query.held', actor, ev)
 end
 
 -- Holds for review (quarantine, gateway/store/quarantine.py): while a subject or a person has an
@@ -126,7 +186,7 @@ end
 -- against, and what staff are shown of a held query before they release it.
 local function subject_now(subject_key)
   if not subject_key or subject_key == '' then return '', '0' end
-  local person = redis.call('GET', P .. 'dir:' .. subject_key)
+  local person = person_of(redis.call('GET', P .. 'dir:' .. subject_key))
   if not person then return '', '0' end
   return person, redis.call('HGET', P .. 'flag:' .. person, 'version') or '0'
 end

@@ -2,8 +2,9 @@
 -- step. A requester must be registered and still hold a right to the query's affair / procedure
 -- (a revoked right stops the answer too). A stored answer is checked again against the flag and
 -- the directory as they are now (gateway/recheck.py answer_withheld, the same rule): if the
--- person was flagged since, or the subject resolves to someone else (or no one), the answer is
--- withheld and the query goes back to staff (PROVIDED | RELEASED -> HELD), recorded here.
+-- person was flagged since, or the subject resolves to someone else (or no one), or the subject or
+-- the person was put under review (quarantine) since the answer was given, the answer is withheld
+-- and the query goes back to staff (PROVIDED | RELEASED -> HELD), recorded here.
 -- KEYS[1] requester, KEYS[2] idempotency key, KEYS[3] the requester's rights.
 -- ARGV[4] org, ARGV[5] pn, ARGV[6] operation (GetQueryResult | SubmitQuery)
 -- -> {'refused'} | {'not_permitted'} | {'unknown'}
@@ -26,6 +27,20 @@ if q[4] and not (redis.call('SISMEMBER', KEYS[3], q[4]) == 1
      'operation', ARGV[6], 'decision', 'refused', 'reason', 'NOT_AUTHORIZED'})
   return {'not_permitted'}
 end
+-- The reason of an open review of (scope, key) opened at or after `since` (the answer's time),
+-- the first in sort order, or false: a review opened before a staff release was in front of the
+-- approver who released.
+local function review_since(scope, key, since)
+  if not key or key == '' then return false end
+  local found = false
+  local open = redis.call('HGETALL', P .. 'quarof:' .. scope .. ':' .. key)
+  for i = 1, #open, 2 do
+    local opened = redis.call('HGET', P .. 'quar:' .. open[i], 'opened_at') or ''
+    if opened >= since and (not found or open[i + 1] < found) then found = open[i + 1] end
+  end
+  return found
+end
+
 local state = q[1]
 if state == 'provided' or state == 'released' then
   local person, version = subject_now(q[6])
@@ -33,8 +48,15 @@ if state == 'provided' or state == 'released' then
   local answered = q[7] or ''
   if state == 'released' and q[8] then answered = q[8] end
   local why = false
+  local since = q[10] or ''
+  local by_subject = review_since('subject', q[6], since)
+  local by_person = review_since('person', person, since)
+  local review = by_subject
+  if by_person and (not review or by_person < review) then review = by_person end
   if person ~= answered then
     why = 'subject_changed_after_answer'
+  elseif review then
+    why = review
   elseif person ~= '' and flags_of(person) then
     if state == 'provided' then
       why = 'flagged_after_answer'
@@ -51,11 +73,13 @@ if state == 'provided' or state == 'released' then
     -- that only a release by staff (which asks the upstream afresh) can answer again.
     redis.call('DEL', P .. 'ans:' .. id)
     redis.call('HSET', qkey, 'withheld_from', state, 'withheld_at', NOW)
-    emit('query.answer_withheld', 'requester:' .. ARGV[4],
+    -- the stop the holding departments are told of (of the person answered about, and of whom
+    -- the subject resolves to now); the hold that follows is part of it
+    emit_stop('query.answer_withheld', 'requester:' .. ARGV[4],
       {'query', id, 'org', ARGV[4], 'pn', ARGV[5], 'item', q[11] or '', 'subject', answered,
        'subject_now', person, 'was', state, 'reason', why, 'operation', ARGV[6],
-       'decision', 'held'})
-    hold_query(qkey, id, why, 'gateway')
+       'decision', 'held', 'holders', holders_of({answered, person}, false)})
+    hold_query(qkey, id, why, 'gateway', 'query.answer_withheld')
     return {'found', id, 'held', '', '', '', why}
   end
 end

@@ -1,0 +1,22 @@
+-- Take the mails due for sending (gateway/mail.py): each is leased to this sender until ARGV[5]
+-- (ms), so that another sender leaves it alone meanwhile, and a mail still gathering attempts
+-- stops gathering (the next attempt starts a new one). A sender that dies leaves the lease to
+-- run out: the mail is taken again, never lost (it may then be sent twice).
+-- KEYS[1] outbox. ARGV[4] now (ms), ARGV[5] lease until (ms), ARGV[6] at most
+-- -> {id, department, count, first, last, tries, ...}
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4], 'LIMIT', 0, ARGV[6])) do
+  local key = P .. 'mail:' .. id
+  local m = redis.call('HMGET', key, 'department', 'count', 'first', 'last', 'tries', 'state')
+  if not m[1] then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    if m[6] == 'waiting' and redis.call('GET', P .. 'mail:pending:' .. m[1]) == id then
+      redis.call('DEL', P .. 'mail:pending:' .. m[1])
+    end
+    redis.call('HSET', key, 'state', 'sending')
+    redis.call('ZADD', KEYS[1], ARGV[5], id)
+    for _, v in ipairs({id, m[1], m[2], m[3], m[4], m[5]}) do out[#out + 1] = v end
+  end
+end
+return out
