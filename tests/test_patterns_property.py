@@ -52,7 +52,7 @@ async def test_kept_counts_equal_a_fresh_count_and_the_trail(
         state["kept"] = Patterns(running.gw)
         await state["kept"].pictures()
     kept = state["kept"]
-    today = datetime.now(JST).date()
+    today = running.clock.today()
     for back, action, org in sorted(history, key=lambda s: -s[0]):
         state["n"] += 1
         pn = f"H-{state['n']}"
@@ -107,7 +107,7 @@ async def test_kept_counts_equal_a_fresh_count_and_the_trail(
     assert {x.org: x.holds for x in fresh.requesters} == dict(holds)
     assert fresh.released == [weekly[("query.released", w)] for w in fresh.weeks]
     assert fresh.refused == [weekly[("query.refused", w)] for w in fresh.weeks]
-    now = datetime.now(JST)
+    now = running.clock.now()
     ages: Counter[str] = Counter()
     for h in await running.gw.queries.list_held(only_waiting=True):
         # (a hold stamped later today than now, by the moved clock, has waited no time)
