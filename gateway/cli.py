@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(
         sub, "demo", serve.cmd_demo, "run everything with a simulated upstream and synthetic data"
     )
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=8080, help="the gateway's port (0: any free)")
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(standalone=True)
 

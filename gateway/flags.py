@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 
 from gateway import annex
 from gateway.context import Gateway
@@ -68,10 +68,6 @@ class ReleaseRequestError(FlagRuleError):
 def check_atena_number(value: str) -> None:
     if not ATENA_NUMBER.match(value):
         raise FlagRuleError("atena_number", "an atena number (団体内統合宛名番号) is 15 digits")
-
-
-def ward_today() -> date:
-    return datetime.now(JST).date()
 
 
 def parse_date(value: str, what: str = "--until") -> date:
@@ -614,7 +610,7 @@ async def due(
     basis, end and flags; with `department`, only that department's holds."""
     if within_days < 0:
         raise FlagRuleError("window", "the window is a number of days, 0 or more")
-    today = today or ward_today()
+    today = today or gw.clock.today()
     wanted = annex.fold(department) if department else None
     items = []
     for r in await gw.flags.all_records(unseal=True, history=False):

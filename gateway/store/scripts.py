@@ -1,12 +1,11 @@
-"""The Lua scripts' sources (with the generated rule tables they ask for) and hashes, the time their ARGV carries, and the error every store
-call may raise: what the connection (redis.py) and the script batches (batches.py) share."""
+"""The Lua scripts' sources (with the generated rule tables they ask for) and hashes, and the
+error every store call may raise: what the connection (redis.py) and the script batches
+(batches.py) share. The time their ARGV carries is the store wrapper's clock (gateway/clock.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import time
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -23,13 +22,6 @@ RULES_LINE = re.compile(r"^--#rules((?: [a-z_]+)*)$", re.MULTILINE)
 
 class StoreUnavailable(Exception):
     """The flag store did not answer, or not in time."""
-
-
-def now() -> tuple[str, int]:
-    """The current time as (ISO 8601 UTC with milliseconds, milliseconds since the epoch)."""
-    ms = time.time_ns() // 1_000_000
-    iso = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
-    return iso.replace("+00:00", "Z"), ms
 
 
 AUDIT_ON = "local AUDIT = true"

@@ -92,5 +92,12 @@ if why ~= '' then
   return {'access', access, 'id', id, 'state', 'held', 'withheld', why}
 end
 local ans = redis.call('GET', P .. 'ans:' .. id)
+-- An answer is kept for its retention by the gateway's clock (the key's expiry only clears it
+-- away); one stored before its end was recorded has only the key's expiry.
+local until_ms = tonumber(redis.call('HGET', qkey, 'ans_until_ms') or '')
+if ans and until_ms and until_ms <= NOW_MS then
+  redis.call('DEL', P .. 'ans:' .. id)
+  ans = false
+end
 return {'access', access, 'id', id, 'state', state or 'unknown', 'outcome', q[2] or '',
   'answer', ans or '', 'notice', q[3] or '', 'withheld', ''}
