@@ -1,7 +1,8 @@
 """The information-provision service: SubmitQuery (照会依頼) and GetQueryResult (結果取得要求).
 
-A query's way, in order: parse (edge) → resolve the subject and read its flags (store.admit) →
-decide (pure) → forward and relay if the flag is still clear at that moment (store.complete), or
+A query's way, in order: parse (edge) → resolve the subject, read its flags and decide (store.admit:
+the pure rule of gateway.decision, looked up inside the store's atomic step) → forward and relay
+if the flag is still clear at that moment (store.complete), or
 hold → answer. Anything uncertain ends in a hold or a fault, never in an automatic answer.
 """
 
@@ -11,7 +12,7 @@ import logging
 
 from gateway import metrics
 from gateway.crypto import Keyring
-from gateway.decision import Action, RefuseReason, decide, requester_certified
+from gateway.decision import Action, RefuseReason, requester_certified
 from gateway.model import QueryResult, SubmitQuery
 from gateway.store.events import EventLog
 from gateway.store.queries import QueryStore
@@ -59,7 +60,8 @@ class ProvisionService:
             return QueryResult.refused(q.processing_number, RefuseReason.NOT_AUTHORIZED)
         subject_keys = self.keyring.person_keys("subject", q.subject_code)
         admission = await self.queries.admit(q, subject_keys)
-        decision = decide(admission.facts)
+        # decided inside the atomic admission, by the table made from decision.decide()
+        decision = admission.decision
         metrics.DECISIONS.labels(decision.action.value, decision.reason).inc()
 
         if decision.action is Action.REFUSE:

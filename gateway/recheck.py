@@ -1,8 +1,8 @@
 """Checked again wherever an answer can come out; pure, no I/O.
 
 - A stored answer (GetQueryResult, or the same query sent again) is handed out only while the
-  facts it was given on still hold (`answer_withheld`). lua/result.lua applies the same rule in
-  the one step that reads the answer; tests/test_recheck.py holds the two to one table.
+  facts it was given on still hold (`answer_withheld`). lua/result.lua looks the answer up in a
+  table generated from this function (gateway/store/rules_lua.py), in the one step that reads it.
 - A held query is judged on what its subject resolves to *now* (`SubjectNow`), not on what it
   resolved to when it was held. A release carries the token of the facts its approver was shown
   (`seen_token`), and the store refuses the release when they changed in between (lua/prelude.lua
@@ -33,23 +33,19 @@ ANSWERED = frozenset({QueryState.PROVIDED, QueryState.RELEASED})
 class AnswerFacts:
     """What the store knows, at the moment a stored answer would be handed out again.
 
-    `answered_person`: whom the answer was about ('' when the subject was not known: a release by
-    staff of a subject-unknown hold). `version_then`: for a RELEASED answer, the version of that
-    person's flag record when it was released (every flag change raises it); None for a release
-    recorded before versions were kept, judged then by `flag_changed_after_release` (the record's
-    last change is later than the release).
+    `moved`: the subject resolves now to another person than the one the answer was about (or to
+    no one). `review`: the reason of an open review (quarantine) of the subject or of the person
+    opened since the answer was given (the first in sort order, if several), or None.
+    `flag_changed_since`: for a RELEASED answer, the person's flag record changed after the
+    release (its version is not the one released on; for a release recorded before versions
+    were kept, its last change is later than the release): lua/result.lua `flag_changed_since`.
     """
 
     state: QueryState
-    answered_person: str
-    person_now: str
+    moved: bool
+    review: str | None
     auto_response_disabled_now: bool
-    version_then: int | None = None
-    version_now: int = 0
-    flag_changed_after_release: bool = False
-    # the reason of an open review (quarantine) of the subject or of the person that was opened
-    # since the answer was given (the first in sort order, if several), or None
-    review: str | None = None
+    flag_changed_since: bool = False
 
 
 def answer_withheld(f: AnswerFacts) -> HoldReason | None:
@@ -63,7 +59,7 @@ def answer_withheld(f: AnswerFacts) -> HoldReason | None:
     """
     if f.state not in ANSWERED:
         return None
-    if f.person_now != f.answered_person:
+    if f.moved:
         return HoldReason.SUBJECT_CHANGED_AFTER_ANSWER
     if f.review is not None:
         # whose flags apply, or what they are, is not established since the answer was given
@@ -71,13 +67,9 @@ def answer_withheld(f: AnswerFacts) -> HoldReason | None:
         return HoldReason(f.review)
     if not f.auto_response_disabled_now:
         return None
-    if f.state is QueryState.PROVIDED:
+    if f.state is QueryState.PROVIDED or f.flag_changed_since:
         return HoldReason.FLAGGED_AFTER_ANSWER
-    if f.version_then is None:
-        changed = f.flag_changed_after_release
-    else:
-        changed = f.version_now != f.version_then
-    return HoldReason.FLAGGED_AFTER_ANSWER if changed else None
+    return None
 
 
 def seen_token(person_key: str, version: int) -> str:
@@ -141,3 +133,48 @@ def needs_flag_confirmation(reason: str, held_person: str, now: SubjectNow) -> b
     if not now.flagged:
         return False
     return reason not in FLAG_REASONS or now.changed_since_hold(held_person)
+
+
+def released_record_non_disclosable(
+    known_now: bool,
+    nd_admitted: bool,
+    nd_now: bool,
+    nd_at_arrival: bool,
+    requester_non_disclosure: bool,
+) -> bool:
+    """A staff release's provision record is marked 不開示 when the person had 不開示該当 when the
+    query arrived, or has it now (the person it was admitted about, or the one its subject
+    resolves to now: it may have become known, or another person, since the hold), or the
+    requester asked. If no one can be established now, it is: a record hidden by mistake harms
+    no one, one shown by mistake may."""
+    return not known_now or nd_admitted or nd_now or nd_at_arrival or requester_non_disclosure
+
+
+def release_begin(held: bool, seen_same: bool, lock_free: bool) -> str:
+    """Staff release, step 1 (lua/release_begin.lua): 'ok' (the lock taken), or why not:
+    'not_held', 'facts_changed' (the subject is no longer what the approver was shown),
+    'busy' (another release holds the lock)."""
+    if not held:
+        return "not_held"
+    if not seen_same:
+        return "facts_changed"
+    return "ok" if lock_free else "busy"
+
+
+def release_finish(held: bool, lock_ours: bool, seen_same: bool) -> str:
+    """Staff release, step 2 (lua/release_finish.lua): 'released', or why not: 'not_held',
+    'lock_lost', 'facts_changed' (a flag set or a directory change while the upstream answered:
+    the approver must look again)."""
+    if not held:
+        return "not_held"
+    if not lock_ours:
+        return "lock_lost"
+    return "released" if seen_same else "facts_changed"
+
+
+def refusal(held: bool, releasing: bool) -> str:
+    """Staff refusal (lua/refuse.lua): 'refused' exactly once, 'not_held', or 'busy' while a
+    release is under way."""
+    if not held:
+        return "not_held"
+    return "busy" if releasing else "refused"

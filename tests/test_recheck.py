@@ -1,13 +1,10 @@
 """A stored answer is checked again wherever it can come out: GetQueryResult and the same query
 sent again answer PENDING once the person is flagged (or the subject resolves to someone else),
-and the query goes back to staff. The rule the store runs is the pure rule of gateway.recheck,
-and the moves every script makes are exactly the lifecycle's."""
+and the query goes back to staff."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,11 +12,10 @@ from hypothesis import strategies as st
 
 from gateway.directory_import import import_pairs
 from gateway.flags import release_flags
-from gateway.lifecycle import ABANDONABLE, TRANSITIONS
-from gateway.model import QueryState, SubmitQuery, UpstreamAnswer
+from gateway.model import QueryState
 from tests.conftest import Running
 from tests.flag_support import by_tax_department
-from tests.support import AFFAIR, REQUESTER, Query
+from tests.support import REQUESTER, Query
 
 NOTICE = "取扱注意：DV等支援措置対象者。住所を第三者に開示しないこと。"
 
@@ -199,179 +195,8 @@ async def test_a_stored_answer_is_withheld_once_its_subject_or_person_is_under_r
         assert held.reason == "subject_remapped"
 
 
-# -- the store's rule is the pure rule ------------------------------------------------------------
-A, B = "a", "b"  # two persons (made into person keys of their own for each case)
-
-
-# An open review of the subject or the person: none, one opened before the answer was given, one
-# opened since (of the subject, or of the person).
-REVIEWS = (None, ("before", "subject"), ("since", "subject"), ("since", "person"))
-REVIEW_REASON = "flag_state_mismatch"
-
-
-def _cases():
-    from gateway.recheck import AnswerFacts
-
-    for state, answered, now_, ard, then, later, review in itertools.product(
-        (QueryState.PROVIDED, QueryState.RELEASED),
-        (A, ""),
-        (A, B, ""),
-        (False, True),
-        (None, 3, 4),
-        (False, True),
-        REVIEWS,
-    ):
-        if state is QueryState.PROVIDED and (answered == "" or then is not None or later):
-            continue  # an automatic answer is always about a known person, with no release
-        if now_ == "" and ard:
-            continue  # no one has no flag
-        if review is not None and review[1] == "person" and now_ == "":
-            continue  # no one is under no review
-        if (then is None and state is QueryState.RELEASED) or not later:
-            reason = REVIEW_REASON if review is not None and review[0] == "since" else None
-            yield (
-                AnswerFacts(state, answered, now_, ard, then, 4, later, reason),
-                review,
-            )
-
-
-async def test_the_store_withholds_exactly_when_the_pure_rule_says(running: Running) -> None:
-    """Every combination of state, person then and now, flag and version, through lua/result.lua
-    against gateway.recheck.answer_withheld."""
-    from gateway.recheck import answer_withheld
-
-    r, k = running.gw.redis.client, running.gw.redis.keys
-    cases = list(_cases())
-    assert len(cases) > 100
-    for i, (f, review) in enumerate(cases):
-        # each case its own query, subject and persons
-        pn, qid, sk = f"T-{i}", f"{i:020x}", f"1.{i:032x}"
-
-        def pk(who: str, i: int = i) -> str:
-            return f"1.{who * 8}{i:024x}" if who else ""
-
-        if f.person_now:
-            await r.set(k.directory(sk), pk(f.person_now))
-            await r.hset(
-                k.flag(pk(f.person_now)),
-                mapping={
-                    "ard": "1" if f.auto_response_disabled_now else "0",
-                    "nd": "0",
-                    "version": str(f.version_now),
-                    # the record's last change later than the release, or earlier
-                    "updated_at": "2026-12-02T00:00:00.000Z"
-                    if f.flag_changed_after_release
-                    else "2026-11-30T00:00:00.000Z",
-                },
-            )
-        fields = {
-            "id": qid,
-            "state": f.state.value,
-            "org": REQUESTER,
-            "pn": pn,
-            "affair": AFFAIR,
-            "procedure": "JT00000000000001",
-            "item": "TM00000000000001",
-            "subject_key": sk,
-            "person_key": pk(f.answered_person) if f.state is QueryState.PROVIDED else "",
-            "outcome": "provided",
-            "decided_at": "2026-12-01T00:00:00.000Z",
-        }
-        if f.state is QueryState.RELEASED:
-            fields["release_person"] = pk(f.answered_person)
-            if f.version_then is not None:
-                fields["release_version"] = str(f.version_then)
-        await r.hset(k.query(qid), mapping=fields)
-        await r.set(k.idempotency(REQUESTER, pn), qid)
-        if review is not None:
-            # a review as lua/prelude.lua open_review keeps it, opened before or after the answer
-            when, scope = review
-            rid = f"r{i:019x}"
-            opened = "2026-11-30T00:00:00.000Z" if when == "before" else "2026-12-01T00:00:01.000Z"
-            await r.hset(k.quarantine(rid), mapping={"id": rid, "opened_at": opened})
-            held = sk if scope == "subject" else pk(f.person_now)
-            await r.hset(k.quarantined(scope, held), rid, REVIEW_REASON)
-        sealed = running.gw.keyring.seal(
-            '{"has_data": true, "fields": [["課税標準額", "1234567"]]}', f"query:{qid}:answer"
-        )
-        await r.set(k.answer(qid), sealed)
-        got = await running.gw.queries.result(REQUESTER, pn)
-        want = answer_withheld(f)
-        state, reason = await r.hmget(k.query(qid), "state", "reason")
-        if want is None:
-            assert (state, got.status) == (f.state.value, "PROVIDED"), f
-            assert got.fields is not None and got.fields[0].value == "1234567", f
-        else:
-            assert (state, reason, got.status) == ("held", want.value, "PENDING"), f
-            assert not await r.exists(k.answer(qid)), f
-
-
-# -- the lifecycle table is what the scripts do ---------------------------------------------------
-async def test_every_script_moves_a_query_only_as_the_lifecycle_says(running: Running) -> None:
-    """Each script that changes a query's state, run from every state: the moves seen are
-    exactly the lifecycle's table (and the one way out of it, abandoning a RECEIVED query)."""
-    from gateway.lifecycle import IllegalTransition
-    from gateway.store.queries import QueryBusy
-
-    gw, r, k = running.gw, running.gw.redis.client, running.gw.redis.keys
-    clear, flagged = running.residents[13], running.residents[14]
-    await running.flag(flagged)
-    answer = UpstreamAnswer(True, ())
-    n = itertools.count()
-
-    async def query_in(state: QueryState, person) -> tuple[str, SubmitQuery, list[str]]:
-        q = SubmitQuery(
-            f"L-{next(n)}",
-            REQUESTER,
-            AFFAIR,
-            "JT00000000000001",
-            "TM00000000000001",
-            person.subject_code,
-            "2026-11-26T10:00:00+09:00",
-        )
-        keys = gw.keyring.person_keys("subject", q.subject_code)
-        admission = await gw.queries.admit(q, keys)
-        assert admission.query_id
-        await r.hset(k.query(admission.query_id), "state", state.value)
-        return admission.query_id, q, keys
-
-    async def hold(qid, q, keys):
-        await gw.queries.hold(qid, "auto_response_disabled")
-
-    async def relay(qid, q, keys):
-        await gw.queries.complete(qid, keys, keys[0], answer)
-
-    async def sweep(qid, q, keys):
-        await gw.queries.sweep_interrupted(int(time.time() * 1000) + 60_000)
-
-    async def release(qid, q, keys):
-        await gw.queue.release(qid, NOTICE, "staff:x")
-
-    async def refuse(qid, q, keys):
-        await gw.queue.refuse(qid, "理由", "staff:x")
-
-    async def ask(qid, q, keys):
-        await gw.queries.result(REQUESTER, q.processing_number)
-
-    async def abandon(qid, q, keys):
-        await gw.queries.abandon(q, qid, "test")
-
-    seen: set[tuple[QueryState, QueryState]] = set()
-    abandoned: set[QueryState] = set()
-    for step in (hold, relay, sweep, release, refuse, ask, abandon):
-        for person in (clear, flagged):
-            for start in QueryState:
-                qid, q, keys = await query_in(start, person)
-                with contextlib.suppress(IllegalTransition, QueryBusy, ValueError):
-                    await step(qid, q, keys)
-                after = await r.hget(k.query(qid), "state")
-                if after is None:
-                    abandoned.add(start)
-                elif after != start.value:
-                    seen.add((start, QueryState(after)))
-    table = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}
-    assert seen == table
-    assert abandoned == set(ABANDONABLE)
+# (lua/result.lua against gateway.recheck.answer_withheld on every combination, and every step
+# from every state against gateway.lifecycle: tests/test_rules_exhaustive.py)
 
 
 @pytest.mark.parametrize("reason", ["flagged_after_answer", "subject_changed_after_answer"])

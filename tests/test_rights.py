@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.decision import Action, decide
-from gateway.model import SubmitQuery
 from gateway.store.requesters import UnknownRequester
 from tests.conftest import Running
 from tests.support import AFFAIR, REQUESTER, Query, cli_runner
@@ -109,41 +107,6 @@ async def test_revoking_stops_new_queries_and_the_results_of_earlier_ones(
     ]
     await running.gw.requesters.grant(REQUESTER, AFFAIR, [], "test")
     assert (await running.result("R-9")).status == "PROVIDED"
-
-
-async def test_the_admission_script_refuses_exactly_what_decide_refuses(
-    running: Running,
-) -> None:
-    """admit.lua stores nothing for a query decide() refuses, and reserves every other one."""
-    gw = running.gw
-    person = running.residents[14]
-    cases = {
-        # org: (registered, permitted)
-        "1340000000000004": (False, False),
-        "1350000000000005": (True, False),
-        "1360000000000006": (True, True),
-    }
-    for org, (registered, permitted) in cases.items():
-        if registered:
-            await gw.requesters.add(org, "table", "test")
-        if permitted:
-            await gw.requesters.grant(org, AFFAIR, [], "test")
-        q = SubmitQuery(
-            "R-T",
-            org,
-            AFFAIR,
-            "JT00000000000001",
-            "TM00000000000001",
-            person.subject_code,
-            "2026-11-26T10:00:00+09:00",
-        )
-        admission = await gw.queries.admit(q, gw.keyring.person_keys("subject", q.subject_code))
-        facts = admission.facts
-        assert (facts.requester_registered, facts.requester_permitted) == (registered, permitted)
-        refused = decide(facts).action is Action.REFUSE
-        assert refused == (not (registered and permitted))
-        stored = await gw.redis.client.exists(gw.redis.keys.idempotency(org, "R-T"))
-        assert bool(stored) == (not refused)
 
 
 async def test_rights_rules_in_the_store(running: Running) -> None:

@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 
 from gateway import metrics
 from gateway.crypto import Keyring
+from gateway.flag_rules import ReadMode
 from gateway.model import FlagState
 from gateway.store.holds import FlagHold, FlagRecord, hold_order
 from gateway.store.redis import Redis
+from gateway.store.replies import FlagReadReply
 
 FLAG_NAMES = ("auto_response_disabled", "non_disclosure")
 BASES = ("application", "ex-officio")
 UPGRADE_ACTOR = "system:upgrade"  # the single-record model's records turned into holds on touch
-READ_MODES = ("any", "held", "hold", "outside")  # see lua/flag_read.lua
+READ_MODES = tuple(m.value for m in ReadMode)  # see lua/flag_read.lua, gateway/flag_rules.py
 
 
 class FlagChanged(ValueError):
@@ -375,12 +377,15 @@ class FlagStore:
             [self.k.flag_holds(pk)],
             [pk, mode, department, business, actor, operator],
         )
-        if res[0] == "denied":
+        read = FlagReadReply.from_reply(res)
+        if read.denied:
             metrics.SECURITY_EVENTS.labels("flag_read_refused").inc()  # the script recorded it
             return None
-        victim = int(res[1]) == 1
-        name = self.keyring.unseal_text(res[2], name_context(pk)) if victim and res[2] else None
-        return victim, name
+        sealed = read.sealed_name
+        name = (
+            self.keyring.unseal_text(sealed, name_context(pk)) if read.victim and sealed else None
+        )
+        return read.victim, name
 
     def unseal_note(self, person_key: str, sealed: str) -> str:
         return self.keyring.unseal_text(sealed, note_context(person_key))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from gateway.model import ProvisionRecord
 from gateway.store.records import parse_record
 from gateway.store.redis import Redis
+from gateway.store.replies import PortalReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +35,14 @@ class PortalStore:
     ) -> PortalView:
         """Record one GetSelfInformation view, read after the upstream answered (`began_at`: when
         the view began, to tell a flag set meanwhile); `blocked` when 自動応答不可."""
-        outcome, reason = await self.r.script(
+        res = await self.r.script(
             "portal_self",
             [self.k.directory(s) for s in subject_keys],
             [subject_keys[0], began_at, "1" if has_data else "0"],
             acknowledged=False,  # nobody is told of the event; the answer is "no data" anyway
         )
-        return PortalView(outcome, reason)
+        reply = PortalReply.from_reply(res)
+        return PortalView(reply.outcome, reply.reason)
 
     async def provision_records(self, subject_keys: list[str]) -> PortalView:
         """Record one GetProvisionRecords view with the records it may show, oldest first."""
@@ -53,8 +55,9 @@ class PortalStore:
             [subject_keys[0], len(subject_keys)],
             acknowledged=False,
         )
-        outcome, reason, hidden, *rows = res
+        reply = PortalReply.from_reply(res)
         records = sorted(
-            (parse_record(raw) for raw in rows), key=lambda r: (r.provided_at, r.processing_number)
+            (parse_record(raw) for raw in reply.records),
+            key=lambda r: (r.provided_at, r.processing_number),
         )
-        return PortalView(outcome, reason, int(hidden), tuple(records))
+        return PortalView(reply.outcome, reply.reason, reply.hidden, tuple(records))

@@ -20,6 +20,7 @@ from gateway import metrics
 from gateway.crypto import Keyring
 from gateway.model import HoldReason
 from gateway.store.redis import Redis
+from gateway.store.replies import OutcomeReply
 
 SCOPES = ("subject", "person")
 # The fields every review has; anything else on it is what opened it (see `details`).
@@ -148,12 +149,13 @@ class QuarantineStore:
                 reason or "",
             ],
         )
-        if res[0] == "same_person":
+        reply = OutcomeReply.from_reply(res)
+        if reply.outcome == "same_person":
             metrics.SECURITY_EVENTS.labels("self_approval").inc()  # the script recorded it
             raise ReviewRefused("same_person")
-        if res[0] == "not_open":
-            raise ReviewRefused("not_open", str(res[1]))
-        if res[0] != "confirmed":
+        if reply.outcome == "not_open":
+            raise ReviewRefused("not_open", reply.value("state"))
+        if reply.outcome != "confirmed":
             raise ReviewRefused("unknown")
         found = await self.get(review_id, unseal=True)
         assert found is not None

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 from gateway import metrics
 from gateway.crypto import Keyring
-from gateway.decision import AdmissionFacts
-from gateway.lifecycle import IllegalTransition
+from gateway.decision import ResultAccess
+from gateway.lifecycle import IllegalTransition, requester_status
 from gateway.model import (
     Field,
-    FlagState,
     HeldQuery,
     QueryResult,
     QueryState,
@@ -26,6 +25,14 @@ from gateway.model import (
 )
 from gateway.store.paging import index_page
 from gateway.store.redis import Redis
+from gateway.store.replies import (
+    AdmitReply,
+    RelayReply,
+    ReleaseBeginReply,
+    ResultReply,
+    StepReply,
+    state_of,
+)
 
 
 def new_query_id() -> str:
@@ -48,22 +55,9 @@ def _refusal_context(query_id: str) -> str:
     return f"query:{query_id}:refusal"
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """What `admit` found: the facts for the decision, and the query's id."""
-
-    facts: AdmissionFacts
-    query_id: str | None
-    existing_state: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Relay:
-    """The outcome of the automatic path's last moment: relayed, or turned into a hold."""
-
-    provided: bool
-    reason: str = ""
-    state: str = ""
+# What `admit` decided (and on which facts), and `complete`: see gateway/store/replies.py.
+Admission = AdmitReply
+Relay = RelayReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,21 +113,13 @@ class QueryStore:
             ],
             acknowledged=False,  # a reservation: the hold or the relay that follows waits
         )
-        kind = res[0]
-        if kind == "refused":
-            registered, permitted = int(res[1]) == 1, int(res[2]) == 1
-            return Admission(AdmissionFacts(registered, permitted, False, False, None), None)
-        if kind == "existing":
-            return Admission(AdmissionFacts(True, True, True, False, None), res[1], res[2])
-        known = int(res[2]) == 1
-        flags = FlagState(int(res[3]) == 1, int(res[4]) == 1) if known else None
-        review = res[6] or None  # an open review (quarantine) of the subject or its person
-        return Admission(AdmissionFacts(True, True, False, known, flags, review), res[1])
+        return AdmitReply.from_reply(res)
 
     async def hold(self, query_id: str, reason: str) -> None:
         res = await self.r.script("hold", [self.k.query(query_id)], [query_id, reason])
-        if res[0] != "held":
-            raise IllegalTransition(_state(res[1]), QueryState.HELD)
+        step = StepReply.from_reply(res)
+        if step.outcome != "held":
+            raise IllegalTransition(step.state_before, QueryState.HELD)
 
     async def complete(
         self, query_id: str, subject_keys: list[str], subject_key: str, answer: UpstreamAnswer
@@ -156,11 +142,7 @@ class QueryStore:
                 *subject_keys,
             ],
         )
-        if res[0] == "provided":
-            return Relay(True)
-        if res[0] == "held":
-            return Relay(False, reason=res[1], state="held")
-        return Relay(False, state=res[1])
+        return RelayReply.from_reply(res)
 
     async def abandon(self, q: SubmitQuery, query_id: str, why: str) -> None:
         await self.r.script(
@@ -208,37 +190,40 @@ class QueryStore:
             ],
             [org_code, processing_number, operation],
         )
-        if res[0] == "refused":
+        reply = ResultReply.from_reply(res)
+        if reply.access is ResultAccess.REFUSED:
             return QueryResult.refused(processing_number, "NOT_AUTHORIZED"), "unknown_requester"
-        if res[0] == "not_permitted":
+        if reply.access is ResultAccess.NOT_PERMITTED:
             return (
                 QueryResult.refused(processing_number, "NOT_AUTHORIZED"),
                 "requester_not_permitted",
             )
-        if res[0] == "found" and res[6]:
-            metrics.HOLDS.labels(res[6]).inc()  # the script held it; counted once, here
-        return self._result(processing_number, res), None
+        if reply.withheld:
+            metrics.HOLDS.labels(reply.withheld).inc()  # the script held it; counted once, here
+        return self._result(processing_number, reply), None
 
-    def _result(self, processing_number: str, res: list[str]) -> QueryResult:
-        if res[0] == "unknown":
+    def _result(self, processing_number: str, reply: ResultReply) -> QueryResult:
+        if reply.access is ResultAccess.UNKNOWN:
             return QueryResult.refused(processing_number, "NO_DATA")
-        _, query_id, state_raw, outcome, sealed_answer, sealed_notice, _withheld = res
-        state = _state(state_raw)
-        if state in (QueryState.RECEIVED, QueryState.HELD, None):
+        state = reply.state
+        status = requester_status(state) if state is not None else "PENDING"
+        if status == "PENDING":
             return QueryResult.pending(processing_number)
-        if state is QueryState.REFUSED:
+        if status == "REFUSED":
             return QueryResult.refused(processing_number, "REFUSED_BY_STAFF")
         notice = (
-            self.keyring.unseal_text(sealed_notice, _notice_context(query_id))
-            if state is QueryState.RELEASED and sealed_notice
+            self.keyring.unseal_text(reply.sealed_notice, _notice_context(reply.query_id))
+            if state is QueryState.RELEASED and reply.sealed_notice
             else None
         )
-        if outcome == "no_data" or not sealed_answer:
+        if reply.outcome == "no_data" or not reply.sealed_answer:
             # No data upstream, or the answer's retention has passed: only metadata remains.
             return QueryResult(
                 processing_number, "REFUSED", handling_notice=notice, refusal_code="NO_DATA"
             )
-        answer = _decode_answer(self.keyring.unseal(sealed_answer, _answer_context(query_id)))
+        answer = _decode_answer(
+            self.keyring.unseal(reply.sealed_answer, _answer_context(reply.query_id))
+        )
         return QueryResult(
             processing_number, "PROVIDED", fields=answer.fields, handling_notice=notice
         )
@@ -307,13 +292,14 @@ class QueryStore:
             [token, lock_ms, seen],
             acknowledged=False,  # a lock; the release itself waits in release_finish
         )
-        if res[0] == "busy":
+        begun = ReleaseBeginReply.from_reply(res)
+        if begun.outcome == "busy":
             raise QueryBusy(query_id)
-        if res[0] == "facts_changed":
+        if begun.outcome == "facts_changed":
             raise FactsChanged(query_id)
-        if res[0] != "ok":
-            raise IllegalTransition(_state(res[1]), QueryState.RELEASED)
-        fields = json.loads(self.keyring.unseal(res[1], _request_context(query_id)))
+        if begun.outcome != "ok":
+            raise IllegalTransition(state_of(begun.state), QueryState.RELEASED)
+        fields = json.loads(self.keyring.unseal(begun.sealed, _request_context(query_id)))
         meta = await self.r.call(self.r.client.hgetall(self.k.query(query_id)))
         request = SubmitQuery(
             processing_number=meta["pn"],
@@ -325,7 +311,7 @@ class QueryStore:
             requester_non_disclosure=meta.get("req_nd") == "1",
             **fields,
         )
-        return token, request, res[2], res[3]
+        return token, request, begun.subject_key, begun.seen
 
     async def finish_release(
         self,
@@ -358,12 +344,13 @@ class QueryStore:
                 seen,
             ],
         )
-        if res[0] == "lock_lost":
+        step = StepReply.from_reply(res)
+        if step.outcome == "lock_lost":
             raise QueryBusy(query_id)
-        if res[0] == "facts_changed":
+        if step.outcome == "facts_changed":
             raise FactsChanged(query_id)
-        if res[0] != "released":
-            raise IllegalTransition(_state(res[1]), QueryState.RELEASED)
+        if step.outcome != "released":
+            raise IllegalTransition(step.state_before, QueryState.RELEASED)
 
     async def abort_release(self, query_id: str, token: str) -> None:
         await self.r.script(
@@ -376,20 +363,14 @@ class QueryStore:
             [self.k.query(query_id), self.k.release_lock(query_id)],
             [query_id, actor, self.keyring.seal(reason, _refusal_context(query_id))],
         )
-        if res[0] == "busy":
+        step = StepReply.from_reply(res)
+        if step.outcome == "busy":
             raise QueryBusy(query_id)
-        if res[0] != "refused":
-            raise IllegalTransition(_state(res[1]), QueryState.REFUSED)
+        if step.outcome != "refused":
+            raise IllegalTransition(step.state_before, QueryState.REFUSED)
 
     def unseal_request(self, query_id: str, sealed: str) -> dict[str, str]:
         return json.loads(self.keyring.unseal(sealed, _request_context(query_id)))
-
-
-def _state(raw: str | None) -> QueryState | None:
-    try:
-        return QueryState(raw) if raw else None
-    except ValueError:
-        return None
 
 
 def _encode_answer(answer: UpstreamAnswer) -> str:

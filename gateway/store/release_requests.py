@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from gateway.crypto import Keyring
 from gateway.store.redis import Redis
+from gateway.store.replies import OutcomeReply
 
 
 class RequestRefused(ValueError):
@@ -94,7 +95,8 @@ class ReleaseRequestStore:
                 self.keyring.seal(atena_number, _atena_context(request_id)),
             ],
         )
-        kind = res[0]
+        reply = OutcomeReply.from_reply(res)
+        kind = reply.outcome
         if kind == "ok":
             return request_id
         if kind == "no_flag":
@@ -110,7 +112,7 @@ class ReleaseRequestStore:
             )
         raise RequestRefused(
             "pending",
-            f"a release request of {department} for this person is already pending ({res[1]})",
+            f"a release request of {department} for this person is already pending ({reply.value('pending')})",
         )
 
     async def get(self, request_id: str) -> StoredRequest | None:

@@ -14,50 +14,51 @@
 -- ARGV[4] person key, ARGV[5] mode (any|held|hold), ARGV[6] department, ARGV[7] business,
 -- ARGV[8] actor (the token or the registrar), ARGV[9] operator (the person at the business
 -- system, or '')
--- -> {'ok', victim (1|0), sealed name or ''} | {'denied'}
+-- -> name/value pairs (gateway/store/replies.py FlagReadReply): outcome (ok | denied), and for ok
+--    victim (1|0) and name (sealed, or ''); decided by the table made from
+--    gateway/flag_rules.py department_read
 --#include flag_holds
+--#rules flag_read
 local pk, mode = ARGV[4], ARGV[5]
 local ev = {'subject', pk, 'department', ARGV[6], 'business', ARGV[7], 'operator', ARGV[9]}
-local function refuse(reason)
-  for _, v in ipairs({'reason', reason, 'holders', holders_of({pk}, true)}) do
+-- outside both annexes: nothing is read (the table refuses whatever the facts)
+local hold, any_flag = nil, false
+if mode ~= 'outside' then
+  upgrade_person(pk, 'system:upgrade')
+  local ard, nd = flags_of(pk)
+  any_flag = ard or nd
+  hold = hold_of(pk, ARGV[6])
+end
+local outcome, detail = split_outcome(decided('flag_read', {mode, hold, hold_on(hold), any_flag}))
+if outcome == 'denied' then
+  if mode == 'outside' then
+    ev[#ev + 1] = 'operation'
+    ev[#ev + 1] = 'flags.read'
+  end
+  for _, v in ipairs({'reason', detail, 'holders', holders_of({pk}, true)}) do
     ev[#ev + 1] = v
   end
   emit_stop('security.flag_read_refused', ARGV[8], ev)
-  return {'denied'}
+  return {'outcome', 'denied'}
 end
-if mode == 'outside' then
-  ev[#ev + 1] = 'operation'
-  ev[#ev + 1] = 'flags.read'
-  return refuse('outside_annexes')
-end
-upgrade_person(pk, 'system:upgrade')
-local victim, name = false, ''
-if mode == 'any' then
-  local ard, nd = flags_of(pk)
-  victim = ard or nd
-  if victim then
-    local first
-    local raw = redis.call('HGETALL', KEYS[1])
-    for i = 1, #raw, 2 do
-      local h = cjson.decode(raw[i + 1])
-      if hold_on(h) and (not first or h.since < first.since
-          or (h.since == first.since and raw[i] < first.department)) then
-        first = h
-        first.department = raw[i]
-      end
+local victim, name = detail == '1', ''
+if victim and mode == 'any' then
+  -- the name of the earliest hold in force (the earliest `since`; the department breaks a tie)
+  local first
+  local raw = redis.call('HGETALL', KEYS[1])
+  for i = 1, #raw, 2 do
+    local h = cjson.decode(raw[i + 1])
+    if hold_on(h) and (not first or h.since < first.since
+        or (h.since == first.since and raw[i] < first.department)) then
+      first = h
+      first.department = raw[i]
     end
-    if first then name = first.name or '' end
   end
-else
-  local hold = hold_of(pk, ARGV[6])
-  victim = hold_on(hold)
-  if hold == nil or (mode == 'held' and not victim) then
-    return refuse('not_held_by_this_department')
-  end
-  if victim then name = hold.name or '' end
+  if first then name = first.name or '' end
+elseif victim then
+  name = hold.name or ''
 end
 ev[#ev + 1] = 'victim'
-ev[#ev + 1] = victim and '1' or '0'
+ev[#ev + 1] = detail
 emit('flag.read', ARGV[8], ev)
-if not victim then return {'ok', 0, ''} end
-return {'ok', 1, name}
+return {'outcome', 'ok', 'victim', detail, 'name', victim and name or ''}

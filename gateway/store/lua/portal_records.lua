@@ -8,7 +8,10 @@
 -- nothing is shown.
 -- KEYS[1..n] directory keys, KEYS[n+1..2n] records keys (newest key version first)
 -- ARGV[4] subject key, ARGV[5] n
--- -> {outcome, reason, hidden, record...}: outcome unknown_subject | filtered | shown
+-- -> name/value pairs (gateway/store/replies.py PortalReply): outcome (unknown_subject |
+--    filtered | shown), reason, hidden, records (the records shown); each record judged by the
+--    table made from gateway/decision.py record_shown, the view by provision_records_view
+--#rules record_shown portal_records
 local n = tonumber(ARGV[5])
 local person = resolve_every(1, n)
 local _, nd = flags_of(person or '')
@@ -17,20 +20,15 @@ local review = review_every(ARGV[4], person)
 local shown, hidden = {}, 0
 for i = n + 1, 2 * n do
   for _, raw in ipairs(redis.call('LRANGE', KEYS[i], 0, -1)) do
-    if person and not nd and not review and tonumber(cjson.decode(raw).nd or 0) ~= 1 then
+    local marked = tonumber(cjson.decode(raw).nd or 0) == 1
+    if decided('record_shown', {person, nd, review, marked}) == '1' then
       shown[#shown + 1] = raw
     else
       hidden = hidden + 1
     end
   end
 end
-local outcome, reason = 'shown', ''
-if not person then
-  outcome, reason = 'unknown_subject', 'subject_unknown'
-elseif nd or review or hidden > 0 then
-  outcome = 'filtered'
-  reason = nd and 'non_disclosure' or review or 'record_marked'
-end
+local outcome, reason = split_outcome(decided('portal_records', {person, nd, review, hidden > 0}))
 -- one event whatever the outcome, with the same fields; hiding records is a security event
 local ev = {'subject', person or ARGV[4], 'operation', 'GetProvisionRecords',
   'decision', outcome, 'outcome', outcome, 'reason', reason, 'hidden', tostring(hidden),
@@ -40,6 +38,4 @@ if outcome == 'filtered' then
 else
   emit_stop('portal.view', 'portal', ev)
 end
-local out = {outcome, reason, tostring(hidden)}
-for _, raw in ipairs(shown) do out[#out + 1] = raw end
-return out
+return {'outcome', outcome, 'reason', reason, 'hidden', tostring(hidden), 'records', shown}

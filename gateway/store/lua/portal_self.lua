@@ -8,25 +8,19 @@
 -- (gateway/portal.py). A subject or person under review is blocked, with the review's reason.
 -- KEYS[1..] directory keys (newest first)
 -- ARGV[4] subject key, ARGV[5] when the view began (ISO 8601), ARGV[6] the upstream had data (1|0)
--- -> {outcome, reason}: outcome unknown_subject | blocked | shown | no_data
+-- -> name/value pairs (gateway/store/replies.py PortalReply): outcome (unknown_subject | blocked |
+--    shown | no_data), reason; decided by the table made from gateway/decision.py
+--    self_information_view
+--#rules portal_self
 local person = resolve_every(1, #KEYS)
 local ard = flags_of(person or '')
 local changed = redis.call('HGET', P .. 'flag:' .. (person or ''), 'updated_at') or ''
 -- a subject or person under review (a remap not yet confirmed): whose flags apply is not
 -- established, so nothing is shown (gateway/store/quarantine.py)
 local review = review_every(ARGV[4], person)
-local outcome, reason = 'shown', ''
-if not person then
-  outcome, reason = 'unknown_subject', 'subject_unknown'
-elseif ard then
-  -- the flag record changed after the view began: most likely the flag was set in flight
-  outcome = 'blocked'
-  reason = (changed > ARGV[5]) and 'flag_set_in_flight' or 'auto_response_disabled'
-elseif review then
-  outcome, reason = 'blocked', review
-elseif ARGV[6] ~= '1' then
-  outcome = 'no_data'
-end
+-- the flag record changed after the view began: most likely the flag was set in flight
+local outcome, reason = split_outcome(decided('portal_self',
+  {person, ard, changed > ARGV[5], review, ARGV[6] == '1'}))
 -- one event whatever the outcome, with the same fields; a blocked view is a security event
 local ev = {'subject', person or ARGV[4], 'operation', 'GetSelfInformation',
   'decision', outcome, 'outcome', outcome, 'reason', reason, 'hidden', '0',
@@ -36,4 +30,4 @@ if outcome == 'blocked' then
 else
   emit_stop('portal.view', 'portal', ev)
 end
-return {outcome, reason}
+return {'outcome', outcome, 'reason', reason}

@@ -7,38 +7,34 @@
 -- ARGV[4] id, ARGV[5] token, ARGV[6] sealed answer, ARGV[7] ttl (s), ARGV[8] sealed notice,
 -- ARGV[9] actor, ARGV[10] outcome (provided|no_data), ARGV[11] subject non-disclosure now (0|1),
 -- ARGV[12] seen token
--- -> {'released'} | {'not_held', state} | {'lock_lost'} | {'facts_changed'}
+-- -> name/value pairs (gateway/store/replies.py StepReply): outcome (released | not_held |
+--    lock_lost | facts_changed: the table's, made from gateway/recheck.py release_finish), state
+--#rules release_finish released_nd
 local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'held' then return {'not_held', state or 'unknown'} end
-if redis.call('GET', KEYS[2]) ~= ARGV[5] then return {'lock_lost'} end
 local id = ARGV[4]
 local q = redis.call('HMGET', KEYS[1], 'org', 'pn', 'affair', 'procedure', 'item', 'requested_at',
   'req_nd', 'person_key', 'subject_key', 'subject_nd')
 local person, version = subject_now(q[9])
-if seen_token(person, version) ~= ARGV[12] then
+local outcome = decided('release_finish', {may_move('release', state, 'released'),
+  redis.call('GET', KEYS[2]) == ARGV[5], seen_token(person, version) == ARGV[12]})
+if outcome == 'facts_changed' then
   redis.call('DEL', KEYS[2])
   emit('query.release_stale', ARGV[9], {'query', id, 'reason', 'facts_changed', 'step', 'finish'})
-  return {'facts_changed'}
 end
--- Non-disclosable if the person had 不開示該当 when the query arrived, or has it now: the person
--- the query was admitted about, or the one its subject resolves to now (it may have become
--- known, or another person, since the hold). If no one can be established now, non-disclosable:
--- a record hidden by mistake harms no one, one shown by mistake may.
-local nd = ARGV[11] == '1' or q[10] == '1'
-if person == '' then
-  nd = true
-else
-  for _, p in ipairs({q[8] or '', person}) do
-    if p ~= '' then
-      local _, nd_p = flags_of(p)
-      nd = nd or nd_p
-    end
-  end
+if outcome ~= 'released' then return {'outcome', outcome, 'state', state or 'unknown'} end
+-- 不開示該当 of the person the query was admitted about, and of the one its subject resolves to
+-- now (gateway/recheck.py released_record_non_disclosable); ARGV[11] the caller's say (always 0)
+local function nd_of(p)
+  if not p or p == '' then return false end
+  local _, nd = flags_of(p)
+  return nd
 end
-local record_nd = (nd or q[7] == '1') and 1 or 0
+local record_nd = decided('released_nd', {person ~= '', nd_of(q[8]), nd_of(person),
+  ARGV[11] == '1' or q[10] == '1', q[7] == '1'})
 redis.call('RPUSH', KEYS[4], cjson.encode({
   qid = id, pn = q[2], org = q[1], affair = q[3], procedure = q[4], item = q[5],
-  requested_at = q[6], provided_at = NOW, nd = record_nd, how = 'released', outcome = ARGV[10]}))
+  requested_at = q[6], provided_at = NOW, nd = tonumber(record_nd), how = 'released',
+  outcome = ARGV[10]}))
 redis.call('SET', KEYS[3], ARGV[6], 'EX', tonumber(ARGV[7]))
 -- release_person / release_version: what this release was judged on; lua/result.lua withholds
 -- the answer again if they change (gateway/recheck.py)
@@ -50,5 +46,5 @@ redis.call('ZREM', P .. 'held', id)
 redis.call('DEL', KEYS[2])
 emit('query.released', ARGV[9], {'query', id, 'org', q[1], 'pn', q[2], 'item', q[5],
   'subject', either(q[8], q[9]), 'subject_now', person, 'outcome', ARGV[10],
-  'record_nd', tostring(record_nd)})
-return {'released'}
+  'record_nd', record_nd})
+return {'outcome', outcome, 'state', state}

@@ -2,12 +2,13 @@
 -- for staff. They are never answered automatically after the fact. At most ARGV[5] at a time, so
 -- that one step does not keep the store busy; the caller repeats until none are left.
 -- -> {held, left}: how many this step held, and how many such entries are still to look at
+--#rules
 local batch = tonumber(ARGV[5])
 local ids = redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', ARGV[4], 'LIMIT', 0, batch)
 local n = 0
 for _, id in ipairs(ids) do
   local qkey = P .. 'query:' .. id
-  if redis.call('HGET', qkey, 'state') == 'received' then
+  if may_move('sweep', redis.call('HGET', qkey, 'state'), 'held') then
     hold_query(qkey, id, 'interrupted', 'gateway')
     n = n + 1
   else

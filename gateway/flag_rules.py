@@ -1,0 +1,56 @@
+"""Pure: who may read a person's flag state and what they learn, when a holding department may ask
+for the release of its hold, and when a review may be confirmed. No I/O: lua/flag_read.lua,
+lua/flag_release_request.lua and lua/quarantine_confirm.lua decide by tables generated from these
+functions (gateway/store/rules_lua.py), in the step that records what they decided.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ReadMode(StrEnum):
+    """How a department reads a flag state (gateway/departments.py says which mode it has)."""
+
+    ANY = "any"  # a using department (annex 2): whether any department holds a flag
+    HELD = "held"  # a holding department not also a using one: only while its own hold is on
+    HOLD = "hold"  # a holding department's registrar: its own hold, on or released
+    OUTSIDE = "outside"  # outside both annexes: refused before anything is read
+
+
+def department_read(mode: ReadMode, own_hold: bool, own_hold_on: bool, any_flag: bool) -> str:
+    """'denied:REASON', or 'ok:1' / 'ok:0' (the person is a victim to this reader, or not).
+
+    A department reading by its own hold learns nothing of any other department's: it is
+    refused, or answered, from its own hold alone."""
+    if mode is ReadMode.OUTSIDE:
+        return "denied:outside_annexes"
+    if mode is ReadMode.ANY:
+        return f"ok:{int(any_flag)}"
+    if not own_hold or (mode is ReadMode.HELD and not own_hold_on):
+        return "denied:not_held_by_this_department"
+    return f"ok:{int(own_hold_on)}"
+
+
+def release_request(holder: bool, on: bool, asked_on: bool, pending: bool) -> str:
+    """A holding department asks for the release of its own hold (two-person release, step 1):
+    'ok', or why not: 'not_holder' (it holds nothing on the person, whatever others hold),
+    'no_flag' (its hold is off), 'not_on' (what it asks to release is not on), 'pending' (its
+    own request is already waiting; another department's does not stand in the way)."""
+    if not holder:
+        return "not_holder"
+    if not on:
+        return "no_flag"
+    if not asked_on:
+        return "not_on"
+    return "pending" if pending else "ok"
+
+
+def review_confirmation(known: bool, is_open: bool, same_person: bool) -> str:
+    """Confirming a review (quarantine): 'confirmed', or 'unknown' (no such review of the reason
+    asked), 'not_open', 'same_person' (nobody confirms a review they opened: a security event)."""
+    if not known:
+        return "unknown"
+    if not is_open:
+        return "not_open"
+    return "same_person" if same_person else "confirmed"
