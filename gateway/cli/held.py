@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from gateway.cli import CommandError, emit, os_actor
+from gateway.cli.common import Command, CommandError, emit, os_actor
 from gateway.context import Gateway
 from gateway.model import HeldQuery, QueryState
 from gateway.recheck import SubjectNow, needs_flag_confirmation
@@ -192,7 +192,7 @@ def _page_size(raw: str) -> int:
     return int(raw)
 
 
-def add_commands(sub: Any, cmd: Any) -> None:
+def add_commands(sub: Any, cmd: Command) -> None:
     """Register `held` under the top-level subparsers `sub`; `cmd(parent, name, func, help)`
     makes one command with the common options."""
     hd = sub.add_parser("held", help="the manual queue").add_subparsers(
