@@ -19,6 +19,7 @@ from gateway.context import Gateway, open_gateway
 from gateway.directory_import import import_pairs
 from gateway.embedded import EmbeddedRedis, free_port
 from gateway.flags import set_flags
+from gateway.orders import FlagOrder
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
 from gateway.staff.demo import create_demo_accounts, describe
@@ -42,15 +43,17 @@ async def flag_resident(
     holding department the demo, the tests, the screenshots and the benchmark use."""
     return await set_flags(
         gw,
-        atena_number=resident.atena_number,
-        name=resident.name,
-        department="子ども家庭課",
-        business="児童手当業務",
-        basis="application",
-        until=until,
-        auto_response_disabled=auto_response_disabled,
-        non_disclosure=non_disclosure,
-        actor=actor,
+        FlagOrder(
+            atena_number=resident.atena_number,
+            name=resident.name,
+            department="子ども家庭課",
+            business="児童手当業務",
+            basis="application",
+            until=until,
+            auto_response_disabled=auto_response_disabled,
+            non_disclosure=non_disclosure,
+            actor=actor,
+        ),
     )
 
 

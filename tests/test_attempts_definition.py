@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gateway.attempts import AttemptKind
-from gateway.staff.patterns import Patterns
+from gateway.services.patterns import Patterns
 from gateway.wareki import JST
 from tests.conftest import Running
 from tests.support import Query, portal_xml

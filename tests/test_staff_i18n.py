@@ -11,7 +11,7 @@ import pytest
 
 import gateway.staff
 from gateway.model import HoldReason, QueryState
-from gateway.staff.accounts import ROLES
+from gateway.services.accounts import ROLES
 from gateway.staff.i18n import MESSAGES
 from gateway.staff.render import NAV
 from tests.conftest import Running
@@ -46,7 +46,7 @@ def used_keys() -> set[str]:
     keys |= {f"err.denied_{w}" for w in ("login", "role", "csrf")}
     keys |= {f"ok.user_{a}" for a in ("add", "disable", "enable", "unlock", "password", "role")}
     keys |= {key for items in NAV.values() for _, key in items}
-    from gateway.staff.approvals import _CLAIM_ERRORS
+    from gateway.services.approvals import _CLAIM_ERRORS
 
     keys |= {f"err.{'no_proposal' if c == 'none' else c}" for c in _CLAIM_ERRORS}
     keys |= {f"{family}.{code}" for family, codes in refusal_reasons().items() for code in codes}

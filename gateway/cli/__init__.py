@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from gateway.store.redis import StoreUnavailable
+        from gateway.errors import StoreUnavailable
 
         if isinstance(exc, StoreUnavailable):
             print(f"hogo-gateway: error: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
         ImportInterrupted,
         file_rows,
     )
-    from gateway.store.directory import ImportBusy
+    from gateway.errors import ImportBusy
 
     try:
         rows, encoding, total = file_rows(Path(args.file))

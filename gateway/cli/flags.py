@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.cli.common import Command, CommandError, emit, os_actor, print_errors
 from gateway.context import Gateway
+from gateway.orders import FlagOrder, ReleaseOrder
 
 RECONCILE_URGENT_EXIT = 3
 USAGE_EXIT = 2
@@ -34,16 +35,18 @@ async def cmd_flags_set(args: argparse.Namespace, gw: Gateway) -> None:
     try:
         record = await flags.set_flags(
             gw,
-            atena_number=args.atena_number,
-            name=args.name,
-            department=args.department,
-            business=args.business,
-            basis=args.basis,
-            until=args.until,
-            auto_response_disabled=ard,
-            non_disclosure=nd,
-            actor=os_actor(),
-            clear_until=args.no_until,
+            FlagOrder(
+                atena_number=args.atena_number,
+                name=args.name,
+                department=args.department,
+                business=args.business,
+                basis=args.basis,
+                until=args.until,
+                auto_response_disabled=ard,
+                non_disclosure=nd,
+                actor=os_actor(),
+                clear_until=args.no_until,
+            ),
         )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
@@ -57,13 +60,15 @@ async def cmd_flags_release(args: argparse.Namespace, gw: Gateway) -> None:
     try:
         record = await flags.release_flags(
             gw,
-            atena_number=args.atena_number,
-            basis=args.basis,
-            note=args.note,
-            auto_response_disabled=ard,
-            non_disclosure=nd,
-            actor=os_actor(),
-            department=args.department,
+            ReleaseOrder(
+                atena_number=args.atena_number,
+                basis=args.basis,
+                note=args.note,
+                auto_response_disabled=ard,
+                non_disclosure=nd,
+                actor=os_actor(),
+                department=args.department,
+            ),
         )
     except flags.FlagRuleError as exc:
         if exc.reason == "several_departments":

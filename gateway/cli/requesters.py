@@ -29,7 +29,7 @@ async def cmd_requesters_list(args: argparse.Namespace, gw: Gateway) -> None:
 
 
 async def _rights_change(args: argparse.Namespace, gw: Gateway, action: str) -> None:
-    from gateway.store.requesters import UnknownRequester
+    from gateway.errors import UnknownRequester
 
     change = gw.requesters.grant if action == "grant" else gw.requesters.revoke
     try:

@@ -22,8 +22,8 @@ from typing import Any
 
 from gateway.cli.common import Command, CommandError, emit, os_actor
 from gateway.context import Gateway
-from gateway.staff import accounts
-from gateway.staff.console import Console
+from gateway.services import accounts
+from gateway.services.console import Console
 
 
 def read_password() -> str:

@@ -10,13 +10,11 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+from gateway.errors import StoreUnavailable as StoreUnavailable
+
 LUA_DIR = Path(__file__).with_name("lua")
 # `--#include NAME` on a line of its own: NAME.lua in its place (functions some scripts share)
 INCLUDE = re.compile(r"^--#include ([a-z_]+)$", re.MULTILINE)
-
-
-class StoreUnavailable(Exception):
-    """The flag store did not answer, or not in time."""
 
 
 def now() -> tuple[str, int]:
