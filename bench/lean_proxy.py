@@ -3,6 +3,9 @@ front of the same upstream as bench/bare_proxy.py (the aiohttp baseline). It is 
 lean automatic path: what the transport alone costs. SIGTERM drains it.
 
     python -m bench.lean_proxy --port P --upstream-url URL [--loop uvloop|asyncio]
+
+With --port 0 it listens on a free port; either way its first line on standard output is
+`listening on 127.0.0.1:PORT`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ async def serve(port: int, upstream_url: str) -> None:
 
     server = LeanServer(Routes({("POST", "/soap/provision"): forward}))
     await server.start("127.0.0.1", port, backlog=1024)
+    print(f"listening on 127.0.0.1:{server.port}", flush=True)
     try:
         await run_until_signal(server, grace=10.0)
     finally:

@@ -32,6 +32,7 @@ from typing import Any
 import hiredis
 
 from bench.procs import Processes, start_redis
+from gateway.clock import SYSTEM_CLOCK
 from gateway.crypto import Keyring
 from gateway.directory_import import import_pairs
 from gateway.eventloop import chosen, run
@@ -44,7 +45,7 @@ from gateway.store.keys import Keys
 from gateway.store.queries import QueryStore
 from gateway.store.redis import Redis, StoreUnavailable, connect
 from gateway.store.requesters import RequesterStore
-from gateway.store.scripts import now, script_source
+from gateway.store.scripts import script_source
 
 
 class PipelinedConnection(asyncio.Protocol):
@@ -102,7 +103,7 @@ class LeanStore:
             sha = hashlib.sha1(script_source(name).encode()).hexdigest()
             await self.conn.call("SCRIPT", "LOAD", script_source(name))
             self._sha[name] = sha
-        iso, ms = now()
+        iso, ms = SYSTEM_CLOCK.stamp()
         try:
             async with asyncio.timeout(self.timeout):
                 reply = await self.conn.call(

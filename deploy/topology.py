@@ -54,7 +54,14 @@ AFFAIR = "JM00000000000001"
 ORG_URI_PREFIX = "urn:hogo-gateway:org:"  # the same as gateway/tls.py
 
 
+BIND_ATTEMPTS = 10
+
+
 def free_port() -> int:
+    """A port free now, for a Redis node or a sentinel: redis-server cannot bind port 0 and say
+    which port it got, and Sentinel needs each node's real port. Another process may take it
+    before redis-server binds it, so a node that finds its port taken is started again on
+    another (`_start_on_a_free_port`); everything else here binds port 0 and reports its port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -319,6 +326,37 @@ def wait_until(
     raise TimeoutError(f"{what}: not within {timeout} s")
 
 
+def _came_up(proc: Proc, ping: Callable[[], object], timeout: float, what: str) -> bool:
+    """True once `ping` answers; False if the process exited first (it could not start)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive:
+            return False
+        with contextlib.suppress(Exception):
+            if ping():
+                return True
+        time.sleep(0.05)
+    raise TimeoutError(f"{what}: not within {timeout} s")
+
+
+def _start_on_a_free_port(node: DataNode | SentinelNode, log: Path, what: str) -> None:
+    """Start `node` on a port picked free; if another process took it first (redis-server says
+    so in its log and exits), on another one (the one retry allowed: see `free_port`)."""
+    for _ in range(BIND_ATTEMPTS):
+        node.port = free_port()
+        node.write_config()
+        offset = log.stat().st_size if log.exists() else 0
+        node.proc = node.process().start()
+        if _came_up(node.proc, node.client().ping, 20, f"{what} on {node.port}"):
+            return
+        with log.open("rb") as fh:
+            fh.seek(offset)
+            said = fh.read()
+        if b"Address already in use" not in said:
+            raise RuntimeError(f"{what} did not start: {said[-2000:]!r}")
+    raise RuntimeError(f"{what}: every port tried was taken")
+
+
 @dataclass
 class DataNode:
     """One Redis data node from deploy/redis.conf (master or replica)."""
@@ -351,14 +389,22 @@ class DataNode:
         os.chmod(conf, 0o600)
         return conf
 
-    def start(self) -> DataNode:
-        if not (self.dir / "redis.conf").exists():
-            self.write_config()
-        self.proc = Proc(
+    def process(self) -> Proc:
+        return Proc(
             f"redis:{self.port}",
             [redis_server_binary(), str(self.dir / "redis.conf")],
             self.dir / "stdout.log",
-        ).start()
+        )
+
+    def start(self) -> DataNode:
+        """Start it: the first time on a free port (port 0 until then), again on its own port
+        (the sentinels and the replica know it by that)."""
+        if not self.port:
+            _start_on_a_free_port(self, self.dir / "redis.log", "redis")
+            return self
+        if not (self.dir / "redis.conf").exists():
+            self.write_config()
+        self.proc = self.process().start()
         wait_until(lambda: self.client().ping(), 20, f"redis on {self.port}")
         return self
 
@@ -409,14 +455,21 @@ class SentinelNode:
         os.chmod(conf, 0o600)
         return conf
 
-    def start(self) -> SentinelNode:
-        if not (self.dir / "sentinel.conf").exists():
-            self.write_config()
-        self.proc = Proc(
+    def process(self) -> Proc:
+        return Proc(
             f"sentinel:{self.port}",
             [redis_server_binary(), str(self.dir / "sentinel.conf"), "--sentinel"],
             self.dir / "stdout.log",
-        ).start()
+        )
+
+    def start(self) -> SentinelNode:
+        """As DataNode.start: a free port the first time, its own port after."""
+        if not self.port:
+            _start_on_a_free_port(self, self.dir / "sentinel.log", "sentinel")
+            return self
+        if not (self.dir / "sentinel.conf").exists():
+            self.write_config()
+        self.proc = self.process().start()
         wait_until(lambda: self.client().ping(), 20, f"sentinel on {self.port}")
         return self
 
@@ -430,12 +483,30 @@ class SentinelNode:
 
 @dataclass
 class GatewayNode:
+    """One `hogo-gateway serve`: its listeners bind port 0, and it says in its ready file which
+    ports they got."""
+
     name: str
     data_dir: Path
-    port: int
-    portal_port: int
-    ops_port: int
+    port: int = 0
+    portal_port: int = 0
+    ops_port: int = 0
     proc: Proc | None = None
+
+    @property
+    def ready_file(self) -> Path:
+        return self.data_dir.parent / f"{self.name}.ready"
+
+    def read_ready_file(self) -> bool:
+        """The listeners' ports, once the gateway has written them (False until then)."""
+        if not self.ready_file.exists():
+            if self.proc is not None and not self.proc.alive:
+                raise RuntimeError(f"{self.name} exited: see {self.data_dir / 'gateway.log'}")
+            return False
+        info = json.loads(self.ready_file.read_text())
+        ports = {entry["name"]: int(entry["port"]) for entry in info["listeners"]}
+        self.port, self.portal_port, self.ops_port = ports["main"], ports["portal"], ports["ops"]
+        return True
 
     @property
     def url(self) -> str:
@@ -545,11 +616,9 @@ class Topology:
             self.tls = StoreTls(self.ca.cert_path, node, client)
 
     def _store(self) -> None:
-        master = DataNode(self.root / "redis-a", free_port(), self.password, tls=self.tls)
-        replica = DataNode(
-            self.root / "redis-b", free_port(), self.password, master.port, tls=self.tls
-        )
-        self.data_nodes = [master.start(), replica.start()]
+        master = DataNode(self.root / "redis-a", 0, self.password, tls=self.tls).start()
+        replica = DataNode(self.root / "redis-b", 0, self.password, master.port, tls=self.tls)
+        self.data_nodes = [master, replica.start()]
         wait_until(
             lambda: (
                 master.client().info("replication")["connected_slaves"] >= 1
@@ -562,7 +631,7 @@ class Topology:
             self.sentinels.append(
                 SentinelNode(
                     self.root / f"sentinel-{i}",
-                    free_port(),
+                    0,
                     master.port,
                     self.password,
                     self.down_after_ms,
@@ -582,38 +651,21 @@ class Topology:
         wait_until(sentinels_ready, 30, "the sentinels to find each other", interval=0.2)
 
     def _upstream(self) -> None:
-        port = free_port()
+        port_file = self.root / "simulator.port"
         self.simulator = Proc(
             "simulator",
             [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "simulator",
-                "--port",
-                str(port),
-                "--residents",
-                str(self.residents),
+                sys.executable, str(Path(__file__).resolve()), "simulator",
+                "--port", "0", "--port-file", str(port_file), "--residents", str(self.residents),
             ],
             self.root / "simulator.log",
-        ).start()
-        self.upstream_url = f"http://127.0.0.1:{port}/provision"
-        wait_until(
-            lambda: socket.create_connection(("127.0.0.1", port), 1).close() is None,
-            20,
-            "the simulated upstream",
-        )
+        ).start()  # fmt: skip
+        wait_until(port_file.exists, 20, "the simulated upstream")
+        self.upstream_url = f"http://127.0.0.1:{int(port_file.read_text())}/provision"
 
     def _seed(self) -> None:
         for i in range(2):
-            self.gateways.append(
-                GatewayNode(
-                    f"gateway-{i + 1}",
-                    self.root / f"gateway-{i + 1}",
-                    free_port(),
-                    free_port(),
-                    free_port(),
-                )
-            )
+            self.gateways.append(GatewayNode(f"gateway-{i + 1}", self.root / f"gateway-{i + 1}"))
         first = self.gateways[0]
         first.data_dir.mkdir(parents=True, exist_ok=True)
         csv = self.root / "directory.csv"
@@ -656,14 +708,15 @@ class Topology:
                 "HOGO_UPSTREAM_URL": self.upstream_url,
                 **self.env,
             }
+            gw.ready_file.unlink(missing_ok=True)  # (one it left when it was killed)
             gw.proc = Proc(
                 gw.name,
                 [
                     sys.executable, "-m", "gateway", "serve",
-                    "--host", "127.0.0.1", "--port", str(gw.port),
+                    "--host", "127.0.0.1", "--port", str(gw.port), "--ready-file", str(gw.ready_file),
                     "--tls-cert", str(server.cert), "--tls-key", str(server.key),
                     "--tls-client-ca", str(ca),
-                    "--portal-listen", f"127.0.0.1:{gw.portal_port}",
+                    "--portal-listen", f"127.0.0.1:{gw.portal_port}",  # (port 0: any free one)
                     "--portal-tls-cert", str(server.cert), "--portal-tls-key", str(server.key),
                     "--portal-tls-client-ca", str(ca),
                     "--ops-listen", f"127.0.0.1:{gw.ops_port}",
@@ -672,6 +725,7 @@ class Topology:
                 env=env,
             ).start()  # fmt: skip
         for gw in self.gateways:
+            wait_until(gw.read_ready_file, 60, f"{gw.name} listening", interval=0.1)
             wait_until(lambda gw=gw: _ready(gw.ops_url), 60, f"{gw.name} ready", interval=0.2)
 
     # -- failures -------------------------------------------------------------------------
@@ -733,18 +787,29 @@ def _ready(url: str) -> bool:
 
 
 # -- the simulated upstream as a process -----------------------------------------------------------
-def run_simulator(port: int, residents: int) -> None:
+def run_simulator(port: int, residents: int, port_file: Path | None = None) -> None:
+    """The simulator on 127.0.0.1:port (0: any free port), the port it got written to
+    `port_file` once it listens."""
+    import asyncio
+
     from aiohttp import web
 
+    from gateway.listeners import listen
     from gateway.simulator import Simulator
 
-    web.run_app(
-        Simulator.with_residents(residents, record_calls=False).app(),
-        host="127.0.0.1",
-        port=port,
-        print=None,
-        access_log=None,
-    )
+    async def serve() -> None:
+        runner = web.AppRunner(
+            Simulator.with_residents(residents, record_calls=False).app(), access_log=None
+        )
+        await runner.setup()
+        bound = await listen(runner, "127.0.0.1", port)
+        if port_file is not None:
+            tmp = port_file.with_name(f".{port_file.name}.tmp")
+            tmp.write_text(f"{bound}\n")
+            tmp.replace(port_file)  # whole, or not there
+        await asyncio.Event().wait()  # until SIGTERM
+
+    asyncio.run(serve())
 
 
 def _curl(topo: Topology) -> str:
@@ -777,11 +842,12 @@ def main(argv: list[str] | None = None) -> int:
         "--plain-store", action="store_true", help="no TLS between the gateways and Redis"
     )
     sim = sub.add_parser("simulator", help="(internal) run the simulated upstream")
-    sim.add_argument("--port", type=int, required=True)
+    sim.add_argument("--port", type=int, default=0, help="0: any free port")
+    sim.add_argument("--port-file", type=Path, help="where to write the port it got")
     sim.add_argument("--residents", type=int, default=30)
     args = parser.parse_args(argv)
     if args.command == "simulator":
-        run_simulator(args.port, args.residents)
+        run_simulator(args.port, args.residents, args.port_file)
         return 0
     root = Path(args.dir)
     if root.exists():

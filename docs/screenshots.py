@@ -1,8 +1,8 @@
 """Screenshots of the staff console for the README, made from a running gateway with synthetic
 data only: the approvers' queue, one held query, the auditors' review page, the auditors'
 pictures over two months of synthetic history (made through the gateway on past days, with the
-store's clock moved back as the tests do: tests/timeshift.py), and a registrar's page of their
-department's attempts.
+gateway's clock moved back as the tests do: gateway.clock.ManualClock), and a registrar's page of
+their department's attempts.
 
     .venv/bin/python docs/screenshots.py            # writes docs/img/*.png
 
@@ -25,14 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gateway.app import build_app  # noqa: E402
+from gateway.clock import ManualClock  # noqa: E402
 from gateway.context import open_gateway  # noqa: E402
 from gateway.demo import flag_resident  # noqa: E402
 from gateway.directory_import import import_pairs  # noqa: E402
-from gateway.embedded import EmbeddedRedis, free_port  # noqa: E402
+from gateway.embedded import EmbeddedRedis  # noqa: E402
+from gateway.listeners import listen  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.simulator import Simulator, synthetic_residents  # noqa: E402
 from gateway.staff.demo import create_demo_accounts  # noqa: E402
-from tests.timeshift import store_clock  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
 CHROMIUM_ARGS = [
@@ -77,12 +78,12 @@ async def history(base: str, http: aiohttp.ClientSession, gw, residents) -> None
     rng = random.Random(2026)
     orgs = list(REQUESTERS)
     weights = [5, 2, 1]
-    today = datetime.now(JST).date()
+    today = gw.clock.today()
     portal_ns = "urn:hogo-gateway:portal:1"
     n = 0
     for back in range(60, 0, -1):
         day = today - timedelta(days=back)
-        with store_clock(day, 9 + rng.randrange(8)):
+        with gw.clock.on_day(day, 9 + rng.randrange(8)):
             for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
                 n += 1
                 org = rng.choices(orgs, weights)[0]
@@ -108,7 +109,7 @@ async def history(base: str, http: aiohttp.ClientSession, gw, residents) -> None
                 - datetime.fromisoformat(held.held_at.replace("Z", "+00:00")).astimezone(JST).date()
             ).days
             if age >= 2 and rng.random() < 0.5:
-                with store_clock(day, 16):
+                with gw.clock.on_day(day, 16):
                     if rng.random() < 0.8:
                         await gw.queue.release(held.id, "取扱注意", "staff:demo-approver")
                     else:
@@ -127,18 +128,16 @@ async def main() -> None:
     sim = Simulator(residents={r.subject_code: r for r in residents}, record_calls=False)
     up = web.AppRunner(sim.app(), access_log=None)
     await up.setup()
-    up_port = free_port()
-    await web.TCPSite(up, "127.0.0.1", up_port).start()
+    up_port = await listen(up, "127.0.0.1")
     settings = Settings(
         data_dir=tmp,
         upstream_url=f"http://127.0.0.1:{up_port}/provision",
         held_age_warning_seconds=3,  # so that the first item shows as waiting long
     )
-    gw = await open_gateway(settings, redis_url)
+    gw = await open_gateway(settings, redis_url, ManualClock())
     app = web.AppRunner(build_app(settings, redis_url, gateway=gw), access_log=None)
     await app.setup()
-    port = free_port()
-    await web.TCPSite(app, "127.0.0.1", port).start()
+    port = await listen(app, "127.0.0.1")
     base = f"http://127.0.0.1:{port}"
     try:
         for org, name in REQUESTERS.items():

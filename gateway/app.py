@@ -25,10 +25,19 @@ from gateway.mail import Mailer
 from gateway.settings import Settings
 from gateway.staff import routes as staff_routes
 from gateway.store.redis import StoreUnavailable, cancel_requested
-from gateway.store.scripts import now
 from gateway.verify import tasks as verify_tasks
 
 log = logging.getLogger("hogo.app")
+
+
+async def sweep_interrupted(gw: Gateway) -> int:
+    """Hold the queries received longer ago than `interrupted_after_seconds` (by the gateway's
+    clock) and never answered: left half-done by a crashed process; how many."""
+    older_than = gw.clock.now_ms() - int(gw.settings.interrupted_after_seconds * 1000)
+    held = await gw.queries.sweep_interrupted(older_than)
+    if held:
+        log.warning("held %d interrupted queries for staff", held)
+    return held
 
 
 async def sweep_interrupted_forever(gw: Gateway) -> None:
@@ -36,12 +45,7 @@ async def sweep_interrupted_forever(gw: Gateway) -> None:
     interval = max(1.0, gw.settings.interrupted_after_seconds / 4)
     while not cancel_requested():
         try:
-            _, ms = now()
-            held = await gw.queries.sweep_interrupted(
-                ms - int(gw.settings.interrupted_after_seconds * 1000)
-            )
-            if held:
-                log.warning("held %d interrupted queries for staff", held)
+            await sweep_interrupted(gw)
         except StoreUnavailable:
             pass
         except Exception:
@@ -55,9 +59,7 @@ def build_app(
 ) -> web.Application:
     """The whole gateway as one aiohttp application (its store opened on startup)."""
     # /readyz and /metrics: the ops listener's, or loopback's (whatever listens, demo included)
-    app = web.Application(
-        client_max_size=settings.max_body_bytes + 1, middlewares=[ops_guard(settings)]
-    )
+    app = web.Application(client_max_size=settings.max_body_bytes + 1, middlewares=[ops_guard()])
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         gw = gateway or await open_gateway(settings, redis_url)

@@ -13,6 +13,7 @@ import aiohttp
 from gateway import metrics
 from gateway.audit.archive import Archive
 from gateway.audit.spool import Spool
+from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.crypto import Keyring
 from gateway.notices import Notices
 from gateway.portal import PortalService
@@ -51,15 +52,21 @@ class Gateway:
     notices: Notices  # attempts told to the holding departments (and the rules)
     _session: aiohttp.ClientSession | None = None
 
+    @property
+    def clock(self) -> Clock:
+        """The clock every rule by time reads (the store's: its scripts' NOW)."""
+        return self.redis.clock
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
         await self.redis.close()
 
 
-async def open_gateway(settings: Settings, redis_url: str) -> Gateway:
+async def open_gateway(settings: Settings, redis_url: str, clock: Clock = SYSTEM_CLOCK) -> Gateway:
+    """The gateway's resources; `clock` is the real one but for tests that move time."""
     keyring = Keyring(settings.keys_dir)
-    redis = Redis(connect(redis_url, settings), settings)
+    redis = Redis(connect(redis_url, settings), settings, clock)
     guard_keyring(redis, keyring)  # identical keys on every host, checked at the first store call
     queries = QueryStore(redis, keyring)
     flags = FlagStore(redis, keyring)

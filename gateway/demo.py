@@ -17,8 +17,9 @@ from aiohttp import web
 from gateway.app import build_app
 from gateway.context import Gateway, open_gateway
 from gateway.directory_import import import_pairs
-from gateway.embedded import EmbeddedRedis, free_port
+from gateway.embedded import EmbeddedRedis
 from gateway.flags import set_flags
+from gateway.listeners import listen
 from gateway.orders import FlagOrder
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
@@ -89,8 +90,7 @@ async def _main(args: argparse.Namespace, data_dir: Path, actor: str) -> None:
         sim = Simulator.with_residents(RESIDENTS, record_calls=False)
         up_runner = web.AppRunner(sim.app(), access_log=None)
         await up_runner.setup()
-        up_port = free_port()
-        await web.TCPSite(up_runner, "127.0.0.1", up_port).start()
+        up_port = await listen(up_runner, "127.0.0.1")
         upstream = f"http://127.0.0.1:{up_port}/provision"
         settings = Settings.from_env(
             data_dir=data_dir, upstream_url=upstream, host=args.host, port=args.port
@@ -98,8 +98,8 @@ async def _main(args: argparse.Namespace, data_dir: Path, actor: str) -> None:
         residents, flagged, staff = await _prepare(settings, url, actor)
         runner = web.AppRunner(build_app(settings, url), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, args.host, args.port).start()
-        host = f"{args.host}:{args.port}"
+        port = await listen(runner, args.host, args.port)  # --port 0: any free port, shown below
+        host = f"{args.host}:{port}"
         clear = residents[5]
         print(
             "\n".join(

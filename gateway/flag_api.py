@@ -210,7 +210,7 @@ async def due_flags(request: web.Request) -> web.Response:
         {
             "department": token.department,
             "within_days": within,
-            "today": flags.ward_today().isoformat(),
+            "today": gw.clock.today().isoformat(),
             "items": [i.as_json() for i in items],
         }
     )

@@ -5,6 +5,10 @@ citizen portal, the staff console and the operator's endpoints can each be moved
 address (--portal-listen, --staff-listen, --ops-listen) with their own TLS settings. A request
 for a service on a listener that does not serve it is answered 404, as if the path did not exist.
 
+A listener may ask for port 0: the system then gives it a free port as it binds (no port is
+picked first and bound later, which another process could take in between), and the listener
+as bound (`Listening.listeners`) says which.
+
 The operator's /readyz and /metrics (counters by hold reason and portal outcome, the store's and
 the upstream's state) must tell a requester or the portal nothing: without an ops listener of
 their own they are served only to peers on loopback (`ops_guard`), and 404 to anyone else.
@@ -13,8 +17,12 @@ their own they are served only to peers on loopback (`ops_guard`), and 404 to an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
+import json
+import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +36,17 @@ from gateway.tls import RefusalLimiter, expiry_times, schedule, server_context
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 LIVENESS = "/healthz"  # answered on every listener: it says only that the process lives
+# The listeners as bound, by the port each got (filled as they bind; the guards read it).
+BOUND = web.AppKey("bound_listeners", dict[int, Listener])
+
+
+def _bound(request: web.Request) -> dict[int, Listener]:
+    return request.app.get(BOUND) or {}
+
+
+def _listener_of(request: web.Request) -> Listener | None:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return _bound(request).get(sockname[1]) if sockname else None
 
 
 def service_of(path: str) -> str:
@@ -42,14 +61,12 @@ def service_of(path: str) -> str:
     return "staff"
 
 
-def listener_guard(listeners: list[Listener]) -> Middleware:
+def listener_guard() -> Middleware:
     """Middleware: each listener answers only for its own services."""
-    by_port = {listener.port: listener for listener in listeners}
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        listener = by_port.get(sockname[1]) if sockname else None
+        listener = _listener_of(request)
         if listener is None or not (
             request.path == LIVENESS or service_of(request.path) in listener.services
         ):
@@ -72,21 +89,18 @@ def peer_is_loopback(peername: object) -> bool:
     return (mapped or ip).is_loopback
 
 
-def ops_guard(settings: Settings) -> Middleware:
+def ops_guard() -> Middleware:
     """Middleware: /readyz and /metrics on the ops listener (whoever reaches it: its address and
     TLS decide who may), otherwise to loopback peers only. The peer is the socket's, never a
     forwarded header; a reverse proxy on the same host would be loopback, so behind one the
     operator gives the ops endpoints a listener of their own."""
-    ops_ports = {
-        listener.port for listener in settings.listeners() if listener.services == ("ops",)
-    }
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != LIVENESS and service_of(request.path) == "ops":
+            listener = _listener_of(request)
+            on_ops_listener = listener is not None and listener.services == ("ops",)
             transport = request.transport
-            sockname = transport.get_extra_info("sockname") if transport else None
-            on_ops_listener = bool(sockname) and sockname[1] in ops_ports
             peer = transport.get_extra_info("peername") if transport else None
             if not on_ops_listener and not peer_is_loopback(peer):
                 raise web.HTTPNotFound()
@@ -139,13 +153,72 @@ def check_plain_http(settings: Settings) -> str | None:
     return None
 
 
+@dataclasses.dataclass
+class Listening:
+    """The runner of an application that listens, and its listeners as bound (a port asked as 0
+    is the port the system gave)."""
+
+    runner: web.AppRunner
+    listeners: list[Listener]
+
+    @property
+    def url(self) -> str:
+        """The main listener's URL."""
+        return self.listeners[0].url
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "pid": os.getpid(),
+            "listeners": [
+                {
+                    "name": listener.name,
+                    "host": listener.host,
+                    "port": listener.port,
+                    "url": listener.url,
+                    "services": list(listener.services),
+                }
+                for listener in self.listeners
+            ],
+        }
+
+    def write_ready_file(self, path: Path) -> None:
+        """Every listener's address as JSON in `path`, once all listen (`serve --ready-file`):
+        written aside and renamed, so a reader never sees half of it."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.as_json()) + "\n")
+        tmp.replace(path)
+
+    async def cleanup(self) -> None:
+        await self.runner.cleanup()
+
+
+def bound_port(runner: web.BaseRunner, before: set[Any]) -> int:
+    """The port the site just started on `runner` got: the one address it listens on that
+    `before` (the runner's addresses until then) did not have. A host name that resolves to
+    several addresses, bound to port 0, would get a port for each: refused."""
+    new = [address for address in runner.addresses if address not in before]
+    ports = {address[1] for address in new}
+    if len(ports) != 1:
+        raise OSError(f"a listener asked for any free port got {sorted(ports)}: name one address")
+    return ports.pop()
+
+
+async def listen(runner: web.BaseRunner, host: str, port: int = 0, **site: Any) -> int:
+    """Start one TCP site of `runner` on host:port (0: any free port); the port it got."""
+    before = set(runner.addresses)
+    await web.TCPSite(runner, host, port, **site).start()
+    return bound_port(runner, before)
+
+
 async def start_listeners(
     app: web.Application, settings: Settings, *, reuse_port: bool = False
-) -> web.AppRunner:
-    """Set up `app` and listen on every configured address; the caller cleans the runner up."""
+) -> Listening:
+    """Set up `app` and listen on every configured address; the caller cleans it up."""
     listeners = settings.listeners()
+    bound: dict[int, Listener] = {}
+    app[BOUND] = bound
     if len(listeners) > 1:
-        app.middlewares.append(listener_guard(listeners))
+        app.middlewares.append(listener_guard())
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -158,7 +231,7 @@ async def start_listeners(
                 if listener.tls
                 else None
             )
-            site = web.TCPSite(
+            port = await listen(
                 runner,
                 listener.host,
                 listener.port,
@@ -166,8 +239,8 @@ async def start_listeners(
                 reuse_address=True,
                 reuse_port=reuse_port or None,
             )
-            await site.start()
+            bound[port] = dataclasses.replace(listener, port=port)
     except BaseException:
         await runner.cleanup()
         raise
-    return runner
+    return Listening(runner, list(bound.values()))

@@ -19,7 +19,6 @@ import asyncio
 import logging
 import smtplib
 import ssl
-import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -97,6 +96,8 @@ def next_try_ms(tries: int, settings: AttemptSettings, now_ms: int) -> int:
 class Mailer:
     def __init__(self, redis: Redis, settings: AttemptSettings, *, interval: float = 2.0) -> None:
         self.outbox = Outbox(redis)
+        # due dates and the outbox's age by the store's clock: the one its stamps are made by
+        self.clock = redis.clock
         self.settings = settings
         self.interval = interval
         # a mail is leased for longer than one SMTP session may take
@@ -104,7 +105,7 @@ class Mailer:
 
     async def send_due(self) -> int:
         """Send the mails due now; how many the server took."""
-        now_ms = int(time.time() * 1000)
+        now_ms = self.clock.now_ms()
         taken = await self.outbox.take(now_ms, self.lease_ms, AT_ONCE)
         sent = 0
         for mail in taken:
@@ -132,7 +133,7 @@ class Mailer:
     async def update_metrics(self) -> None:
         waiting, oldest = await self.outbox.status()
         metrics.MAIL_OUTBOX.set(waiting)
-        age = 0.0 if oldest is None else max(0.0, time.time() - oldest / 1000)
+        age = 0.0 if oldest is None else max(0.0, (self.clock.now_ms() - oldest) / 1000)
         metrics.MAIL_OLDEST_SECONDS.set(age)
 
     async def run_forever(self) -> None:

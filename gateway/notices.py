@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import Counter
 
 from gateway import metrics
@@ -60,6 +59,7 @@ def stopped(ev: Event) -> str:
 class Notices:
     def __init__(self, redis: Redis, keyring: Keyring, settings: AttemptSettings) -> None:
         self.store = AttemptStore(redis, keyring)
+        self.clock = redis.clock  # the inbox's stamps are the store's clock's
         self.settings = settings
         self.limits = Limits.of(settings)
         self._lock = asyncio.Lock()  # one fold at a time in this process (others: the script)
@@ -134,7 +134,7 @@ class Notices:
             with contextlib.suppress(StoreUnavailable):
                 metrics.ATTEMPTS_INBOX.set(await self.store.waiting())
                 oldest = await self.store.oldest_ms()
-                age = 0.0 if oldest is None else max(0.0, time.time() - oldest / 1000)
+                age = 0.0 if oldest is None else max(0.0, (self.clock.now_ms() - oldest) / 1000)
                 metrics.ATTEMPTS_INBOX_AGE.set(age)
             if not cancel_requested():
                 await asyncio.sleep(interval)

@@ -14,7 +14,6 @@ from gateway import metrics
 from gateway.crypto import Keyring
 from gateway.model import Field, PortalRequest, ProvisionRecord
 from gateway.store.portal import PortalStore, PortalView
-from gateway.store.scripts import now
 from gateway.upstream import Upstream
 
 # The view outcomes that are security events (their kinds without `security.`); the script
@@ -33,7 +32,7 @@ class PortalService:
 
         The flags are read after the upstream answered, at the last moment before the answer is
         built: a flag set while the upstream answered blocks the view too."""
-        began_at, _ = now()
+        began_at, _ = self.store.r.clock.stamp()
         fields = await self.upstream.self_information(view)
         seen = await self.store.self_information(
             self.keyring.person_keys("subject", view.subject_code), began_at, bool(fields)

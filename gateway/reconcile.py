@@ -20,7 +20,7 @@ from pathlib import Path
 
 from gateway.context import Gateway
 from gateway.csvfiles import read_rows
-from gateway.flags import ATENA_NUMBER, parse_date, ward_today
+from gateway.flags import ATENA_NUMBER, parse_date
 from gateway.store.flags import FlagRecord
 
 ALIASES = {
@@ -208,7 +208,7 @@ async def reconcile(
 ) -> Reconciliation:
     export, encoding = read_export(path)
     records = await gw.flags.all_records(unseal=True, history=False)
-    result = compare(export, records, today or ward_today(), encoding)
+    result = compare(export, records, today or gw.clock.today(), encoding)
     await gw.events.append(
         "flag.reconciled",
         actor,

@@ -70,13 +70,13 @@ def attempts_chart(report: UsageReport) -> BarChart:
     )
 
 
-def html(report: UsageReport, made_at: datetime | None = None) -> str:
+def html(report: UsageReport, made_at: datetime) -> str:
     data = report.as_json()
     return _env.get_template("usage_report.html").render(
         r=report,
         j=data,
         title=title(report),
-        made_at=made_at or datetime.now(JST),
+        made_at=made_at.astimezone(JST),
         bases=BASES,
         attempt_names=ATTEMPTS,
         query_names=QUERIES,

@@ -93,6 +93,7 @@ COMPOSITE_ENV: dict[str, str] = {
     "HOGO_WORKERS": "gateway processes on the one port (SO_REUSEPORT), default 1",
     "HOGO_EVENT_LOOP": "uvloop (default, when installed) or asyncio",
     "HOGO_WORKER": "set by the supervisor in its workers (internal)",
+    "HOGO_WORKER_PORTS": "set by the supervisor in its workers: the ports it keeps (internal)",
     "HOGO_ENV_FILE": "the environment file deploy/hogo reads (default /etc/hogo-gateway/gateway.env)",
 }
 for _service in ("PORTAL", "STAFF", "OPS"):
@@ -112,10 +113,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_address(spec: str, what: str) -> tuple[str, int]:
-    """`HOST:PORT` or `[V6]:PORT` as (host, port)."""
+def parse_address(spec: str, what: str, *, any_port: bool = False) -> tuple[str, int]:
+    """`HOST:PORT` or `[V6]:PORT` as (host, port); with `any_port`, port 0 too (a listener
+    that takes whatever free port the system gives it)."""
     host, sep, port = spec.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    lowest = 0 if any_port else 1
+    if not sep or not host or not port.isdigit() or not lowest <= int(port) < 65536:
         raise SettingsError(f"{what}: expected HOST:PORT, got {spec!r}")
     return host.strip("[]"), int(port)
 
@@ -633,7 +636,7 @@ class Settings:
                 if any(files):
                     raise SettingsError(f"--{service_name}-tls-* needs --{service_name}-listen")
                 continue
-            host, port = parse_address(listen, f"--{service_name}-listen")
+            host, port = parse_address(listen, f"--{service_name}-listen", any_port=True)
             separate.append(
                 Listener(
                     service_name,
@@ -724,7 +727,7 @@ class Settings:
             )
         ports: dict[tuple[str, int], str] = {}
         for listener in self.listeners():
-            if listener.port in {p for _, p in ports}:
+            if listener.port and listener.port in {p for _, p in ports}:  # (0: any free port)
                 raise SettingsError(f"two listeners on port {listener.port}")
             ports[(listener.host, listener.port)] = listener.name
             if (

@@ -51,10 +51,14 @@ def synthetic_residents(count: int, start: int = 1) -> Iterator[Resident]:
 
 @dataclass
 class Simulator:
-    """The upstream's state: residents by subject code, a delay, and what it was asked."""
+    """The upstream's state: residents by subject code, a delay, and what it was asked.
+
+    `gate` (tests): while it is an Event not yet set, every call, once recorded, waits for it, so
+    that a test acts while the upstream is answering for as long as it takes, then opens it."""
 
     residents: dict[str, Resident] = field(default_factory=dict)
     delay: float = 0.0
+    gate: asyncio.Event | None = None
     fail: bool = False
     calls: list[tuple[str, str, str]] = field(
         default_factory=list
@@ -82,6 +86,8 @@ class Simulator:
             self.calls.append((el.name, subject, request.headers.get("Idempotency-Key", "")))
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.gate is not None:
+            await self.gate.wait()
         resident = self.residents.get(subject)
         if el.namespace == PROVISION_NS and el.name == "SubmitQueryRequest":
             pn = el.text_of("processingNumber")

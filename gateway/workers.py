@@ -7,6 +7,11 @@ restarts a worker that dies, and on SIGTERM or SIGINT stops them all before it s
 Every safety step is an atomic Lua script in the shared store, so N processes decide exactly as
 one does.
 
+A listener asked for port 0 gets its port from the supervisor: it binds a socket there with
+SO_REUSEPORT (and never listens on it, so the kernel gives it no connection), keeps it for its
+lifetime so that the port stays theirs, and tells the workers (`HOGO_WORKER_PORTS`), which all
+bind that one port.
+
 Workers are fresh interpreters (not forks) so that each can turn on prometheus-client's
 multiprocess mode before any metric exists: counters of all workers, living or dead, add up in
 /metrics whichever worker answers the scrape, and never go back when a worker is replaced.
@@ -15,10 +20,13 @@ multiprocess mode before any metric exists: counters of all workers, living or d
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import json
 import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,9 +34,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.settings import Settings
+
 log = logging.getLogger("hogo.workers")
 
 WORKER_ENV = "HOGO_WORKER"  # set in workers: listen with SO_REUSEPORT, never start workers again
+PORTS_ENV = "HOGO_WORKER_PORTS"  # in workers: the ports the supervisor reserved, by listener
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STOP_GRACE_SECONDS = 30.0
 FAST_EXIT_SECONDS = 5.0  # a worker that dies sooner than this did not really start
@@ -59,6 +70,44 @@ def wanted(count: int | None) -> bool:
     return (count or 1) > 1 and not in_worker()
 
 
+def reserve_ports(settings: Settings) -> tuple[list[socket.socket], dict[str, int]]:
+    """A port for every listener asking for port 0, bound (SO_REUSEPORT, not listening) by the
+    supervisor to keep it; the caller closes the sockets when the workers are gone."""
+    held: list[socket.socket] = []
+    ports: dict[str, int] = {}
+    try:
+        for listener in settings.listeners():
+            if listener.port:
+                continue
+            info = socket.getaddrinfo(listener.host, 0, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(info[0], socket.SOCK_STREAM)
+            held.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(info[4])
+            ports[listener.name] = sock.getsockname()[1]
+    except BaseException:
+        for sock in held:
+            sock.close()
+        raise
+    return held, ports
+
+
+def with_reserved_ports(settings: Settings) -> Settings:
+    """In a worker: the settings with the ports the supervisor reserved in place of port 0."""
+    ports: dict[str, int] = json.loads(os.environ.get(PORTS_ENV) or "{}") if in_worker() else {}
+    if not ports:
+        return settings
+    return dataclasses.replace(
+        settings,
+        port=ports.get("main", settings.port),
+        separate_listeners=tuple(
+            dataclasses.replace(listener, port=ports.get(listener.name, listener.port))
+            for listener in settings.separate_listeners
+        ),
+    )
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -76,10 +125,13 @@ class _Worker:
 
 
 class Supervisor:
-    def __init__(self, count: int, argv: list[str], redis_url: str) -> None:
+    def __init__(
+        self, count: int, argv: list[str], redis_url: str, ports: dict[str, int] | None = None
+    ) -> None:
         self.count = count
         self.argv = argv
         self.redis_url = redis_url
+        self.ports = ports or {}
         self.metrics_dir = Path(tempfile.mkdtemp(prefix="hogo-metrics-"))
         self.stopping = False
         self.workers: list[_Worker] = []
@@ -91,6 +143,7 @@ class Supervisor:
             METRICS_ENV: str(self.metrics_dir),
             # in the environment, not on the command line, where `ps` would show its password
             "HOGO_REDIS_URL": self.redis_url,
+            PORTS_ENV: json.dumps(self.ports),
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", *self.argv],
@@ -158,6 +211,11 @@ class Supervisor:
                 w.proc.wait()
 
 
-def supervise(count: int, argv: list[str], redis_url: str) -> int:
+def supervise(count: int, argv: list[str], redis_url: str, settings: Settings) -> int:
     """Run `count` workers serving `hogo-gateway <argv>` until SIGTERM/SIGINT; the exit status."""
-    return Supervisor(count, argv, redis_url).run()
+    held, ports = reserve_ports(settings)
+    try:
+        return Supervisor(count, argv, redis_url, ports).run()
+    finally:
+        for sock in held:
+            sock.close()

@@ -14,15 +14,17 @@ from gateway.audit.live import export, verify_live
 from gateway.audit.pubkeys import from_keys_dir
 from gateway.audit.sealer import Sealer
 from gateway.audit.verify import Report
+from gateway.clock import ManualClock
 from gateway.context import Gateway
 
 
 async def open_fresh(settings: Any, redis_url: str) -> Gateway:
     """A gateway's store with an empty event log: its first store call (the keyring check, an
-    event itself) is made, and that event cleared, so that a test's events are seq 1, 2, ..."""
+    event itself) is made, and that event cleared, so that a test's events are seq 1, 2, ...
+    Its clock is a ManualClock (the real time until a test moves it)."""
     from gateway.context import open_gateway
 
-    gw = await open_gateway(settings, redis_url)
+    gw = await open_gateway(settings, redis_url, ManualClock())
     await gw.trail.head()
     await gw.redis.client.delete(gw.redis.keys.events)
     return gw
@@ -30,12 +32,13 @@ async def open_fresh(settings: Any, redis_url: str) -> Gateway:
 
 async def make_events(gw: Gateway, count: int, start: int = 0, spacing: float = 0) -> None:
     """Events of several kinds, with person keys as subjects (as the gateway writes them);
-    `spacing` seconds apart, for tests that need distinct times."""
-    import asyncio
-
+    `spacing` seconds apart on the gateway's clock (moved, not slept through), for tests that
+    need distinct times."""
+    clock = gw.clock
+    assert not spacing or isinstance(clock, ManualClock), "spacing moves a ManualClock"
     for i in range(start, start + count):
         if spacing:
-            await asyncio.sleep(spacing)
+            clock.advance(spacing)
         await gw.events.append(
             ("query.held", "flag.set", "security.portal_blocked")[i % 3],
             f"tester-{i % 4}",

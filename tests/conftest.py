@@ -1,11 +1,15 @@
 """Fixtures: one real redis-server per session (flushed per test), a real upstream and gateway
-on loopback per test, and helpers to talk SOAP to them."""
+on loopback per test (each on a port the system gave), and helpers to talk SOAP to them.
+
+Every gateway the fixtures open reads a `ManualClock` (`Running.clock`): the real time until a test
+moves it past an expiry (`running.clock.advance(seconds)`) or to another day (`set_day`), instead
+of sleeping."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from gateway.app import build_app
+from gateway.clock import ManualClock
 from gateway.context import Gateway, open_gateway
 from gateway.demo import flag_resident
 from gateway.directory_import import import_pairs
@@ -26,9 +31,9 @@ from tests.support import (
     Answer,
     Query,
     RedisServer,
-    free_port,
     get_result_xml,
     parse_answer,
+    serve_app,
 )
 
 RESIDENTS = 30
@@ -43,7 +48,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
-    if redis_server.proc is None or redis_server.proc.poll() is not None:
+    if not redis_server.running():
         redis_server.start()
     redis_server.client().flushall()
     return redis_server.url
@@ -54,7 +59,6 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server for this test alone, for tests that kill, pause or restart it."""
     server = RedisServer(tmp_path / "own-redis").start()
     yield server
-    server.resume() if server.proc and server.proc.poll() is None else None
     server.remove()
 
 
@@ -86,6 +90,8 @@ class Running:
     upstream_url: str
     session: aiohttp.ClientSession
     residents: list[Resident]
+    clock: ManualClock
+    listeners: dict[str, str] = field(default_factory=dict)  # name -> URL, as bound
 
     async def post(self, path: str, body: bytes, **headers: str) -> Answer:
         async with self.session.post(
@@ -114,16 +120,18 @@ class Running:
 
 
 async def start_running(
-    settings: Settings, redis_url: str, residents: list[Resident], upstream: Simulator | None = None
+    settings: Settings,
+    redis_url: str,
+    residents: list[Resident],
+    upstream: Simulator | None = None,
+    clock: ManualClock | None = None,
 ) -> tuple[Running, list[web.AppRunner]]:
     upstream = upstream or Simulator(residents={r.subject_code: r for r in residents})
-    up_runner = web.AppRunner(upstream.app())
-    await up_runner.setup()
-    up_port = free_port()
-    await web.TCPSite(up_runner, "127.0.0.1", up_port).start()
-    upstream_url = f"http://127.0.0.1:{up_port}/provision"
+    served = await serve_app(upstream.app())
+    upstream_url = served.url + "/provision"
     settings = replace(settings, upstream_url=upstream_url)
-    gw = await open_gateway(settings, redis_url)
+    clock = clock or ManualClock()
+    gw = await open_gateway(settings, redis_url, clock)
     # Deny by default: the test requesters may ask about the one affair the tests use (every
     # procedure of it); tests/test_rights.py covers what happens outside it.
     for org, name in ((REQUESTER, "見本市 子ども家庭課"), (OTHER_REQUESTER, "例示町 税務課")):
@@ -131,13 +139,14 @@ async def start_running(
         await gw.requesters.grant(org, AFFAIR, [], "test")
     pairs = ((r.atena_number, r.subject_code) for r in residents)
     await import_pairs(gw.directory, gw.events, pairs, "test")
-    # the listeners as `serve` makes them (TLS and separate listeners if the settings say so)
-    settings = replace(settings, host="127.0.0.1", port=free_port())
-    runner = await start_listeners(build_app(settings, redis_url, gateway=gw), settings)
+    # the listeners as `serve` makes them (TLS and separate listeners if the settings say so),
+    # each on the port the system gives it
+    settings = replace(settings, host="127.0.0.1", port=0)
+    listening = await start_listeners(build_app(settings, redis_url, gateway=gw), settings)
     session = aiohttp.ClientSession()
-    url = settings.listeners()[0].url
-    running = Running(url, gw, upstream, upstream_url, session, residents)
-    return running, [runner, up_runner]
+    running = Running(listening.url, gw, upstream, upstream_url, session, residents, clock)
+    running.listeners = {listener.name: listener.url for listener in listening.listeners}
+    return running, [listening.runner, served.runner]
 
 
 @pytest.fixture

@@ -56,8 +56,8 @@ from tests.support import (
     SOAP_ENV,
     GatewayProcess,
     RedisServer,
-    free_port,
     parse_answer,
+    serve_app,
 )
 from tests.upstreams import RecordingUpstream, naive_subject_codes
 
@@ -472,11 +472,9 @@ class Harness:
         return self
 
     async def _start_upstream(self) -> str:
-        self._runner = web.AppRunner(self.upstream.app())
-        await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        return f"http://127.0.0.1:{port}/provision"
+        served = await serve_app(self.upstream.app())
+        self._runner = served.runner
+        return served.url + "/provision"
 
     async def _prepare(self, upstream_url: str) -> Gateway:
         gw = await open_gateway(
@@ -492,8 +490,7 @@ class Harness:
     def stop(self) -> None:
         """Stop what `start` started, also when it stopped half-way."""
         if self.proc is not None:
-            self.proc.proc.terminate()
-            self.proc.proc.wait(30)
+            self.proc.stop()
         if not self.thread.is_alive():
             return
         if self._gw is not None:

@@ -1,24 +1,30 @@
-"""Test support: real redis-server processes, a real upstream on loopback, SOAP helpers."""
+"""Test support: SOAP helpers and the synthetic query; the processes the tests start (redis-server,
+the command line, the gateway, aiohttp applications) are tests/processes.py's, named here too."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
-import redis
 from lxml import etree
 
-from gateway.embedded import redis_server_binary
 from gateway.model import SubmitQuery
+from tests.processes import (  # noqa: F401 (one way to start each: named here for every test)
+    GatewayProcess,
+    RedisServer,
+    RedisTls,
+    ServedApp,
+    SmtpServer,
+    hogo,
+    hogo_command,
+    hogo_process,
+    reserve_port,
+    serve_app,
+)
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PROV = "urn:hogo-gateway:provision:1"
@@ -26,99 +32,6 @@ PORTAL = "urn:hogo-gateway:portal:1"
 REQUESTER = "1310000000000001"
 OTHER_REQUESTER = "1320000000000002"
 AFFAIR = "JM00000000000001"  # the affair the test requesters are granted (see conftest)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A real redis-server on a free loopback port, append-only, in its own directory."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        self.proc = subprocess.Popen(
-            [
-                redis_server_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--rdbcompression",
-                "no",
-                "--daemonize",
-                "no",
-                "--logfile",
-                str(self.dir / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.wait_ready()
-        return self
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=5, decode_responses=True)
-
-    def wait_ready(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return
-            except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        """kill -9: no goodbye, no final flush beyond what appendfsync already did."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def pause(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-    def files(self) -> list[Path]:
-        return [p for p in self.dir.rglob("*") if p.is_file()]
-
-    def remove(self) -> None:
-        self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @dataclass
@@ -223,23 +136,10 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def cli_runner(data_dir: Path, redis_url: str) -> Cli:
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "--data-dir",
-                str(data_dir),
-                "--redis-url",
-                redis_url,
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            input=stdin,
-            timeout=120,
-        )
+    """`hogo` bound to one data dir and store: run(*args, stdin=..., env=..., timeout=...)."""
+
+    def run(*args: str | Path, **options: Any) -> subprocess.CompletedProcess[str]:
+        return hogo(*args, data_dir=data_dir, redis_url=redis_url, **options)
 
     return run
 
@@ -249,46 +149,3 @@ def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
     assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)
     assert len(lines) == 1 and lines[0].startswith("hogo-gateway: error:"), res.stderr
     return lines[0]
-
-
-class GatewayProcess:
-    """`hogo-gateway serve` in its own process (to kill -9), with extra environment; its output
-    goes to a log file beside the data dir."""
-
-    def __init__(self, data_dir: Path, redis_url: str, upstream_url: str, **env: str) -> None:
-        self.port = free_port()
-        self.log = data_dir.parent / f"gateway-{self.port}.log"
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "gateway", "serve", "--data-dir", str(data_dir),
-                    "--redis-url", redis_url, "--upstream-url", upstream_url,
-                    "--port", str(self.port),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-                env={**os.environ, **env},
-            )  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    async def wait_ready(self, timeout: float = 30) -> None:
-        import asyncio
-
-        import aiohttp
-
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as s:
-            while time.monotonic() < deadline:
-                try:
-                    async with s.get(self.url + "/healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError("gateway did not start")
-
-    def kill9(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,12 @@ async def test_no_plaintext_personal_data_in_redis_files_or_logs(
     client = own_redis.client()
     client.bgrewriteaof()
     client.save()
-    await asyncio.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while (info := client.info("persistence"))["aof_rewrite_in_progress"] or info[
+        "aof_rewrite_scheduled"
+    ]:  # the rewrite runs in a child of redis-server: wait for it, not for a guess of its time
+        assert time.monotonic() < deadline, "the AOF rewrite did not finish"
+        await asyncio.sleep(0.02)
     files = own_redis.files()
     assert any(f.suffix == ".rdb" for f in files) and any("aof" in f.name for f in files)
     blobs = {f.name: f.read_bytes() for f in files if f.name != "redis.log"}

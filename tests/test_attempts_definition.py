@@ -3,17 +3,14 @@ auditors' pictures count is what happened, whatever else is in the log around it
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from gateway.attempts import AttemptKind
 from gateway.services.patterns import Patterns
-from gateway.wareki import JST
 from tests.conftest import Running
 from tests.support import Query, portal_xml
 
 
 async def _today(running: Running) -> dict[AttemptKind, int]:
-    pictures = await Patterns(running.gw).pictures(datetime.now(JST).date())
+    pictures = await Patterns(running.gw).pictures(running.clock.today())
     return {k: v[-1] for k, v in pictures.attempts.items()}
 
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-from aiohttp import web
 
 from gateway.context import Gateway, open_gateway
 from gateway.directory_import import import_pairs
@@ -19,7 +18,7 @@ from gateway.simulator import Resident, Simulator
 from gateway.soap.messages import read_submit_query
 from gateway.soap.parse import body_element, parse_xml
 from tests.flag_support import by_tax_department, flag
-from tests.support import AFFAIR, REQUESTER, Query, RedisServer, free_port
+from tests.support import AFFAIR, REQUESTER, Query, RedisServer, serve_app
 
 KODOMO, ZEIMU = "子ども家庭課", "税務課"
 
@@ -29,13 +28,8 @@ async def quiet(
     settings: Settings, own_redis: RedisServer, residents: list[Resident]
 ) -> AsyncIterator[Gateway]:
     """A gateway's services on a store of their own, with no background fold."""
-    upstream = web.AppRunner(Simulator(residents={r.subject_code: r for r in residents}).app())
-    await upstream.setup()
-    port = free_port()
-    await web.TCPSite(upstream, "127.0.0.1", port).start()
-    gw = await open_gateway(
-        replace(settings, upstream_url=f"http://127.0.0.1:{port}/"), own_redis.url
-    )
+    upstream = await serve_app(Simulator(residents={r.subject_code: r for r in residents}).app())
+    gw = await open_gateway(replace(settings, upstream_url=f"{upstream.url}/"), own_redis.url)
     await import_pairs(
         gw.directory, gw.events, ((r.atena_number, r.subject_code) for r in residents), "t"
     )

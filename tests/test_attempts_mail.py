@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from gateway.mail import Mailer
@@ -23,7 +22,7 @@ from gateway.simulator import Resident
 from tests.conftest import Running, start_running
 from tests.flag_support import by_tax_department, flag
 from tests.pki import ThrowawayCA
-from tests.support import OTHER_REQUESTER, REQUESTER, Query, free_port, portal_xml
+from tests.support import OTHER_REQUESTER, REQUESTER, Query, SmtpServer, portal_xml, reserve_port
 
 KODOMO, ZEIMU = "子ども家庭課", "税務課"
 MAILBOXES = ((KODOMO, "kodomo@ward.example"), (ZEIMU, "zeimu@ward.example"))
@@ -45,17 +44,18 @@ class Sink:
         return "250 OK"
 
 
-def _smtp(sink: Sink, port: int, **kwargs: object) -> Controller:
-    controller = Controller(sink, hostname="127.0.0.1", port=port, **kwargs)
+def _smtp(sink: Sink, **kwargs: object) -> SmtpServer:
+    """An SMTP server on loopback port 0 (`.port` is the one it got) receiving into `sink`."""
+    controller = SmtpServer(sink, **kwargs)
     controller.start()
     return controller
 
 
 @pytest.fixture
 def sink() -> Iterator[tuple[Sink, int]]:
-    found, port = Sink(), free_port()
-    controller = _smtp(found, port)
-    yield found, port
+    found = Sink()
+    controller = _smtp(found)
+    yield found, controller.port
     controller.stop()
 
 
@@ -148,7 +148,8 @@ async def test_each_department_is_mailed_without_personal_data(
 async def test_a_mail_waits_while_smtp_is_down_and_goes_once_it_is_up(
     settings: Settings, redis_url: str, residents: list[Resident]
 ) -> None:
-    port = free_port()  # nothing listens there yet
+    reserved = reserve_port()  # this test's port, where nothing listens yet
+    port = reserved.getsockname()[1]
     r, runners = await start_running(_mail_settings(settings, port), redis_url, residents)
     try:
         gw = r.gw
@@ -160,12 +161,13 @@ async def test_a_mail_waits_while_smtp_is_down_and_goes_once_it_is_up(
         waiting, _ = await mailer.outbox.status()
         assert waiting == 1  # kept, to be tried again
         sink = Sink()
-        controller = _smtp(sink, port)
+        controller = _smtp(sink, sock=reserved)  # the server comes up on that port
         try:
-            for _ in range(50):  # tried again after a short wait (HOGO_MAIL_RETRY_MAX_SECONDS)
-                await asyncio.sleep(0.1)
+            r.clock.advance(1)  # past the wait before a retry (HOGO_MAIL_RETRY_MAX_SECONDS)
+            for _ in range(50):
                 if sink.messages or await mailer.send_due():
                     break
+                await asyncio.sleep(0.1)  # (the gateway's own sender has it: it is sending)
             assert len(sink.messages) == 1
             assert (await mailer.outbox.status())[0] == 0
             [sent] = await r.events("mail.sent")
@@ -173,6 +175,7 @@ async def test_a_mail_waits_while_smtp_is_down_and_goes_once_it_is_up(
         finally:
             controller.stop()
     finally:
+        reserved.close()  # (if the server never came up on it)
         await r.session.close()
         for runner in runners:
             await runner.cleanup()
@@ -198,17 +201,18 @@ async def test_starttls_and_a_login_are_used_and_never_skipped(
         ok = isinstance(auth_data, LoginPassword) and auth_data.password == b"s3cret-for-test"
         return AuthResult(success=ok, auth_data=auth_data)
 
-    secure, port = Sink(), free_port()
+    secure = Sink()
     controller = _smtp(
         secure,
-        port,
         tls_context=context,
         require_starttls=True,
         authenticator=authenticate,
         auth_require_tls=True,
     )
-    plain, plain_port = Sink(), free_port()
-    no_tls = _smtp(plain, plain_port)  # offers no STARTTLS
+    port = controller.port
+    plain = Sink()
+    no_tls = _smtp(plain)  # offers no STARTTLS
+    plain_port = no_tls.port
     try:
         await flag(gw, mailing.residents[0])
         assert (await mailing.submit(Query("S-1", mailing.residents[0].subject_code))).status == (
@@ -228,10 +232,11 @@ async def test_starttls_and_a_login_are_used_and_never_skipped(
         waiting, _ = await mailer.outbox.status()
         assert waiting == 1
         good = replace(gw.settings.attempts, smtp_port=port, **base)  # type: ignore[arg-type]
+        mailing.clock.advance(1)  # past the wait before a retry (HOGO_MAIL_RETRY_MAX_SECONDS)
         for _ in range(50):
-            await asyncio.sleep(0.1)
             if await Mailer(gw.redis, good).send_due():
                 break
+            await asyncio.sleep(0.1)  # (while the gateway's own sender holds its lease)
         assert len(secure.messages) == 1 and secure.logins == ["hogo"]
         assert secure.encrypted == [True]
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,7 +16,6 @@ from gateway.simulator import Resident
 from gateway.wareki import JST
 from tests.conftest import Running, start_running
 from tests.support import AFFAIR, REQUESTER, Query, portal_xml
-from tests.timeshift import store_clock
 
 ORGS = [f"14{i}000000000000{i}" for i in range(1, 6)]  # 16 digits
 
@@ -72,8 +71,8 @@ async def test_requesters_fires_at_the_third_requester_within_the_window_once(
     await r.flag(person)
     pk = r.gw.keyring.person_key("atena", person.atena_number)
     watch = Watch(r, "requesters")
-    now = datetime.now(JST)
-    with store_clock((now - timedelta(days=31)).date()):  # before the 30 days: not counted
+    now = r.clock.now().astimezone(JST)
+    with r.clock.on_day((now - timedelta(days=31)).date()):  # before the 30 days: not counted
         await _hold(r, "RQ-0", person.subject_code, ORGS[0])
     await _hold(r, "RQ-1", person.subject_code, ORGS[1])
     await _hold(r, "RQ-2", person.subject_code, ORGS[1])  # the same requester again: one
@@ -97,11 +96,11 @@ async def test_requester_rate_fires_above_its_usual_and_the_floor(ruled: Running
     r = ruled
     flagged = r.residents[2]
     await r.flag(flagged)
-    today = datetime.now(JST).date()
+    today = r.clock.today()
     busy, new = ORGS[0], ORGS[1]
     n = 0
     for back in range(5, 0, -1):  # a usual day of the busy requester: 4 holds
-        with store_clock(today - timedelta(days=back)):
+        with r.clock.on_day(today - timedelta(days=back)):
             for _ in range(4):
                 n += 1
                 await _hold(r, f"RR-{n}", flagged.subject_code, busy)
@@ -134,8 +133,8 @@ async def test_repeated_blocked_portal_views_fire_within_24_hours(ruled: Running
     person = r.residents[3]
     await r.flag(person)
     watch = Watch(r, "portal_views")
-    earlier = datetime.now(JST) - timedelta(hours=25)
-    with store_clock(earlier.date(), earlier.hour, earlier.minute):
+    earlier = r.clock.now().astimezone(JST) - timedelta(hours=25)
+    with r.clock.on_day(earlier.date(), earlier.hour, earlier.minute):
         await r.post("/soap/portal", portal_xml("GetSelfInformation", person.subject_code))
     for _ in range(2):
         await r.post("/soap/portal", portal_xml("GetSelfInformation", person.subject_code))

@@ -13,7 +13,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
 
 from gateway.audit.sealer import Sealer, sign_batch
 from gateway.settings import Settings
@@ -34,10 +33,10 @@ from tests.support import (
     GatewayProcess,
     Query,
     RedisServer,
-    free_port,
+    cli_runner,
     parse_answer,
+    serve_app,
 )
-from tests.test_durability import cli
 
 
 async def test_sealers_taking_turns_under_load_produce_one_gap_free_chain(
@@ -129,21 +128,19 @@ async def test_gateway_processes_killed_while_sealing_leave_one_whole_chain(
 ) -> None:
     residents = list(synthetic_residents(20))
     sim = Simulator(residents={r.subject_code: r for r in residents}, record_calls=False)
-    up = web.AppRunner(sim.app())
-    await up.setup()
-    up_port = free_port()
-    await web.TCPSite(up, "127.0.0.1", up_port).start()
-    upstream = f"http://127.0.0.1:{up_port}/"
+    up = await serve_app(sim.app())
+    upstream = up.url + "/"
     data = tmp_path / "data"
+    hogo = cli_runner(data, own_redis.url)
     csv = tmp_path / "dir.csv"
     csv.write_text(
         "atena_number,subject_code\n"
         + "".join(f"{r.atena_number},{r.subject_code}\n" for r in residents)
     )
-    assert cli(data, own_redis.url, "requesters", "add", REQUESTER, "--name", "x").returncode == 0
-    res = cli(data, own_redis.url, "requesters", "grant", REQUESTER, "--affair", AFFAIR)
+    assert hogo("requesters", "add", REQUESTER, "--name", "x").returncode == 0
+    res = hogo("requesters", "grant", REQUESTER, "--affair", AFFAIR)
     assert res.returncode == 0, res.stderr
-    assert cli(data, own_redis.url, "directory", "import", str(csv)).returncode == 0
+    assert hogo("directory", "import", str(csv)).returncode == 0
     env = {
         "HOGO_AUDIT_LEASE_SECONDS": "1",
         "HOGO_AUDIT_BLOCK_EVENTS": "8",
@@ -184,10 +181,10 @@ async def test_gateway_processes_killed_while_sealing_leave_one_whole_chain(
             await asyncio.sleep(1.0)
             stop.set()
             await asyncio.gather(*workers)
-        watcher = own_redis_async(own_redis)
+        watcher = own_redis.async_client()
         await asyncio.wait_for(_wait_sealed(watcher), 60)
         await watcher.aclose()
-        res = await asyncio.to_thread(cli, data, own_redis.url, "audit", "verify", "--json")
+        res = await asyncio.to_thread(hogo, "audit", "verify", "--json")
         report = json.loads(res.stdout)
         assert res.returncode == 0 and report["ok"], res.stdout + res.stderr
         assert report["events"] == int(client.hget("{hogo}:audit:head", "seq"))
@@ -207,10 +204,6 @@ async def test_gateway_processes_killed_while_sealing_leave_one_whole_chain(
         for p in procs:
             p.kill9()
         await up.cleanup()
-
-
-def own_redis_async(server: RedisServer) -> aioredis.Redis:
-    return aioredis.Redis(port=server.port, decode_responses=True)
 
 
 @pytest.mark.slow
@@ -246,7 +239,7 @@ async def test_events_appended_around_a_redis_crash_are_all_sealed(
         await asyncio.sleep(1.5)
         stop.set()
         await asyncio.gather(*workers)
-        client = own_redis_async(own_redis)
+        client = own_redis.async_client()
         deadline = time.monotonic() + 30
         while await client.xlen("{hogo}:events") or (
             (settings.audit_dir / "spool").exists()

@@ -13,13 +13,12 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from gateway.settings import Settings
 from gateway.simulator import Resident
 from tests.conftest import Running, start_running
 from tests.staffkit import Staff, staff_for
-from tests.support import REQUESTER, Query, free_port
+from tests.support import REQUESTER, Query, SmtpServer
 from tests.test_attempts_mail import Sink, _mail_settings, _secrets
 from tests.test_browser import CHROMIUM, Visit, _no_personal_data, browser  # noqa: F401
 
@@ -33,10 +32,12 @@ pytestmark = [
 async def story(
     settings: Settings, redis_url: str, residents: list[Resident]
 ) -> AsyncIterator[tuple[Running, Sink]]:
-    sink, port = Sink(), free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    sink = Sink()
+    controller = SmtpServer(sink)  # on port 0: .port is the one it got
     controller.start()
-    r, runners = await start_running(_mail_settings(settings, port), redis_url, residents)
+    r, runners = await start_running(
+        _mail_settings(settings, controller.port), redis_url, residents
+    )
     yield r, sink
     await r.session.close()
     for runner in runners:

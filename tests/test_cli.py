@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -164,20 +162,4 @@ def test_held_commands_on_unknown_ids_fail_cleanly(hogo) -> None:
 
 
 def test_store_unreachable_is_a_one_line_error(tmp_path: Path) -> None:
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "--data-dir",
-            str(tmp_path),
-            "--redis-url",
-            "redis://127.0.0.1:9/0",
-            "requesters",
-            "list",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    one_line_error(res)
+    one_line_error(cli_runner(tmp_path, "redis://127.0.0.1:9/0")("requesters", "list"))

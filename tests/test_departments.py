@@ -3,11 +3,10 @@ only, every read recorded, anything outside the annexes refused and recorded."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -257,9 +256,7 @@ async def test_bad_input_is_400_and_recorded(running: Running) -> None:
 async def test_the_renewal_list_for_a_holding_departments_own_flags(running: Running) -> None:
     from datetime import timedelta
 
-    from gateway.flags import ward_today
-
-    soon = (ward_today() + timedelta(days=5)).isoformat()
+    soon = (running.clock.today() + timedelta(days=5)).isoformat()
     ours, theirs = running.residents[9], running.residents[10]
     await flag(running.gw, ours, department="税務課", business=None, until=soon)
     await flag(running.gw, theirs, until=soon)
@@ -322,8 +319,10 @@ async def test_a_token_reading_faster_than_its_limit_is_refused_and_recorded_onc
     try:
         busy, other = await _token(r, "税務課"), await _token(r, "戸籍住民課", "住民基本台帳")
         await flag(r.gw, residents[0])
-        while time.time() % 60 > 50:  # all of it inside one window of the limit
-            await asyncio.sleep(0.5)
+        # all of it inside one window of the limit: the clock at a window's start, standing still
+        window_start = (r.clock.now_ms() // 60_000 + 1) * 60_000
+        r.clock.set(datetime.fromtimestamp(window_start / 1000, UTC))
+        r.clock.freeze()
         refused_before = _sample("hogo_api_rate_refused_total", department="税務課")
         statuses = []
         for person in residents[:9]:
@@ -339,6 +338,10 @@ async def test_a_token_reading_faster_than_its_limit_is_refused_and_recorded_onc
         assert _sample("hogo_api_rate_refused_total", department="税務課") == refused_before + 4
         status, body, _ = await _get(r, f"/api/v1/flags/{residents[0].atena_number}", other)
         assert (status, body["victim"]) == (200, True)
+        r.clock.advance(59)
+        assert (await _get(r, f"/api/v1/flags/{residents[0].atena_number}", busy))[0] == 429
+        r.clock.advance(1)  # the next window: the token reads again
+        assert (await _get(r, f"/api/v1/flags/{residents[0].atena_number}", busy))[0] == 200
     finally:
         await r.session.close()
         for runner in runners:

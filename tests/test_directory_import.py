@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from gateway.directory_import import DirectoryImport, ImportInterrupted, pairs_r
 from gateway.store.directory import ImportBusy, split_value
 from tests.conftest import Running
 from tests.flag_support import events_of, flag
-from tests.support import Cli, Query, cli_runner, one_line_error
+from tests.support import Cli, Query, cli_runner, hogo_process, one_line_error
 
 HEADER = "atena_number,subject_code\n"
 OPERATOR = "os:operator@ward-host"
@@ -254,11 +253,10 @@ def test_concurrent_import_processes_cannot_both_write(
         files.append(
             _csv(tmp_path, f"p{n}.csv", [(f"{prefix}{i:07d}", s) for i, s in enumerate(subjects)])
         )
-    cmd = [sys.executable, "-m", "gateway", "--data-dir", str(data_dir), "--redis-url", redis_url]
     procs = [
-        subprocess.Popen(
-            [*cmd, "directory", "import", str(f)], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+        hogo_process(
+            "directory", "import", f, data_dir=data_dir, redis_url=redis_url,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for f in files
     ]  # fmt: skip

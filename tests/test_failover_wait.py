@@ -22,17 +22,18 @@ from tests.support import AFFAIR, REQUESTER, Query, RedisServer
 
 
 @pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """The master, on a TCP port: a replica reaches its master by host and port."""
+    server = RedisServer(tmp_path / "own-redis", tcp=True).start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
 def replica(own_redis: RedisServer, tmp_path: Path) -> Iterator[RedisServer]:
     """A replica of `own_redis`, linked and in sync."""
-    own_redis.client().config_set("repl-diskless-sync-delay", 0)  # sync now, not in 5 s
-    server = RedisServer(tmp_path / "replica").start()
-    server.client().replicaof("127.0.0.1", own_redis.port)
-    deadline = time.monotonic() + 20
-    while server.client().info("replication").get("master_link_status") != "up":
-        assert time.monotonic() < deadline, "the replica did not link up"
-        time.sleep(0.05)
+    server = RedisServer(tmp_path / "replica", replica_of=own_redis).start()
     yield server
-    server.resume() if server.proc and server.proc.poll() is None else None
     server.remove()
 
 

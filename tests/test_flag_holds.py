@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from gateway.clock import SYSTEM_CLOCK
 from gateway.context import Gateway, open_gateway
 from gateway.departments import issue_token
 from gateway.flag_import import import_flags
@@ -28,7 +29,6 @@ from gateway.flags import (
     release_flags,
     release_request,
     request_release,
-    ward_today,
 )
 from gateway.model import FlagState
 from gateway.reports import usage
@@ -271,7 +271,7 @@ async def test_the_councils_report_counts_each_release_under_the_department_whos
     await _flag(running.gw, person, KODOMO)
     await _flag(running.gw, person, ZEIMU, basis="ex-officio")  # set last
     await _operator_release(running.gw, person, KODOMO)
-    report = (await usage(running.gw, ward_today().year, fiscal=False)).as_json()
+    report = (await usage(running.gw, running.clock.today().year, fiscal=False)).as_json()
     assert report["flags_set"]["by_department_and_basis"] == [  # type: ignore[index]
         {"department": KODOMO, "basis": "application", "count": 1},
         {"department": ZEIMU, "basis": "ex-officio", "count": 1},
@@ -398,7 +398,7 @@ def test_renewals_and_reconciliation_by_each_departments_own_hold(
     tmp_path: Path, redis_url: str
 ) -> None:
     hogo = cli_runner(tmp_path / "data", redis_url)
-    day = lambda n: (ward_today() + timedelta(days=n)).isoformat()  # noqa: E731
+    day = lambda n: (SYSTEM_CLOCK.today() + timedelta(days=n)).isoformat()  # noqa: E731
     atena = "900000000000902"
     _set(hogo, atena, KODOMO, "--until", day(100))
     _set(hogo, atena, ZEIMU, "--until", day(10))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.flags import due, release_flags, ward_today
+from gateway.clock import SYSTEM_CLOCK
+from gateway.flags import due, release_flags
 from tests.conftest import Running
 from tests.flag_support import cli_runner, flag
 from tests.support import Query
@@ -68,7 +69,7 @@ async def test_past_the_date_the_flag_stays_on_and_queries_are_still_held(
     running: Running,
 ) -> None:
     person = running.residents[9]
-    await flag(running.gw, person, until=(ward_today() - timedelta(days=10)).isoformat())
+    await flag(running.gw, person, until=(running.clock.today() - timedelta(days=10)).isoformat())
     record = await running.gw.flags.get(person.atena_number)
     assert record is not None and record.state.auto_response_disabled
     assert (await running.submit(Query("DUE-1", person.subject_code))).status == "PENDING"
@@ -78,7 +79,7 @@ async def test_past_the_date_the_flag_stays_on_and_queries_are_still_held(
 
 def test_flags_due_on_the_command_line(tmp_path: Path, redis_url: str) -> None:
     hogo = cli_runner(tmp_path / "data", redis_url)
-    today = ward_today()
+    today = SYSTEM_CLOCK.today()  # (the command's own clock)
     for i, offset in enumerate((-3, 10, 45)):
         res = hogo(
             "flags",

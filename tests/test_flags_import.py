@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from gateway.clock import SYSTEM_CLOCK
 from gateway.flag_import import Progress
-from gateway.flags import ward_today
 from tests.flag_support import cli_runner, one_line_error
 
 HEADER_JA = "団体内統合宛名番号,氏名,保有課,登録業務,根拠,支援措置終了日,フラグ\r\n"
@@ -129,7 +129,7 @@ def test_reconcile_names_both_directions_and_changes_nothing(
     tmp_path: Path, redis_url: str
 ) -> None:
     hogo = cli_runner(tmp_path / "data", redis_url)
-    today = ward_today()
+    today = SYSTEM_CLOCK.today()  # (the command's own clock)
     day = lambda n: (today + timedelta(days=n)).isoformat()  # noqa: E731
     _set(hogo, "900000000000601", day(100))  # in agreement
     _set(hogo, "900000000000602", day(100))  # the export has another end date

@@ -133,13 +133,14 @@ async def test_a_flag_set_while_the_upstream_answers_a_release_stops_it(
     appr = await staff.client("approver")
     qid, person = await _unknown_then_flagged(running, "U-3", 17)
     status, detail = await appr.api("GET", f"/api/v1/held/{qid}")
-    running.upstream.delay = 0.8
+    running.upstream.gate = answering = asyncio.Event()
     release = asyncio.create_task(
         appr.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE, "seen": detail["seen"]})
     )
     while not running.upstream.calls:  # the upstream has the release's question now
         await asyncio.sleep(0.01)
     await flag_resident(running.gw, person, actor="test", until="2027-06-30")  # renewed
+    answering.set()
     status, out = await release
     assert (status, out["error"]) == (409, "facts_changed")
     held = await running.gw.queries.get(qid)

@@ -15,21 +15,17 @@ import pytest
 from aiohttp import web
 
 from tests.lean_support import parse_answers, request
-from tests.support import free_port
+from tests.support import serve_app
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(200):
-        assert proc.poll() is None, "the server exited"
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise AssertionError("nothing listens")
+async def listening_port(proc: subprocess.Popen[bytes]) -> int:
+    """The port the server says it listens on (its first line), once it does."""
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+    assert line.startswith(b"listening on 127.0.0.1:"), (line, proc.poll())
+    return int(line.rsplit(b":", 1)[1])
 
 
 @pytest.mark.slow
@@ -41,28 +37,17 @@ async def test_sigterm_answers_the_request_in_flight_then_exits(tmp_path: Path) 
 
     app = web.Application()
     app.router.add_post("/provision", slow_upstream)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    upstream_url = f"http://127.0.0.1:{runner.addresses[0][1]}/provision"
-    port = free_port()
+    runner = await serve_app(app)
+    upstream_url = runner.url + "/provision"
     log = open(tmp_path / "lean.log", "wb")  # noqa: SIM115 (the child keeps it)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.lean_proxy",
-            "--port",
-            str(port),
-            "--upstream-url",
-            upstream_url,
-        ],
+        [sys.executable, "-m", "bench.lean_proxy", "--port", "0", "--upstream-url", upstream_url],
         cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=log,
     )
     try:
-        await wait_listening(port, proc)
+        port = await listening_port(proc)
         idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port)
         busy_reader, busy_writer = await asyncio.open_connection("127.0.0.1", port)
         busy_writer.write(request(b"<q/>"))
@@ -84,5 +69,7 @@ async def test_sigterm_answers_the_request_in_flight_then_exits(tmp_path: Path) 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
         log.close()
         await runner.cleanup()

@@ -22,7 +22,7 @@ from gateway.simulator import Simulator
 from gateway.soap import PROVISION_NS
 from gateway.upstream import Upstream, UpstreamUnavailable
 from tests.pki import ThrowawayCA
-from tests.support import Query
+from tests.support import Query, serve_app
 
 pytestmark = pytest.mark.filterwarnings(
     'ignore:Overriding the "event_loop_policy":DeprecationWarning'
@@ -79,19 +79,15 @@ async def aiohttp_upstream(
     counting = Counting()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", counting.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    await site.start()
-    port = runner.addresses[0][1]
-    scheme = "https" if ssl_context else "http"
+    served = await serve_app(app, ssl_context=ssl_context)
+    port = served.port
     try:
         yield (
-            f"{scheme}://localhost:{port}" if ssl_context else f"http://127.0.0.1:{port}",
+            f"https://localhost:{port}" if ssl_context else f"http://127.0.0.1:{port}",
             counting,
         )
     finally:
-        await runner.cleanup()
+        await served.cleanup()
 
 
 # -- a misbehaving upstream: raw sockets --------------------------------------------------------
@@ -483,14 +479,11 @@ async def test_tls_to_the_upstream_can_present_a_client_certificate(ca: Throwawa
 @asynccontextmanager
 async def simulator(**kw: object) -> AsyncIterator[tuple[str, Simulator]]:
     sim = Simulator.with_residents(5, **kw)
-    runner = web.AppRunner(sim.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    served = await serve_app(sim.app())
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/provision", sim
+        yield served.url + "/provision", sim
     finally:
-        await runner.cleanup()
+        await served.cleanup()
 
 
 async def test_lean_upstream_answers_as_upstream_does() -> None:

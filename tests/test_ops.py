@@ -33,20 +33,15 @@ async def test_readyz_fails_when_the_upstream_is_gone(
     from gateway.context import open_gateway
 
     gw = await open_gateway(replace(settings, upstream_url="http://127.0.0.1:9/"), redis_url)
-    from aiohttp import web
+    from tests.support import serve_app
 
-    from tests.support import free_port
-
-    runner = web.AppRunner(build_app(gw.settings, redis_url, gateway=gw))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    served = await serve_app(build_app(gw.settings, redis_url, gateway=gw))
     try:
-        async with running.session.get(f"http://127.0.0.1:{port}/readyz") as resp:
+        async with running.session.get(served.url + "/readyz") as resp:
             assert resp.status == 503
             assert (await resp.json()) == {"ready": False, "store": True, "upstream": False}
     finally:
-        await runner.cleanup()
+        await served.cleanup()
         await gw.close()
 
 

@@ -12,17 +12,17 @@ import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from gateway.app import build_app
 from gateway.context import open_gateway
 from gateway.listeners import peer_is_loopback, start_listeners
 from gateway.settings import Listener, Settings
 from gateway.simulator import Simulator
-from tests.support import free_port
+from tests.support import GatewayProcess, serve_app
 
 OPS_PATHS = ("/metrics", "/readyz")
 
@@ -49,19 +49,17 @@ needs_outside = pytest.mark.skipif(OUTSIDE is None, reason="no non-loopback IPv4
 
 
 @asynccontextmanager
-async def gateway_on(settings: Settings, redis_url: str) -> AsyncIterator[None]:
-    """The gateway with the listeners `settings` names, and an upstream for /readyz."""
-    upstream = web.AppRunner(Simulator().app())
-    await upstream.setup()
-    up_port = free_port()
-    await web.TCPSite(upstream, "127.0.0.1", up_port).start()
-    settings = replace(settings, upstream_url=f"http://127.0.0.1:{up_port}/")
+async def gateway_on(settings: Settings, redis_url: str) -> AsyncIterator[dict[str, int]]:
+    """The gateway with the listeners `settings` names, and an upstream for /readyz; the port
+    each listener got, by name."""
+    upstream = await serve_app(Simulator().app())
+    settings = replace(settings, upstream_url=upstream.url + "/")
     gw = await open_gateway(settings, redis_url)
-    runner = await start_listeners(build_app(settings, redis_url, gateway=gw), settings)
+    listening = await start_listeners(build_app(settings, redis_url, gateway=gw), settings)
     try:
-        yield
+        yield {listener.name: listener.port for listener in listening.listeners}
     finally:
-        await runner.cleanup()
+        await listening.cleanup()
         await gw.close()
         await upstream.cleanup()
 
@@ -76,10 +74,10 @@ async def _status(url: str) -> int:
 async def test_without_an_ops_listener_only_loopback_peers_see_metrics_and_readiness(
     settings: Settings, redis_url: str
 ) -> None:
-    port = free_port()
     # the main listener on every address (plain HTTP: a test; serve would want --insecure-http)
-    configured = replace(settings, host="0.0.0.0", port=port, insecure_http=True)
-    async with gateway_on(configured, redis_url):
+    configured = replace(settings, host="0.0.0.0", port=0, insecure_http=True)
+    async with gateway_on(configured, redis_url) as ports:
+        port = ports["main"]
         for path in OPS_PATHS:
             assert await _status(f"http://{OUTSIDE}:{port}{path}") == 404, path
             assert await _status(f"http://127.0.0.1:{port}{path}") == 200, path
@@ -96,12 +94,12 @@ async def test_without_an_ops_listener_only_loopback_peers_see_metrics_and_readi
 async def test_with_an_ops_listener_the_main_listener_has_no_metrics_or_readiness(
     settings: Settings, redis_url: str
 ) -> None:
-    port, ops_port = free_port(), free_port()
-    ops = Listener("ops", "0.0.0.0", ops_port, ("ops",))
+    ops = Listener("ops", "0.0.0.0", 0, ("ops",))
     configured = replace(
-        settings, host="0.0.0.0", port=port, insecure_http=True, separate_listeners=(ops,)
+        settings, host="0.0.0.0", port=0, insecure_http=True, separate_listeners=(ops,)
     )
-    async with gateway_on(configured, redis_url):
+    async with gateway_on(configured, redis_url) as ports:
+        port, ops_port = ports["main"], ports["ops"]
         for path in OPS_PATHS:
             for host in (OUTSIDE, "127.0.0.1"):
                 assert await _status(f"http://{host}:{port}{path}") == 404, (host, path)
@@ -113,12 +111,12 @@ async def test_with_an_ops_listener_the_main_listener_has_no_metrics_or_readines
 
 @needs_outside
 async def test_a_portal_listener_never_serves_metrics(settings: Settings, redis_url: str) -> None:
-    port, portal_port = free_port(), free_port()
-    portal = Listener("portal", "0.0.0.0", portal_port, ("portal",))
+    portal = Listener("portal", "0.0.0.0", 0, ("portal",))
     configured = replace(
-        settings, host="0.0.0.0", port=port, insecure_http=True, separate_listeners=(portal,)
+        settings, host="0.0.0.0", port=0, insecure_http=True, separate_listeners=(portal,)
     )
-    async with gateway_on(configured, redis_url):
+    async with gateway_on(configured, redis_url) as ports:
+        port, portal_port = ports["main"], ports["portal"]
         for path in OPS_PATHS:
             assert await _status(f"http://{OUTSIDE}:{portal_port}{path}") == 404
             assert await _status(f"http://127.0.0.1:{portal_port}{path}") == 404
@@ -144,3 +142,27 @@ async def test_a_portal_listener_never_serves_metrics(settings: Settings, redis_
 )
 def test_peer_is_loopback(peername: object, loopback: bool) -> None:
     assert peer_is_loopback(peername) is loopback
+
+
+async def test_serve_on_port_0_reports_each_listeners_port_and_guards_by_it(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """`serve --port 0 --ops-listen 127.0.0.1:0`: each listener gets a port of its own from the
+    system, the ready file names them, and the guards go by the ports as bound (the ops
+    endpoints on the ops listener only)."""
+    upstream = await serve_app(Simulator().app())
+    gateway = GatewayProcess(
+        tmp_path / "data", redis_url, upstream.url + "/", "--ops-listen", "127.0.0.1:0"
+    )
+    try:
+        await gateway.wait_ready()
+        main, ops = gateway.listeners["main"], gateway.listeners["ops"]
+        assert main != ops and not main.endswith(":0") and not ops.endswith(":0")
+        assert await _status(ops + "/metrics") == 200
+        assert await _status(main + "/metrics") == 404  # loopback, but not the ops listener
+        assert await _status(main + "/healthz") == 200
+        assert await _status(ops + "/soap/provision") == 404  # not a service of the ops listener
+    finally:
+        gateway.stop()
+        await upstream.cleanup()
+    assert not gateway.ready_file.exists()  # removed when the gateway stopped

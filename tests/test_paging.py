@@ -212,7 +212,9 @@ async def test_events_page_with_the_total_and_a_next_link_and_export_has_them_al
     for i in range(count):
         pipe.xadd(
             running.gw.redis.keys.events,
-            event_fields("security.hostile_input", "peer:192.0.2.1", {"n": str(i)}),
+            event_fields(
+                "security.hostile_input", "peer:192.0.2.1", {"n": str(i)}, running.gw.clock
+            ),
         )
     await pipe.execute()
     aud = await staff.client("auditor")
@@ -262,7 +264,9 @@ async def test_the_csv_export_has_every_event_past_the_old_cap(
         for i in range(start, min(count, start + 10_000)):
             pipe.xadd(
                 running.gw.redis.keys.events,
-                event_fields("security.hostile_input", "peer:192.0.2.1", {"n": str(i)}),
+                event_fields(
+                    "security.hostile_input", "peer:192.0.2.1", {"n": str(i)}, running.gw.clock
+                ),
             )
         await pipe.execute()
     aud = await staff.client("auditor")

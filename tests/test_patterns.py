@@ -1,9 +1,8 @@
 """The auditors' pictures draw the right numbers: attempts and blocked views per day, the
 requesters with the most holds, the queue by age, releases and refusals per week.
 
-Everything happens through the real gateway and store, on days in the past: the store's clock
-(gateway.store.scripts.now, which stamps events, holds and decisions) is moved back while it
-happens. The expected numbers are counted here from the audit events themselves (and checked
+Everything happens through the real gateway and store, on days in the past: the gateway's clock
+(running.clock, which stamps events, holds and decisions) is moved back while it happens. The expected numbers are counted here from the audit events themselves (and checked
 against what the test did); the page's SVG is parsed and its bars measured against them.
 """
 
@@ -23,7 +22,6 @@ from tests.chart_support import counts_of, read_chart, svg_of
 from tests.conftest import Running
 from tests.staffkit import Staff, staff_for
 from tests.support import OTHER_REQUESTER, REQUESTER, Query, portal_xml
-from tests.timeshift import store_clock
 
 
 @pytest.fixture
@@ -74,20 +72,22 @@ async def _history(running: Running) -> dict[str, object]:
     t = today()
     await running.flag(r[0])
     await running.flag(r[1])
-    with store_clock(t - timedelta(days=95)):  # before the window: no bar, but still waiting
+    with running.clock.on_day(
+        t - timedelta(days=95)
+    ):  # before the window: no bar, but still waiting
         assert (await running.submit(Query("P-095", r[0].subject_code))).status == "PENDING"
-    with store_clock(t - timedelta(days=40)):
+    with running.clock.on_day(t - timedelta(days=40)):
         assert (await running.submit(Query("P-040", r[0].subject_code))).status == "PENDING"
-    with store_clock(t - timedelta(days=10)):
+    with running.clock.on_day(t - timedelta(days=10)):
         await running.submit(Query("P-010a", r[1].subject_code))
         await running.submit(Query("P-010b", r[0].subject_code, requester=OTHER_REQUESTER))
         await running.submit(
             Query("P-010c", "SIM9999999999999", requester=OTHER_REQUESTER)
         )  # unknown subject: held, but no attempt
         await running.post("/soap/portal", portal_xml("GetSelfInformation", r[0].subject_code))
-    with store_clock(t - timedelta(days=9)):
+    with running.clock.on_day(t - timedelta(days=9)):
         await running.gw.queue.release(await _held_id(running, "P-040"), "取扱注意", "staff:x")
-    with store_clock(t - timedelta(days=2)):
+    with running.clock.on_day(t - timedelta(days=2)):
         await running.submit(Query("P-002", r[1].subject_code))
         await running.post("/soap/portal", portal_xml("GetProvisionRecords", r[1].subject_code))
         assert (await running.submit(Query("P-002u", r[5].subject_code))).status == "PROVIDED"

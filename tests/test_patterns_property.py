@@ -17,7 +17,6 @@ from gateway.store.pattern_counts import PatternCounts
 from gateway.wareki import JST
 from tests.conftest import Running
 from tests.support import OTHER_REQUESTER, REQUESTER, Query, portal_xml
-from tests.timeshift import store_clock
 
 ACTIONS = ("flagged", "unflagged", "unknown", "self_info", "records", "release", "refuse")
 steps = st.lists(
@@ -53,11 +52,11 @@ async def test_kept_counts_equal_a_fresh_count_and_the_trail(
         state["kept"] = Patterns(running.gw)
         await state["kept"].pictures()
     kept = state["kept"]
-    today = datetime.now(JST).date()
+    today = running.clock.today()
     for back, action, org in sorted(history, key=lambda s: -s[0]):
         state["n"] += 1
         pn = f"H-{state['n']}"
-        with store_clock(today - timedelta(days=back)):
+        with running.clock.on_day(today - timedelta(days=back)):
             if action == "flagged":
                 await running.submit(Query(pn, r[0].subject_code, requester=org))
             elif action == "unflagged":
@@ -108,7 +107,7 @@ async def test_kept_counts_equal_a_fresh_count_and_the_trail(
     assert {x.org: x.holds for x in fresh.requesters} == dict(holds)
     assert fresh.released == [weekly[("query.released", w)] for w in fresh.weeks]
     assert fresh.refused == [weekly[("query.refused", w)] for w in fresh.weeks]
-    now = datetime.now(JST)
+    now = running.clock.now()
     ages: Counter[str] = Counter()
     for h in await running.gw.queries.list_held(only_waiting=True):
         # (a hold stamped later today than now, by the moved clock, has waited no time)

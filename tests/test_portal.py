@@ -84,13 +84,14 @@ async def test_non_disclosure_alone_does_not_hide_self_information(running: Runn
 async def test_a_flag_set_while_the_upstream_answers_blocks_the_view(running: Running) -> None:
     person, no_data = running.residents[5], running.residents[6]
     del running.upstream.residents[no_data.subject_code]
-    running.upstream.delay = 0.5
+    running.upstream.gate = answering = asyncio.Event()
     view = asyncio.create_task(_view(running, "GetSelfInformation", person.subject_code))
     while not any(c[1] == person.subject_code for c in running.upstream.calls):
         await asyncio.sleep(0.01)
     await flag(running.gw, person, nd=False)
+    answering.set()
     blocked = await view
-    running.upstream.delay = 0
+    running.upstream.gate = None
     assert blocked == await _view(running, "GetSelfInformation", no_data.subject_code)
     [event] = await events_of(running.gw, "security.portal_blocked")
     assert event["reason"] == "flag_set_in_flight"
@@ -204,11 +205,12 @@ async def test_a_flag_released_between_admission_and_answer_still_marks_the_reco
 ) -> None:
     person = running.residents[13]
     await flag(running.gw, person, ard=False, nd=True)
-    running.upstream.delay = 0.5
+    running.upstream.gate = answering = asyncio.Event()
     answer = asyncio.create_task(running.submit(Query("RACE-1", person.subject_code)))
     while not any(c[1] == person.subject_code for c in running.upstream.calls):
         await asyncio.sleep(0.01)
     await _release(running, person)
+    answering.set()
     assert (await answer).status == "PROVIDED"
-    running.upstream.delay = 0
+    running.upstream.gate = None
     assert b"RACE-1" not in await _view(running, "GetProvisionRecords", person.subject_code)

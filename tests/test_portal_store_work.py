@@ -9,7 +9,6 @@ from dataclasses import replace
 
 import pytest
 import redis
-from aiohttp import web
 
 from gateway.context import Gateway, open_gateway
 from gateway.directory_import import import_pairs
@@ -19,7 +18,7 @@ from gateway.simulator import Resident, Simulator
 from gateway.soap.messages import read_submit_query
 from gateway.soap.parse import body_element, parse_xml
 from tests.flag_support import flag
-from tests.support import AFFAIR, REQUESTER, Query, RedisServer, free_port
+from tests.support import AFFAIR, REQUESTER, Query, RedisServer, serve_app
 
 
 @pytest.fixture
@@ -28,13 +27,8 @@ async def quiet(
 ) -> AsyncIterator[Gateway]:
     """A gateway's services on a store of their own, with no HTTP application (and so none of its
     background duties: the sweeper, the sealer) adding commands of their own."""
-    upstream = web.AppRunner(Simulator(residents={r.subject_code: r for r in residents}).app())
-    await upstream.setup()
-    port = free_port()
-    await web.TCPSite(upstream, "127.0.0.1", port).start()
-    gw = await open_gateway(
-        replace(settings, upstream_url=f"http://127.0.0.1:{port}/"), own_redis.url
-    )
+    upstream = await serve_app(Simulator(residents={r.subject_code: r for r in residents}).app())
+    gw = await open_gateway(replace(settings, upstream_url=upstream.url + "/"), own_redis.url)
     pairs = ((r.atena_number, r.subject_code) for r in residents)
     await import_pairs(gw.directory, gw.events, pairs, "test")
     yield gw

@@ -136,21 +136,21 @@ async def test_unknown_query_answers_no_data(running: Running) -> None:
 
 async def test_answer_is_kept_only_for_its_retention(settings, redis_url, residents) -> None:
     r, runners = await start_running(
-        replace(settings, answer_retention_seconds=1), redis_url, residents
+        replace(settings, answer_retention_seconds=3600), redis_url, residents
     )
     try:
         person = residents[8]
         assert (await r.submit(Query("P-11", person.subject_code))).status == "PROVIDED"
+        r.clock.advance(3590)
         assert (await r.result("P-11")).status == "PROVIDED"
-        await asyncio.sleep(2.2)
+        r.clock.advance(11)
         got = await r.result("P-11")
         assert (got.status, got.refusal_code) == ("REFUSED", "NO_DATA")
-        query = await r.gw.redis.client.hgetall(
-            r.gw.redis.keys.query(
-                await r.gw.redis.client.get(r.gw.redis.keys.idempotency("1310000000000001", "P-11"))
-            )
-        )
+        keys, store = r.gw.redis.keys, r.gw.redis.client
+        qid = await store.get(keys.idempotency("1310000000000001", "P-11"))
+        query = await store.hgetall(keys.query(qid))
         assert query["state"] == "provided" and query["pn"] == "P-11"  # the metadata remains
+        assert not await store.exists(keys.answer(qid))  # the answer itself does not
     finally:
         await r.session.close()
         for runner in runners:

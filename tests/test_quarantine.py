@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -22,7 +19,7 @@ from gateway.simulator import Resident
 from gateway.store.quarantine import QuarantineStore
 from tests.conftest import Running
 from tests.flag_support import events_of, flag
-from tests.support import Query, portal_xml
+from tests.support import Query, cli_runner, portal_xml
 
 OPERATOR = "os:operator@ward-host"
 
@@ -44,14 +41,8 @@ async def _held_reason(running: Running, pn: str) -> str:
 
 def _cli(running: Running, redis_url: str, *args: str, sudo_user: str | None = None):  # type: ignore[no-untyped-def]
     """The command line; `sudo_user`: as another operator would run it through sudo."""
-    env = {k: v for k, v in os.environ.items() if k != "SUDO_USER"}
-    if sudo_user:
-        env["SUDO_USER"] = sudo_user
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "--data-dir", str(running.gw.settings.data_dir),
-         "--redis-url", redis_url, *args],
-        capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
+    run = cli_runner(running.gw.settings.data_dir, redis_url)
+    return run(*args, env={"SUDO_USER": sudo_user} if sudo_user else None)
 
 
 async def test_allow_remap_holds_the_subject_until_an_operator_confirms(
@@ -131,11 +122,12 @@ async def test_a_remap_while_the_upstream_answers_turns_the_answer_into_a_hold(
     """Admitted as A's (unflagged), then an import moves the code to B while the upstream
     answers: the last moment sees the review, and the answer stays here."""
     a, b = running.residents[4], running.residents[5]
-    running.upstream.delay = 0.8
+    running.upstream.gate = answering = asyncio.Event()
     in_flight = asyncio.create_task(running.submit(Query("F-1", a.subject_code)))
     while not running.upstream.calls:
         await asyncio.sleep(0.01)
     await _remap(running, b.atena_number, a.subject_code)
+    answering.set()
     ans = await in_flight
     assert ans.status == "PENDING" and ans.fields is None
     assert await _held_reason(running, "F-1") == "subject_remapped"
@@ -151,7 +143,7 @@ async def test_a_subject_moved_under_a_query_in_flight_is_held_even_without_a_re
     """The last moment compares the person with the one admitted: a move that did not come
     through an import (no review) holds the answer too."""
     a, b = running.residents[6], running.residents[7]
-    running.upstream.delay = 0.5
+    running.upstream.gate = answering = asyncio.Event()
     in_flight = asyncio.create_task(running.submit(Query("F-2", a.subject_code)))
     while not running.upstream.calls:
         await asyncio.sleep(0.01)
@@ -160,6 +152,7 @@ async def test_a_subject_moved_under_a_query_in_flight_is_held_even_without_a_re
         gw.redis.keys.directory(gw.keyring.person_key("subject", a.subject_code)),
         gw.keyring.person_key("atena", b.atena_number),
     )
+    answering.set()
     assert (await in_flight).status == "PENDING"
     assert await _held_reason(running, "F-2") == "subject_remapped"
 

@@ -9,12 +9,13 @@ from tests.support import Query
 
 
 async def test_flag_set_during_upstream_call_holds_the_answer(running: Running) -> None:
-    running.upstream.delay = 0.8
+    running.upstream.gate = answering = asyncio.Event()
     person = running.residents[2]
     in_flight = asyncio.create_task(running.submit(Query("R-1", person.subject_code)))
     while not running.upstream.calls:  # the upstream has the query now
         await asyncio.sleep(0.01)
     await running.flag(person, ard=True, nd=False)
+    answering.set()
     ans = await in_flight
     assert ans.status == "PENDING"
     assert ans.fields is None and b"<t:provision>" not in ans.raw
@@ -32,13 +33,14 @@ async def test_flag_set_during_upstream_call_holds_the_answer(running: Running) 
 
 
 async def test_subject_removed_from_directory_in_flight_is_held(running: Running) -> None:
-    running.upstream.delay = 0.5
+    running.upstream.gate = answering = asyncio.Event()
     person = running.residents[3]
     in_flight = asyncio.create_task(running.submit(Query("R-2", person.subject_code)))
     while not running.upstream.calls:
         await asyncio.sleep(0.01)
     for key in running.gw.keyring.person_keys("subject", person.subject_code):
         await running.gw.redis.client.delete(running.gw.redis.keys.directory(key))
+    answering.set()
     assert (await in_flight).status == "PENDING"
     [held] = await running.gw.queries.list_held(only_waiting=True)
     assert held.reason == "subject_unknown"

@@ -2,7 +2,7 @@
 document in Japanese. It is opened in real Chromium (Debian's, driven by Playwright), printed to
 PDF, and every number it shows is checked against counts made here from the audit events; the
 chart's bars are measured off the drawing. A year of the ward's life happens through the
-gateway on days of the fiscal year (tests/timeshift.py).
+gateway on days of the fiscal year (the gateway's clock moved: running.clock.on_day).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from gateway.attempts import AttemptKind
+from gateway.clock import SYSTEM_CLOCK
 from gateway.departments import issue_token
-from gateway.flags import confirm_release, release_flags, request_release, ward_today
+from gateway.flags import confirm_release, release_flags, request_release
 from gateway.store.events import Event
 from gateway.wareki import JST, wareki_year
 from tests.chart_support import counts_of, read_chart
@@ -24,7 +25,6 @@ from tests.conftest import Running
 from tests.flag_support import cli_runner, flag
 from tests.support import Query, portal_xml
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.timeshift import store_clock
 
 pytestmark = [
     pytest.mark.browser,
@@ -34,10 +34,10 @@ ATTEMPT_REASONS = ("auto_response_disabled", "flag_set_in_flight")
 
 
 def _this_fiscal_year() -> int:
-    """The fiscal year of today. Its months are given to events by the store's clock, before or
+    """The fiscal year of today. Its months are given to events by the gateway's clock, before or
     after today: the stream ids stay today's, and the report reads by the ids from the year's
     first moment (so a year that ended before today could not be made up this way)."""
-    today = ward_today()
+    today = SYSTEM_CLOCK.today()
     return today.year if today.month >= 4 else today.year - 1
 
 
@@ -60,10 +60,10 @@ async def _a_year(running: Running, fy: int) -> None:
         held += 1
         return next(h.id for h in await gw.queries.list_held() if h.processing_number == pn)
 
-    with store_clock(date(fy, 3, 31), 23, 59):  # the year before
+    with running.clock.on_day(date(fy, 3, 31), 23, 59):  # the year before
         await flag(gw, r[9], department="税務課", business=None, basis="ex-officio")
         await hold("Y-0", r[9].subject_code)
-    with store_clock(date(fy, 5, 12)):
+    with running.clock.on_day(date(fy, 5, 12)):
         await flag(gw, r[0])
         await flag(gw, r[1], department="税務課", business=None, basis="ex-officio")
         await hold("Y-1", r[0].subject_code)
@@ -74,7 +74,7 @@ async def _a_year(running: Running, fy: int) -> None:
         )
         for person in (r[0], r[1], r[6]):  # r[6] is not flagged: a read all the same
             await _read(running, person.atena_number, koseki)
-    with store_clock(date(fy, 8, 3)):
+    with running.clock.on_day(date(fy, 8, 3)):
         await flag(gw, r[2], basis="ex-officio")
         await release_flags(
             gw,
@@ -92,7 +92,7 @@ async def _a_year(running: Running, fy: int) -> None:
             gw, department="高齢者支援課", business=None, label="", actor="t"
         )
         await _read(running, r[0].atena_number, kourei)
-    with store_clock(date(fy + 1, 1, 20)):
+    with running.clock.on_day(date(fy + 1, 1, 20)):
         a = await hold("Y-3", r[2].subject_code)
         b = await hold("Y-4", r[2].subject_code)
         await hold("Y-5", r[0].subject_code)
@@ -110,7 +110,7 @@ async def _a_year(running: Running, fy: int) -> None:
             department="子ども家庭課",
         )
         await confirm_release(gw, request_id=req.id, confirmed_by="staff:b")
-    with store_clock(date(fy + 1, 4, 1), 0, 1):  # the year after
+    with running.clock.on_day(date(fy + 1, 4, 1), 0, 1):  # the year after
         await hold("Y-6", r[2].subject_code)
     assert held == 6
 

@@ -8,9 +8,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.clock import SYSTEM_CLOCK
 from gateway.context import open_gateway
 from gateway.departments import issue_token
-from gateway.flags import confirm_release, release_flags, request_release, ward_today
+from gateway.flags import confirm_release, release_flags, request_release
 from gateway.reports import usage
 from tests.conftest import Running
 from tests.flag_support import cli_runner, flag
@@ -64,7 +65,7 @@ async def test_usage_counts_what_happened_and_nothing_personal(running: Running)
     await running.post("/soap/portal", portal_xml("GetSelfInformation", r[0].subject_code))
     await running.post("/soap/portal", portal_xml("GetProvisionRecords", r[0].subject_code))
 
-    report = (await usage(gw, ward_today().year, fiscal=False)).as_json()  # holds today
+    report = (await usage(gw, running.clock.today().year, fiscal=False)).as_json()  # holds today
     assert report["flags_set"] == {
         "total": 4,
         "by_basis": {"application": 2, "ex-officio": 2},
@@ -148,7 +149,7 @@ def test_report_usage_on_the_command_line(tmp_path: Path, redis_url: str) -> Non
         "ex-officio",
     )
     assert res.returncode == 0, res.stderr
-    today = ward_today()
+    today = SYSTEM_CLOCK.today()  # (the command's own clock)
     fiscal_year = str(today.year if today.month >= 4 else today.year - 1)  # 年度: the default
     report = json.loads(hogo("report", "usage", "--year", fiscal_year, "--json").stdout)
     assert report["period"]["fiscal_year"] is True

@@ -4,8 +4,6 @@ procedures (事務手続) it was granted; anything else is REFUSED / NOT_AUTHORI
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from gateway.decision import Action, decide
 from gateway.model import SubmitQuery
 from gateway.store.requesters import UnknownRequester
 from tests.conftest import Running
-from tests.support import AFFAIR, REQUESTER, Query
+from tests.support import AFFAIR, REQUESTER, Query, cli_runner
 
 THIRD = "1330000000000003"
 OTHER_AFFAIR = "JM00000000000002"
@@ -187,22 +185,7 @@ async def test_rights_rules_in_the_store(running: Running) -> None:
 
 
 def test_rights_on_the_command_line(tmp_path: Path, redis_url: str) -> None:
-    def hogo(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway",
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--redis-url",
-                redis_url,
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    hogo = cli_runner(tmp_path / "data", redis_url)
 
     assert hogo("requesters", "add", THIRD, "--name", "第三区").returncode == 0
     shown = json.loads(hogo("requesters", "rights", THIRD, "--json").stdout)

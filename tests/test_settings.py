@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from gateway.settings import (
     environment_variables,
     unknown_environment,
 )
+from tests.support import hogo
 
 ROOT = Path(__file__).resolve().parents[1]
 DECLARED = {f.name: f for f in fields(Settings) if "env" in f.metadata}
@@ -109,15 +109,8 @@ def test_unknown_hogo_variables_are_found() -> None:
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOGO_")}
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        capture_output=True,
-        text=True,
-        env={**clean, **env},
-        timeout=60,
-        cwd=ROOT,
-    )
+    """`hogo-gateway ARGS` with none of the caller's HOGO_* settings, only `env`."""
+    return hogo(*args, env=env, timeout=60)
 
 
 def test_a_misspelt_variable_is_a_warning_at_start() -> None:

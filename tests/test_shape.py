@@ -124,14 +124,6 @@ def test_the_circle_finder_finds_circles_through_functions_and_packages(tmp_path
 # store: a handler that reaches into gateway/store is a second place where a rule can be forgotten.
 # The wiring that builds the stores is gateway/context.py and gateway/services/console.py.
 EDGES = ("gateway.staff", "gateway.cli")
-# What is left, each for its reason: the time these read from the store's clock function goes
-# when the gateway's clock (gateway/clock.py, branch testkit) replaces it; then delete the line
-# (the test says so).
-STILL_ALLOWED = {
-    ("gateway.cli.users", "gateway.store.scripts"),
-    ("gateway.staff.api", "gateway.store.scripts"),
-    ("gateway.staff.pages_admin", "gateway.store.scripts"),
-}
 
 
 def store_imports_of_edges(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
@@ -145,9 +137,7 @@ def store_imports_of_edges(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
 
 
 def test_no_edge_imports_the_store() -> None:
-    found = store_imports_of_edges(import_graph(ROOT))
-    assert found - STILL_ALLOWED == set(), "edges importing the store"
-    assert STILL_ALLOWED - found == set(), "no longer needed: delete from STILL_ALLOWED"
+    assert store_imports_of_edges(import_graph(ROOT)) == set(), "edges importing the store"
 
 
 def test_the_edge_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:

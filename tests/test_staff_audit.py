@@ -172,7 +172,9 @@ async def test_events_are_read_newest_first_across_windows_and_batches(
     first, last = (int(everything[i].split("-")[0]) for i in (0, -1))
     seen = [ev.id async for ev in a.newest_first(first, last + 1)]
     assert seen == list(reversed(everything))
-    flt = EventFilter.parse({"kind": "security.hostile_input", "since": "2020-01-01"})
+    flt = EventFilter.parse(
+        {"kind": "security.hostile_input", "since": "2020-01-01"}, running.gw.clock.today()
+    )
     found = await a.find(flt, limit=5)
     assert [r.event.fields["n"] for r in found.rows] == ["11", "10", "9", "8", "7"]
     assert found.truncated

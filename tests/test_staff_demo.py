@@ -3,31 +3,24 @@ passwords, and they log in to the running console."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.staffkit import StaffClient
-from tests.support import free_port
+from tests.support import hogo_process
 
 
 @pytest.mark.slow
 async def test_demo_prints_staff_accounts_that_log_in(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOGO_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--data-dir", str(tmp_path), "demo", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    proc = hogo_process(
+        "demo", "--port", "0", data_dir=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
     lines: list[str] = []
     try:
         assert proc.stdout is not None
@@ -40,7 +33,10 @@ async def test_demo_prints_staff_accounts_that_log_in(tmp_path: Path) -> None:
             if "Stop with Ctrl-C" in line:
                 break
         text = "\n".join(lines)
-        assert f"http://127.0.0.1:{port}/staff/" in text, text
+        # --port 0: the port the system gave, as the demo prints it
+        found = re.search(r"staff console\s+http://127\.0\.0\.1:(\d+)/staff/", text)
+        assert found and int(found.group(1)) > 0, text
+        port = int(found.group(1))
         accounts = {
             m.group(1): (m.group(2), m.group(3))
             for m in re.finditer(

@@ -373,7 +373,7 @@ async def test_every_refusal_of_a_release_has_its_message_in_both_languages(
 async def test_the_renewal_list_shows_the_registrars_department_and_is_recorded(
     running: Running, staff: Staff
 ) -> None:
-    soon = (flags.ward_today() + timedelta(days=10)).isoformat()
+    soon = (running.clock.today() + timedelta(days=10)).isoformat()
     ours, theirs, both = running.residents[0], running.residents[1], running.residents[2]
     await _flag(running, ours, until=soon)
     await _flag(running, theirs, department="税務課", until=soon)

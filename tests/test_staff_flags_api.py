@@ -333,7 +333,7 @@ async def test_a_release_request_is_cancelled_through_the_api_and_the_flag_stays
 async def test_the_renewal_list_of_the_registrars_department_through_the_api(
     running: Running, staff: Staff
 ) -> None:
-    soon = (flags.ward_today() + timedelta(days=10)).isoformat()
+    soon = (running.clock.today() + timedelta(days=10)).isoformat()
     ours, theirs, both = running.residents[0], running.residents[1], running.residents[2]
     await _flag(running, ours, until=soon)
     await _flag(running, theirs, department="税務課", until=soon)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,11 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         store_timeout=2.0,
         upstream_timeout=5.0,
-        staff_session_idle_seconds=2,
-        staff_session_absolute_seconds=5,
+        staff_session_idle_seconds=600,
+        staff_session_absolute_seconds=1500,
         staff_lockout_attempts=3,
-        staff_lockout_seconds=2,
-    )
+        staff_lockout_seconds=600,
+    )  # periods passed by moving the gateway's clock (running.clock), never by sleeping
 
 
 @pytest.fixture
@@ -96,7 +95,9 @@ async def test_repeated_failures_lock_the_login_until_the_period_ends(
     # locked: even the right password is refused, and answered like any failure
     assert await client.login("appr-one", PASSWORD) == 401
     assert (await running.events("security.login_failed"))[-1]["reason"] == "locked"
-    await asyncio.sleep(2.2)
+    running.clock.advance(590)
+    assert await client.login("appr-one", PASSWORD) == 401  # still within the period
+    running.clock.advance(11)
     assert await client.login("appr-one", PASSWORD) == 200
 
 
@@ -117,7 +118,9 @@ async def test_an_admin_unlocks_a_locked_login(running: Running, staff: Staff) -
 async def test_a_session_ends_after_the_idle_timeout(running: Running, staff: Staff) -> None:
     client = await staff.client("approver")
     assert (await client.api("GET", "/api/v1/held"))[0] == 200
-    await asyncio.sleep(2.3)
+    running.clock.advance(590)
+    assert (await client.api("GET", "/api/v1/held"))[0] == 200  # and idle from now again
+    running.clock.advance(601)
     status, headers, _ = await client.request("GET", "/api/v1/held")
     assert (status, headers.get("X-Access-Denied")) == (401, "login")
     status, headers, _ = await client.request("GET", "/staff/queue")
@@ -128,10 +131,11 @@ async def test_activity_keeps_a_session_until_its_absolute_end(
     running: Running, staff: Staff
 ) -> None:
     client = await staff.client("approver")
-    for _ in range(6):  # 3 s of activity, each within the 2 s idle timeout
+    for _ in range(5):  # 1450 s of activity, each request within the 600 s idle timeout
         assert (await client.api("GET", "/api/v1/held"))[0] == 200
-        await asyncio.sleep(0.5)
-    await asyncio.sleep(2.3)  # past 5 s since login
+        running.clock.advance(290)
+    assert (await client.api("GET", "/api/v1/held"))[0] == 200
+    running.clock.advance(60)  # past 1500 s since login, 60 s after the last request
     assert (await client.api("GET", "/api/v1/held"))[0] == 401
 
 
@@ -257,19 +261,18 @@ async def test_over_tls_the_session_cookie_is_secure(
     import ssl
 
     import aiohttp
-    from aiohttp import web
 
     from gateway.app import build_app
-    from tests.support import free_port
+    from tests.support import serve_app
 
     await staff.create("approver")
     cert, key = _self_signed(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
-    runner = web.AppRunner(build_app(running.gw.settings, "redis://unused", gateway=running.gw))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ctx).start()
+    served = await serve_app(
+        build_app(running.gw.settings, "redis://unused", gateway=running.gw), ssl_context=ctx
+    )
+    port = served.port
     try:
         trust = ssl.create_default_context(cafile=str(cert))
         async with aiohttp.ClientSession(
@@ -290,4 +293,4 @@ async def test_over_tls_the_session_cookie_is_secure(
             for attribute in ("Secure", "HttpOnly", "SameSite=Strict"):
                 assert attribute in cookie
     finally:
-        await runner.cleanup()
+        await served.cleanup()

@@ -5,19 +5,17 @@ answer; a TLS file beside a plain store URL is refused before anything starts.""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from gateway.embedded import redis_server_binary
 from gateway.settings import Settings, SettingsError
 from gateway.store.redis import Redis, StoreUnavailable, connect
 from tests.conftest import start_running
-from tests.pki import Issued, ThrowawayCA, topology
-from tests.support import Query, free_port
+from tests.pki import Issued, ThrowawayCA
+from tests.support import Query, RedisServer, RedisTls
 
 
 @dataclass
@@ -32,37 +30,15 @@ def tls_store(tmp_path: Path) -> Iterator[TlsStore]:
     ca = ThrowawayCA(tmp_path / "pki")
     server = ca.server("store")
     client = ca.issue("gateway-store-client", client=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port", "0",  # no plaintext port at all
-            "--tls-port", str(port),
-            "--tls-cert-file", str(server.cert),
-            "--tls-key-file", str(server.key),
-            "--tls-ca-cert-file", str(ca.cert_path),
-            "--tls-auth-clients", "yes",
-            "--bind", "127.0.0.1",
-            "--dir", str(tmp_path),
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-            "--save", "",
-            "--logfile", str(tmp_path / "redis.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    # a TLS port and no plaintext port at all, client certificates required
+    store = RedisServer(
+        tmp_path / "store",
+        tls=RedisTls(server.cert, server.key, ca.cert_path, client.cert, client.key),
+    ).start()
     try:
-        topology.wait_until(lambda: b"Ready to accept" in _log(tmp_path), 20, "the TLS store")
-        yield TlsStore(f"rediss://127.0.0.1:{port}/0", ca, client)
+        yield TlsStore(store.url, ca, client)
     finally:
-        proc.kill()
-        proc.wait()
-
-
-def _log(directory: Path) -> bytes:
-    path = directory / "redis.log"
-    return path.read_bytes() if path.exists() else b""
+        store.remove()
 
 
 def _with_tls(settings: Settings, store: TlsStore, ca: Path | None = None) -> Settings:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -19,7 +18,15 @@ from gateway import metrics
 from gateway.settings import Listener, Settings, TlsFiles
 from tests.conftest import Running, start_running
 from tests.pki import Issued, ThrowawayCA
-from tests.support import OTHER_REQUESTER, REQUESTER, Answer, Query, get_result_xml, parse_answer
+from tests.support import (
+    OTHER_REQUESTER,
+    REQUESTER,
+    Answer,
+    Query,
+    get_result_xml,
+    hogo,
+    parse_answer,
+)
 
 
 @dataclass
@@ -241,19 +248,21 @@ async def test_revoked_certificate_is_refused_during_the_handshake(
 async def test_each_listener_serves_only_its_own_services(
     settings, pki: Pki, redis_url, residents
 ) -> None:
-    from tests.support import free_port, portal_xml
+    from tests.support import portal_xml
 
     portal = Listener(
         "portal",
         "127.0.0.1",
-        free_port(),
+        0,  # each listener on the port the system gives it
         ("portal",),
         TlsFiles(pki.server.cert, pki.server.key, pki.ca.cert_path),
     )
-    ops = Listener("ops", "127.0.0.1", free_port(), ("ops",))
+    ops = Listener("ops", "127.0.0.1", 0, ("ops",))
     portal_client = pki.ca.issue("mynaportal", client=True)
     configured = replace(tls_settings(settings, pki), separate_listeners=(portal, ops))
     async for r in _up(configured, redis_url, residents):
+        portal_url, ops_url = r.listeners["portal"], r.listeners["ops"]
+        assert len({r.url, portal_url, ops_url}) == 3
         requester = pki.ca.client_context(pki.requester)
         person = r.residents[14]
         portal_body = portal_xml("GetSelfInformation", person.subject_code)
@@ -261,7 +270,7 @@ async def test_each_listener_serves_only_its_own_services(
             # the portal on its listener, not on the main one; provision the other way round
             assert (
                 await post(
-                    portal.url + "/soap/portal", portal_body, pki.ca.client_context(portal_client)
+                    portal_url + "/soap/portal", portal_body, pki.ca.client_context(portal_client)
                 )
             ).status == "AVAILABLE"
             async with aiohttp.ClientSession(
@@ -277,10 +286,10 @@ async def test_each_listener_serves_only_its_own_services(
                 aiohttp.ClientSession(
                     connector=aiohttp.TCPConnector(ssl=pki.ca.client_context(portal_client))
                 ) as session,
-                session.post(portal.url + "/soap/provision", data=b"x") as resp,
+                session.post(portal_url + "/soap/provision", data=b"x") as resp,
             ):
                 assert resp.status == 404
-            async with plain.get(ops.url + "/metrics") as resp:
+            async with plain.get(ops_url + "/metrics") as resp:
                 assert resp.status == 200
                 text = await resp.text()
                 assert "hogo_queries_total" in text
@@ -295,7 +304,7 @@ async def test_each_listener_serves_only_its_own_services(
                             and f'what="{what}"' in x
                         )
                         assert 0 < float(line.split()[-1]) - time.time() <= 86400
-            async with plain.post(ops.url + "/soap/provision", data=b"x") as resp:
+            async with plain.post(ops_url + "/soap/provision", data=b"x") as resp:
                 assert resp.status == 404
         assert (
             await post(
@@ -305,12 +314,7 @@ async def test_each_listener_serves_only_its_own_services(
 
 
 def _serve(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "serve", "--upstream-url", "http://127.0.0.1:9/", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return hogo("serve", "--upstream-url", "http://127.0.0.1:9/", *args)
 
 
 def test_serve_refuses_tls_settings_that_would_not_authenticate_requesters(pki: Pki) -> None:

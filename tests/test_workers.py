@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,13 +15,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from gateway.context import open_gateway
 from gateway.directory_import import import_pairs
 from gateway.settings import Settings
 from gateway.simulator import Simulator
-from tests.support import AFFAIR, REQUESTER, Query, free_port, parse_answer
+from tests.support import AFFAIR, REQUESTER, GatewayProcess, Query, parse_answer, serve_app
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +30,23 @@ def _children(pid: int) -> set[int]:
         return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
     except OSError:
         return set()
+
+
+def _listening_ports(pid: int) -> set[int]:
+    """The TCP ports process `pid` listens on (its sockets, matched in /proc/net/tcp*)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def _alive(pid: int) -> bool:
@@ -78,46 +93,36 @@ class Served:
 async def _serve(
     tmp_path: Path, residents, redis_url: str | None, workers: int = 2
 ) -> AsyncIterator[Served]:
-    upstream = Simulator(residents={r.subject_code: r for r in residents})
-    up_runner = web.AppRunner(upstream.app())
-    await up_runner.setup()
-    up_port = free_port()
-    await web.TCPSite(up_runner, "127.0.0.1", up_port).start()
+    upstream = await serve_app(Simulator(residents={r.subject_code: r for r in residents}).app())
     data_dir = tmp_path / "data"
-    port = free_port()
-    cmd = [sys.executable, "-m", "gateway", "serve", "--data-dir", str(data_dir)]
-    cmd += ["--upstream-url", f"http://127.0.0.1:{up_port}/", "--port", str(port)]
-    cmd += ["--workers", str(workers)]
     if redis_url:
-        cmd += ["--redis-url", redis_url]
         gw = await open_gateway(Settings(data_dir=data_dir), redis_url)
         await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "test")
         await gw.requesters.grant(REQUESTER, AFFAIR, [], "test")  # deny by default otherwise
         pairs = ((r.atena_number, r.subject_code) for r in residents)
         await import_pairs(gw.directory, gw.events, pairs, "test")
         await gw.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOGO_", "PROMETHEUS_"))}
-    proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).parents[1])
+    # --port 0: the supervisor reserves a free port and every worker listens on it
+    gateway = GatewayProcess(data_dir, redis_url, upstream.url + "/", "--workers", str(workers))
     # a fresh connection for every request, so that the kernel spreads them over the workers
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
-    served = Served(proc, f"http://127.0.0.1:{port}", session, data_dir)
-
-    async def ready() -> bool:
-        try:
-            async with session.get(served.url + "/readyz") as resp:
-                return resp.status == 200
-        except aiohttp.ClientError:
-            return False
-
     try:
+        await gateway.wait_ready()
+        served = Served(gateway.proc, gateway.url, session, data_dir)
+
+        async def ready() -> bool:
+            try:
+                async with session.get(served.url + "/readyz") as resp:
+                    return resp.status == 200
+            except aiohttp.ClientError:
+                return False
+
         await _until(ready, 60, "readiness")
         yield served
     finally:
         await session.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        await up_runner.cleanup()
+        gateway.kill9()
+        await upstream.cleanup()
 
 
 async def test_workers_share_the_port_and_store_and_add_up_their_metrics(
@@ -126,6 +131,14 @@ async def test_workers_share_the_port_and_store_and_add_up_their_metrics(
     async with _serve(tmp_path, residents, redis_url) as s:
         workers = _children(s.proc.pid)
         assert len(workers) == 2
+        # asked for port 0, they listen on the one port the supervisor got (which does not listen)
+        port = int(s.url.rsplit(":", 1)[1])
+
+        async def both_listen() -> bool:
+            return [_listening_ports(pid) for pid in workers] == [{port}, {port}]
+
+        await _until(both_listen, 60, "both workers listening on the port")
+        assert _listening_ports(s.proc.pid) == set()
         answers = [await s.submit(f"W-{i}", residents[i % 10].subject_code) for i in range(30)]
         assert answers == ["PROVIDED"] * 30
         # whichever worker answers the scrape, it counts every worker's queries

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from pathlib import Path
 
 from gateway import metrics
@@ -65,7 +64,9 @@ class Archiver:
         elif local is None and first > 1:
             log.warning("audit archive here starts at seq %d (earlier ones are elsewhere)", first)
         excess = status.stored - self.settings.audit_keep_events
-        cutoff = iso_time(time.time() - self.settings.audit_archive_after_seconds)
+        # (the events' `at` is the store's clock: the age is counted on the same one)
+        now_s = self.trail.r.clock.now_ms() / 1000
+        cutoff = iso_time(now_s - self.settings.audit_archive_after_seconds)
         start = 0  # rows before it are already in the file (the trim above removes them)
         while local is not None and start < len(rows):
             if not 0 < (line_seq(rows[start][1]) or 0) <= local.seq:

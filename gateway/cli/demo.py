@@ -17,6 +17,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any, cmd: Command) -> None:
     p = cmd(sub, "demo", cmd_demo, "run everything with a simulated upstream and synthetic data")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=8080, help="the gateway's port (0: any free)")
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(standalone=True)

@@ -27,7 +27,7 @@ async def cmd_report_usage(args: argparse.Namespace, gw: Gateway) -> None:
     elif fmt == "csv":
         text = report_document.csv_text(report)
     else:
-        text = report_document.html(report)
+        text = report_document.html(report, gw.clock.now())
     if args.out is None:
         sys.stdout.write(text)
         return

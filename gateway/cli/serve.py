@@ -24,7 +24,16 @@ log = logging.getLogger("hogo.serve")
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=None, help="main listener's address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="main listener's port (default 8080)")
+    p.add_argument(
+        "--port", type=int, default=None, help="main listener's port (default 8080; 0: any free)"
+    )
+    p.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        help="once every listener listens, write their addresses there as JSON (with port 0, "
+        "how a supervisor or a test learns the ports)",
+    )
     p.add_argument(
         "--insecure-http",
         action="store_true",
@@ -81,9 +90,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-async def _run_app(app: web.Application, settings: Settings, banner: str) -> None:
-    runner = await start_listeners(app, settings, reuse_port=workers.in_worker())
-    print(banner, flush=True)
+async def _run_app(
+    app: web.Application, settings: Settings, banner: str, ready_file: Path | None
+) -> None:
+    listening = await start_listeners(app, settings, reuse_port=workers.in_worker())
+    lines = [f"  listening on {describe(listener)}" for listener in listening.listeners]
+    print("\n".join([banner, *lines]), flush=True)
+    if ready_file is not None:
+        listening.write_ready_file(ready_file)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -91,14 +105,14 @@ async def _run_app(app: web.Application, settings: Settings, banner: str) -> Non
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await listening.cleanup()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.embedded import EmbeddedRedis
 
     try:
-        settings = _settings(args)
+        settings = workers.with_reserved_ports(_settings(args))
     except SettingsError as exc:
         print(f"hogo-gateway: error: {exc}", file=sys.stderr)
         return 2
@@ -135,7 +149,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"embedded store under {Path(settings.data_dir) / 'redis'} (append-only)", flush=True)
     try:
         if workers.wanted(worker_count):
-            return workers.supervise(worker_count, args.argv, url)
+            return workers.supervise(worker_count, args.argv, url, settings)
         app = build_app(settings, url)
         waits = settings.replicas_to_wait_for
         banner = "\n".join(
@@ -148,11 +162,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     if waits
                     else " (no replicas waited for)"
                 ),
-                *(f"  listening on {describe(listener)}" for listener in settings.listeners()),
             ]
         )
-        eventloop.run(_run_app(app, settings, banner))
+        eventloop.run(_run_app(app, settings, banner, getattr(args, "ready_file", None)))
     finally:
+        if getattr(args, "ready_file", None) is not None:
+            args.ready_file.unlink(missing_ok=True)  # (it says where a running gateway listens)
         if embedded is not None:
             embedded.stop()
     return 0

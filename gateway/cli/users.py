@@ -104,9 +104,8 @@ def _simple(kind: str) -> Callable[[argparse.Namespace, Gateway], Any]:
 
 
 async def cmd_users_list(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.store.scripts import now
 
-    _, ms = now()
+    ms = gw.clock.now_ms()
     users = await Console.of(gw).users.all()
     rows = [u.as_json(ms) for u in users]
     text = "\n".join(

@@ -99,6 +99,3 @@ from gateway.flags.rules import (
 from gateway.flags.rules import (
     upgrade_records as upgrade_records,
 )
-from gateway.flags.rules import (
-    ward_today as ward_today,
-)

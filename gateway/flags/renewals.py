@@ -8,7 +8,7 @@ from datetime import date
 
 from gateway import annex
 from gateway.context import Gateway
-from gateway.flags.rules import RENEWAL_WINDOW_DAYS, FlagRuleError, ward_today
+from gateway.flags.rules import RENEWAL_WINDOW_DAYS, FlagRuleError
 
 
 # -- renewal --------------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ async def due(
     basis, end and flags; with `department`, only that department's holds."""
     if within_days < 0:
         raise FlagRuleError("window", "the window is a number of days, 0 or more")
-    today = today or ward_today()
+    today = today or gw.clock.today()
     wanted = annex.fold(department) if department else None
     items = []
     for r in await gw.flags.all_records(unseal=True, history=False):

@@ -6,7 +6,7 @@ registered it), and never changes or shows another department's."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from typing import Any, TypeVar
 
 from gateway import annex
@@ -59,10 +59,6 @@ class ReleaseRequestError(FlagRuleError):
 def check_atena_number(value: str) -> None:
     if not ATENA_NUMBER.match(value):
         raise FlagRuleError("atena_number", "an atena number (団体内統合宛名番号) is 15 digits")
-
-
-def ward_today() -> date:
-    return datetime.now(JST).date()
 
 
 def parse_date(value: str, what: str = "--until") -> date:

@@ -18,7 +18,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from gateway import annex
 from gateway.settings import Settings
-from gateway.store.scripts import now
 from gateway.store.sessions import SessionStore, session_digest
 from gateway.store.users import NoSuchUser, StaffUser, UserExists, UserStore
 
@@ -175,7 +174,7 @@ async def log_in(
     the same answer, so that the login form tells nobody which logins exist.
     """
     user = await users.get(login) if LOGIN.match(login) else None
-    _, ms = now()
+    ms = users.r.clock.now_ms()
     if user is None:
         await _in_hashing_pool(_verify_nobody, password)
         reason = "unknown_login"

@@ -18,7 +18,6 @@ from gateway.model import FlagState, HeldQuery, QueryState
 from gateway.queue import QueueRefusal
 from gateway.recheck import SubjectNow, needs_flag_confirmation
 from gateway.store.claims import Claim, ClaimOutcome, ClaimStore, Proposal
-from gateway.store.scripts import now
 from gateway.store.sessions import Session
 
 # Who may see the person's name (unsealed from the flag record) on an item's screen: the staff
@@ -169,7 +168,7 @@ class Approvals:
         for org in {h.requester_org_code for h in held}:
             req = await self.gw.requesters.get(org)
             names[org] = req.name if req else ""
-        _, ms = now()
+        ms = self.gw.clock.now_ms()
         limit = self.settings.held_age_warning_seconds
         items = []
         for h, subject in zip(held, subjects, strict=True):

@@ -19,7 +19,6 @@ from gateway.context import Gateway
 from gateway.flags import FlagRuleError, parse_date
 from gateway.store.events import Event
 from gateway.store.reviews import Review, ReviewStore
-from gateway.store.scripts import now
 from gateway.store.sessions import Session
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -72,8 +71,8 @@ class EventFilter:
     scope: str = "blocked"  # blocked (blocked attempts and security events) | all
 
     @classmethod
-    def parse(cls, q: Mapping[str, str], today: date | None = None) -> EventFilter:
-        today = today or datetime.now(JST).date()
+    def parse(cls, q: Mapping[str, str], today: date) -> EventFilter:
+        """The filter a query string asks for; `today` (the gateway's clock) ends the default range."""
 
         def day(name: str) -> date | None:
             raw = q.get(name, "").strip()
@@ -183,7 +182,7 @@ class Auditing:
 
     async def matching(self, flt: EventFilter) -> AsyncIterator[Event]:
         """Every event the filter matches, newest first."""
-        _, now_ms = now()
+        now_ms = self.gw.clock.now_ms()
         end_ms = _ms(flt.until + timedelta(days=1)) if flt.until else now_ms + 1
         reviewed = await self.reviews.reviewed_ids() if flt.status != "all" else set()
         async for ev in self.newest_first(_ms(flt.since), end_ms):

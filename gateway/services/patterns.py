@@ -24,7 +24,6 @@ from gateway.context import Gateway
 from gateway.rules import Rule, rule_of_event
 from gateway.store.held_ages import HeldAges
 from gateway.store.pattern_counts import Folded, PatternCounts
-from gateway.store.scripts import now
 from gateway.store.trail import entry_ms
 from gateway.wareki import JST
 
@@ -185,7 +184,7 @@ class Patterns:
                 return await self.counts.load(), read, False
 
     async def pictures(self, today: date | None = None) -> Pictures:
-        today = today or datetime.now(JST).date()
+        today = today or self.gw.clock.today()
         first = today - timedelta(days=WINDOW_DAYS - 1)
         monday = today - timedelta(days=today.weekday())
         weeks = [monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
@@ -221,7 +220,7 @@ class Patterns:
             rules.append(
                 RuleFirings(rule, sum(n for _, n in fired), fired[-1][0] if fired else None)
             )
-        _, now_ms = now()
+        now_ms = self.gw.clock.now_ms()
         ages = await self.ages.count([b.lo_days * DAY_MS for b in AGE_BUCKETS], now_ms)
         names = {r.org_code: r.name for r in await self.gw.requesters.all()}
         top = sorted(holds.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REQUESTERS]

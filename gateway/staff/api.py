@@ -28,7 +28,6 @@ from gateway.staff.access import (
     session_of,
     set_session_cookie,
 )
-from gateway.store.scripts import now
 
 
 def json_error(code: str, status: int, **params: str) -> web.Response:
@@ -235,7 +234,7 @@ async def events_list(request: web.Request) -> web.Response:
     """A page of events, newest first: `total` match the filter, `start` newer ones come before
     this page; `next` is the URL of the following (older) page, null on the last."""
     try:
-        flt = EventFilter.parse(request.query)
+        flt = EventFilter.parse(request.query, console(request).gw.clock.today())
         found = await console(request).auditing.find(flt, before=request.query.get("before", ""))
     except FilterError as exc:
         return json_error(exc.code.removeprefix("err."), 400)
@@ -272,7 +271,7 @@ async def event_review(request: web.Request) -> web.Response:
 
 # -- users and requesters (admins) ------------------------------------------------------------
 async def users_list(request: web.Request) -> web.Response:
-    _, ms = now()
+    ms = console(request).gw.clock.now_ms()
     return web.json_response([u.as_json(ms) for u in await console(request).users.all()])
 
 
@@ -292,7 +291,7 @@ async def user_create(request: web.Request) -> web.Response:
         status = 409 if exc.code == "err.login_taken" else 400
         return json_error(exc.code.removeprefix("err."), status, **exc.params)
     user = await c.users.get(text_field(data, "login", 64))
-    _, ms = now()
+    ms = console(request).gw.clock.now_ms()
     return web.json_response(user.as_json(ms) if user else {}, status=201)
 
 
@@ -327,7 +326,7 @@ async def user_update(request: web.Request) -> web.Response:
         status = 404 if exc.code == "err.no_user" else 400
         return json_error(exc.code.removeprefix("err."), status, **exc.params)
     user = await c.users.get(login)
-    _, ms = now()
+    ms = console(request).gw.clock.now_ms()
     return web.json_response(user.as_json(ms) if user else {})
 
 

@@ -144,7 +144,7 @@ async def renewals(request: web.Request) -> web.Response:
         {
             "department": viewer.department,
             "within_days": within,
-            "today": flags.ward_today().isoformat(),
+            "today": gw.clock.today().isoformat(),
             "items": [i.as_json() for i in items],
         }
     )

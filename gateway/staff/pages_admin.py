@@ -9,7 +9,6 @@ from gateway.services import accounts
 from gateway.services.console import console
 from gateway.staff.access import session_of
 from gateway.staff.render import error_page, page
-from gateway.store.scripts import now
 
 
 def _see(location: str) -> web.Response:
@@ -18,7 +17,7 @@ def _see(location: str) -> web.Response:
 
 async def users_page(request: web.Request) -> web.Response:
     c = console(request)
-    _, ms = now()
+    ms = c.gw.clock.now_ms()
     return page(
         request,
         "users.html",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
@@ -32,7 +31,7 @@ def known_kinds() -> set[str]:
 async def audit_page(request: web.Request) -> web.Response:
     c = console(request)
     try:
-        flt = EventFilter.parse(request.query)
+        flt = EventFilter.parse(request.query, c.gw.clock.today())
         found = await c.auditing.find(flt, before=request.query.get("before", ""))
     except FilterError as exc:
         return error_page(request, exc.code, 400)
@@ -59,10 +58,11 @@ async def review(request: web.Request) -> web.Response:
     c = console(request)
     viewer = session_of(request)
     form = await request.post()
+    today = c.gw.clock.today()
     try:
-        back = EventFilter.parse(dict(parse_qsl(str(form.get("back", "")))))
+        back = EventFilter.parse(dict(parse_qsl(str(form.get("back", "")))), today)
     except FilterError:
-        back = EventFilter.parse({})
+        back = EventFilter.parse({}, today)
     target = "/staff/audit?" + urlencode(back.as_query())
     try:
         await c.auditing.review(
@@ -80,10 +80,10 @@ async def review(request: web.Request) -> web.Response:
 async def export_csv(request: web.Request) -> web.Response:
     c = console(request)
     try:
-        flt = EventFilter.parse(request.query)
+        flt = EventFilter.parse(request.query, c.gw.clock.today())
     except FilterError as exc:
         return error_page(request, exc.code, 400)
-    stamp = datetime.now(JST).strftime("%Y%m%d-%H%M%S")
+    stamp = c.gw.clock.now().astimezone(JST).strftime("%Y%m%d-%H%M%S")
     # Streamed: every matching event, however many, without holding them all in memory.
     resp = web.StreamResponse(
         headers={"Content-Disposition": f'attachment; filename="hogo-events-{stamp}.csv"'}

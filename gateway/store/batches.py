@@ -28,9 +28,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway import metrics
+from gateway.clock import Clock
 from gateway.settings import Settings
 from gateway.store.keys import Keys
-from gateway.store.scripts import StoreUnavailable, now, script_sha, script_source
+from gateway.store.scripts import StoreUnavailable, script_sha, script_source
 
 
 class Connected(Protocol):
@@ -39,6 +40,7 @@ class Connected(Protocol):
 
     keys: Keys
     settings: Settings
+    clock: Clock
     timeout: float
     client: aioredis.Redis | RedisCluster
 
@@ -117,7 +119,7 @@ class ScriptBatches:
     ) -> ScriptCall:
         """One call, packed (an argument Redis cannot take raises DataError here, to this caller
         alone); its deadline, the store timeout from now, counts when it joins a batch."""
-        iso, ms = now()
+        iso, ms = self.redis.clock.stamp()
         argv = [self.redis.keys.prefix, iso, ms, *args]
         sha = script_sha(name, self.redis.settings.audit_enabled)
         command = ("EVALSHA", sha, len(keys), *keys, *argv)

@@ -1,7 +1,7 @@
 """Claims on held queries (one approver works on an item at a time) and four-eyes proposals.
 
-A claim is a key holding the approver's login, with an expiry: it lapses by itself when someone
-walks away. It coordinates people; the safety of a release (exactly once) is the release lock of
+A claim is a key holding the approver's login and its end by the gateway's clock (lua/claim.lua):
+it lapses by itself when someone walks away (the key's expiry only clears it away). It coordinates people; the safety of a release (exactly once) is the release lock of
 gateway.queue, not the claim.
 """
 
@@ -73,11 +73,17 @@ class ClaimStore:
             pipe.get(self.k.staff_claim(qid))
             pipe.pttl(self.k.staff_claim(qid))
         raw = await self.r.call(pipe.execute())
+        now_ms = self.r.clock.now_ms()
         out = {}
         for i, qid in enumerate(query_ids):
-            holder, ms = raw[2 * i], raw[2 * i + 1]
-            if holder:
-                out[qid] = Claim(holder, max(0, int(ms)))
+            value, ms = raw[2 * i], int(raw[2 * i + 1])
+            if not value:
+                continue
+            holder, sep, until = value.rpartition("|")
+            if sep:  # (else written before claims carried their end: the key's expiry is it)
+                ms = int(until) - now_ms
+            if ms > 0:
+                out[qid] = Claim(holder if sep else value, ms)
         return out
 
     async def done(self, query_id: str) -> None:

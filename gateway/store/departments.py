@@ -11,12 +11,10 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
 from gateway import metrics
 from gateway.store.redis import Redis
-from gateway.store.scripts import now
 
 TOKEN_PREFIX = "hgd"
 _TOKEN = re.compile(r"^hgd_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -66,7 +64,7 @@ class DepartmentTokenStore:
         """A new token (the only time it exists in clear) and its record."""
         token_id = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
-        iso, ms = now()
+        iso, ms = self.r.clock.stamp()
         pipe = self.r.client.pipeline(transaction=True)
         pipe.hset(
             self.k.department_token(token_id),
@@ -100,7 +98,7 @@ class DepartmentTokenStore:
         current = await self.get(token_id)
         if current is None or not current.active:
             return current
-        iso, _ = now()
+        iso, _ = self.r.clock.stamp()
         pipe = self.r.client.pipeline(transaction=True)
         pipe.hset(
             self.k.department_token(token_id), mapping={"revoked_at": iso, "revoked_by": actor}
@@ -137,7 +135,7 @@ class DepartmentTokenStore:
     ) -> tuple[bool, bool]:
         """Count one read by `token`: (within the limit, recorded as a security event now).
         Fixed windows of `window_s` seconds, shared by every gateway process."""
-        window = int(time.time()) // window_s
+        window = self.r.clock.now_ms() // (window_s * 1000)
         args: list[object] = [window_s * 1000, limit, f"dept-token:{token.id}"]
         for name, value in fields.items():
             args += [name, value]

@@ -21,8 +21,8 @@ from typing import Any
 from gateway import metrics
 from gateway.audit.archive import Archive, EventId, id_key
 from gateway.audit.spool import Spool
+from gateway.clock import Clock
 from gateway.store.redis import Redis, StoreUnavailable
-from gateway.store.scripts import now
 from gateway.store.trail import TrailStore
 
 log = logging.getLogger("hogo.events")
@@ -70,12 +70,12 @@ def _event_of(entry_id: str, obj: dict[str, Any]) -> Event:
     )
 
 
-def event_fields(kind: str, actor: str, fields: dict[str, object]) -> dict[str, str]:
+def event_fields(kind: str, actor: str, fields: dict[str, object], clock: Clock) -> dict[str, str]:
     """The stream entry of one event, stamped now; refuses a personal data field by name."""
     bad = FORBIDDEN_FIELDS & fields.keys()
     if bad:
         raise ValueError(f"an event may not hold {sorted(bad)}: use person keys")
-    iso, _ = now()
+    iso, _ = clock.stamp()
     return {"kind": kind, "at": iso, "actor": actor, **{k: str(v) for k, v in fields.items()}}
 
 
@@ -83,7 +83,7 @@ async def append(redis: Redis, kind: str, actor: str, **fields: object) -> str:
     """Append one event with no other change attached; its id ('' with the audit off)."""
     if not redis.settings.audit_enabled:
         return ""
-    entry = event_fields(kind, actor, fields)
+    entry = event_fields(kind, actor, fields, redis.clock)
     return await redis.call(redis.client.xadd(redis.keys.events, entry))
 
 
@@ -122,7 +122,7 @@ class EventLog:
         metrics.SECURITY_EVENTS.labels(kind).inc()
         if not self.r.settings.audit_enabled:
             return
-        entry = event_fields(f"security.{kind}", actor, fields)
+        entry = event_fields(f"security.{kind}", actor, fields, self.r.clock)
         try:
             await self.r.call(self.r.client.xadd(self.key, entry))
             return

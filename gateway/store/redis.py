@@ -25,6 +25,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 
+from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.settings import Settings, SettingsError, parse_addresses
 from gateway.store.batches import ScriptBatches, unacknowledged
 from gateway.store.keys import Keys
@@ -137,11 +138,13 @@ def _tls_arguments(url: str, settings: Settings) -> dict[str, Any]:
 
 
 class Redis:
-    """The client, the deadline and the scripts, shared by every store module of one process."""
+    """The client, the deadline, the scripts and the clock, shared by every store module of one
+    process. The clock is what every script's NOW says (and whatever else decides by time)."""
 
-    def __init__(self, client: Client, settings: Settings) -> None:
+    def __init__(self, client: Client, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self.client = client
         self.settings = settings
+        self.clock = clock
         self.keys = Keys(settings.key_prefix)
         self.timeout = settings.store_timeout
         self.replicas = settings.replicas_to_wait_for

@@ -1,12 +1,11 @@
-"""The Lua scripts' sources and hashes, the time their ARGV carries, and the error every store
-call may raise: what the connection (redis.py) and the script batches (batches.py) share."""
+"""The Lua scripts' sources and hashes, and the error every store call may raise: what the
+connection (redis.py) and the script batches (batches.py) share. The time their ARGV carries is
+the store wrapper's clock (gateway/clock.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import time
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -15,13 +14,6 @@ from gateway.errors import StoreUnavailable as StoreUnavailable
 LUA_DIR = Path(__file__).with_name("lua")
 # `--#include NAME` on a line of its own: NAME.lua in its place (functions some scripts share)
 INCLUDE = re.compile(r"^--#include ([a-z_]+)$", re.MULTILINE)
-
-
-def now() -> tuple[str, int]:
-    """The current time as (ISO 8601 UTC with milliseconds, milliseconds since the epoch)."""
-    ms = time.time_ns() // 1_000_000
-    iso = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
-    return iso.replace("+00:00", "Z"), ms
 
 
 AUDIT_ON = "local AUDIT = true"

@@ -1,8 +1,8 @@
 """Server-side sessions of the staff console, with idle and absolute expiry.
 
 The browser holds a random session id; the store keeps only its SHA-256 digest, so a copy of the
-store opens no session. The idle timeout is the key's expiry (renewed on every request), the
-absolute one a field checked on every request.
+store opens no session. Both ends are fields checked against the gateway's clock on every request
+(the idle one renewed by it); the key's expiry follows the nearer one, only to clear it away.
 """
 
 from __future__ import annotations

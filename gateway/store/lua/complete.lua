@@ -35,9 +35,11 @@ local record_nd = (nd or q[7] == '1' or q[8] == '1') and 1 or 0
 redis.call('RPUSH', KEYS[3], cjson.encode({
   qid = id, pn = q[2], org = q[1], affair = q[3], procedure = q[4], item = q[5],
   requested_at = q[6], provided_at = NOW, nd = record_nd, how = 'automatic', outcome = ARGV[7]}))
+-- kept for its retention by the gateway's clock (ans_until_ms, lua/result.lua); the key's expiry,
+-- of the same length, clears it away
 redis.call('SET', KEYS[2], ARGV[5], 'EX', tonumber(ARGV[6]))
 redis.call('HSET', KEYS[1], 'state', 'provided', 'decided_at', NOW, 'outcome', ARGV[7],
-  'person_key', person, 'record_nd', record_nd)
+  'person_key', person, 'record_nd', record_nd, 'ans_until_ms', NOW_MS + 1000 * tonumber(ARGV[6]))
 redis.call('ZREM', P .. 'inflight', id)
 emit('query.provided', 'gateway', {'query', id, 'org', q[1], 'pn', q[2], 'item', q[5],
   'subject', person, 'outcome', ARGV[7], 'record_nd', tostring(record_nd)})

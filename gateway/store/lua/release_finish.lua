@@ -44,7 +44,8 @@ redis.call('SET', KEYS[3], ARGV[6], 'EX', tonumber(ARGV[7]))
 -- the answer again if they change (gateway/recheck.py)
 redis.call('HSET', KEYS[1], 'state', 'released', 'decided_at', NOW, 'decided_by', ARGV[9],
   'notice', ARGV[8], 'outcome', ARGV[10], 'record_nd', record_nd,
-  'release_person', person, 'release_version', version)
+  'release_person', person, 'release_version', version,
+  'ans_until_ms', NOW_MS + 1000 * tonumber(ARGV[7]))  -- its retention (lua/result.lua)
 redis.call('ZREM', P .. 'held', id)
 redis.call('DEL', KEYS[2])
 emit('query.released', ARGV[9], {'query', id, 'org', q[1], 'pn', q[2], 'item', q[5],

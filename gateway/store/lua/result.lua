@@ -84,4 +84,11 @@ if state == 'provided' or state == 'released' then
   end
 end
 local ans = redis.call('GET', P .. 'ans:' .. id)
+-- An answer is kept for its retention by the gateway's clock (the key's expiry only clears it
+-- away); one stored before its end was recorded has only the key's expiry.
+local until_ms = tonumber(redis.call('HGET', qkey, 'ans_until_ms') or '')
+if ans and until_ms and until_ms <= NOW_MS then
+  redis.call('DEL', P .. 'ans:' .. id)
+  ans = false
+end
 return {'found', id, state or 'unknown', q[2] or '', ans or '', q[3] or '', ''}

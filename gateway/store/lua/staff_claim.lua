@@ -1,11 +1,12 @@
 -- Claim a held query for one approver for a while, so that two people do not work on it at once.
--- Claiming again while holding it renews it; the claim lapses by itself (the key's expiry).
+-- Claiming again while holding it renews it; the claim lapses by itself (lua/claim.lua).
 -- KEYS[1] query, KEYS[2] claim. ARGV[4] query id, ARGV[5] login, ARGV[6] claim time (ms)
 -- -> {'ok'} | {'taken', holder, ms left} | {'not_held', state}
+--#include claim
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'held' then return {'not_held', state or 'unknown'} end
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[5] then return {'taken', holder, redis.call('PTTL', KEYS[2])} end
-redis.call('SET', KEYS[2], ARGV[5], 'PX', tonumber(ARGV[6]))
+local holder, left = claim_of(KEYS[2])
+if holder and holder ~= ARGV[5] then return {'taken', holder, left} end
+set_claim(KEYS[2], ARGV[5], tonumber(ARGV[6]))
 if not holder then emit('staff.claimed', 'staff:' .. ARGV[5], {'query', ARGV[4]}) end
 return {'ok'}

@@ -5,14 +5,15 @@
 -- ARGV[6] claim time (ms)
 -- -> {'ok', proposer, sealed notice, the proposer's seen token} | {'not_held', state} | {'none'} | {'same_person'}
 --    | {'taken', holder} | {'confirming', other}
+--#include claim
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'held' then return {'not_held', state or 'unknown'} end
 local p = redis.call('HMGET', KEYS[3], 'by', 'notice', 'confirmer', 'seen')
 if not p[1] then return {'none'} end
 if p[1] == ARGV[5] then return {'same_person'} end
-local holder = redis.call('GET', KEYS[2])
+local holder = claim_of(KEYS[2])
 if holder and holder ~= ARGV[5] then return {'taken', holder} end
 if p[3] and p[3] ~= ARGV[5] then return {'confirming', p[3]} end
 redis.call('HSET', KEYS[3], 'confirmer', ARGV[5])
-redis.call('SET', KEYS[2], ARGV[5], 'PX', tonumber(ARGV[6]))
+set_claim(KEYS[2], ARGV[5], tonumber(ARGV[6]))
 return {'ok', p[1], p[2], p[4] or ''}

@@ -3,9 +3,10 @@
 -- KEYS[1] query, KEYS[2] claim, KEYS[3] proposal. ARGV[4] query id, ARGV[5] login,
 -- ARGV[6] sealed notice, ARGV[7] the token of the subject's facts the proposer was shown
 -- -> {'ok'} | {'not_held', state} | {'not_claimed', holder} | {'proposed', by}
+--#include claim
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'held' then return {'not_held', state or 'unknown'} end
-local holder = redis.call('GET', KEYS[2])
+local holder = claim_of(KEYS[2])
 if holder ~= ARGV[5] then return {'not_claimed', holder or ''} end
 local by = redis.call('HGET', KEYS[3], 'by')
 if by and by ~= ARGV[5] then return {'proposed', by} end

@@ -1,0 +1,19 @@
+-- A claim on a held query (gateway/store/claims.py): the key holds 'login|until_ms', the end by
+-- the gateway's clock (NOW_MS), which decides; the key's expiry (the same length) only clears it
+-- away. A claim written before its end was stored holds just 'login': it lasts as long as its key.
+local function claim_of(key)
+  local v = redis.call('GET', key)
+  if not v then return false, 0 end
+  local login, until_ms = string.match(v, '^(.-)|(%d+)$')
+  if not login then return v, redis.call('PTTL', key) end
+  local left = tonumber(until_ms) - NOW_MS
+  if left <= 0 then
+    redis.call('DEL', key)
+    return false, 0
+  end
+  return login, left
+end
+
+local function set_claim(key, login, ms)
+  redis.call('SET', key, login .. '|' .. tostring(NOW_MS + ms), 'PX', ms)
+end
