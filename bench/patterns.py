@@ -31,10 +31,10 @@ from gateway.app import build_app
 from gateway.audit.archiver import Archiver
 from gateway.audit.sealer import Sealer
 from gateway.context import open_gateway
+from gateway.services import accounts
+from gateway.services.console import Console
+from gateway.services.patterns import SCAN_BUDGET_SECONDS, Patterns
 from gateway.settings import Settings
-from gateway.staff import accounts
-from gateway.staff.console import Console
-from gateway.staff.patterns import SCAN_BUDGET_SECONDS, Patterns
 from gateway.store.pattern_counts import PatternCounts
 
 DAY_MS = 86_400_000

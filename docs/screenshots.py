@@ -197,7 +197,7 @@ async def main() -> None:
             ).encode()
             await post("/soap/portal", portal)
         held = await gw.queries.list_held(only_waiting=True)
-        from gateway.staff.console import Console
+        from gateway.services.console import Console
         from gateway.store.sessions import Session
 
         other = Session("-", "demo-approver2", "approver", "企画政策課", "-")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import flag_api, staff
+from gateway import flag_api
 from gateway.audit import tasks as audit_tasks
 from gateway.context import Gateway, open_gateway
 from gateway.endpoints import (
@@ -23,6 +23,7 @@ from gateway.endpoints import (
 from gateway.listeners import ops_guard
 from gateway.mail import Mailer
 from gateway.settings import Settings
+from gateway.staff import routes as staff_routes
 from gateway.store.redis import StoreUnavailable, cancel_requested
 from gateway.verify import tasks as verify_tasks
 
@@ -89,5 +90,5 @@ def build_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
     flag_api.add_routes(app)  # /api/v1/flags...: the departments' read API
-    staff.mount(app)  # the staff console /staff/ and its API /api/v1/ (after `resources`)
+    staff_routes.mount(app)  # the staff console /staff/ and its API /api/v1/ (after `resources`)
     return app

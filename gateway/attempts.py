@@ -39,7 +39,7 @@ from enum import StrEnum
 from gateway.model import HoldReason
 from gateway.store.events import Event
 
-# Counts kept from an earlier definition are counted again (gateway.staff.patterns).
+# Counts kept from an earlier definition are counted again (gateway.services.patterns).
 DEFINITION = 2
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.app import build_app
-from gateway.cli import os_actor
 from gateway.context import Gateway, open_gateway
 from gateway.directory_import import import_pairs
 from gateway.embedded import EmbeddedRedis
 from gateway.flags import set_flags
 from gateway.listeners import listen
+from gateway.orders import FlagOrder
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
 from gateway.staff.demo import create_demo_accounts, describe
@@ -44,15 +44,17 @@ async def flag_resident(
     holding department the demo, the tests, the screenshots and the benchmark use."""
     return await set_flags(
         gw,
-        atena_number=resident.atena_number,
-        name=resident.name,
-        department="子ども家庭課",
-        business="児童手当業務",
-        basis="application",
-        until=until,
-        auto_response_disabled=auto_response_disabled,
-        non_disclosure=non_disclosure,
-        actor=actor,
+        FlagOrder(
+            atena_number=resident.atena_number,
+            name=resident.name,
+            department="子ども家庭課",
+            business="児童手当業務",
+            basis="application",
+            until=until,
+            auto_response_disabled=auto_response_disabled,
+            non_disclosure=non_disclosure,
+            actor=actor,
+        ),
     )
 
 
@@ -60,11 +62,10 @@ def _sample_request(pn: str, subject: str) -> str:
     return f"""curl -s http://HOST/soap/provision -H 'Content-Type: text/xml' --data '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><q:SubmitQueryRequest xmlns:q="urn:hogo-gateway:provision:1"><q:processingNumber>{pn}</q:processingNumber><q:requesterOrgCode>{DEMO_REQUESTER}</q:requesterOrgCode><q:affairCode>{DEMO_AFFAIR}</q:affairCode><q:procedureCode>JT00000000000001</q:procedureCode><q:itemCode>TM00000000000001</q:itemCode><q:subjectCode>{subject}</q:subjectCode><q:requestedAt>2026-11-26T10:00:00+09:00</q:requestedAt></q:SubmitQueryRequest></soap:Body></soap:Envelope>'"""
 
 
-async def _prepare(settings: Settings, url: str) -> tuple[list, list, list]:
+async def _prepare(settings: Settings, url: str, actor: str) -> tuple[list, list, list]:
     residents = list(synthetic_residents(RESIDENTS))
     gw = await open_gateway(settings, url)
     try:
-        actor = os_actor()
         if await gw.requesters.get(DEMO_REQUESTER) is None:
             await gw.requesters.add(DEMO_REQUESTER, "見本市 子ども家庭課 (demo requester)", actor)
         # deny by default: the demo requester may ask about the affair the sample requests use
@@ -82,7 +83,7 @@ async def _prepare(settings: Settings, url: str) -> tuple[list, list, list]:
         await gw.close()
 
 
-async def _main(args: argparse.Namespace, data_dir: Path) -> None:
+async def _main(args: argparse.Namespace, data_dir: Path, actor: str) -> None:
     embedded = EmbeddedRedis(data_dir, owner="serve")
     url = embedded.running_url() or await asyncio.to_thread(embedded.start)
     try:
@@ -94,7 +95,7 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> None:
         settings = Settings.from_env(
             data_dir=data_dir, upstream_url=upstream, host=args.host, port=args.port
         )
-        residents, flagged, staff = await _prepare(settings, url)
+        residents, flagged, staff = await _prepare(settings, url, actor)
         runner = web.AppRunner(build_app(settings, url), access_log=None)
         await runner.setup()
         port = await listen(runner, args.host, args.port)  # --port 0: any free port, shown below
@@ -139,7 +140,9 @@ async def _main(args: argparse.Namespace, data_dir: Path) -> None:
         await asyncio.to_thread(embedded.stop)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, actor: str) -> int:
+    """Run the demo until stopped; `actor` (the operating-system user) is recorded as who set it
+    up."""
     data_dir = Path(getattr(args, "data_dir", None) or "./var") / "demo"
-    asyncio.run(_main(args, data_dir))
+    asyncio.run(_main(args, data_dir, actor))
     return 0

@@ -25,6 +25,7 @@ from typing import TextIO
 from gateway.context import Gateway
 from gateway.csvfiles import read_rows
 from gateway.flags import set_change
+from gateway.orders import FlagOrder
 from gateway.store.flags import FlagChange
 
 COLUMNS_REQUIRED = ("atena_number", "name", "department", "basis")
@@ -129,15 +130,17 @@ def changes_from_rows(
         basis = row.get("basis", "").strip()
         try:
             change = set_change(
-                atena_number=atena,
-                name=row.get("name", ""),
-                department=row.get("department", ""),
-                business=row.get("business") or None,
-                basis=BASIS_WORDS.get(basis, basis),
-                until=row.get("until") or None,
-                auto_response_disabled=which[0],
-                non_disclosure=which[1],
-                actor=actor,
+                FlagOrder(
+                    atena_number=atena,
+                    name=row.get("name", ""),
+                    department=row.get("department", ""),
+                    business=row.get("business") or None,
+                    basis=BASIS_WORDS.get(basis, basis),
+                    until=row.get("until") or None,
+                    auto_response_disabled=which[0],
+                    non_disclosure=which[1],
+                    actor=actor,
+                )
             )
         except ValueError as exc:
             errors.append(f"line {line}: {exc}")

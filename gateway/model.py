@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+# The most a page of any list holds (held queries, attempts, events): a list is all of it, or
+# says how much is left, in pages of at most this.
+MAX_PAGE = 1000
 
 
 class QueryState(StrEnum):
@@ -180,3 +185,27 @@ class ProvisionRecord:
     non_disclosure: bool
     how: str  # "automatic" | "released"
     outcome: str = "provided"  # "provided" | "no_data"
+
+
+# -- the staff console's ------------------------------------------------------------------------
+def session_digest(session_id: str) -> str:
+    """What the store keeps of a session id (never the id: a copy of the store opens no session)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    digest: str
+    login: str
+    role: str
+    department: str
+    csrf: str
+    flash: tuple[str, str, dict[str, str]] | None = None  # (level, message key, params)
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.login}"
+
+
+# How a holding department acknowledges an attempt it was told of: 本人に伝えた / 把握済み・想定内
+ACK_OUTCOMES = ("told", "expected")

@@ -13,14 +13,59 @@ release carries the token of what was shown (`seen`); the store refuses it if th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from gateway import metrics
+from gateway.errors import FactsChanged, QueryBusy
+from gateway.lifecycle import IllegalTransition
 from gateway.model import HeldQuery
 from gateway.recheck import SubjectNow
+from gateway.soap.faults import SoapFault
 from gateway.store.flags import FlagRecord, FlagStore
 from gateway.store.queries import QueryStore
-from gateway.upstream import Upstream, UpstreamUnavailable
+from gateway.upstream import Upstream
+
+
+class QueueRefusal(ValueError):
+    """The manual queue refused a release or a refusal, and nothing changed. `code` says why, for
+    each front end to tell in its own words (the command line's and the console's messages).
+    A ValueError: a step asked of a query that cannot take it, as callers that catch bad input
+    already expect.
+
+    not_held         the query is no longer held (`detail`: what it is now)
+    busy             someone else is releasing it right now
+    facts_changed    its subject (the person, or the flag) changed since it was read
+    upstream         the upstream could not answer (`detail`: what it said)
+    notice_required  a release needs a handling notice (取扱注意)
+    reason_required  a refusal needs a reason
+    """
+
+    CODES = frozenset(
+        {"not_held", "busy", "facts_changed", "upstream", "notice_required", "reason_required"}
+    )
+
+    def __init__(self, code: str, query_id: str, detail: str = "") -> None:
+        assert code in self.CODES, code
+        super().__init__(f"{code}: query {query_id}" + (f" ({detail})" if detail else ""))
+        self.code = code
+        self.query_id = query_id
+        self.detail = detail
+
+
+@asynccontextmanager
+async def _refusals(query_id: str) -> AsyncIterator[None]:
+    """What the store and the upstream refuse, as the queue's one refusal."""
+    try:
+        yield
+    except IllegalTransition as exc:
+        raise QueueRefusal("not_held", query_id, str(exc)) from None
+    except QueryBusy:
+        raise QueueRefusal("busy", query_id) from None
+    except FactsChanged:
+        raise QueueRefusal("facts_changed", query_id) from None
+    except SoapFault as exc:
+        raise QueueRefusal("upstream", query_id, str(exc)) from None
 
 
 def holding_departments(record: FlagRecord) -> tuple[str, ...]:
@@ -76,22 +121,23 @@ class ManualQueue:
         """Release with the notice. `seen`: the token (SubjectNow.seen) of the subject's facts the
         approver was shown; None on the operator's command, which judges on the facts as they are
         when the release begins. Either way, if they change before the release is made (a flag set
-        while the upstream answers), nothing is released (FactsChanged)."""
+        while the upstream answers), nothing is released (QueueRefusal facts_changed)."""
         if not notice.strip():
-            raise ValueError("a release needs a handling notice (取扱注意)")
+            raise QueueRefusal("notice_required", query_id)
         if self.upstream is None:
-            raise UpstreamUnavailable("no upstream URL is configured")
-        token, request, subject_key, judged_on = await self.queries.begin_release(
-            query_id, self.lock_ms, seen or ""
-        )
-        try:
-            answer = await self.upstream.submit(request, idempotency_key=query_id)
-        except BaseException:
-            await self.queries.abort_release(query_id, token)
-            raise
-        await self.queries.finish_release(
-            query_id, token, subject_key, answer, notice, actor, judged_on
-        )
+            raise QueueRefusal("upstream", query_id, "no upstream URL is configured")
+        async with _refusals(query_id):
+            token, request, subject_key, judged_on = await self.queries.begin_release(
+                query_id, self.lock_ms, seen or ""
+            )
+            try:
+                answer = await self.upstream.submit(request, idempotency_key=query_id)
+            except BaseException:
+                await self.queries.abort_release(query_id, token)
+                raise
+            await self.queries.finish_release(
+                query_id, token, subject_key, answer, notice, actor, judged_on
+            )
         metrics.STAFF_ACTIONS.labels("release").inc()
         held = await self.queries.get(query_id)
         assert held is not None
@@ -99,8 +145,9 @@ class ManualQueue:
 
     async def refuse(self, query_id: str, reason: str, actor: str) -> HeldQuery:
         if not reason.strip():
-            raise ValueError("a refusal needs a reason")
-        await self.queries.refuse(query_id, actor, reason)
+            raise QueueRefusal("reason_required", query_id)
+        async with _refusals(query_id):
+            await self.queries.refuse(query_id, actor, reason)
         metrics.STAFF_ACTIONS.labels("refuse").inc()
         held = await self.queries.get(query_id)
         assert held is not None

@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 
-from gateway.staff import accounts
-from gateway.staff.console import Console
+from gateway.services import accounts
+from gateway.services.console import Console
 from tests.conftest import Running
 from tests.support import Query
 

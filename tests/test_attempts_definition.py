@@ -4,7 +4,7 @@ auditors' pictures count is what happened, whatever else is in the log around it
 from __future__ import annotations
 
 from gateway.attempts import AttemptKind
-from gateway.staff.patterns import Patterns
+from gateway.services.patterns import Patterns
 from tests.conftest import Running
 from tests.support import Query, portal_xml
 

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from gateway.attempts import AttemptKind, Attempts
-from gateway.staff.patterns import AGE_BUCKETS, Patterns
+from gateway.services.patterns import AGE_BUCKETS, Patterns
 from gateway.store.events import Event
 from gateway.wareki import JST, wareki
 from tests.chart_support import counts_of, read_chart, svg_of
@@ -275,7 +275,7 @@ def test_an_attempt_is_what_the_definition_says_and_a_portal_view_counts_once() 
 async def test_a_long_first_count_goes_on_view_after_view_and_is_shared(
     running: Running, staff: Staff, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gateway.staff.patterns as patterns_module
+    import gateway.services.patterns as patterns_module
 
     r = running.residents
     await running.flag(r[0])

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.attempts import AttemptKind
-from gateway.staff.patterns import AGE_BUCKETS, WINDOW_DAYS, Patterns
+from gateway.services.patterns import AGE_BUCKETS, WINDOW_DAYS, Patterns
 from gateway.store.pattern_counts import PatternCounts
 from gateway.wareki import JST
 from tests.conftest import Running

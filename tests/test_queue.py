@@ -6,10 +6,8 @@ import asyncio
 
 import pytest
 
-from gateway.lifecycle import IllegalTransition
 from gateway.model import QueryState
-from gateway.store.queries import QueryBusy
-from gateway.upstream import UpstreamUnavailable
+from gateway.queue import QueueRefusal
 from tests.conftest import Running
 from tests.support import Query
 
@@ -48,15 +46,17 @@ async def test_refuse_answers_refused_by_staff(running: Running) -> None:
     got = await running.result("Q-2")
     assert (got.status, got.refusal_code) == ("REFUSED", "REFUSED_BY_STAFF")
     assert running.upstream.calls == []
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(QueueRefusal) as refused:
         await running.gw.queue.release(qid, NOTICE, "staff:approver2")
+    assert refused.value.code == "not_held" and refused.value.query_id == qid
 
 
 async def test_release_when_upstream_cannot_answer_changes_nothing(running: Running) -> None:
     qid = await _held(running, "Q-3")
     running.upstream.fail = True
-    with pytest.raises(UpstreamUnavailable):
+    with pytest.raises(QueueRefusal) as refused:
         await running.gw.queue.release(qid, NOTICE, "staff:approver1")
+    assert refused.value.code == "upstream"
     held = await running.gw.queries.get(qid)
     assert held is not None and held.state is QueryState.HELD and "releasing" not in held.extra
     assert (await running.result("Q-3")).status == "PENDING"
@@ -75,7 +75,7 @@ async def test_fifty_concurrent_releases_release_exactly_once(running: Running) 
     ok = [o for o in outcomes if not isinstance(o, BaseException)]
     assert len(ok) == 1
     assert all(
-        isinstance(o, QueryBusy | IllegalTransition)
+        isinstance(o, QueueRefusal) and o.code in ("busy", "not_held")
         for o in outcomes
         if isinstance(o, BaseException)
     )
@@ -129,10 +129,12 @@ async def test_held_list_keeps_every_held_query_whatever_its_state(running: Runn
 
 async def test_release_needs_a_notice_and_refusal_a_reason(running: Running) -> None:
     qid = await _held(running, "Q-9")
-    with pytest.raises(ValueError):
+    with pytest.raises(QueueRefusal) as refused:
         await running.gw.queue.release(qid, "  ", "staff:x")
-    with pytest.raises(ValueError):
+    assert refused.value.code == "notice_required"
+    with pytest.raises(QueueRefusal) as refused:
         await running.gw.queue.refuse(qid, "", "staff:x")
+    assert refused.value.code == "reason_required"
     assert (await running.gw.queries.get(qid)).state is QueryState.HELD
 
 
@@ -151,3 +153,21 @@ async def test_releasing_a_flag_leaves_held_queries_held(running: Running) -> No
     )
     assert (await running.gw.queries.get(qid)).state is QueryState.HELD
     assert (await running.result("Q-10")).status == "PENDING"
+
+
+async def test_every_refusal_of_the_queue_is_one_type_with_a_code(running: Running) -> None:
+    """The command line and the console map the queue's refusals to their messages once each:
+    a refusal whose code one of them cannot tell would fall through as an internal error."""
+    from gateway.cli.held import REFUSALS
+    from gateway.services.approvals import _QUEUE_STATUS
+    from gateway.staff.i18n import Translator
+
+    assert set(REFUSALS) == set(_QUEUE_STATUS) == QueueRefusal.CODES
+    for code in QueueRefusal.CODES:
+        for lang in ("ja", "en"):
+            assert Translator(lang)(f"err.{code}") != f"err.{code}"
+    qid = await _held(running, "Q-20")
+    await running.gw.queue.refuse(qid, "理由", "staff:x")
+    with pytest.raises(QueueRefusal) as refused:
+        await running.gw.queue.refuse(qid, "理由", "staff:y")
+    assert refused.value.code == "not_held"

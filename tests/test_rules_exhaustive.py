@@ -37,6 +37,7 @@ from gateway.decision import (
 )
 from gateway.lifecycle import ABANDONABLE, STEPS, TRANSITIONS, IllegalTransition, may_move
 from gateway.model import FlagState, QueryState, SubmitQuery, UpstreamAnswer
+from gateway.orders import ReleaseOrder
 from gateway.recheck import AnswerFacts, answer_withheld
 from gateway.store.rules_lua import RULES
 from tests.conftest import Running
@@ -825,11 +826,11 @@ async def test_a_release_request_is_taken_as_the_core_says(running: Running) -> 
         asked_on = own is not None and ((ask_ard and own[0]) or (ask_nd and own[1]))
         want = release_request(own is not None, on, asked_on, pending)
         try:
-            await store.create(
-                person_key=pk, atena_number="000000000001", auto_response_disabled=ask_ard,
-                non_disclosure=ask_nd, requested_by="staff:a", department=DEPT, basis="申出",
-                note="",
+            order = ReleaseOrder(
+                atena_number="000000000001", basis="申出", note="", auto_response_disabled=ask_ard,
+                non_disclosure=ask_nd, actor="staff:a", department=DEPT,
             )  # fmt: skip
+            await store.create(pk, order)
             outcome = "ok"
         except RequestRefused as exc:
             outcome = exc.reason

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from gateway.staff.auditing import JST
+from gateway.services.auditing import JST
 from tests.conftest import Running
 from tests.staffkit import Staff, held_query, staff_for
 from tests.support import OTHER_REQUESTER, Query, portal_xml
@@ -158,8 +158,8 @@ async def test_export_is_csv_of_the_filtered_events_and_is_recorded(
 async def test_events_are_read_newest_first_across_windows_and_batches(
     running: Running, staff: Staff, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway.staff import auditing
-    from gateway.staff.auditing import EventFilter
+    from gateway.services import auditing
+    from gateway.services.auditing import EventFilter
 
     for i in range(12):
         await running.gw.events.security("hostile_input", "peer:192.0.2.1", n=str(i))

@@ -11,7 +11,7 @@ import pytest
 
 import gateway.staff
 from gateway.model import HoldReason, QueryState
-from gateway.staff.accounts import ROLES
+from gateway.services.accounts import ROLES
 from gateway.staff.i18n import MESSAGES
 from gateway.staff.render import NAV
 from tests.conftest import Running
@@ -30,7 +30,7 @@ def used_keys() -> set[str]:
         # literal keys only; `_('role.' ~ x)` families are listed below
         keys |= set(re.findall(r"_\('([a-z_.\-]*[a-z])'\)", tpl.read_text()))
         keys |= set(re.findall(r"_\('([a-z_.\-]*[a-z])',", tpl.read_text()))
-    for py in STAFF_DIR.glob("*.py"):
+    for py in [*STAFF_DIR.glob("*.py"), *(STAFF_DIR.parent / "services").glob("*.py")]:
         src = py.read_text()
         keys |= {
             k
@@ -46,9 +46,10 @@ def used_keys() -> set[str]:
     keys |= {f"err.denied_{w}" for w in ("login", "role", "csrf")}
     keys |= {f"ok.user_{a}" for a in ("add", "disable", "enable", "unlock", "password", "role")}
     keys |= {key for items in NAV.values() for _, key in items}
-    from gateway.staff.approvals import _CLAIM_ERRORS
+    from gateway.services.approvals import _CLAIM_ERRORS, _QUEUE_STATUS
 
     keys |= {f"err.{'no_proposal' if c == 'none' else c}" for c in _CLAIM_ERRORS}
+    keys |= {f"err.{c}" for c in _QUEUE_STATUS}
     keys |= {f"{family}.{code}" for family, codes in refusal_reasons().items() for code in codes}
     return keys
 
@@ -58,7 +59,12 @@ def refusal_reasons() -> dict[str, set[str]]:
     and annex 1 (err.annex.<code>), read from the code that raises them."""
     root = STAFF_DIR.parent
     src = "".join(
-        (root / name).read_text() for name in ("flags.py", "annex.py", "store/release_requests.py")
+        (root / name).read_text()
+        for name in (
+            *(f"flags/{m}.py" for m in ("rules", "release", "requests", "renewals")),
+            "annex.py",
+            "store/release_requests.py",
+        )
     )
     return {
         "err.flag": set(

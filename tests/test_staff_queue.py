@@ -156,7 +156,7 @@ async def test_twenty_simultaneous_claims_give_the_item_to_exactly_one(
 ) -> None:
     qid = await held_query(running, "Q-7", 0)
     approvals = staff.console.approvals
-    from gateway.staff.approvals import ApprovalError
+    from gateway.services.approvals import ApprovalError
     from gateway.store.sessions import Session
 
     viewers = [Session(f"d{i}", f"appr-{i}", "approver", "企画政策課", "t") for i in range(20)]

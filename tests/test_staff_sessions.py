@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.services import accounts
 from gateway.settings import Settings
-from gateway.staff import accounts
 from tests.conftest import Running
 from tests.staffkit import ACCOUNTS, PASSWORD, Staff, staff_for
 

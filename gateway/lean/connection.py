@@ -14,15 +14,45 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 import httptools
 
-from gateway.lean.http import Handler, HeaderError, Peer, Request, Response, plain, serialize
+from gateway.lean.http import (
+    DateCache,
+    Handler,
+    HeaderError,
+    Limits,
+    Peer,
+    Request,
+    Response,
+    plain,
+    serialize,
+)
 from gateway.tls import org_of_certificate
 
-if TYPE_CHECKING:
-    from gateway.lean.server import LeanServer
+
+class Routes(Protocol):
+    def resolve(self, method: str, path: str) -> Handler | Response: ...
+
+
+class Host(Protocol):
+    """What a connection uses of the server that accepted it (gateway.lean.server.LeanServer),
+    said here so that the connection needs no import of the server, which imports it."""
+
+    limits: Limits
+    loop: asyncio.AbstractEventLoop
+    routes: Routes
+    connections: set[Connection]
+    tasks: set[asyncio.Task[None]]
+    dates: DateCache
+    clock: float
+    on_refused: Callable[[str, str, Peer], None] | None
+    too_large: Callable[[Request], Response]
+
+    def closed_one(self) -> None: ...
+
 
 log = logging.getLogger("hogo.lean")
 
@@ -50,7 +80,7 @@ class _Refusal(Exception):
 class Connection(asyncio.Protocol):
     """One client connection: parse, check, queue, answer in order, enforce the deadlines."""
 
-    def __init__(self, server: LeanServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         limits = self.limits = server.limits
         # read on every request: kept here rather than looked up through `limits` each time

@@ -13,13 +13,13 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
-from gateway.staff.console import console
-from gateway.store.redis import StoreUnavailable
-from gateway.store.sessions import Session, session_digest
+from gateway.errors import StoreUnavailable
+from gateway.model import Session, session_digest
+from gateway.services.console import console
+from gateway.staff.render import FRAME_KEY, SESSION_KEY, error_page
 
 SESSION_COOKIE = "hogo_session"
 # Before login there is no session to hold a CSRF token: the login form carries the value of this
@@ -29,17 +29,6 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 DENIED_HEADER = "X-Access-Denied"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# The request's session, looked up once (aiohttp >= 3.12 has typed request keys).
-SESSION_KEY: Any = (
-    web.RequestKey("hogo_staff_session", object)
-    if hasattr(web, "RequestKey")
-    else "hogo.staff.session"
-)
-# What the page frame shows besides the page (Console.frame), looked up before a page is made.
-FRAME_KEY: Any = (
-    web.RequestKey("hogo_staff_frame", dict) if hasattr(web, "RequestKey") else "hogo.staff.frame"
-)
-
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -156,8 +145,6 @@ async def _csrf_ok(request: web.Request, rule: Rule, session: Session | None) ->
 
 
 def _denied(request: web.Request, rule: Rule, why: str, status: int) -> web.StreamResponse:
-    from gateway.staff.render import error_page
-
     if rule.api:
         resp: web.StreamResponse = web.json_response({"error": why}, status=status)
     elif why == "login":
@@ -169,8 +156,6 @@ def _denied(request: web.Request, rule: Rule, why: str, status: int) -> web.Stre
 
 
 def _unavailable(request: web.Request, rule: Rule) -> web.StreamResponse:
-    from gateway.staff.render import error_page
-
     if rule.api:
         return web.json_response({"error": "store_unavailable"}, status=503)
     return error_page(request, "err.store", 503)

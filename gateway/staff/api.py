@@ -13,7 +13,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from gateway.staff import accounts
+from gateway.model import MAX_PAGE
+from gateway.services import accounts
+from gateway.services.approvals import PAGE_SIZE, ApprovalError
+from gateway.services.auditing import EventFilter, FilterError
+from gateway.services.console import console
 from gateway.staff.access import (
     PRE_COOKIE,
     clear_session_cookie,
@@ -24,10 +28,6 @@ from gateway.staff.access import (
     session_of,
     set_session_cookie,
 )
-from gateway.staff.approvals import PAGE_SIZE, ApprovalError
-from gateway.staff.auditing import EventFilter, FilterError
-from gateway.staff.console import console
-from gateway.store.paging import MAX_PAGE
 
 
 def json_error(code: str, status: int, **params: str) -> web.Response:

@@ -1,4 +1,4 @@
-"""The registrars' attempts in the console's JSON API (gateway.staff.attempts serves both):
+"""The registrars' attempts in the console's JSON API (gateway.services.attempts serves both):
 
     GET  /api/v1/attempts?open=1&limit=N&after=C     a page, newest first: total, start, count,
                                                       items, next (a URL or null), open
@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from gateway.model import MAX_PAGE
+from gateway.services.attempts import MAX_NOTE, PAGE_SIZE, AttemptRefused
+from gateway.services.console import console
 from gateway.staff.access import session_of
 from gateway.staff.api import bad_input, json_body, json_error, text_field
-from gateway.staff.attempts import MAX_NOTE, PAGE_SIZE, AttemptRefused
-from gateway.staff.console import console
-from gateway.store.paging import MAX_PAGE
 
 
 def _refused(exc: AttemptRefused) -> web.Response:

@@ -9,7 +9,7 @@
     GET  /api/v1/renewals?within=N                  the department's renewal list
 
 Same sessions, roles and CSRF header as the rest of the API, and the very functions the pages
-call (gateway.staff.registrars): the same department rule, refusals and events. Atena numbers and
+call (gateway.services.registrars): the same department rule, refusals and events. Atena numbers and
 names travel only in JSON bodies, never in a URL; request ids are opaque. `/api/v1/flags...` is
 not here: it is the departments' token API (gateway.flag_api).
 """
@@ -21,11 +21,12 @@ from typing import Any
 from aiohttp import web
 
 from gateway import flags
-from gateway.staff import registrars
+from gateway.orders import FlagOrder, ReleaseOrder
+from gateway.services import registrars
+from gateway.services.console import console
+from gateway.services.registrars import Refused
 from gateway.staff.access import session_of
 from gateway.staff.api import bad_input, json_body, json_error, text_field
-from gateway.staff.console import console
-from gateway.staff.registrars import Refused
 
 
 def _refused(r: Refused) -> web.Response:
@@ -46,17 +47,18 @@ async def register(request: web.Request) -> web.Response:
     data = await json_body(request)
     atena_number = text_field(data, "atena_number").strip()
     try:
-        hold = await registrars.register(
-            gw,
-            viewer,
+        order = FlagOrder(
             atena_number=atena_number,
             name=text_field(data, "name").strip(),
+            department=viewer.department,
             business=text_field(data, "business").strip() or None,
             basis=text_field(data, "basis").strip(),
             until=text_field(data, "until").strip() or None,
             auto_response_disabled=await _choice(request, data, "auto_response_disabled"),
             non_disclosure=await _choice(request, data, "non_disclosure"),
+            actor=viewer.actor,
         )
+        hold = await registrars.register(gw, viewer, order)
     except Refused as r:
         return _refused(r)
     return web.json_response(hold.department_view(atena_number))
@@ -89,15 +91,16 @@ async def request_release(request: web.Request) -> web.Response:
     gw, viewer = console(request).gw, session_of(request)
     data = await json_body(request)
     try:
-        req = await registrars.request_release(
-            gw,
-            viewer,
+        order = ReleaseOrder(
             atena_number=text_field(data, "atena_number").strip(),
             basis=text_field(data, "basis").strip(),
             note=text_field(data, "note", flags.MAX_NOTE + 1).strip(),
             auto_response_disabled=await _choice(request, data, "auto_response_disabled"),
             non_disclosure=await _choice(request, data, "non_disclosure"),
+            actor=viewer.actor,
+            department=viewer.department,
         )
+        req = await registrars.request_release(gw, viewer, order)
     except Refused as r:
         return _refused(r)
     return web.json_response(req.as_json(), status=201)

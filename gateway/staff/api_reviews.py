@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.services.console import console
 from gateway.staff.access import session_of
 from gateway.staff.api import bad_input, json_body, json_error
-from gateway.staff.console import console
 from gateway.staff.pages_reviews import confirm_review
 
 

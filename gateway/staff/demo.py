@@ -8,8 +8,8 @@ import secrets
 from dataclasses import dataclass
 
 from gateway.context import Gateway
-from gateway.staff import accounts
-from gateway.staff.console import Console
+from gateway.services import accounts
+from gateway.services.console import Console
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no": ("いいえ", "no"),
     "on": ("設定中", "on"),
     "off": ("解除", "off"),
-    # the registrars' attempts (gateway/staff/attempts.py)
+    # the registrars' attempts (gateway/services/attempts.py)
     "nav.attempts": ("試行の通知", "Attempts"),
     "title.attempts": (
         "保護対象者に関する試行（自課）",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import annex
-from gateway.staff import accounts
+from gateway.services import accounts
+from gateway.services.console import console
 from gateway.staff.access import session_of
-from gateway.staff.console import console
 from gateway.staff.render import error_page, page
 
 

@@ -1,6 +1,6 @@
 """The registrars' attempts pages (試行): their department's attempts, newest first, one attempt's
 screen with the person's name (recorded), and its acknowledgement. What a registrar may see and
-do is gateway.staff.attempts' (shared with the JSON API); this module reads the forms and shows
+do is gateway.services.attempts' (shared with the JSON API); this module reads the forms and shows
 the answers. Attempt ids are opaque; no personal data in a URL, a title or a flash message.
 """
 
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.model import ACK_OUTCOMES
+from gateway.services.attempts import PAGE_SIZE, AttemptRefused
+from gateway.services.console import console
 from gateway.staff.access import session_of
-from gateway.staff.attempts import PAGE_SIZE, AttemptRefused
-from gateway.staff.console import console
 from gateway.staff.i18n import Translator, lang_of
 from gateway.staff.render import error_page, page
-from gateway.store.attempts import ACK_OUTCOMES
 
 
 def labeller(request: web.Request):  # type: ignore[no-untyped-def]

@@ -6,9 +6,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
+from gateway.services.auditing import JST, EventFilter, FilterError, is_blocked_or_security
+from gateway.services.console import console
 from gateway.staff.access import session_of
-from gateway.staff.auditing import JST, EventFilter, FilterError, is_blocked_or_security
-from gateway.staff.console import console
 from gateway.staff.i18n import MESSAGES, Translator, lang_of
 from gateway.staff.render import error_page, page
 

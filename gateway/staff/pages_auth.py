@@ -7,7 +7,8 @@ from importlib.resources import files
 
 from aiohttp import web
 
-from gateway.staff import accounts
+from gateway.services import accounts
+from gateway.services.console import console
 from gateway.staff.access import (
     PRE_COOKIE,
     clear_session_cookie,
@@ -17,7 +18,6 @@ from gateway.staff.access import (
     session_of,
     set_session_cookie,
 )
-from gateway.staff.console import console
 from gateway.staff.i18n import LANG_COOKIE, LANGS
 from gateway.staff.render import HOME, page
 

@@ -1,6 +1,6 @@
 """The registrars' pages: register flags, request and confirm a release, the renewal list.
 
-What a registrar may do, and every refusal, is gateway.staff.registrars' (shared with the JSON
+What a registrar may do, and every refusal, is gateway.services.registrars' (shared with the JSON
 API); this module reads the forms and shows the answers. A person's atena number and name travel
 only in POST bodies and page bodies, never in a URL or a flash message; a refused action is shown
 on the page it answers, with what was typed.
@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from gateway import flags
-from gateway.staff import registrars
+from gateway.orders import FlagOrder, ReleaseOrder
+from gateway.services import registrars
+from gateway.services.console import console
+from gateway.services.registrars import Refused
 from gateway.staff.access import session_of
-from gateway.staff.console import console
-from gateway.staff.registrars import Refused
 from gateway.staff.render import page
 
 FIELDS = ("atena_number", "name", "business", "basis", "until", "note")
@@ -92,17 +93,18 @@ async def register(request: web.Request) -> web.Response:
     gw, viewer = console(request).gw, session_of(request)
     form = Form(await request.post())
     try:
-        await registrars.register(
-            gw,
-            viewer,
+        order = FlagOrder(
             atena_number=form.text("atena_number"),
             name=form.text("name"),
+            department=viewer.department,
             business=form.text("business") or None,
             basis=form.text("basis"),
             until=form.text("until") or None,
             auto_response_disabled=form.checked("auto_response_disabled"),
             non_disclosure=form.checked("non_disclosure"),
+            actor=viewer.actor,
         )
+        await registrars.register(gw, viewer, order)
     except Refused as r:
         return await _refused(request, r, form, "register")
     return await _done(request, "ok.flags_registered")
@@ -112,15 +114,16 @@ async def request_release(request: web.Request) -> web.Response:
     gw, viewer = console(request).gw, session_of(request)
     form = Form(await request.post())
     try:
-        await registrars.request_release(
-            gw,
-            viewer,
+        order = ReleaseOrder(
             atena_number=form.text("atena_number"),
             basis=form.text("basis"),
             note=form.text("note"),
             auto_response_disabled=form.checked("auto_response_disabled"),
             non_disclosure=form.checked("non_disclosure"),
+            actor=viewer.actor,
+            department=viewer.department,
         )
+        await registrars.request_release(gw, viewer, order)
     except Refused as r:
         return await _refused(request, r, form, "request")
     return await _done(request, "ok.release_requested")

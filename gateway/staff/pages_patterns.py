@@ -1,4 +1,4 @@
-"""The auditors' pictures (傾向): the numbers of gateway.staff.patterns drawn as SVG bar charts
+"""The auditors' pictures (傾向): the numbers of gateway.services.patterns drawn as SVG bar charts
 (gateway.charts) on the server, each with its numbers in a table beside it."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from aiohttp import web
 
 from gateway.attempts import AttemptKind
 from gateway.charts import BarChart, Series, bars, hbars
-from gateway.staff.console import console
+from gateway.services.console import console
+from gateway.services.patterns import AGE_BUCKETS, RULE_DAYS, WINDOW_DAYS, Pictures
 from gateway.staff.i18n import Translator, lang_of
-from gateway.staff.patterns import AGE_BUCKETS, RULE_DAYS, WINDOW_DAYS, Pictures
 from gateway.staff.render import page
 
 REFRESH_SECONDS = 3

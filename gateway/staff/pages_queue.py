@@ -9,9 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.model import HoldReason
+from gateway.services.approvals import ApprovalError
+from gateway.services.console import console
 from gateway.staff.access import session_of
-from gateway.staff.approvals import ApprovalError
-from gateway.staff.console import console
 from gateway.staff.render import error_page, page
 
 REASONS = frozenset(r.value for r in HoldReason)

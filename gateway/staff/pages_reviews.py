@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.quarantine import Quarantine, Quarantines, ReviewRefused
+from gateway.services.console import console
 from gateway.staff.access import session_of
-from gateway.staff.console import console
 from gateway.staff.i18n import MESSAGES
 from gateway.staff.render import page
 

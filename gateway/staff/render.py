@@ -12,10 +12,21 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 
-from gateway.staff.access import FRAME_KEY, SESSION_KEY
+from gateway.model import Session
 from gateway.staff.i18n import Translator, lang_of
-from gateway.store.sessions import Session
 from gateway.wareki import ward_date
+
+# The request's session, looked up once (aiohttp >= 3.12 has typed request keys).
+SESSION_KEY: Any = (
+    web.RequestKey("hogo_staff_session", object)
+    if hasattr(web, "RequestKey")
+    else "hogo.staff.session"
+)
+# What the page frame shows besides the page (Console.frame), looked up before a page is made.
+FRAME_KEY: Any = (
+    web.RequestKey("hogo_staff_frame", dict) if hasattr(web, "RequestKey") else "hogo.staff.frame"
+)
+
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("gateway.staff", "templates"),

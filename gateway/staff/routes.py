@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.services.accounts import ROLES
+from gateway.services.console import console_context
 from gateway.staff import (
     api,
     api_attempts,
@@ -23,13 +25,18 @@ from gateway.staff import (
     pages_reviews,
 )
 from gateway.staff.access import PUBLIC, add_route
-from gateway.staff.accounts import ROLES
 
 ANY_ROLE = frozenset(ROLES)
 REGISTRAR = frozenset({"registrar"})
 APPROVER = frozenset({"approver"})
 AUDITOR = frozenset({"auditor"})
 ADMIN = frozenset({"admin"})
+
+
+def mount(app: web.Application) -> None:
+    """Add the console to `app`, after the entry of its cleanup_ctx that opens the gateway."""
+    app.cleanup_ctx.append(console_context)
+    add_console_routes(app)
 
 
 def add_console_routes(app: web.Application) -> None:

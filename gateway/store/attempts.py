@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from gateway import metrics
 from gateway.crypto import Keyring
+from gateway.errors import AckRefused as AckRefused
+from gateway.model import ACK_OUTCOMES as ACK_OUTCOMES
 from gateway.rules import Limits, Observation
 from gateway.store.paging import index_page
 from gateway.store.redis import Redis
 
 ATTEMPT_ID = re.compile(r"^[0-9a-f]{20}$")
-ACK_OUTCOMES = ("told", "expected")  # 本人に伝えた / 把握済み・想定内
 
 
 def new_attempt_id() -> str:
@@ -30,16 +31,6 @@ def new_attempt_id() -> str:
 
 def note_context(attempt_id: str) -> str:
     return f"attempt:{attempt_id}:note"
-
-
-class AckRefused(Exception):
-    """An acknowledgement the store refused: `code` unknown (not this department's) or already."""
-
-    def __init__(self, code: str, by: str = "", at: str = "") -> None:
-        super().__init__(code)
-        self.code = code
-        self.by = by
-        self.at = at
 
 
 @dataclass(frozen=True, slots=True)

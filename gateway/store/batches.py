@@ -8,7 +8,7 @@ import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import hiredis
 import redis.asyncio as aioredis
@@ -28,10 +28,21 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway import metrics
+from gateway.clock import Clock
+from gateway.settings import Settings
+from gateway.store.keys import Keys
 from gateway.store.scripts import StoreUnavailable, script_sha, script_source
 
-if TYPE_CHECKING:
-    from gateway.store.redis import Redis
+
+class Connected(Protocol):
+    """What the batches use of the store's connection (gateway.store.redis.Redis), said here so
+    that they need no import of the connection, which imports them."""
+
+    keys: Keys
+    settings: Settings
+    clock: Clock
+    timeout: float
+    client: aioredis.Redis | RedisCluster
 
 
 # A batch holds at most this many calls (the rest wait for the next): it bounds the time one
@@ -86,7 +97,7 @@ class ScriptBatches:
     a call still waiting at its deadline fails without being sent.
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Connected) -> None:
         self.redis = redis
         self.loaded: set[str] = set()  # scripts loaded into the store by this process
         self.forming: list[ScriptCall] = []

@@ -24,21 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.crypto import Keyring
+from gateway.errors import ImportBusy as ImportBusy
 from gateway.store.redis import Redis
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
 SUBJECT_CODE = re.compile(r"^[A-Za-z0-9]{1,64}$")
 LOCK_LEASE_MS = 120_000  # renewed by every batch; a stalled import loses it and stops
 BATCH_TIMEOUT = 30.0  # a batch of thousands of rows runs alone, with this deadline
-
-
-class ImportBusy(Exception):
-    """Another directory import holds the lock."""
-
-    def __init__(self, import_id: str, actor: str, started_at: str) -> None:
-        super().__init__(
-            f"another directory import ({import_id}, by {actor}, since {started_at}) is running"
-        )
 
 
 class LockLost(Exception):

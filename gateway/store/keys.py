@@ -201,7 +201,7 @@ class Keys:
     def staff_reviews(self, event_id: str) -> str:
         return f"{self.prefix}staff:reviews:{event_id}"
 
-    # the auditors' pictures (gateway/staff/patterns.py): counts per day folded from the event
+    # the auditors' pictures (gateway/services/patterns.py): counts per day folded from the event
     # log, with the id of the last event folded in; derived data, counted again if lost
     @property
     def audit_patterns(self) -> str:

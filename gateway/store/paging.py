@@ -10,14 +10,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.errors import BadCursor as BadCursor
+from gateway.model import MAX_PAGE
 from gateway.store.redis import Redis
 
-MAX_PAGE = 1000
 CURSOR = re.compile(r"^[0-9]{1,16}\.[0-9a-f]{1,40}$")
-
-
-class BadCursor(ValueError):
-    """A page request the list cannot answer: a cursor it never gave, or a size out of range."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from gateway import metrics
 from gateway.crypto import Keyring
 from gateway.decision import ResultAccess
+from gateway.errors import FactsChanged as FactsChanged
+from gateway.errors import QueryBusy as QueryBusy
 from gateway.lifecycle import IllegalTransition, requester_status
 from gateway.model import (
     Field,
@@ -69,15 +71,6 @@ class HeldPage:
     total: int
     start: int
     next: str | None
-
-
-class QueryBusy(Exception):
-    """Someone else is releasing this query right now."""
-
-
-class FactsChanged(Exception):
-    """The query's subject is no longer what the release was judged on (another person, or its
-    flag changed): nothing was released; the approver must look again."""
 
 
 class QueryStore:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from gateway.crypto import Keyring
+from gateway.orders import ReleaseOrder
 from gateway.store.redis import Redis
 from gateway.store.replies import OutcomeReply
 
@@ -60,18 +61,10 @@ class ReleaseRequestStore:
         self.k = redis.keys
         self.keyring = keyring
 
-    async def create(
-        self,
-        *,
-        person_key: str,
-        atena_number: str,
-        auto_response_disabled: bool,
-        non_disclosure: bool,
-        requested_by: str,
-        department: str,
-        basis: str,
-        note: str,
-    ) -> str:
+    async def create(self, person_key: str, order: ReleaseOrder) -> str:
+        """Record the request `order` (checked: its department the holding one, by annex 1's
+        spelling) unless the department holds none of its flags now; its id."""
+        department = order.department or ""
         # time-ordered (microseconds, then random): requests made in the same millisecond still
         # list oldest first, as the pending index breaks ties of its score by id
         request_id = f"{time.time_ns() // 1000:013x}{secrets.token_hex(3)}"
@@ -86,13 +79,13 @@ class ReleaseRequestStore:
             [
                 request_id,
                 person_key,
-                "1" if auto_response_disabled else "0",
-                "1" if non_disclosure else "0",
-                requested_by,
+                "1" if order.auto_response_disabled else "0",
+                "1" if order.non_disclosure else "0",
+                order.actor,
                 department,
-                basis,
-                self.keyring.seal(note, _note_context(request_id)),
-                self.keyring.seal(atena_number, _atena_context(request_id)),
+                order.basis,
+                self.keyring.seal(order.note, _note_context(request_id)),
+                self.keyring.seal(order.atena_number, _atena_context(request_id)),
             ],
         )
         reply = OutcomeReply.from_reply(res)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gateway.errors import UnknownRequester as UnknownRequester
 from gateway.store.redis import Redis
 
 ORG_CODE = re.compile(r"^[0-9]{16}$")
@@ -53,10 +54,6 @@ class Requester:
             "added_by": self.added_by,
             "rights": [r.as_json() for r in self.rights],
         }
-
-
-class UnknownRequester(ValueError):
-    pass
 
 
 def check_org_code(org_code: str) -> None:

@@ -9,6 +9,7 @@ import re
 from functools import cache
 from pathlib import Path
 
+from gateway.errors import StoreUnavailable as StoreUnavailable
 from gateway.store.rules_lua import lua_chunk
 
 LUA_DIR = Path(__file__).with_name("lua")
@@ -18,10 +19,6 @@ INCLUDE = re.compile(r"^--#include ([a-z_]+)$", re.MULTILINE)
 # core, the lifecycle's steps and the helpers that read them (gateway/store/rules_lua.py), in its
 # place; with no NAME, the steps and helpers alone (a script that moves a query and decides nothing)
 RULES_LINE = re.compile(r"^--#rules((?: [a-z_]+)*)$", re.MULTILINE)
-
-
-class StoreUnavailable(Exception):
-    """The flag store did not answer, or not in time."""
 
 
 AUDIT_ON = "local AUDIT = true"

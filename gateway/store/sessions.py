@@ -7,29 +7,11 @@ store opens no session. Both ends are fields checked against the gateway's clock
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass
 
+from gateway.model import Session as Session
+from gateway.model import session_digest as session_digest
 from gateway.store.redis import Redis
-
-
-def session_digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    digest: str
-    login: str
-    role: str
-    department: str
-    csrf: str
-    flash: tuple[str, str, dict[str, str]] | None = None  # (level, message key, params)
-
-    @property
-    def actor(self) -> str:
-        return f"staff:{self.login}"
 
 
 class SessionStore:

@@ -1,6 +1,6 @@
 """Staff users of the console: login, role, department, password hash (argon2id), lock-out state.
 
-Only the store layer: validation, hashing and the lock-out policy live in gateway.staff.accounts.
+Only the store layer: validation, hashing and the lock-out policy live in gateway.services.accounts.
 Every change is one Lua script that records its event in the same atomic step.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway import metrics
+from gateway.errors import NoSuchUser as NoSuchUser
+from gateway.errors import UserExists as UserExists
 from gateway.store.redis import Redis
 
 
@@ -62,14 +64,6 @@ def _user(raw: dict[str, str]) -> StaffUser:
         updated_at=raw.get("updated_at", ""),
         last_login_at=raw.get("last_login_at", ""),
     )
-
-
-class UserExists(Exception):
-    pass
-
-
-class NoSuchUser(Exception):
-    pass
 
 
 class UserStore:

@@ -1,5 +1,5 @@
-"""The operator's commands for flags, departments and the council's report (`hogo-gateway flags
-...`, `departments ...`, `report ...`), registered by `gateway.cli`.
+"""`hogo-gateway flags ...`: the operator's commands for the flags (set, release, show, upgrade,
+due, import, reconcile) and the flag state check (verify, repair).
 
 Exit status as everywhere: 0 success, 2 bad arguments, 1 failure with one line on stderr; and
 `flags reconcile` exits 3 when someone protected at the source is not (fully) flagged here.
@@ -9,16 +9,17 @@ The operator is the admin path: `flags show` and `flags set` show every departme
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli import CommandError, emit, os_actor, print_errors
+from gateway.cli.common import Command, CommandError, emit, os_actor, print_errors
 from gateway.context import Gateway
+from gateway.orders import FlagOrder, ReleaseOrder
 
 RECONCILE_URGENT_EXIT = 3
 USAGE_EXIT = 2
+SETTLE_SECONDS = 5.0  # seal what waits first, so that the check compares with a sealed trail
 
 
 # -- flags ----------------------------------------------------------------------------------------
@@ -34,16 +35,18 @@ async def cmd_flags_set(args: argparse.Namespace, gw: Gateway) -> None:
     try:
         record = await flags.set_flags(
             gw,
-            atena_number=args.atena_number,
-            name=args.name,
-            department=args.department,
-            business=args.business,
-            basis=args.basis,
-            until=args.until,
-            auto_response_disabled=ard,
-            non_disclosure=nd,
-            actor=os_actor(),
-            clear_until=args.no_until,
+            FlagOrder(
+                atena_number=args.atena_number,
+                name=args.name,
+                department=args.department,
+                business=args.business,
+                basis=args.basis,
+                until=args.until,
+                auto_response_disabled=ard,
+                non_disclosure=nd,
+                actor=os_actor(),
+                clear_until=args.no_until,
+            ),
         )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
@@ -57,13 +60,15 @@ async def cmd_flags_release(args: argparse.Namespace, gw: Gateway) -> None:
     try:
         record = await flags.release_flags(
             gw,
-            atena_number=args.atena_number,
-            basis=args.basis,
-            note=args.note,
-            auto_response_disabled=ard,
-            non_disclosure=nd,
-            actor=os_actor(),
-            department=args.department,
+            ReleaseOrder(
+                atena_number=args.atena_number,
+                basis=args.basis,
+                note=args.note,
+                auto_response_disabled=ard,
+                non_disclosure=nd,
+                actor=os_actor(),
+                department=args.department,
+            ),
         )
     except flags.FlagRuleError as exc:
         if exc.reason == "several_departments":
@@ -213,92 +218,74 @@ async def cmd_flags_reconcile(args: argparse.Namespace, gw: Gateway) -> None:
         raise SystemExit(RECONCILE_URGENT_EXIT)
 
 
-# -- departments ----------------------------------------------------------------------------------
-async def cmd_departments_list(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.departments import registrations
+# -- the check (the same the serving gateway runs every minute) ---------------------------------
+async def cmd_flags_verify(args: argparse.Namespace, gw: Gateway) -> None:
+    from gateway.audit.sealer import Sealer
+    from gateway.verify.check import Verifier
 
-    rows = registrations()
-    text = "\n".join(
-        f"{'保有' if r.holding else '  '} {'利用' if r.using else '  '}  {r.department}  {r.business}"
-        for r in rows
+    if not gw.settings.audit_enabled:
+        raise CommandError(
+            "the audit trail is off (HOGO_AUDIT_ENABLED=0): nothing to check against"
+        )
+    await Sealer(gw.trail, gw.keyring, gw.settings).settle(SETTLE_SECONDS)
+    report = await Verifier(gw).run(whole_sweep=True)
+    lines = [f"person {pk}: {', '.join(d.all())}" for pk, d in sorted(report.persons.items())]
+    lines += [f"subject {sk}: {', '.join(c)}" for sk, c in sorted(report.subjects.items())]
+    lines += [f"problem: {p}" for p in report.problems]
+    summary = (
+        f"{report.checked_persons} persons and {report.checked_subjects} remapped or flagged "
+        f"persons' subjects compared with the trail up to seq {report.folded_to}; "
+        f"{report.swept} directory entries swept"
     )
-    emit(args, [r.as_json() for r in rows], "保有=holding (annex 1)  利用=using (annex 2)\n" + text)
+    if report.unsealed:
+        summary += f" ({report.unsealed} without a MAC: import the whole directory once)"
+    if report.missing_subjects:
+        summary += (
+            f"; {len(report.missing_subjects)} known subjects have no directory entry (held as "
+            "unknown)"
+        )
+    if report.opened:
+        summary += f"; reviews opened: {', '.join(report.opened)}"
+    emit(args, report.as_json(), "\n".join([*lines, summary]))
+    if not report.ok:
+        raise CommandError(
+            f"{len(report.persons)} persons and {len(report.subjects)} subjects differ from the "
+            f"trail, {len(report.problems)} problems: every query about them is held until staff "
+            "confirm (hogo-gateway reviews list)"
+        )
 
 
-async def cmd_token_issue(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.departments import issue_token
+async def cmd_flags_repair(args: argparse.Namespace, gw: Gateway) -> None:
+    from gateway.flags import FlagRuleError, repair_aggregate
 
     try:
-        token, record = await issue_token(
-            gw,
-            department=args.department,
-            business=args.business,
-            label=args.label or "",
-            actor=os_actor(),
-        )
-    except ValueError as exc:
+        before, after = await repair_aggregate(gw, atena_number=args.atena_number, actor=os_actor())
+    except FlagRuleError as exc:
         raise CommandError(str(exc)) from None
+
+    def text(s: Any) -> str:
+        return f"自動応答不可={int(s.auto_response_disabled)} 不開示該当={int(s.non_disclosure)}"
+
     emit(
         args,
-        {**record.as_json(), "token": token},
-        f"{token}\n(token {record.id} for {record.department} / {record.business}: "
-        "shown this once, only its hash is kept)",
+        {
+            "before": {
+                "auto_response_disabled": before.auto_response_disabled,
+                "non_disclosure": before.non_disclosure,
+            },
+            "after": {
+                "auto_response_disabled": after.auto_response_disabled,
+                "non_disclosure": after.non_disclosure,
+            },
+        },
+        f"the flags every decision reads, made again from the holds: {text(before)} -> "
+        f"{text(after)}",
     )
 
 
-async def cmd_token_list(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.departments import tokens
-
-    found = await tokens(gw).all()
-    text = "\n".join(
-        f"{t.id}  {'active ' if t.active else 'REVOKED'}  {t.department}  {t.business}  "
-        f"{t.label}  issued {t.issued_at} by {t.issued_by}"
-        for t in found
-    )
-    emit(args, [t.as_json() for t in found], text or "(no tokens)")
-
-
-async def cmd_token_revoke(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.departments import tokens
-
-    record = await tokens(gw).revoke(args.token_id, os_actor())
-    if record is None:
-        raise CommandError(f"no token {args.token_id}")
-    emit(args, record.as_json(), f"token {record.id} revoked ({record.revoked_at})")
-
-
-# -- report ---------------------------------------------------------------------------------------
-async def cmd_report_usage(args: argparse.Namespace, gw: Gateway) -> None:
-    """The council's document (HTML for print, the default), CSV or JSON, to --out or stdout."""
-    from gateway import report_document
-    from gateway.reports import usage
-
-    try:
-        report = await usage(gw, args.year, fiscal=not args.calendar)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    fmt = "json" if args.json else args.format
-    if fmt == "json":
-        text = json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n"
-    elif fmt == "csv":
-        text = report_document.csv_text(report)
-    else:
-        text = report_document.html(report, gw.clock.now())
-    if args.out is None:
-        sys.stdout.write(text)
-        return
-    try:
-        # newline="": the CSV's CRLF stays as written
-        args.out.write_text(text, encoding="utf-8", newline="")
-    except OSError as exc:
-        raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-    print(f"{fmt} report {report.start} – {report.end} written to {args.out}", file=sys.stderr)
-
-
-# -- the parsers ----------------------------------------------------------------------------------
-def add_commands(sub: Any, cmd: Any) -> None:
-    """Register `flags`, `departments` and `report` under the top-level subparsers `sub`;
-    `cmd(parent, name, func, help)` makes one command with the common options."""
+# -- the parser -----------------------------------------------------------------------------------
+def add_commands(sub: Any, cmd: Command) -> None:
+    """`flags ...` under the top-level subparsers `sub`."""
     fl = sub.add_parser("flags", help="自動応答不可 / 不開示該当 flags").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
     )
@@ -354,49 +341,23 @@ def add_commands(sub: Any, cmd: Any) -> None:
         "someone protected there is not fully flagged here)",
     )
     p.add_argument("file", metavar="FILE.csv")
-    from gateway import cli_verify
+    add_check_commands(fl, cmd)  # flags verify | repair
 
-    cli_verify.add_flag_commands(fl, cmd)  # flags verify | repair
 
-    dp = sub.add_parser(
-        "departments", help="holding and using departments, and their API tokens"
-    ).add_subparsers(dest="sub", required=True, metavar="ACTION")
-    cmd(dp, "list", cmd_departments_list, "the departments and businesses of annexes 1 and 2")
-    tk = dp.add_parser("token", help="API tokens of the departments' business systems")
-    tks = tk.add_subparsers(dest="token_action", required=True, metavar="ACTION")
-    p = cmd(tks, "issue", cmd_token_issue, "issue a token (printed once)")
-    p.add_argument("--department", required=True)
-    p.add_argument("--business", help="may be left out where the department has one business")
-    p.add_argument("--label", help="which business system holds it")
-    cmd(tks, "list", cmd_token_list, "every token issued, active or revoked")
-    p = cmd(tks, "revoke", cmd_token_revoke, "revoke a token at once")
-    p.add_argument("token_id", metavar="TOKEN_ID")
-
-    rp = sub.add_parser("report", help="reports for the privacy council").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
+def add_check_commands(fl: Any, cmd: Command) -> None:
+    """`flags verify` and `flags repair`, under the `flags` subparsers."""
+    cmd(
+        fl,
+        "verify",
+        cmd_flags_verify,
+        "compare every person's flag state and the directory with the signed trail and the "
+        "flag history now (exit 1 and a line per person or subject key that differs)",
     )
     p = cmd(
-        rp,
-        "usage",
-        cmd_report_usage,
-        "the yearly usage report, counts only (no personal data): a printable A4 document in "
-        "Japanese by default",
+        fl,
+        "repair",
+        cmd_flags_repair,
+        "make the flags every decision reads again from the department holds (after the check "
+        "found them, or their counts, changed by hand)",
     )
-    p.add_argument(
-        "--year", type=int, required=True, help="the fiscal year 年度 that begins in April of it"
-    )
-    period = p.add_mutually_exclusive_group()
-    period.add_argument(
-        "--calendar", action="store_true", help="the calendar year (January-December) instead"
-    )
-    period.add_argument(
-        "--fiscal", action="store_true", help="the fiscal year 年度 (the default; kept for scripts)"
-    )
-    p.add_argument(
-        "--format",
-        choices=["html", "csv", "json"],
-        default="html",
-        help="html: A4 document for print (default); csv: for spreadsheets; json: for programs "
-        "(as --json)",
-    )
-    p.add_argument("--out", type=Path, metavar="FILE", help="write here instead of stdout")
+    p.add_argument("atena_number", metavar="ATENA_NUMBER")

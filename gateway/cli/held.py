@@ -13,10 +13,27 @@ import json
 import sys
 from typing import Any
 
-from gateway.cli import CommandError, emit, os_actor
+from gateway.cli.common import Command, CommandError, emit, os_actor
 from gateway.context import Gateway
 from gateway.model import HeldQuery, QueryState
+from gateway.queue import QueueRefusal
 from gateway.recheck import SubjectNow, needs_flag_confirmation
+
+# The manual queue's refusals as the operator reads them (the console's are its catalogue's
+# err.<code>); each says that nothing changed.
+REFUSALS = {
+    "not_held": "query {id} is no longer held ({detail})",
+    "busy": "query {id} is being released by someone else",
+    "facts_changed": "query {id}: the person or the flag changed since they were read; nothing "
+    "released. Look again",
+    "upstream": "the upstream could not answer; nothing changed ({detail})",
+    "notice_required": "a release needs a handling notice (取扱注意)",
+    "reason_required": "a refusal needs a reason",
+}
+
+
+def refusal_text(exc: QueueRefusal) -> str:
+    return REFUSALS[exc.code].format(id=exc.query_id, detail=exc.detail)
 
 
 def _held_line(h: HeldQuery, now: SubjectNow) -> str:
@@ -38,7 +55,7 @@ def _held_json(h: HeldQuery, now: SubjectNow) -> dict[str, object]:
 async def cmd_held_list(args: argparse.Namespace, gw: Gateway) -> None:
     """Every held query (streamed a page at a time, however many), or with --limit one page of
     them: then the position and the next page's --after are said on standard error."""
-    from gateway.store.paging import BadCursor
+    from gateway.errors import BadCursor
 
     as_json = getattr(args, "json", False)
     shown = 0
@@ -130,10 +147,6 @@ async def cmd_held_release(args: argparse.Namespace, gw: Gateway) -> None:
     """Release at once (the operator's admin path), on the subject's facts as they are now, which
     it prints; a subject that now resolves to a flagged person the hold did not know of needs
     --flagged-ok. Nothing is released if the facts change before the release is made."""
-    from gateway.lifecycle import IllegalTransition
-    from gateway.soap.faults import SoapFault
-    from gateway.store.queries import FactsChanged, QueryBusy
-
     held = await gw.queries.get(args.id)
     if held is None:
         raise CommandError(f"no query {args.id}")
@@ -148,19 +161,8 @@ async def cmd_held_release(args: argparse.Namespace, gw: Gateway) -> None:
         )
     try:
         released = await gw.queue.release(args.id, args.notice, os_actor(), now.seen)
-    except IllegalTransition as exc:
-        raise CommandError(f"query {args.id} is no longer held ({exc})") from None
-    except QueryBusy:
-        raise CommandError(f"query {args.id} is being released by someone else") from None
-    except FactsChanged:
-        raise CommandError(
-            f"query {args.id}: the person or the flag changed since they were read; nothing "
-            "released. Look again"
-        ) from None
-    except SoapFault as exc:
-        raise CommandError(f"the upstream could not answer; nothing changed ({exc})") from None
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    except QueueRefusal as exc:
+        raise CommandError(refusal_text(exc)) from None
     emit(
         args,
         _held_json(released, now),
@@ -169,30 +171,23 @@ async def cmd_held_release(args: argparse.Namespace, gw: Gateway) -> None:
 
 
 async def cmd_held_refuse(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.lifecycle import IllegalTransition
-    from gateway.store.queries import QueryBusy
-
     try:
         held = await gw.queue.refuse(args.id, args.reason, os_actor())
-    except IllegalTransition as exc:
-        raise CommandError(f"query {args.id} is no longer held ({exc})") from None
-    except QueryBusy:
-        raise CommandError(f"query {args.id} is being released by someone else") from None
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    except QueueRefusal as exc:
+        raise CommandError(refusal_text(exc)) from None
     emit(args, held.as_json(), f"query {held.id} refused")
 
 
 # -- the parser -----------------------------------------------------------------------------------
 def _page_size(raw: str) -> int:
-    from gateway.store.paging import MAX_PAGE
+    from gateway.model import MAX_PAGE
 
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise argparse.ArgumentTypeError(f"a page holds 1 to {MAX_PAGE}")
     return int(raw)
 
 
-def add_commands(sub: Any, cmd: Any) -> None:
+def add_commands(sub: Any, cmd: Command) -> None:
     """Register `held` under the top-level subparsers `sub`; `cmd(parent, name, func, help)`
     makes one command with the common options."""
     hd = sub.add_parser("held", help="the manual queue").add_subparsers(

@@ -20,9 +20,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from gateway.cli.common import Command, CommandError, emit, os_actor
 from gateway.context import Gateway
-from gateway.staff import accounts
-from gateway.staff.console import Console
+from gateway.services import accounts
+from gateway.services.console import Console
 
 
 def read_password() -> str:
@@ -41,8 +42,6 @@ def _explain(exc: accounts.AccountError) -> str:
 
 
 async def _run(action: Callable[[], Any]) -> None:
-    from gateway.cli import CommandError
-
     try:
         await action()
     except accounts.AccountError as exc:
@@ -52,8 +51,6 @@ async def _run(action: Callable[[], Any]) -> None:
 
 
 async def cmd_users_add(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.cli import emit, os_actor
-
     c = Console.of(gw)
     department = args.department
 
@@ -75,8 +72,6 @@ async def cmd_users_add(args: argparse.Namespace, gw: Gateway) -> None:
 
 
 async def cmd_users_passwd(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.cli import emit, os_actor
-
     c = Console.of(gw)
 
     async def passwd() -> None:
@@ -92,8 +87,6 @@ DONE = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}
 
 def _simple(kind: str) -> Callable[[argparse.Namespace, Gateway], Any]:
     async def cmd(args: argparse.Namespace, gw: Gateway) -> None:
-        from gateway.cli import emit, os_actor
-
         c = Console.of(gw)
 
         async def act() -> None:
@@ -111,7 +104,6 @@ def _simple(kind: str) -> Callable[[argparse.Namespace, Gateway], Any]:
 
 
 async def cmd_users_list(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.cli import emit
 
     ms = gw.clock.now_ms()
     users = await Console.of(gw).users.all()
@@ -125,8 +117,8 @@ async def cmd_users_list(args: argparse.Namespace, gw: Gateway) -> None:
     emit(args, rows, text or "(no users)")
 
 
-def add_users_commands(sub: Any, cmd: Callable[..., argparse.ArgumentParser]) -> None:
-    """Register `users` under the top-level parser (`cmd` is gateway.cli's helper)."""
+def add_commands(sub: Any, cmd: Command) -> None:
+    """Register `users` under the top-level parser."""
     us = sub.add_parser("users", help="staff accounts of the console").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
     )

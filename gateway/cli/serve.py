@@ -1,4 +1,4 @@
-"""`hogo-gateway serve` and `hogo-gateway demo`: run the gateway, on an embedded store if need be."""
+"""`hogo-gateway serve`: run the gateway, on an embedded store if need be."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from gateway import eventloop, workers
 from gateway.app import build_app
+from gateway.cli.common import Command, store_overrides
 from gateway.listeners import check_plain_http, describe, start_listeners
 from gateway.settings import SEPARABLE, Settings, SettingsError
 
@@ -72,8 +74,6 @@ def _tls_arguments(p: argparse.ArgumentParser, prefix: str, what: str) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    from gateway.cli import store_overrides
-
     listener_args = {
         name: value
         for name, value in vars(args).items()
@@ -181,7 +181,7 @@ def redact(url: str) -> str:
     return scheme + sep + rest
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from gateway import demo
-
-    return demo.run(args)
+def add_commands(sub: Any, cmd: Command) -> None:
+    p = cmd(sub, "serve", cmd_serve, "run the gateway")
+    add_serve_arguments(p)
+    p.set_defaults(standalone=True)

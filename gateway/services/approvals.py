@@ -8,17 +8,16 @@ Nothing here ever releases by itself: an item past the age limit is only highlig
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.context import Gateway
-from gateway.lifecycle import IllegalTransition
+from gateway.errors import BadCursor
 from gateway.model import FlagState, HeldQuery, QueryState
+from gateway.queue import QueueRefusal
 from gateway.recheck import SubjectNow, needs_flag_confirmation
-from gateway.soap.faults import SoapFault
 from gateway.store.claims import Claim, ClaimOutcome, ClaimStore, Proposal
-from gateway.store.paging import BadCursor
-from gateway.store.queries import FactsChanged, QueryBusy
 from gateway.store.sessions import Session
 
 # Who may see the person's name (unsealed from the flag record) on an item's screen: the staff
@@ -53,6 +52,29 @@ _CLAIM_ERRORS = {
 def _from_claim(exc: ClaimOutcome) -> ApprovalError:
     code = "no_proposal" if exc.code == "none" else exc.code
     return ApprovalError(code, _CLAIM_ERRORS.get(exc.code, 409), who=exc.detail)
+
+
+# The manual queue's refusals (gateway.queue.QueueRefusal) as the console tells them: the code is
+# the catalogue's err.<code>; the status is the API's.
+_QUEUE_STATUS = {
+    "not_held": 409,
+    "busy": 409,
+    "facts_changed": 409,
+    "upstream": 502,  # nothing changed, the item stays held
+    "notice_required": 400,
+    "reason_required": 400,
+}
+
+
+@contextlib.asynccontextmanager
+async def _told() -> AsyncIterator[None]:
+    """A claim step or a queue step refused, as the console's one refusal (ApprovalError)."""
+    try:
+        yield
+    except ClaimOutcome as exc:
+        raise _from_claim(exc) from None
+    except QueueRefusal as exc:
+        raise ApprovalError(exc.code, _QUEUE_STATUS[exc.code]) from None
 
 
 def _age_seconds(iso: str, now_ms: int) -> int:
@@ -215,17 +237,13 @@ class Approvals:
 
     async def claim(self, query_id: str, viewer: Session) -> None:
         await self._held(query_id)
-        try:
+        async with _told():
             await self.claims.claim(query_id, viewer.login, self.claim_ms)
-        except ClaimOutcome as exc:
-            raise _from_claim(exc) from None
 
     async def unclaim(self, query_id: str, viewer: Session) -> None:
         await self._held(query_id)
-        try:
+        async with _told():
             await self.claims.unclaim(query_id, viewer.login)
-        except ClaimOutcome as exc:
-            raise _from_claim(exc) from None
 
     async def release(self, query_id: str, viewer: Session, notice: str, seen: str) -> str:
         """Release with the notice; with four-eyes on, propose it instead. 'released'|'proposed'.
@@ -236,28 +254,15 @@ class Approvals:
         await self._still_as_seen(query_id, seen)
         await self.claim(query_id, viewer)
         if self.four_eyes:
-            try:
+            async with _told():
                 await self.claims.propose(query_id, viewer.login, notice, seen)
-            except ClaimOutcome as exc:
-                raise _from_claim(exc) from None
             return "proposed"
         await self._release(query_id, notice, viewer.actor, seen)
         return "released"
 
     async def _release(self, query_id: str, notice: str, actor: str, seen: str) -> HeldQuery:
-        try:
+        async with _told():
             held = await self.gw.queue.release(query_id, notice, actor, seen)
-        except IllegalTransition:
-            raise ApprovalError("not_held", 409) from None
-        except QueryBusy:
-            raise ApprovalError("busy", 409) from None
-        except FactsChanged:
-            raise ApprovalError("facts_changed", 409) from None
-        except SoapFault:
-            # The upstream could not answer: nothing changed, the item stays held.
-            raise ApprovalError("upstream", 502) from None
-        except ValueError:
-            raise ApprovalError("notice_required", 400) from None
         await self.claims.done(query_id)
         return held
 
@@ -295,23 +300,15 @@ class Approvals:
 
     async def withdraw(self, query_id: str, viewer: Session) -> None:
         await self._held(query_id)
-        try:
+        async with _told():
             await self.claims.withdraw(query_id, viewer.login)
-        except ClaimOutcome as exc:
-            raise _from_claim(exc) from None
 
     async def refuse(self, query_id: str, viewer: Session, reason: str) -> HeldQuery:
         reason = reason.strip()
         if not reason or len(reason) > MAX_TEXT:
             raise ApprovalError("reason_required", 400)
         await self.claim(query_id, viewer)
-        try:
+        async with _told():
             held = await self.gw.queue.refuse(query_id, reason, viewer.actor)
-        except IllegalTransition:
-            raise ApprovalError("not_held", 409) from None
-        except QueryBusy:
-            raise ApprovalError("busy", 409) from None
-        except ValueError:
-            raise ApprovalError("reason_required", 400) from None
         await self.claims.done(query_id)
         return held

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gateway.cli import CommandError, emit, os_actor, print_errors
+from gateway.cli.common import Command, CommandError, emit, os_actor, print_errors
 from gateway.context import Gateway
 from gateway.model import HoldReason
 
@@ -20,7 +20,7 @@ async def cmd_directory_import(args: argparse.Namespace, gw: Gateway) -> None:
         ImportInterrupted,
         file_rows,
     )
-    from gateway.store.directory import ImportBusy
+    from gateway.errors import ImportBusy
 
     try:
         rows, encoding, total = file_rows(Path(args.file))
@@ -93,7 +93,7 @@ async def cmd_directory_confirm(args: argparse.Namespace, gw: Gateway) -> None:
     )
 
 
-def add_commands(sub: Any, cmd: Any) -> None:
+def add_commands(sub: Any, cmd: Command) -> None:
     dr = sub.add_parser("directory", help="atena number <-> subject code").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
     )

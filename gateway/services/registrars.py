@@ -14,10 +14,12 @@ gateway.flags, so that the two cannot drift apart.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from gateway import annex, flags
 from gateway.context import Gateway
 from gateway.flags import DueItem, ReleaseRequest
+from gateway.orders import FlagOrder, ReleaseOrder
 from gateway.staff.i18n import MESSAGES
 from gateway.store.holds import FlagHold
 from gateway.store.sessions import Session
@@ -87,33 +89,19 @@ def renewal_window(raw: str | None) -> int:
     return int(raw)
 
 
-async def register(
-    gw: Gateway,
-    viewer: Session,
-    *,
-    atena_number: str,
-    name: str,
-    business: str | None,
-    basis: str,
-    until: str | None,
-    auto_response_disabled: bool,
-    non_disclosure: bool,
-) -> FlagHold:
-    """Set flags in the registrar's own department's hold, whatever else was sent of departments;
-    the answer is that hold alone."""
+async def register(gw: Gateway, viewer: Session, order: FlagOrder) -> FlagHold:
+    """Set flags in the registrar's own department's hold, whatever else was sent of departments
+    (the order's department and actor are the viewer's, here again); the answer is that hold
+    alone."""
+    order = replace(
+        order,
+        department=viewer.department,
+        actor=viewer.actor,
+        business=order.business or None,
+        until=order.until or None,
+    )
     try:
-        change = flags.set_change(
-            atena_number=atena_number,
-            name=name,
-            department=viewer.department,
-            business=business or None,
-            basis=basis,
-            until=until or None,
-            auto_response_disabled=auto_response_disabled,
-            non_disclosure=non_disclosure,
-            actor=viewer.actor,
-        )
-        return await flags.set_own_flags(gw, change)
+        return await flags.set_own_flags(gw, flags.set_change(order))
     except ValueError as exc:
         raise refusal(exc, viewer) from None
 
@@ -133,27 +121,12 @@ async def pending(gw: Gateway, viewer: Session) -> list[ReleaseRequest]:
     return await flags.pending_releases(gw, department=viewer.department)
 
 
-async def request_release(
-    gw: Gateway,
-    viewer: Session,
-    *,
-    atena_number: str,
-    basis: str,
-    note: str,
-    auto_response_disabled: bool,
-    non_disclosure: bool,
-) -> ReleaseRequest:
+async def request_release(gw: Gateway, viewer: Session, order: ReleaseOrder) -> ReleaseRequest:
+    """Ask for the release of the registrar's own department's hold (the order's department and
+    actor are the viewer's, here again)."""
+    order = replace(order, department=viewer.department, actor=viewer.actor)
     try:
-        return await flags.request_release(
-            gw,
-            atena_number=atena_number,
-            basis=basis,
-            note=note,
-            auto_response_disabled=auto_response_disabled,
-            non_disclosure=non_disclosure,
-            requested_by=viewer.actor,
-            department=viewer.department,
-        )
+        return await flags.request_release(gw, order)
     except ValueError as exc:
         raise refusal(exc, viewer) from None
 

@@ -12,10 +12,10 @@ from aiohttp import web
 from gateway.context import Gateway
 from gateway.endpoints import GATEWAY
 from gateway.quarantine import Quarantines
-from gateway.staff.approvals import Approvals
-from gateway.staff.attempts import RegistrarAttempts
-from gateway.staff.auditing import Auditing
-from gateway.staff.patterns import Patterns
+from gateway.services.approvals import Approvals
+from gateway.services.attempts import RegistrarAttempts
+from gateway.services.auditing import Auditing
+from gateway.services.patterns import Patterns
 from gateway.store.claims import ClaimStore
 from gateway.store.reviews import ReviewStore
 from gateway.store.sessions import Session, SessionStore

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from gateway import annex
 from gateway.context import Gateway
+from gateway.errors import BadCursor
+from gateway.model import MAX_PAGE
 from gateway.store.attempts import ACK_OUTCOMES, AckRefused, AttemptRecord, AttemptStore
-from gateway.store.paging import MAX_PAGE, BadCursor
 from gateway.store.quarantine import QuarantineStore
 from gateway.store.sessions import Session
 
