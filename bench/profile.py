@@ -5,7 +5,7 @@ saturates it (the benchmark's stack and layout), and the samples are summed by s
 
 Needs py-spy (`pip install py-spy`, a PyPI wheel; ptrace must be allowed, as it is for root).
 Each sample is given to the innermost step it is inside of, so the shares add up to 100 % of the
-gateway process's busy time; "event loop, sockets, the rest" is what no step claims (on the
+gateway process's busy time; "event loop (uvloop: sockets, tasks), the rest" is what no step claims (on the
 lean path the aiohttp server is not in it: --provision-server aiohttp profiles the old path).
 """
 
@@ -41,7 +41,7 @@ STEPS: list[tuple[str, str]] = [
     ),
     ("audit sealer (chain each event, sign each block)", r"^(Sealer\.|sign_batch |chain_events? )"),
     ("upstream call (aiohttp client)", r"^Upstream\._post "),
-    ("upstream call (lean pool)", r"^(LeanUpstream\._post|UpstreamPool\.|_Connection\.) "),
+    ("upstream call (lean pool)", r"\(gateway/lean/(pool|upstream)\.py\)"),
     ("response envelope", r"^query_result_envelope "),
     ("the rest of the handler (endpoints, provision)", r"\(gateway/(endpoints|provision)\.py\)"),
     ("lean server (HTTP parse, checks, answer)", r"\(gateway/lean/(connection|server|http)\.py\)"),
@@ -61,7 +61,7 @@ def summarize(folded: Path) -> list[tuple[str, float]]:
         stack, _, count = line.rpartition(" ")
         n = int(count)
         total += n
-        step = "event loop, sockets, the rest"
+        step = "event loop (uvloop: sockets, tasks), the rest"
         for frame in reversed(stack.split(";")):
             f = _frame(frame)
             hit = next((name for name, rx in compiled if rx.search(f)), None)

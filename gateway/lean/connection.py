@@ -84,7 +84,8 @@ class Connection(asyncio.Protocol):
         self._method = ""
         self._path = ""
         self._continue_due = False
-        self._refusal: tuple[int, str, str, Response | None] | None = None
+        # status, reason, detail, and the answer: a Response, or a handler (the 413 hook's)
+        self._refusal: tuple[int, str, str, Response | Handler | None] | None = None
         # answers
         self._pending: deque[tuple[Handler | Response, Request | None, bool]] = deque()
         self._pending_bytes = 0
@@ -413,7 +414,7 @@ class Connection(asyncio.Protocol):
         reason: str,
         detail: str,
         *,
-        answer: Response | None = None,
+        answer: Response | Handler | None = None,
         report: bool = True,
     ) -> None:
         """From a parser callback: answer `status` (after the answers before it) and close."""
@@ -421,6 +422,8 @@ class Connection(asyncio.Protocol):
         raise _Refusal(reason)
 
     def _too_large(self) -> None:
+        # The hook may give a handler instead of a Response: it is run (with the head) like a
+        # request's, so that what it records is recorded before the 413 goes out.
         try:
             answer = self.server.too_large(self._head_request())
         except Exception:

@@ -28,15 +28,13 @@ from aiohttp import web
 
 from gateway import metrics
 from gateway.context import Gateway
-from gateway.lean.http import XML, Limits, Peer, Request, Response
+from gateway.lean.http import XML, Handler, Limits, Peer, Request, Response
 from gateway.lean.server import Handoff, LeanServer, Routes
-from gateway.soap import PROVISION_NS
 from gateway.soap import answer as soap_answer
-from gateway.soap.faults import ErrorCode, SoapFault, fault_body
+from gateway.soap.faults import ErrorCode, SoapFault
 from gateway.tls import RefusalLimiter, schedule
 
 PROVISION = "/soap/provision"
-_TOO_LARGE = fault_body(ErrorCode.BODY_TOO_LARGE, PROVISION_NS)
 
 
 def _host(peer: Peer) -> str:
@@ -80,15 +78,27 @@ def refusal_reporter(gw: Gateway, pending: set[asyncio.Task[Any]]) -> Any:
     def on_refused(reason: str, detail: str, peer: Peer) -> None:
         host = _host(peer)
         if reason == "body_too_large":
-            # the aiohttp endpoint's 413: the same fault, count and event (one per request)
-            fault = SoapFault(ErrorCode.BODY_TOO_LARGE)
-            schedule(soap_answer.fault_answer(gw, fault, "provision", host), pending)
-            return
+            return  # recorded by too_large's handler, as the aiohttp endpoint records it
         metrics.FAULTS.labels("HTTP_REFUSED").inc()
         peer_of_report[0] = host
         limiter(reason, detail)
 
     return on_refused
+
+
+def too_large_handler(gw: Gateway) -> Callable[[Request], Handler]:
+    """The 413 on the lean server: the aiohttp endpoint's fault, count and event (one per
+    request), recorded before the answer goes out, as there."""
+
+    def too_large(request: Request) -> Handler:
+        async def answer(head: Request) -> Response:
+            fault = SoapFault(ErrorCode.BODY_TOO_LARGE)
+            found = await soap_answer.fault_answer(gw, fault, "provision", _host(head.peer))
+            return Response(found.status, found.body, XML)
+
+        return answer
+
+    return too_large
 
 
 def aiohttp_handoff(runner: web.AppRunner) -> Handoff:
@@ -114,7 +124,7 @@ def provision_server(gw: Gateway, runner: web.AppRunner) -> LeanServer:
     return LeanServer(
         Routes({("POST", PROVISION): provision_handler(gw)}),
         limits=Limits(max_body=gw.settings.max_body_bytes),
-        too_large=lambda request: Response(413, _TOO_LARGE, XML),
+        too_large=too_large_handler(gw),
         on_refused=refusal_reporter(gw, pending),
         handoff=aiohttp_handoff(runner),
     )

@@ -21,7 +21,9 @@ from gateway.lean.http import DateCache, Handler, Limits, Peer, Request, Respons
 log = logging.getLogger("hogo.lean")
 
 Refused = Callable[[str, str, Peer], None]  # (reason, detail, peer)
-TooLarge = Callable[[Request], Response]  # the handler's 413 answer (e.g. its SOAP fault)
+# the 413 answer (e.g. the SOAP fault), or a handler giving it (run like a request's handler:
+# what it records is recorded before the answer goes out)
+TooLarge = Callable[[Request], Response | Handler]
 # Takes over a connection whose next request is for a path this server has no route for, with
 # the bytes read from that request on (e.g. to the aiohttp application serving the rest).
 Handoff = Callable[[asyncio.Transport, bytes], None]
