@@ -350,39 +350,48 @@ def start_stack(
         services["lean"] = procs.start("lean", lean_cmd, port, cpus=sut_cpus)
     if "old" in only:
         # The same gateway with HOGO_PROVISION_ON_AIOHTTP=1 (provision and the upstream on
-        # aiohttp, as before issue 14), on its own Redis database and data dir.
-        old_url = redis_url.rsplit("/", 1)[0] + "/2"
-        asyncio.run(load_data(tmp / "data-old", old_url, a.residents, a.flagged_count))
-        port = free_port()
-        cmd = [
-            PYTHON, "-m", "gateway", "serve", "--redis-url", old_url,
-            "--data-dir", str(tmp / "data-old"), "--upstream-url", upstream_url,
-            "--port", str(port),
-        ]  # fmt: skip
-        if a.workers > 1:
-            cmd += ["--workers", str(a.workers)]
-        services["old"] = procs.start(
-            "old", cmd, port, cpus=sut_cpus, env={**env, "HOGO_PROVISION_ON_AIOHTTP": "1"},
-            log=tmp / "old.log",
+        # aiohttp, as before issue 14).
+        services["old"] = _another_gateway(
+            a, "old", 2, redis_url, upstream_url, tmp, sut_cpus,
+            env={**env, "HOGO_PROVISION_ON_AIOHTTP": "1"}, procs=procs,
         )  # fmt: skip
-        wait_ready(services["old"].url)
     if a.compare:
-        # The same gateway command from another source tree (e.g. a checkout of main), on its
-        # own Redis database and data dir, so that each seals only its own events.
-        compare_url = redis_url.rsplit("/", 1)[0] + "/1"
-        asyncio.run(load_data(tmp / "data-compare", compare_url, a.residents, a.flagged_count))
-        port = free_port()
-        cmd = [
-            PYTHON, "-m", "gateway", "serve", "--redis-url", compare_url,
-            "--data-dir", str(tmp / "data-compare"), "--upstream-url", upstream_url,
-            "--port", str(port),
-        ]  # fmt: skip
-        services["compare"] = procs.start(
-            "compare", cmd, port, cpus=sut_cpus, env={**env, "PYTHONPATH": str(a.compare)},
-            log=tmp / "compare.log", cwd=a.compare,
+        # The same gateway command from another source tree (e.g. a checkout of main).
+        services["compare"] = _another_gateway(
+            a, "compare", 1, redis_url, upstream_url, tmp, sut_cpus,
+            env={**env, "PYTHONPATH": str(a.compare)}, procs=procs, cwd=a.compare,
         )  # fmt: skip
-        wait_ready(services["compare"].url)
     return services
+
+
+def _another_gateway(
+    a: argparse.Namespace,
+    name: str,
+    db: int,
+    redis_url: str,
+    upstream_url: str,
+    tmp: Path,
+    cpus: str | None,
+    *,
+    env: dict[str, str],
+    procs: Processes,
+    cwd: Path | None = None,
+) -> Service:
+    """A second `hogo-gateway serve` row, on its own Redis database and data dir, so that each
+    gateway seals only its own events."""
+    url = redis_url.rsplit("/", 1)[0] + f"/{db}"
+    asyncio.run(load_data(tmp / f"data-{name}", url, a.residents, a.flagged_count))
+    port = free_port()
+    cmd = [
+        PYTHON, "-m", "gateway", "serve", "--redis-url", url,
+        "--data-dir", str(tmp / f"data-{name}"), "--upstream-url", upstream_url,
+        "--port", str(port),
+    ]  # fmt: skip
+    if a.workers > 1 and name == "old":
+        cmd += ["--workers", str(a.workers)]
+    service = procs.start(name, cmd, port, cpus=cpus, env=env, log=tmp / f"{name}.log", cwd=cwd)
+    wait_ready(service.url)
+    return service
 
 
 def save(
