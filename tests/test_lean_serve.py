@@ -157,3 +157,58 @@ async def test_serve_runs_provision_on_the_server_the_setting_names(
     finally:
         proc.kill9()
         await upstream.cleanup()
+
+
+async def test_sigterm_to_serve_answers_the_query_in_flight_on_the_lean_server_then_exits(
+    tmp_path, redis_url, residents
+) -> None:
+    """`serve` drains its lean listener on SIGTERM: the idle connection is closed at once, the
+    SubmitQuery in flight (the upstream takes a second) is answered, then the process exits 0."""
+    import signal
+
+    from aiohttp import web
+
+    from gateway.context import open_gateway
+    from gateway.directory_import import import_pairs
+    from gateway.settings import Settings
+    from gateway.simulator import Simulator
+    from tests.support import AFFAIR, REQUESTER
+
+    sim = Simulator(residents={r.subject_code: r for r in residents})
+    upstream = web.AppRunner(sim.app())
+    await upstream.setup()
+    site = web.TCPSite(upstream, "127.0.0.1", 0)
+    await site.start()
+    up_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    data = tmp_path / "data"
+    gw = await open_gateway(Settings(data_dir=data), redis_url)  # the keys the process will use
+    await gw.requesters.add(REQUESTER, "見本市 子ども家庭課", "test")
+    await gw.requesters.grant(REQUESTER, AFFAIR, [], "test")
+    await import_pairs(
+        gw.directory, gw.events, ((r.atena_number, r.subject_code) for r in residents), "test"
+    )
+    await gw.close()
+    proc = GatewayProcess(data, redis_url, f"http://127.0.0.1:{up_port}/provision")
+    try:
+        await proc.wait_ready()
+        host, port = proc.url.removeprefix("http://").split(":")
+        idle_reader, idle_writer = await asyncio.open_connection(host, int(port))
+        busy_reader, busy_writer = await asyncio.open_connection(host, int(port))
+        sim.delay = 1.0
+        subject = residents[2].subject_code
+        busy_writer.write(_post("/soap/provision", Query("D-1", subject).xml()))
+        while not any(call[1] == subject for call in sim.calls):
+            await asyncio.sleep(0.02)
+        proc.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # closed at once
+        raw = await asyncio.wait_for(busy_reader.read(), 15)
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" in head.lower()
+        assert b"aiohttp" not in head
+        assert parse_answer(200, body).status == "PROVIDED"
+        assert await asyncio.to_thread(proc.proc.wait, 60) == 0
+        idle_writer.close()
+        busy_writer.close()
+    finally:
+        proc.kill9()
+        await upstream.cleanup()
