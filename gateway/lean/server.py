@@ -80,7 +80,10 @@ class LeanServer:
     ) -> None:
         self.routes = routes
         self.handoff = handoff
-        self.own_paths = frozenset(path.encode() for path in routes.paths())
+        # the paths kept when handing over (only asked of the routes then)
+        self.own_paths = (
+            frozenset(path.encode() for path in routes.paths()) if handoff else frozenset()
+        )
         self.limits = limits or Limits()
         self.too_large = too_large or _too_large_default
         self.on_refused = on_refused
