@@ -5,7 +5,8 @@ saturates it (the benchmark's stack and layout), and the samples are summed by s
 
 Needs py-spy (`pip install py-spy`, a PyPI wheel; ptrace must be allowed, as it is for root).
 Each sample is given to the innermost step it is inside of, so the shares add up to 100 % of the
-gateway process's busy time; "event loop, sockets, aiohttp server" is what no step claims.
+gateway process's busy time; "event loop (uvloop: sockets, tasks), the rest" is what no step claims (on the
+lean path the aiohttp server is not in it: --provision-server aiohttp profiles the old path).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ STEPS: list[tuple[str, str]] = [
     ),
     ("audit sealer (chain each event, sign each block)", r"^(Sealer\.|sign_batch |chain_events? )"),
     ("upstream call (aiohttp client)", r"^Upstream\._post "),
+    ("upstream call (lean pool)", r"\(gateway/lean/(pool|upstream)\.py\)"),
     ("response envelope", r"^query_result_envelope "),
     ("the rest of the handler (endpoints, provision)", r"\(gateway/(endpoints|provision)\.py\)"),
+    ("lean server (HTTP parse, checks, answer)", r"\(gateway/lean/(connection|server|http)\.py\)"),
 ]
 
 
@@ -58,7 +61,7 @@ def summarize(folded: Path) -> list[tuple[str, float]]:
         stack, _, count = line.rpartition(" ")
         n = int(count)
         total += n
-        step = "event loop, sockets, aiohttp server"
+        step = "event loop (uvloop: sockets, tasks), the rest"
         for frame in reversed(stack.split(";")):
             f = _frame(frame)
             hit = next((name for name, rx in compiled if rx.search(f)), None)
@@ -84,12 +87,23 @@ def main() -> int:
         action="store_true",
         help="the second scenario: subjects drawn from all residents, 1 %% of them flagged",
     )
+    p.add_argument("--provision-server", choices=["lean", "aiohttp"], default="lean")
     args = p.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         print("py-spy is not installed: .venv/bin/pip install py-spy", file=sys.stderr)
         return 2
-    a = parse_args(["--loop", args.loop, "--duration", str(args.seconds + 4)])
+    a = parse_args(
+        [
+            "--loop",
+            args.loop,
+            "--duration",
+            str(args.seconds + 4),
+            "--only",
+            "gateway,bare,upstream",
+        ]
+    )
+    a.provision_on_aiohttp = args.provision_server == "aiohttp"
     tmp = Path(tempfile.mkdtemp(prefix="hogo-profile-"))
     procs = Processes()
     folded = args.folded or tmp / "gateway.folded"

@@ -1,14 +1,17 @@
-"""The benchmark: the gateway against a bare pass-through proxy, and the upstream called directly.
+"""The benchmark: the gateway's lean path and its old aiohttp path against the bare pass-throughs.
 
-    .venv/bin/python -m bench.run [--duration 10] [--rounds 2] [--fsync always|everysec]
+    .venv/bin/python -m bench.run [--duration 10] [--rounds 3] [--fsync always|everysec]
                                   [--workers N] [--layout pinned|shared] [--quick]
 
 Starts on loopback: a redis-server like the embedded one (append-only, `appendfsync always` unless
-told otherwise), a lean upstream (bench/upstream.py), `hogo-gateway serve` as a real process and a
-bare aiohttp proxy (bench/bare_proxy.py). For each scenario (only unflagged subjects; then 1 % of
-them flagged) it drives gateway, bare proxy and upstream in turn (A B C A B C ...) with wrk at
-saturation, then each again open-loop at half the bare proxy's saturation rate (a quarter of the
-gateway's when it cannot carry that), and prints the table and the median ratio gateway / bare.
+told otherwise), a lean upstream (bench/upstream.py), `hogo-gateway serve` twice as real processes
+(the lean path, the default; and HOGO_PROVISION_ON_AIOHTTP=1, the old path, on its own Redis
+database), the bare aiohttp proxy (bench/bare_proxy.py) and the bare lean pass-through
+(bench/lean_proxy.py). For each scenario (only unflagged subjects; then 1 % of them flagged) each
+round drives every row in turn with wrk at saturation; then every row again open-loop at a quarter
+of the lean gateway's saturation rate. The summary gives per row the median req/s, the median of
+the rounds' ratios to the bare aiohttp proxy of the same round, CPU µs per request (from /proc),
+and the p50/p99 each row adds to the upstream called directly at the same rate.
 See docs/performance.md for the numbers and the layout.
 """
 
@@ -43,14 +46,16 @@ from gateway.directory_import import import_pairs
 from gateway.eventloop import chosen
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ("gateway", "compare", "bare", "upstream")
+TARGETS = ("gateway", "old", "compare", "bare", "lean", "upstream")
 LABELS = {
-    "gateway": "gateway",
+    "gateway": "gateway, lean path",
+    "old": "gateway on aiohttp (old path)",
     "compare": "gateway (--compare)",
-    "bare": "bare proxy",
+    "bare": "bare aiohttp proxy",
+    "lean": "bare lean pass-through",
     "upstream": "upstream direct",
 }
-GATEWAYS = ("gateway", "compare")  # rows that are a gateway (their outcomes are checked)
+GATEWAYS = ("gateway", "old", "compare")  # rows that are a gateway (their outcomes are checked)
 REQUESTER = "1310000000000001"
 
 
@@ -262,53 +267,42 @@ def row(r: Run) -> str:
 
 
 def summary(runs: list[Run], scenarios: list[str]) -> list[str]:
+    """Per scenario and row: median req/s, the median of the rounds' ratios to the bare aiohttp
+    proxy of the same round, CPU µs per request of the process under test, and in the open-loop
+    runs the p50/p99 added to the upstream's own (called directly at the same rate)."""
     out = [
         "",
-        "| scenario | gateway req/s | bare req/s | upstream req/s | gateway / bare (median of "
-        "rounds) | gateway CPU µs/req | bare CPU µs/req | open-loop rate | added p50 ms | added p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | row | req/s | ratio to bare aiohttp proxy (median of rounds, range) | "
+        "CPU µs/req | open-loop rate | p50 ms | p99 ms | added p50 ms | added p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for sc in scenarios:
         sat = [r for r in runs if r.scenario == sc and r.mode == "saturation"]
-        half = [r for r in runs if r.scenario == sc and r.mode == "open-loop"]
+        opened = [r for r in runs if r.scenario == sc and r.mode == "open-loop"]
 
         def med(rs: list[Run], target: str, attr: str) -> float:
             vals = [getattr(r, attr) for r in rs if r.target == target]
             return statistics.median(vals) if vals else float("nan")
 
-        def med_cpu(target: str, sat: list[Run] = sat) -> float:
-            vals = [r.cpu_us.get(target, 0.0) for r in sat if r.target == target]
-            return statistics.median(vals) if vals else float("nan")
-
-        rounds = sorted({r.round for r in sat})
-        ratios = []
-        for rnd in rounds:
-            g = [r.rps for r in sat if r.round == rnd and r.target == "gateway"]
-            b = [r.rps for r in sat if r.round == rnd and r.target == "bare"]
-            if g and b and b[0]:
-                ratios.append(g[0] / b[0])
-        ratio = statistics.median(ratios) if ratios else float("nan")
-        spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
-        rate = half[0].rate if half else 0.0
-        if any(r.target == "compare" for r in sat):
-            pairs = [
-                (g.rps / c.rps, c.cpu_us.get("compare", 0.0), g.cpu_us.get("gateway", 0.0))
-                for g in sat
-                for c in sat
-                if g.target == "gateway" and c.target == "compare" and g.round == c.round and c.rps
+        for target in dict.fromkeys(r.target for r in sat):
+            ratios = [
+                r.rps / b.rps
+                for r in sat
+                for b in sat
+                if r.target == target and b.target == "bare" and b.round == r.round and b.rps
             ]
+            ratio = statistics.median(ratios) if ratios else float("nan")
+            spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
+            cpus = [r.cpu_us.get(target, 0.0) for r in sat if r.target == target]
+            rate = next((r.rate for r in opened), 0.0)
+            p50, p99 = med(opened, target, "p50_ms"), med(opened, target, "p99_ms")
+            up50, up99 = med(opened, "upstream", "p50_ms"), med(opened, "upstream", "p99_ms")
             out.append(
-                f"| {sc}: gateway / --compare (median of rounds) | **{statistics.median(p[0] for p in pairs):.2f}** "
-                f"req/s; CPU µs/req {med_cpu('gateway'):.0f} against {med_cpu('compare'):.0f} | "
-                f"compare req/s {med(sat, 'compare', 'rps'):.0f} |"
+                f"| {sc} | {LABELS[target]} | {med(sat, target, 'rps'):.0f} | "
+                f"**{ratio:.2f}**{spread} | {statistics.median(cpus) if cpus else 0:.0f} | "
+                f"{rate:.0f}/s | {p50:.2f} | {p99:.2f} | "
+                + (f"{p50 - up50:.2f} | {p99 - up99:.2f} |" if target != "upstream" else "– | – |")
             )
-        out.append(
-            f"| {sc} | {med(sat, 'gateway', 'rps'):.0f} | {med(sat, 'bare', 'rps'):.0f} | "
-            f"{med(sat, 'upstream', 'rps'):.0f} | **{ratio:.2f}**{spread} | "
-            f"{med_cpu('gateway'):.0f} | {med_cpu('bare'):.0f} | {rate:.0f}/s | "
-            f"{med(half, 'gateway', 'p50_ms') - med(half, 'bare', 'p50_ms'):.2f} | "
-            f"{med(half, 'gateway', 'p99_ms') - med(half, 'bare', 'p99_ms'):.2f} |"
-        )
     return out
 
 
@@ -327,6 +321,8 @@ def start_stack(
     )
     upstream_url = upstream.url + "/provision"
     env = {"HOGO_EVENT_LOOP": a.loop}
+    if getattr(a, "provision_on_aiohttp", False):
+        env["HOGO_PROVISION_ON_AIOHTTP"] = "1"  # bench/profile.py's old path
     gw_cmd = [
         PYTHON, "-m", "gateway", "serve", "--redis-url", redis_url,
         "--data-dir", str(tmp / "data"), "--upstream-url", upstream_url,
@@ -344,23 +340,58 @@ def start_stack(
     ]  # fmt: skip
     bare = procs.start("bare", bare_cmd, bare_port, cpus=sut_cpus)
     services = {"gateway": gateway, "bare": bare, "upstream": upstream, "redis": redis_svc}
-    if a.compare:
-        # The same gateway command from another source tree (e.g. a checkout of main), on its
-        # own Redis database and data dir, so that each seals only its own events.
-        compare_url = redis_url.rsplit("/", 1)[0] + "/1"
-        asyncio.run(load_data(tmp / "data-compare", compare_url, a.residents, a.flagged_count))
+    only = a.only.split(",")
+    if "lean" in only:
         port = free_port()
-        cmd = [
-            PYTHON, "-m", "gateway", "serve", "--redis-url", compare_url,
-            "--data-dir", str(tmp / "data-compare"), "--upstream-url", upstream_url,
-            "--port", str(port),
+        lean_cmd = [
+            PYTHON, "-m", "bench.lean_proxy", "--port", str(port),
+            "--upstream-url", upstream_url, "--loop", a.loop,
         ]  # fmt: skip
-        services["compare"] = procs.start(
-            "compare", cmd, port, cpus=sut_cpus, env={**env, "PYTHONPATH": str(a.compare)},
-            log=tmp / "compare.log", cwd=a.compare,
+        services["lean"] = procs.start("lean", lean_cmd, port, cpus=sut_cpus)
+    if "old" in only:
+        # The same gateway with HOGO_PROVISION_ON_AIOHTTP=1 (provision and the upstream on
+        # aiohttp, as before issue 14).
+        services["old"] = _another_gateway(
+            a, "old", 2, redis_url, upstream_url, tmp, sut_cpus,
+            env={**env, "HOGO_PROVISION_ON_AIOHTTP": "1"}, procs=procs,
         )  # fmt: skip
-        wait_ready(services["compare"].url)
+    if a.compare:
+        # The same gateway command from another source tree (e.g. a checkout of main).
+        services["compare"] = _another_gateway(
+            a, "compare", 1, redis_url, upstream_url, tmp, sut_cpus,
+            env={**env, "PYTHONPATH": str(a.compare)}, procs=procs, cwd=a.compare,
+        )  # fmt: skip
     return services
+
+
+def _another_gateway(
+    a: argparse.Namespace,
+    name: str,
+    db: int,
+    redis_url: str,
+    upstream_url: str,
+    tmp: Path,
+    cpus: str | None,
+    *,
+    env: dict[str, str],
+    procs: Processes,
+    cwd: Path | None = None,
+) -> Service:
+    """A second `hogo-gateway serve` row, on its own Redis database and data dir, so that each
+    gateway seals only its own events."""
+    url = redis_url.rsplit("/", 1)[0] + f"/{db}"
+    asyncio.run(load_data(tmp / f"data-{name}", url, a.residents, a.flagged_count))
+    port = free_port()
+    cmd = [
+        PYTHON, "-m", "gateway", "serve", "--redis-url", url,
+        "--data-dir", str(tmp / f"data-{name}"), "--upstream-url", upstream_url,
+        "--port", str(port),
+    ]  # fmt: skip
+    if a.workers > 1 and name == "old":
+        cmd += ["--workers", str(a.workers)]
+    service = procs.start(name, cmd, port, cpus=cpus, env=env, log=tmp / f"{name}.log", cwd=cwd)
+    wait_ready(service.url)
+    return service
 
 
 def save(
@@ -410,7 +441,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     p.add_argument("--load", choices=["wrk", "python"], default=None)
     p.add_argument("--no-half-load", action="store_true", help="saturation runs only")
-    p.add_argument("--only", default="gateway,bare,upstream", help="rows to run")
+    p.add_argument("--only", default="gateway,old,bare,lean,upstream", help="rows to run")
     p.add_argument(
         "--compare",
         type=Path,
@@ -464,23 +495,13 @@ def main(argv: list[str] | None = None) -> int:
             for rnd in range(1, a.rounds + 1):
                 for t in targets:
                     bench.run(t, sc, "saturation", rnd)
-            if a.no_half_load or "bare" not in targets:
+            if a.no_half_load or "gateway" not in targets:
                 continue
             sat = [r for r in bench.runs if r.scenario == sc and r.mode == "saturation"]
-            bare_rps = statistics.median(r.rps for r in sat if r.target == "bare")
+            # Latency at a quarter of the gateway's saturation (issue 14), every row at the
+            # same rate: what each adds is read against the upstream called directly.
             gw_rps = statistics.median([r.rps for r in sat if r.target == "gateway"] or [0])
-            # Half the bare proxy's saturation, as asked; but a gateway that cannot carry that
-            # would only measure its own queue. Half of its own saturation proved too near the
-            # knee on a shared machine (each process spends more CPU per request at low
-            # concurrency, see docs/performance.md), so it then gets a quarter of it.
-            rate = round(bare_rps / 2)
-            if gw_rps and rate > 0.5 * gw_rps:
-                print(
-                    f"# {sc}: half the bare proxy's {bare_rps:.0f}/s is over half the gateway's "
-                    f"saturation ({gw_rps:.0f}/s): latency measured at a quarter of the gateway's",
-                    flush=True,
-                )
-                rate = round(gw_rps / 4)
+            rate = round(gw_rps / 4)
             for rnd in range(1, a.rounds + 1):
                 for t in targets:
                     bench.run(t, sc, "open-loop", rnd, rate=rate)

@@ -6,6 +6,7 @@ the two reach the store the same way.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 import aiohttp
@@ -15,6 +16,8 @@ from gateway.audit.archive import Archive
 from gateway.audit.spool import Spool
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.crypto import Keyring
+from gateway.lean.pool import UpstreamPool
+from gateway.lean.upstream import LeanUpstream
 from gateway.notices import Notices
 from gateway.portal import PortalService
 from gateway.provision import ProvisionService
@@ -60,7 +63,35 @@ class Gateway:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        if isinstance(self.upstream, LeanUpstream):
+            await self.upstream.close()
         await self.redis.close()
+
+
+def upstream_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """For an https upstream: its CA (else the system's) and our client certificate, if set."""
+    if not (settings.upstream_url or "").startswith("https://"):
+        return None
+    context = ssl.create_default_context(cafile=settings.upstream_ca or None)
+    if settings.upstream_client_cert:
+        context.load_cert_chain(settings.upstream_client_cert, settings.upstream_client_key)
+    return context
+
+
+def make_upstream(settings: Settings) -> tuple[Upstream, aiohttp.ClientSession | None]:
+    """The upstream client: the lean pool (default), or aiohttp's (HOGO_PROVISION_ON_AIOHTTP=1,
+    the benchmark's old path). Both send the same requests and read answers the same way."""
+    assert settings.upstream_url
+    observe = metrics.UPSTREAM_SECONDS.observe
+    context = upstream_ssl_context(settings)
+    if not settings.provision_on_aiohttp:
+        pool = UpstreamPool(settings.upstream_url, settings.upstream_timeout, ssl_context=context)
+        return LeanUpstream(pool, observe, replay_submit=settings.upstream_replay_submit), None
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30, ssl=context or True),
+        skip_auto_headers=("User-Agent",),
+    )
+    return Upstream(session, settings.upstream_url, settings.upstream_timeout, observe), session
 
 
 async def open_gateway(settings: Settings, redis_url: str, clock: Clock = SYSTEM_CLOCK) -> Gateway:
@@ -75,16 +106,7 @@ async def open_gateway(settings: Settings, redis_url: str, clock: Clock = SYSTEM
     records = RecordStore(redis)
     session = upstream = provision = portal = None
     if settings.upstream_url:
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-            skip_auto_headers=("User-Agent",),
-        )
-        upstream = Upstream(
-            session,
-            settings.upstream_url,
-            settings.upstream_timeout,
-            metrics.UPSTREAM_SECONDS.observe,
-        )
+        upstream, session = make_upstream(settings)
         provision = ProvisionService(queries, keyring, upstream, events)
         portal = PortalService(keyring, PortalStore(redis), upstream)
     queue = ManualQueue(queries, flags, upstream, lock_seconds=settings.upstream_timeout + 5)

@@ -198,8 +198,9 @@ class Keyring:
         kinds never collide. 128 bits of HMAC-SHA256, hex, prefixed with the key version.
         """
         v = self.hmac_version if version is None else version
-        mac = hmac.new(self._hmac[v], f"{kind}\x00{value}".encode(), hashlib.sha256)
-        return f"{v}.{mac.hexdigest()[:32]}"
+        # hmac.digest: the same HMAC in one C call, without an HMAC object per person key
+        mac = hmac.digest(self._hmac[v], f"{kind}\x00{value}".encode(), "sha256")
+        return f"{v}.{mac.hex()[:32]}"
 
     def person_keys(self, kind: str, value: str) -> list[str]:
         """Every key `value` may be stored under, newest version first (for reads during rotation)."""

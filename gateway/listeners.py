@@ -30,6 +30,8 @@ from aiohttp.typedefs import Middleware
 
 from gateway import metrics
 from gateway.endpoints import GATEWAY
+from gateway.lean.listener import provision_server
+from gateway.lean.server import LeanServer
 from gateway.settings import Listener, Settings, is_loopback
 from gateway.tls import RefusalLimiter, expiry_times, schedule, server_context
 
@@ -153,6 +155,19 @@ def check_plain_http(settings: Settings) -> str | None:
     return None
 
 
+class Listeners(web.AppRunner):
+    """The application's runner, and the lean server on the main listener when provision is
+    served by it (`HOGO_PROVISION_ON_AIOHTTP=0`): `cleanup` drains both (SIGTERM)."""
+
+    lean: LeanServer | None = None
+
+    async def cleanup(self) -> None:
+        if self.lean is not None:
+            # no new connection; requests already read answered; then the application's
+            await self.lean.shutdown(self._shutdown_timeout)
+        await super().cleanup()
+
+
 @dataclasses.dataclass
 class Listening:
     """The runner of an application that listens, and its listeners as bound (a port asked as 0
@@ -213,13 +228,17 @@ async def listen(runner: web.BaseRunner, host: str, port: int = 0, **site: Any) 
 async def start_listeners(
     app: web.Application, settings: Settings, *, reuse_port: bool = False
 ) -> Listening:
-    """Set up `app` and listen on every configured address; the caller cleans it up."""
+    """Set up `app` and listen on every configured address; the caller cleans it up.
+
+    The main listener (which serves /soap/provision) is the lean server unless
+    HOGO_PROVISION_ON_AIOHTTP=1: it answers the provision requests and hands any connection
+    whose next request is for another path to `app` (gateway/lean/listener.py)."""
     listeners = settings.listeners()
     bound: dict[int, Listener] = {}
     app[BOUND] = bound
     if len(listeners) > 1:
         app.middlewares.append(listener_guard())
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = Listeners(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
         for listener in listeners:
@@ -231,6 +250,15 @@ async def start_listeners(
                 if listener.tls
                 else None
             )
+            if "provision" in listener.services and not settings.provision_on_aiohttp:
+                if runner.lean is None:
+                    runner.lean = provision_server(app[GATEWAY], runner)
+                server = await runner.lean.start(
+                    listener.host, listener.port, ssl_context=ssl_context, reuse_port=reuse_port
+                )
+                port = server.sockets[0].getsockname()[1]
+                bound[port] = dataclasses.replace(listener, port=port)
+                continue
             port = await listen(
                 runner,
                 listener.host,

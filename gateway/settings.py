@@ -469,6 +469,26 @@ class Settings:
         "seconds every store call has; later, the flag state counts as unknown (nothing automatic)",
     )
     upstream_timeout: float = setting(10.0, "HOGO_UPSTREAM_TIMEOUT", "seconds the upstream has")
+    # The automatic path (issue 14, docs/lean-path.md): /soap/provision on the lean server and
+    # the upstream through its pool; "aiohttp" keeps both on aiohttp (the benchmark's old path).
+    provision_on_aiohttp: bool = setting(
+        False,
+        "HOGO_PROVISION_ON_AIOHTTP",
+        "serve /soap/provision and call the upstream on aiohttp, not on the lean server and pool",
+    )
+    upstream_ca: str = setting(
+        "", "HOGO_UPSTREAM_CA", "an https upstream's certificate must chain to this CA file"
+    )
+    upstream_client_cert: str = setting(
+        "", "HOGO_UPSTREAM_CLIENT_CERT", "a client certificate (PEM) shown to an https upstream"
+    )
+    upstream_client_key: str = setting("", "HOGO_UPSTREAM_CLIENT_KEY", "its private key (PEM)")
+    upstream_replay_submit: bool = setting(
+        False,
+        "HOGO_UPSTREAM_REPLAY_SUBMIT",
+        "send a SubmitQuery once more when a reused connection closed without answering "
+        "(only for an upstream that answers a repeated Idempotency-Key once)",
+    )
     max_body_bytes: int = setting(
         1024 * 1024, "HOGO_MAX_BODY_BYTES", "largest request body accepted (413 beyond)"
     )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.crypto import KeyError_, Keyring, SealError
 
@@ -53,3 +57,20 @@ def test_a_second_hmac_version_on_disk_stops_the_keyring(tmp_path: Path) -> None
     (tmp_path / "k" / "hmac-2.key").write_bytes((tmp_path / "k" / "hmac-1.key").read_bytes())
     with pytest.raises(KeyError_, match="HMAC"):
         Keyring(tmp_path / "k")
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["atena", "subject"]), value=st.text(max_size=40))
+def test_person_key_is_the_documented_hmac_for_every_value(
+    tmp_path_factory: pytest.TempPathFactory, kind: str, value: str
+) -> None:
+    """person_key (computed with hmac.digest since issue 14) is exactly HMAC-SHA256 of
+    "kind NUL value" under the newest key, hex, 128 bits: the keys already in the store stay
+    the keys the gateway looks up."""
+    ring = _RING.setdefault("ring", Keyring(tmp_path_factory.mktemp("keys")))
+    v = ring.hmac_version
+    reference = hmac.new(ring._hmac[v], f"{kind}\x00{value}".encode(), hashlib.sha256)
+    assert ring.person_key(kind, value) == f"{v}.{reference.hexdigest()[:32]}"
+
+
+_RING: dict[str, Keyring] = {}

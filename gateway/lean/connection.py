@@ -114,7 +114,8 @@ class Connection(asyncio.Protocol):
         self._method = ""
         self._path = ""
         self._continue_due = False
-        self._refusal: tuple[int, str, str, Response | None] | None = None
+        # status, reason, detail, and the answer: a Response, or a handler (the 413 hook's)
+        self._refusal: tuple[int, str, str, Response | Handler | None] | None = None
         # answers
         self._pending: deque[tuple[Handler | Response, Request | None, bool]] = deque()
         self._pending_bytes = 0
@@ -206,6 +207,9 @@ class Connection(asyncio.Protocol):
                     if self.read_deadline_kind in ("head", "body"):
                         self.read_deadline = _INF  # our doing, not the client's
                     return
+                handing = self.server.handoff is not None and not self._in_message
+                if handing and not self._ours():
+                    return  # handed over, or waiting for more of the request line
                 data = self._stash
                 size = AHEAD_SLICE if self._busy or self._pending else SLICE
                 if len(data) > size:
@@ -249,6 +253,50 @@ class Connection(asyncio.Protocol):
             self._since_progress += n
             if self._since_progress > self.limits.max_head + SLICE:
                 self._refuse(431, "trailers_too_large", "chunk framing or trailers over the limit")
+
+    # -- another service on the same port -------------------------------------------------
+    def _ours(self) -> bool:
+        """At a request boundary (every byte before the stash parsed, no request begun), with
+        a `handoff`: whether the next request is for one of our routes. If it is for another
+        path, the connection is handed over, with the stash, once every answer before it is
+        out; it is never taken back. Each byte is read by one parser only, and the switch is
+        at the end of a complete request: nothing can be read one way by us and another way by
+        the other server. False while the request line has not come whole."""
+        data = self._stash
+        if isinstance(data, memoryview):
+            data = self._stash = bytes(data)
+        start = 0
+        while start < len(data) and data[start] in (13, 10):
+            start += 1  # empty lines between requests (llhttp skips them too)
+        if start == len(data):
+            return True
+        end = data.find(b"\n", start, start + self._max_line + 2)
+        if end < 0:
+            # the line is still coming (bounded: beyond the limit our parser answers 414)
+            return len(data) - start > self._max_line
+        line = data[start:end].split(b" ", 2)
+        path = line[1].split(b"?", 1)[0] if len(line) > 1 else b""
+        if path in self.server.own_paths:
+            return True
+        if self._busy or self._pending:
+            self._pause_reading()  # resumed by _answer's _pump once the answers are out
+            return False
+        self._hand_over(data[start:])
+        return False
+
+    def _hand_over(self, data: bytes) -> None:
+        transport = self.transport
+        assert transport is not None and self.server.handoff is not None
+        self._closed = True  # this protocol is done with the connection
+        self._stash = b""
+        self.read_deadline = self.send_deadline = _INF
+        self.transport = None
+        self.server.connections.discard(self)
+        self.server.closed_one()
+        if self._read_paused:
+            self._read_paused = False
+            transport.resume_reading()
+        self.server.handoff(transport, data)
 
     # -- parser callbacks (httptools) --------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -396,7 +444,7 @@ class Connection(asyncio.Protocol):
         reason: str,
         detail: str,
         *,
-        answer: Response | None = None,
+        answer: Response | Handler | None = None,
         report: bool = True,
     ) -> None:
         """From a parser callback: answer `status` (after the answers before it) and close."""
@@ -404,6 +452,8 @@ class Connection(asyncio.Protocol):
         raise _Refusal(reason)
 
     def _too_large(self) -> None:
+        # The hook may give a handler instead of a Response: it is run (with the head) like a
+        # request's, so that what it records is recorded before the 413 goes out.
         try:
             answer = self.server.too_large(self._head_request())
         except Exception:

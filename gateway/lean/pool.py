@@ -295,10 +295,10 @@ class UpstreamPool:
         if prefix is None:
             prefix = self._prefixes.setdefault(
                 method,
-                b"%s %s HTTP/1.1\r\nhost: %s\r\naccept-encoding: identity\r\n"
+                b"%s %s HTTP/1.1\r\nHost: %s\r\nAccept-Encoding: identity\r\n"
                 % (method.encode("ascii"), self.target.path, self.target.authority),
             )
-        parts = [prefix, b"content-length: %d\r\n" % len(body)]
+        parts = [prefix, b"Content-Length: %d\r\n" % len(body)]
         for name, value in headers:
             if _UNSAFE.search(name) or _UNSAFE.search(value):
                 raise ValueError(f"forbidden byte in header {name!r}")

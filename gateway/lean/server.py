@@ -21,7 +21,12 @@ from gateway.lean.http import DateCache, Handler, Limits, Peer, Request, Respons
 log = logging.getLogger("hogo.lean")
 
 Refused = Callable[[str, str, Peer], None]  # (reason, detail, peer)
-TooLarge = Callable[[Request], Response]  # the handler's 413 answer (e.g. its SOAP fault)
+# the 413 answer (e.g. the SOAP fault), or a handler giving it (run like a request's handler:
+# what it records is recorded before the answer goes out)
+TooLarge = Callable[[Request], Response | Handler]
+# Takes over a connection whose next request is for a path this server has no route for, with
+# the bytes read from that request on (e.g. to the aiohttp application serving the rest).
+Handoff = Callable[[asyncio.Transport, bytes], None]
 
 
 class Routes:
@@ -40,6 +45,9 @@ class Routes:
         }
         self._not_found = plain(404)
 
+    def paths(self) -> list[str]:
+        return list(self._by_path)
+
     def resolve(self, method: str, path: str) -> Handler | Response:
         methods = self._by_path.get(path)
         if methods is None:
@@ -57,6 +65,8 @@ class LeanServer:
     `too_large(request)` gives the 413 answer (the request has method, path and headers, no
     body); `on_refused(reason, detail, peer)` hears of every refused request or connection
     (malformed, over a limit, too slow, a client that does not read), for the security events.
+    With `handoff`, a connection whose next request (at a request boundary) is for a path
+    without a route here is handed over to it, with every byte from that request on.
     """
 
     def __init__(
@@ -66,8 +76,14 @@ class LeanServer:
         limits: Limits | None = None,
         too_large: TooLarge | None = None,
         on_refused: Refused | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         self.routes = routes
+        self.handoff = handoff
+        # the paths kept when handing over (only asked of the routes then)
+        self.own_paths = (
+            frozenset(path.encode() for path in routes.paths()) if handoff else frozenset()
+        )
         self.limits = limits or Limits()
         self.too_large = too_large or _too_large_default
         self.on_refused = on_refused

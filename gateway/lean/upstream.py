@@ -10,7 +10,8 @@ from gateway.lean.pool import UpstreamPool
 from gateway.soap import PORTAL_NS
 from gateway.upstream import Upstream, UpstreamUnavailable
 
-_CONTENT_TYPE = (b"content-type", b"text/xml; charset=utf-8")
+# the names as aiohttp's client writes them: an upstream might (wrongly) match them by case
+_CONTENT_TYPE = (b"Content-Type", b"text/xml; charset=utf-8")
 
 
 class LeanUpstream(Upstream):
@@ -36,9 +37,9 @@ class LeanUpstream(Upstream):
         self.replay_submit = replay_submit
 
     async def _post(self, body: bytes, action: str, idempotency_key: str | None) -> bytes:
-        headers = [_CONTENT_TYPE, (b"soapaction", f'"{action}"'.encode())]
+        headers = [_CONTENT_TYPE, (b"SOAPAction", f'"{action}"'.encode())]
         if idempotency_key:
-            headers.append((b"idempotency-key", idempotency_key.encode()))
+            headers.append((b"Idempotency-Key", idempotency_key.encode()))
         replayable = action == f"{PORTAL_NS}/GetSelfInformation" or (
             self.replay_submit and bool(idempotency_key)
         )
