@@ -19,7 +19,7 @@ from gateway.context import Gateway, open_gateway
 from gateway.directory_import import import_pairs
 from gateway.embedded import EmbeddedRedis
 from gateway.flags import set_flags
-from gateway.listeners import listen
+from gateway.listeners import listen, start_listeners
 from gateway.orders import FlagOrder
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
@@ -96,9 +96,9 @@ async def _main(args: argparse.Namespace, data_dir: Path, actor: str) -> None:
             data_dir=data_dir, upstream_url=upstream, host=args.host, port=args.port
         )
         residents, flagged, staff = await _prepare(settings, url, actor)
-        runner = web.AppRunner(build_app(settings, url), access_log=None)
-        await runner.setup()
-        port = await listen(runner, args.host, args.port)  # --port 0: any free port, shown below
+        # as serve listens: provision on the lean server, every other path on the aiohttp app
+        listening = await start_listeners(build_app(settings, url), settings)
+        port = listening.listeners[0].port  # --port 0: any free port, shown below
         host = f"{args.host}:{port}"
         clear = residents[5]
         print(
@@ -134,7 +134,7 @@ async def _main(args: argparse.Namespace, data_dir: Path, actor: str) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        await runner.cleanup()
+        await listening.cleanup()
         await up_runner.cleanup()
     finally:
         await asyncio.to_thread(embedded.stop)

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.staffkit import StaffClient
@@ -49,6 +50,22 @@ async def test_demo_prints_staff_accounts_that_log_in(tmp_path: Path) -> None:
             "auditor",
             "admin",
         }
+        # the demo listens as serve does: its sample query is answered by the lean provision
+        # server (no aiohttp Server header), automatically for the unflagged resident
+        sample = re.search(r"Try: an automatic answer\n\s+curl .* --data '([^']+)'", text)
+        assert sample, text
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://127.0.0.1:{port}/soap/provision",
+                data=sample.group(1).encode(),
+                headers={"Content-Type": "text/xml"},
+            ) as answer,
+        ):
+            body = await answer.text()
+            assert answer.status == 200, body
+            assert "aiohttp" not in answer.headers.get("Server", ""), answer.headers
+            assert "PROVIDED" in body, body
         client = StaffClient.new(f"http://127.0.0.1:{port}")
         try:
             for login, (password, role) in accounts.items():
