@@ -12,8 +12,8 @@ from gateway.audit.archive import Archive
 from gateway.audit.files import verify_files
 from gateway.audit.live import export, verify_live
 from gateway.audit.pubkeys import from_keys_dir
+from gateway.audit.report import Report
 from gateway.audit.sealer import Sealer
-from gateway.audit.verify import Report
 from gateway.clock import ManualClock
 from gateway.context import Gateway
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.audit.verify import Line
+from gateway.audit.report import Line
 from gateway.settings import Settings
 
 log = logging.getLogger("hogo.audit")

@@ -19,14 +19,13 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from gateway import metrics
 from gateway.audit.archive import Archive
 from gateway.audit.lease import Lease
-from gateway.audit.verify import Problem
+from gateway.audit.report import Problem
 from gateway.context import Gateway
 from gateway.model import HoldReason
 from gateway.store.quarantine import QuarantineStore
@@ -40,6 +39,8 @@ from gateway.verify.fold import (
     TrailFold,
     marker_mac_parts,
 )
+from gateway.verify.report import VerifyReport, chunks, keep
+from gateway.verify.sweep import Sweep
 from gateway.verify.trail import TrailGap, Verified, verified_blocks
 
 log = logging.getLogger("hogo.verify")
@@ -48,63 +49,9 @@ BATCH = 500  # persons (or subjects) per look at the store
 MAX_WAITING = 20_000  # events not sealed yet read in one look; more: the sealer is behind
 
 
-@dataclass
-class VerifyReport:
-    """One round: what differs, per person key and per subject key (codes, no personal data),
-    and why the check could not establish everything it should (`problems`)."""
-
-    persons: dict[str, Differences] = field(default_factory=dict)
-    subjects: dict[str, list[str]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    checked_persons: int = 0
-    checked_subjects: int = 0
-    folded_to: int = 0
-    swept: int = 0
-    unsealed: int | None = None  # entries without a MAC, as the last whole sweep found them
-    missing_subjects: list[str] = field(default_factory=list)
-    opened: list[str] = field(default_factory=list)
-    trail_ok: bool = True  # the trail could be folded as far as the store's head, this round
-
-    def problem(self, text: str) -> None:
-        if text not in self.problems:
-            self.problems.append(text)
-
-    @property
-    def ok(self) -> bool:
-        return not self.persons and not self.subjects and not self.problems
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "persons": {pk: d.all() for pk, d in sorted(self.persons.items())},
-            "subjects": {sk: c for sk, c in sorted(self.subjects.items())},
-            "problems": self.problems,
-            "checked_persons": self.checked_persons,
-            "checked_subjects": self.checked_subjects,
-            "trail_seq": self.folded_to,
-            "swept": self.swept,
-            "unsealed_entries": self.unsealed,
-            "missing_subjects": sorted(self.missing_subjects),
-            "reviews_opened": self.opened,
-        }
-
-
 def _fields(obj: Mapping[str, Any]) -> dict[str, str]:
     """A sealed event's fields as the fold takes them (its subject among them)."""
     return {"subject": str(obj.get("subject") or ""), **obj.get("fields", {})}
-
-
-async def _keep(lease: Lease | None) -> None:
-    """Renew the lease during a long round (a third of its time gone), so that no other process
-    takes it over meanwhile; a lease lost anyway only means two rounds at once, which open no
-    review twice (each checks for an open one first)."""
-    if lease is not None:
-        await lease.hold()
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 class Verifier:
@@ -119,17 +66,7 @@ class Verifier:
         self.check_entry = gw.keyring.tag_checker("directory-entry")
         self.fold: TrailFold | None = None
         self.saved: tuple[int, int] = (-1, -1)  # (seq, reported) of the fold last saved
-        # the sweep: where it stands, and what its cycle has found so far
-        self.cursor = "0"
-        self.cycle_owners: dict[str, str] = {}
-        self.cycle_unsealed = 0
-        self.cycle_bad = 0
-        # from the last whole sweep: each subject of a person the trail names, and that person
-        # (checked every round, so a flagged person's code moved by hand is found within one)
-        self.owners: dict[str, str] = {}
-        self.found_in_store: set[str] = set()  # persons with flag keys the sweep found
-        self.unsealed: int | None = None
-        self.sealed_now = False  # the last whole sweep found every entry with a good MAC
+        self.sweep = Sweep(self.store, self.check_entry, gw.settings.verify_sweep_keys)
 
     # -- the trail ----------------------------------------------------------------------------
     def _pubkeys(self) -> dict[int, Any]:
@@ -198,16 +135,16 @@ class Verifier:
         assert self.fold is not None
         fold = self.fold
         named = set(fold.persons) | set(await self.gw.flags.all_keys())
-        await self._sweep(report, whole_sweep, named, lease)
-        persons = sorted(named | self.found_in_store)
-        for batch in _chunks(persons, BATCH):
-            await _keep(lease)
+        await self.sweep.run(report, whole_sweep, named, fold.directory_sealed, lease)
+        persons = sorted(named | self.sweep.found_in_store)
+        for batch in chunks(persons, BATCH):
+            await keep(lease)
             snap = await self._look(batch, [], report, findings, lease)
             if snap is not None:
                 self._compare_persons(snap, report)
-        subjects = sorted(set(fold.remaps) | set(self.owners))
-        for batch in _chunks(subjects, BATCH * 4) if subjects else [[]]:
-            await _keep(lease)
+        subjects = sorted(set(fold.remaps) | set(self.sweep.owners))
+        for batch in chunks(subjects, BATCH * 4) if subjects else [[]]:
+            await keep(lease)
             look = await self._look([], batch, report, findings, lease)
             if look is None:
                 continue
@@ -227,7 +164,7 @@ class Verifier:
             self._finding(report, f)
         report.folded_to = fold.seq
         report.checked_persons, report.checked_subjects = len(persons), len(subjects)
-        report.unsealed = self.unsealed
+        report.unsealed = self.sweep.unsealed
         if act:
             await self._act(report)
         await self._save()
@@ -284,7 +221,7 @@ class Verifier:
         for sk, value in snap.values.items():
             expected = preview.remap_of(sk) if trail_known else None
             if expected is None:
-                expected = self.owners.get(sk)
+                expected = self.sweep.owners.get(sk)
             if value is None:
                 report.missing_subjects.append(sk)
                 continue
@@ -303,51 +240,6 @@ class Verifier:
             codes = report.subjects.setdefault(f.key, [])
             if f.what not in codes:
                 codes.append(f.what)
-
-    # -- the sweep ----------------------------------------------------------------------------
-    async def _sweep(
-        self, report: VerifyReport, whole: bool, named: set[str], lease: Lease | None = None
-    ) -> None:
-        """The next `verify_sweep_keys` of the store's keys (every key when `whole`): each
-        directory entry's MAC (whom it must resolve to is compared in the atomic look, where
-        a remap not sealed yet is seen with its event), and every person with flag keys."""
-        assert self.fold is not None
-        per_step = min(1000, max(100, self.gw.settings.verify_sweep_keys))
-        looked = 0
-        while whole or looked < self.gw.settings.verify_sweep_keys:
-            step = await self.store.scan(self.cursor, per_step)
-            looked += per_step
-            await _keep(lease)
-            self.found_in_store.update(step.persons)
-            for sk, value in step.entries:
-                report.swept += 1
-                person, _, mac = value.partition("|")
-                if not mac:
-                    self.cycle_unsealed += 1
-                codes = subject_differences(
-                    sk, value, None, self.check_entry, sealed=self.fold.directory_sealed
-                )
-                if codes:
-                    self.cycle_bad += 1
-                    report.subjects[sk] = codes
-                # a subject once found with a person the trail names stays theirs for the check
-                # (a remap's signed event says otherwise; an edit by hand does not)
-                owner = self.owners.get(sk)
-                if owner is None and not codes and person in named:
-                    owner = person
-                if owner is not None:
-                    self.cycle_owners[sk] = owner
-            self.cursor = step.cursor
-            if self.cursor == "0":
-                self._sweep_done()
-                break  # (the next round starts the next sweep)
-            await asyncio.sleep(0)
-
-    def _sweep_done(self) -> None:
-        self.owners, self.cycle_owners = self.cycle_owners, {}
-        self.unsealed = self.cycle_unsealed
-        self.sealed_now = self.cycle_unsealed == 0 and self.cycle_bad == 0
-        self.cycle_unsealed = self.cycle_bad = 0
 
     # -- what is done about it ----------------------------------------------------------------
     async def _act(self, report: VerifyReport) -> None:
@@ -383,9 +275,9 @@ class Verifier:
             return
         if not self.fold.started:
             await self._marker(STARTED)
-        if self.sealed_now and not self.fold.directory_sealed:
+        if self.sweep.sealed_now and not self.fold.directory_sealed:
             await self._marker(DIRECTORY_SEALED)
-            self.sealed_now = False
+            self.sweep.sealed_now = False
 
     async def _marker(self, kind: str) -> None:
         marker = secrets.token_hex(10)
@@ -404,8 +296,8 @@ class Verifier:
         metrics.VERIFY_SUBJECTS.set(len(report.subjects))
         metrics.VERIFY_PROBLEMS.set(len(report.problems))
         metrics.VERIFY_SECONDS.set(seconds)
-        if self.unsealed is not None:
-            metrics.DIRECTORY_UNSEALED.set(self.unsealed)
+        if self.sweep.unsealed is not None:
+            metrics.DIRECTORY_UNSEALED.set(self.sweep.unsealed)
         metrics.VERIFY_LAST.set(time.time())
 
 
