@@ -10,7 +10,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.common import Command, CommandError, emit, opened, os_actor, settings_from
+from gateway.cli.common import (
+    Command,
+    CommandError,
+    emit,
+    one_line,
+    opened,
+    os_actor,
+    settings_from,
+)
 from gateway.context import Gateway
 
 SETTLE_SECONDS = 5.0  # how long export/verify wait for events appended just before to be sealed
@@ -19,12 +27,10 @@ SETTLE_SECONDS = 5.0  # how long export/verify wait for events appended just bef
 def _public_keys(args: argparse.Namespace) -> dict[int, Any]:
     from gateway.audit import pubkeys
 
-    try:
+    with one_line(pubkeys.PubkeyError):
         if args.pubkeys:
             return pubkeys.load(Path(args.pubkeys))
         return pubkeys.from_keys_dir(settings_from(args).keys_dir)
-    except pubkeys.PubkeyError as exc:
-        raise CommandError(str(exc)) from None
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -63,11 +69,9 @@ async def cmd_audit_export(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway.audit.live import ExportRefused, export, parse_time
     from gateway.audit.sealer import Sealer
 
-    try:
+    with one_line(ValueError):
         since = parse_time(args.since) if args.since else None
         until = parse_time(args.until) if args.until else None
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
     await Sealer(gw.trail, gw.keyring, gw.settings).settle(SETTLE_SECONDS)
     try:
         done = await export(

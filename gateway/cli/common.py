@@ -12,7 +12,7 @@ import os
 import pwd
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from gateway.context import Gateway, open_gateway
@@ -25,6 +25,16 @@ Command = Callable[..., argparse.ArgumentParser]
 
 class CommandError(Exception):
     """A failure to report in one line (exit 1)."""
+
+
+@contextlib.contextmanager
+def one_line(*refusals: type[BaseException], text: Callable[[Any], str] = str) -> Iterator[None]:
+    """The refusals named, raised inside, as the command's one-line error (exit 1), worded by
+    `text`; anything else is not the operator's to fix and keeps its traceback."""
+    try:
+        yield
+    except refusals as exc:
+        raise CommandError(text(exc)) from None
 
 
 def os_actor() -> str:

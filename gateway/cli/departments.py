@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gateway.cli.common import Command, CommandError, emit, os_actor
+from gateway.cli.common import Command, CommandError, emit, one_line, os_actor
 from gateway.context import Gateway
 
 
@@ -24,7 +24,7 @@ async def cmd_departments_list(args: argparse.Namespace, gw: Gateway) -> None:
 async def cmd_token_issue(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway.departments import issue_token
 
-    try:
+    with one_line(ValueError):
         token, record = await issue_token(
             gw,
             department=args.department,
@@ -32,8 +32,6 @@ async def cmd_token_issue(args: argparse.Namespace, gw: Gateway) -> None:
             label=args.label or "",
             actor=os_actor(),
         )
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
     emit(
         args,
         {**record.as_json(), "token": token},

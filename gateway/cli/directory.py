@@ -69,23 +69,9 @@ async def cmd_directory_remaps(args: argparse.Namespace, gw: Gateway) -> None:
 
 
 async def cmd_directory_confirm(args: argparse.Namespace, gw: Gateway) -> None:
-    from gateway.quarantine import Quarantines, ReviewRefused
+    from gateway.cli.reviews import confirm
 
-    try:
-        review = await Quarantines.of(gw).confirm(
-            args.id, os_actor(), args.note, HoldReason.SUBJECT_REMAPPED
-        )
-    except ReviewRefused as exc:
-        raise CommandError(
-            {
-                "unknown": f"no remap {args.id}",
-                "not_open": f"remap {args.id} is {exc.state} already",
-                "same_person": f"remap {args.id} was imported by you ({os_actor()}): "
-                "someone else confirms it",
-            }[exc.code]
-        ) from None
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    review = await confirm(args, gw, "remap", "imported", HoldReason.SUBJECT_REMAPPED)
     emit(
         args,
         review.as_json(),

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.common import Command, CommandError, emit, os_actor, print_errors
+from gateway.cli.common import Command, CommandError, emit, one_line, os_actor, print_errors
 from gateway.context import Gateway
 from gateway.orders import FlagOrder, ReleaseOrder
 
@@ -32,44 +33,44 @@ async def cmd_flags_set(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway import flags
 
     ard, nd = _only(args)
-    try:
-        record = await flags.set_flags(
-            gw,
-            FlagOrder(
-                atena_number=args.atena_number,
-                name=args.name,
-                department=args.department,
-                business=args.business,
-                basis=args.basis,
-                until=args.until,
-                auto_response_disabled=ard,
-                non_disclosure=nd,
-                actor=os_actor(),
-                clear_until=args.no_until,
-            ),
-        )
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    emit(args, record.as_json(), _flag_text(record))
+    order = FlagOrder(
+        atena_number=args.atena_number,
+        name=args.name,
+        department=args.department,
+        business=args.business,
+        basis=args.basis,
+        until=args.until,
+        auto_response_disabled=ard,
+        non_disclosure=nd,
+        actor=os_actor(),
+        clear_until=args.no_until,
+    )
+    await _change(args, flags.set_flags(gw, order))
 
 
 async def cmd_flags_release(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway import flags
 
     ard, nd = _only(args)
+    order = ReleaseOrder(
+        atena_number=args.atena_number,
+        basis=args.basis,
+        note=args.note,
+        auto_response_disabled=ard,
+        non_disclosure=nd,
+        actor=os_actor(),
+        department=args.department,
+    )
+    await _change(args, flags.release_flags(gw, order))
+
+
+async def _change(args: argparse.Namespace, change: Awaitable[Any]) -> None:
+    """A set or a release carried out: its refusal as the command's one-line error (a missing
+    --department where several departments hold the person as a usage error), or the record."""
+    from gateway import flags
+
     try:
-        record = await flags.release_flags(
-            gw,
-            ReleaseOrder(
-                atena_number=args.atena_number,
-                basis=args.basis,
-                note=args.note,
-                auto_response_disabled=ard,
-                non_disclosure=nd,
-                actor=os_actor(),
-                department=args.department,
-            ),
-        )
+        record = await change
     except flags.FlagRuleError as exc:
         if exc.reason == "several_departments":
             # the command needs one more argument, not another try: a usage error
@@ -84,10 +85,8 @@ async def cmd_flags_release(args: argparse.Namespace, gw: Gateway) -> None:
 async def cmd_flags_show(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway import flags
 
-    try:
+    with one_line(ValueError):
         flags.check_atena_number(args.atena_number)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
     record = await gw.flags.get(args.atena_number, unseal=True)
     if record is None:
         data = {
@@ -163,12 +162,10 @@ async def cmd_flags_upgrade(args: argparse.Namespace, gw: Gateway) -> None:
 async def cmd_flags_due(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway import flags
 
-    try:
+    with one_line(ValueError):
         items = await flags.read_due(
             gw, actor=os_actor(), within_days=args.within, department=args.department
         )
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
     text = "\n".join(
         f"{'OVERDUE' if i.overdue else 'due':<7}  {i.until}  "
         f"{i.days_left:>+5d} days  {i.atena_number}  {i.name}  {i.department}  {i.business}"
@@ -258,10 +255,8 @@ async def cmd_flags_verify(args: argparse.Namespace, gw: Gateway) -> None:
 async def cmd_flags_repair(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway.flags import FlagRuleError, repair_aggregate
 
-    try:
+    with one_line(FlagRuleError):
         before, after = await repair_aggregate(gw, atena_number=args.atena_number, actor=os_actor())
-    except FlagRuleError as exc:
-        raise CommandError(str(exc)) from None
 
     def text(s: Any) -> str:
         return f"自動応答不可={int(s.auto_response_disabled)} 不開示該当={int(s.non_disclosure)}"

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from gateway.cli.common import Command, CommandError, emit, os_actor
+from gateway.cli.common import Command, CommandError, emit, one_line, os_actor
 from gateway.context import Gateway
 from gateway.model import HeldQuery, QueryState
 from gateway.queue import QueueRefusal
@@ -71,12 +71,10 @@ async def cmd_held_list(args: argparse.Namespace, gw: Gateway) -> None:
             shown += 1
 
     if args.limit is not None or args.after:
-        try:
+        with one_line(BadCursor):
             page = await gw.queries.held_page(
                 only_waiting=args.waiting, after=args.after or "", limit=args.limit or 100
             )
-        except BadCursor as exc:
-            raise CommandError(str(exc)) from None
         out(page.items, await gw.queue.subjects_now(page.items))
         _close_list(as_json, shown)
         last = page.start + len(page.items)
@@ -159,10 +157,8 @@ async def cmd_held_release(args: argparse.Namespace, gw: Gateway) -> None:
             f"{held.reason}); nothing released. Look at `held show {args.id}` and release with "
             "--flagged-ok if it is to go out"
         )
-    try:
+    with one_line(QueueRefusal, text=refusal_text):
         released = await gw.queue.release(args.id, args.notice, os_actor(), now.seen)
-    except QueueRefusal as exc:
-        raise CommandError(refusal_text(exc)) from None
     emit(
         args,
         _held_json(released, now),
@@ -171,10 +167,8 @@ async def cmd_held_release(args: argparse.Namespace, gw: Gateway) -> None:
 
 
 async def cmd_held_refuse(args: argparse.Namespace, gw: Gateway) -> None:
-    try:
+    with one_line(QueueRefusal, text=refusal_text):
         held = await gw.queue.refuse(args.id, args.reason, os_actor())
-    except QueueRefusal as exc:
-        raise CommandError(refusal_text(exc)) from None
     emit(args, held.as_json(), f"query {held.id} refused")
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.common import Command, CommandError
+from gateway.cli.common import Command, CommandError, one_line
 from gateway.context import Gateway
 
 
@@ -17,10 +17,8 @@ async def cmd_report_usage(args: argparse.Namespace, gw: Gateway) -> None:
     from gateway import report_document
     from gateway.reports import usage
 
-    try:
+    with one_line(ValueError):
         report = await usage(gw, args.year, fiscal=not args.calendar)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
     fmt = "json" if args.json else args.format
     if fmt == "json":
         text = json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n"

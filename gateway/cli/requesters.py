@@ -6,15 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gateway.cli.common import Command, CommandError, emit, os_actor
+from gateway.cli.common import Command, CommandError, emit, one_line, os_actor
 from gateway.context import Gateway
 
 
 async def cmd_requesters_add(args: argparse.Namespace, gw: Gateway) -> None:
-    try:
+    with one_line(ValueError):
         req = await gw.requesters.add(args.org_code, args.name, os_actor())
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
     emit(args, req.as_json(), f"requester {req.org_code} registered ({req.name})")
 
 
@@ -32,10 +30,8 @@ async def _rights_change(args: argparse.Namespace, gw: Gateway, action: str) -> 
     from gateway.errors import UnknownRequester
 
     change = gw.requesters.grant if action == "grant" else gw.requesters.revoke
-    try:
+    with one_line(UnknownRequester, ValueError):
         req = await change(args.org_code, args.affair, args.procedure or [], os_actor())
-    except (UnknownRequester, ValueError) as exc:
-        raise CommandError(str(exc)) from None
     emit(args, req.as_json(), _rights_text(req))
 
 

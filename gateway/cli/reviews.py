@@ -28,26 +28,39 @@ async def cmd_reviews_list(args: argparse.Namespace, gw: Gateway) -> None:
 
 
 async def cmd_reviews_confirm(args: argparse.Namespace, gw: Gateway) -> None:
+    review = await confirm(args, gw, "review", "opened")
+    emit(args, review.as_json(), f"review {review.id} confirmed: it holds no query any more")
+
+
+async def confirm(
+    args: argparse.Namespace,
+    gw: Gateway,
+    noun: str,
+    made: str,
+    reason: HoldReason | None = None,
+) -> Any:
+    """Confirm review `args.id` (of `reason` only, if given) as the operator, its refusal worded
+    once for every kind: `noun` names what it is ("review", "remap"), `made` how it came
+    ("opened", "imported")."""
     from gateway.quarantine import Quarantines, ReviewRefused
 
     try:
-        review = await Quarantines.of(gw).confirm(args.id, os_actor(), args.note)
+        return await Quarantines.of(gw).confirm(args.id, os_actor(), args.note, reason)
     except ReviewRefused as exc:
         if exc.code == "still_differs":
             print(f"still differs: {exc.state}", file=sys.stderr)
         raise CommandError(
             {
-                "unknown": f"no review {args.id}",
-                "not_open": f"review {args.id} is {exc.state} already",
-                "same_person": f"review {args.id} was opened by you ({os_actor()}): someone "
+                "unknown": f"no {noun} {args.id}",
+                "not_open": f"{noun} {args.id} is {exc.state} already",
+                "same_person": f"{noun} {args.id} was {made} by you ({os_actor()}): someone "
                 "else confirms it",
-                "still_differs": f"review {args.id}: the state still differs from the trail; "
+                "still_differs": f"{noun} {args.id}: the state still differs from the trail; "
                 "put it right through the flag commands (or a directory import) first",
             }[exc.code]
         ) from None
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    emit(args, review.as_json(), f"review {review.id} confirmed: it holds no query any more")
 
 
 def add_commands(sub: Any, cmd: Command) -> None:
