@@ -8,6 +8,7 @@ fault, every refusal of input a security event).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -43,25 +44,32 @@ def _respond(answer: soap_answer.Answer) -> web.Response:
     )
 
 
-async def provision_endpoint(request: web.Request) -> web.Response:
+async def _soap_endpoint(
+    request: web.Request, service: str, answer: Callable[[bytes], Awaitable[soap_answer.Answer]]
+) -> web.Response:
+    """A SOAP service's endpoint: the body read within its limit (else the fault, recorded as
+    the service's), then `answer(body)`."""
     gw = request.app[GATEWAY]
-    peer = request.remote or ""
     try:
         body = await read_body(request, gw.settings.max_body_bytes)
     except SoapFault as exc:
-        return _respond(await soap_answer.fault_answer(gw, exc, "provision", peer))
+        return _respond(await soap_answer.fault_answer(gw, exc, service, request.remote or ""))
+    return _respond(await answer(body))
+
+
+async def provision_endpoint(request: web.Request) -> web.Response:
+    gw, peer = request.app[GATEWAY], request.remote or ""
     # who the client certificate names (mutual TLS)
-    return _respond(await soap_answer.provision(gw, body, certified_org(request), peer))
+    return await _soap_endpoint(
+        request,
+        "provision",
+        lambda body: soap_answer.provision(gw, body, certified_org(request), peer),
+    )
 
 
 async def portal_endpoint(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY]
-    peer = request.remote or ""
-    try:
-        body = await read_body(request, gw.settings.max_body_bytes)
-    except SoapFault as exc:
-        return _respond(await soap_answer.fault_answer(gw, exc, "portal", peer))
-    return _respond(await soap_answer.portal(gw, body, peer))
+    gw, peer = request.app[GATEWAY], request.remote or ""
+    return await _soap_endpoint(request, "portal", lambda body: soap_answer.portal(gw, body, peer))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -96,6 +96,26 @@ async def _within_rate(request: web.Request, token: DepartmentToken, operator: s
         raise ApiRefusal(429, "too_many_requests", f"at most {limit} reads a minute per token")
 
 
+async def _bad_input(
+    request: web.Request, token: DepartmentToken, operation: str, reason: str, message: str
+) -> ApiRefusal:
+    """A business system's bad input, recorded as a security event; the 400 to answer it with."""
+    await request.app[GATEWAY].events.security(
+        "api_bad_input",
+        f"dept-token:{token.id}",
+        operation=operation,
+        department=token.department,
+        business=token.business,
+        reason=reason,
+    )
+    return ApiRefusal(400, "bad_request", message)
+
+
+def _unavailable() -> web.Response:
+    """The store is down: the caller tries again later (nothing was read)."""
+    return _json({"error": "temporarily_unavailable", "message": "try again later"}, 503)
+
+
 async def read_flag(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     try:
@@ -105,15 +125,7 @@ async def read_flag(request: web.Request) -> web.Response:
         try:
             flags.check_atena_number(atena_number)
         except ValueError as exc:
-            await gw.events.security(
-                "api_bad_input",
-                actor,
-                operation="flags.read",
-                department=token.department,
-                business=token.business,
-                reason="atena_number",
-            )
-            raise ApiRefusal(400, "bad_request", str(exc)) from None
+            raise await _bad_input(request, token, "flags.read", "atena_number", str(exc)) from None
         await _within_rate(request, token, operator)
         where = departments.reach(token.department, token.business)
         if where is Reach.NONE:
@@ -159,7 +171,7 @@ async def read_flag(request: web.Request) -> web.Response:
     except ApiRefusal as exc:
         return _refusal(exc)
     except StoreUnavailable:
-        return _json({"error": "temporarily_unavailable", "message": "try again later"}, 503)
+        return _unavailable()
     # Exactly the three items the council approved: nothing about which flag, who, or since when.
     return _json({"atena_number": atena_number, "name": name, "victim": victim})
 
@@ -171,16 +183,12 @@ async def due_flags(request: web.Request) -> web.Response:
         actor = f"dept-token:{token.id}"
         raw = request.query.get("within", str(flags.RENEWAL_WINDOW_DAYS))
         if not raw.isdigit() or int(raw) > flags.MAX_WINDOW_DAYS:
-            await gw.events.security(
-                "api_bad_input",
-                actor,
-                operation="flags.due",
-                department=token.department,
-                business=token.business,
-                reason="within",
-            )
-            raise ApiRefusal(
-                400, "bad_request", f"within is a number of days, 0-{flags.MAX_WINDOW_DAYS}"
+            raise await _bad_input(
+                request,
+                token,
+                "flags.due",
+                "within",
+                f"within is a number of days, 0-{flags.MAX_WINDOW_DAYS}",
             )
         if not departments.may_list_renewals(token.department, token.business):
             await gw.events.security(
@@ -205,7 +213,7 @@ async def due_flags(request: web.Request) -> web.Response:
     except ApiRefusal as exc:
         return _refusal(exc)
     except StoreUnavailable:
-        return _json({"error": "temporarily_unavailable", "message": "try again later"}, 503)
+        return _unavailable()
     return _json(
         {
             "department": token.department,

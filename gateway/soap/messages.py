@@ -103,16 +103,23 @@ def query_result_envelope(result: QueryResult, operation: str) -> bytes:
     return f'{_HEAD}<t:{name} xmlns:t="{PROVISION_NS}">{"".join(parts)}</t:{name}>{_TAIL}'.encode()
 
 
-def read_upstream_answer(payload: bytes) -> UpstreamAnswer:
-    """What the upstream said to a SubmitQuery; a fault or anything unexpected raises."""
+def _upstream_body(payload: bytes, namespace: str, name: str) -> BodyElement:
+    """The upstream's answer element, which must be `name` in `namespace`; a fault, a message
+    that does not parse or any other element is UPSTREAM_UNAVAILABLE (never passed on)."""
     try:
         body = body_element(parse_xml(payload), header_entries=True)
     except SoapFault:
         raise SoapFault(
             ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer"
         ) from None
-    if body.namespace != PROVISION_NS or body.name != "SubmitQueryResponse":
+    if body.namespace != namespace or body.name != name:
         raise SoapFault(ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer")
+    return body
+
+
+def read_upstream_answer(payload: bytes) -> UpstreamAnswer:
+    """What the upstream said to a SubmitQuery; a fault or anything unexpected raises."""
+    body = _upstream_body(payload, PROVISION_NS, "SubmitQueryResponse")
     status = body.text_of("status")
     if status == "PROVIDED":
         return UpstreamAnswer(
@@ -199,14 +206,7 @@ def self_information_request_envelope(subject_code: str, item_code: str = "") ->
 
 def read_upstream_self_information(payload: bytes) -> tuple[Field, ...] | None:
     """Fields of an upstream GetSelfInformationResponse; None when it says UNAVAILABLE."""
-    try:
-        body = body_element(parse_xml(payload), header_entries=True)
-    except SoapFault:
-        raise SoapFault(
-            ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer"
-        ) from None
-    if body.namespace != PORTAL_NS or body.name != "GetSelfInformationResponse":
-        raise SoapFault(ErrorCode.UPSTREAM_UNAVAILABLE, "the upstream gave no usable answer")
+    body = _upstream_body(payload, PORTAL_NS, "GetSelfInformationResponse")
     if body.text_of("status") != "AVAILABLE":
         return None
     return _fields(body.element, PORTAL_NS) or None
