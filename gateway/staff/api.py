@@ -34,6 +34,21 @@ def json_error(code: str, status: int, **params: str) -> web.Response:
     return web.json_response({"error": code, **params}, status=status)
 
 
+def page_json(found: Any, next_url: str | None, **extra: object) -> web.Response:
+    """One page of a list, as every list of the API answers: `total`, `start` (how many come
+    before), `count`, `items`, `next` (the following page's URL, null on the last), `extra`."""
+    return web.json_response(
+        {
+            "total": found.total,
+            "start": found.start,
+            "count": len(found.items),
+            "items": [it.as_json() for it in found.items],
+            "next": next_url,
+            **extra,
+        }
+    )
+
+
 async def bad_input(request: web.Request, reason: str, **fields: str) -> web.HTTPException:
     """A body the console's own pages never send (not JSON, not an object, a field of the wrong
     type): recorded as a security event, as hostile SOAP input is, and answered 400 (415 for a
@@ -138,15 +153,7 @@ async def held_list(request: web.Request) -> web.Response:
     except ApprovalError as exc:
         return json_error(exc.code, exc.status)
     nxt = f"/api/v1/held?{urlencode({'after': found.next, 'limit': limit})}" if found.next else None
-    return web.json_response(
-        {
-            "total": found.total,
-            "start": found.start,
-            "count": len(found.items),
-            "items": [it.as_json() for it in found.items],
-            "next": nxt,
-        }
-    )
+    return page_json(found, nxt)
 
 
 async def held_get(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from gateway.model import MAX_PAGE
 from gateway.services.attempts import MAX_NOTE, PAGE_SIZE, AttemptRefused
 from gateway.services.console import console
 from gateway.staff.access import session_of
-from gateway.staff.api import bad_input, json_body, json_error, text_field
+from gateway.staff.api import bad_input, json_body, json_error, page_json, text_field
 
 
 def _refused(exc: AttemptRefused) -> web.Response:
@@ -42,16 +42,7 @@ async def attempts_list(request: web.Request) -> web.Response:
     if found.next:
         query = {"limit": raw, "after": found.next, **({"open": "1"} if open_only else {})}
         nxt = f"/api/v1/attempts?{urlencode(query)}"
-    return web.json_response(
-        {
-            "total": found.total,
-            "start": found.start,
-            "count": len(found.items),
-            "items": [v.as_json() for v in found.items],
-            "next": nxt,
-            "open": found.open,
-        }
-    )
+    return page_json(found, nxt, open=found.open)
 
 
 async def attempt_get(request: web.Request) -> web.Response:

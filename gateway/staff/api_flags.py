@@ -16,6 +16,7 @@ not here: it is the departments' token API (gateway.flag_api).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -46,22 +47,18 @@ async def register(request: web.Request) -> web.Response:
     gw, viewer = console(request).gw, session_of(request)
     data = await json_body(request)
     atena_number = text_field(data, "atena_number").strip()
-    try:
-        order = FlagOrder(
-            atena_number=atena_number,
-            name=text_field(data, "name").strip(),
-            department=viewer.department,
-            business=text_field(data, "business").strip() or None,
-            basis=text_field(data, "basis").strip(),
-            until=text_field(data, "until").strip() or None,
-            auto_response_disabled=await _choice(request, data, "auto_response_disabled"),
-            non_disclosure=await _choice(request, data, "non_disclosure"),
-            actor=viewer.actor,
-        )
-        hold = await registrars.register(gw, viewer, order)
-    except Refused as r:
-        return _refused(r)
-    return web.json_response(hold.department_view(atena_number))
+    order = FlagOrder(
+        atena_number=atena_number,
+        name=text_field(data, "name").strip(),
+        department=viewer.department,
+        business=text_field(data, "business").strip() or None,
+        basis=text_field(data, "basis").strip(),
+        until=text_field(data, "until").strip() or None,
+        auto_response_disabled=await _choice(request, data, "auto_response_disabled"),
+        non_disclosure=await _choice(request, data, "non_disclosure"),
+        actor=viewer.actor,
+    )
+    return await _own_hold(atena_number, registrars.register(gw, viewer, order))
 
 
 async def lookup(request: web.Request) -> web.Response:
@@ -69,8 +66,13 @@ async def lookup(request: web.Request) -> web.Response:
     gw, viewer = console(request).gw, session_of(request)
     data = await json_body(request)
     atena_number = text_field(data, "atena_number").strip()
+    return await _own_hold(atena_number, registrars.show_record(gw, viewer, atena_number))
+
+
+async def _own_hold(atena_number: str, step: Awaitable[Any]) -> web.Response:
+    """The department's own hold on the person as `step` leaves it, or the step's refusal."""
     try:
-        hold = await registrars.show_record(gw, viewer, atena_number)
+        hold = await step
     except Refused as r:
         return _refused(r)
     return web.json_response(hold.department_view(atena_number))

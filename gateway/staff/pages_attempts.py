@@ -13,7 +13,7 @@ from gateway.services.attempts import PAGE_SIZE, AttemptRefused
 from gateway.services.console import console
 from gateway.staff.access import session_of
 from gateway.staff.i18n import Translator, lang_of
-from gateway.staff.render import error_page, page
+from gateway.staff.render import page, refused_page
 
 
 def labeller(request: web.Request):  # type: ignore[no-untyped-def]
@@ -35,7 +35,7 @@ async def attempts_page(request: web.Request) -> web.Response:
             viewer, open_only=open_only, after=request.query.get("after", ""), limit=PAGE_SIZE
         )
     except AttemptRefused as exc:
-        return error_page(request, f"err.{exc.code}", exc.status, **exc.params)
+        return refused_page(request, exc)
     return page(
         request,
         "attempts.html",
@@ -51,7 +51,7 @@ async def attempt_page(request: web.Request) -> web.Response:
     try:
         view = await c.attempts.one(viewer, request.match_info["id"], show_name=True)
     except AttemptRefused as exc:
-        return error_page(request, f"err.{exc.code}", exc.status, **exc.params)
+        return refused_page(request, exc)
     return page(
         request,
         "attempt.html",
@@ -75,6 +75,6 @@ async def acknowledge(request: web.Request) -> web.Response:
             note if isinstance(note, str) else "",
         )
     except AttemptRefused as exc:
-        return error_page(request, f"err.{exc.code}", exc.status, **exc.params)
+        return refused_page(request, exc)
     await c.sessions.flash(viewer.digest, "ok", "ok.attempt_acknowledged", {})
     return web.Response(status=303, headers={"Location": f"/staff/attempts/{attempt_id}"})

@@ -8,11 +8,13 @@ on the page it answers, with what was typed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
 from gateway import flags
+from gateway.context import Gateway
+from gateway.model import Session
 from gateway.orders import FlagOrder, ReleaseOrder
 from gateway.services import registrars
 from gateway.services.console import console
@@ -130,23 +132,27 @@ async def request_release(request: web.Request) -> web.Response:
 
 
 async def confirm_release(request: web.Request) -> web.Response:
-    gw, viewer = console(request).gw, session_of(request)
-    form = Form(await request.post())
-    try:
-        await registrars.confirm_release(gw, viewer, form.text("request_id"))
-    except Refused as r:
-        return await _refused(request, r, form, "confirm")
-    return await _done(request, "ok.release_confirmed")
+    return await _decide(request, registrars.confirm_release, "confirm", "ok.release_confirmed")
 
 
 async def cancel_release(request: web.Request) -> web.Response:
+    return await _decide(request, registrars.cancel_release, "cancel", "ok.release_cancelled")
+
+
+async def _decide(
+    request: web.Request,
+    decision: Callable[[Gateway, Session, str], Awaitable[object]],
+    action: str,
+    done: str,
+) -> web.Response:
+    """A decision on the release request the form names (confirm or cancel), as the viewer."""
     gw, viewer = console(request).gw, session_of(request)
     form = Form(await request.post())
     try:
-        await registrars.cancel_release(gw, viewer, form.text("request_id"))
+        await decision(gw, viewer, form.text("request_id"))
     except Refused as r:
-        return await _refused(request, r, form, "cancel")
-    return await _done(request, "ok.release_cancelled")
+        return await _refused(request, r, form, action)
+    return await _done(request, done)
 
 
 async def due_page(request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ from gateway.model import HoldReason
 from gateway.services.approvals import ApprovalError
 from gateway.services.console import console
 from gateway.staff.access import session_of
-from gateway.staff.render import error_page, page
+from gateway.staff.render import error_page, page, refused_page
 
 REASONS = frozenset(r.value for r in HoldReason)
 
@@ -26,7 +26,7 @@ async def queue_page(request: web.Request) -> web.Response:
     try:
         found = await c.approvals.queue(after=request.query.get("after", ""))
     except ApprovalError as exc:
-        return error_page(request, f"err.{exc.code}", exc.status)
+        return refused_page(request, exc)
     return page(
         request,
         "queue.html",
@@ -44,7 +44,7 @@ async def item_page(request: web.Request) -> web.Response:
     try:
         item = await c.approvals.item(request.match_info["id"], session_of(request), show_name=True)
     except ApprovalError as exc:
-        return error_page(request, f"err.{exc.code}", exc.status, **exc.params)
+        return refused_page(request, exc)
     return page(
         request,
         "item.html",

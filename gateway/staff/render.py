@@ -104,3 +104,9 @@ def page(
 
 def error_page(request: web.Request, key: str, status: int, **params: str) -> web.Response:
     return page(request, "error.html", "title.error", status=status, message=(key, params))
+
+
+def refused_page(request: web.Request, refusal: Any) -> web.Response:
+    """A service's refusal (`code`, a catalog key without `err.`; `status`; `params`) as the
+    console's error page."""
+    return error_page(request, f"err.{refusal.code}", refusal.status, **refusal.params)
