@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -159,6 +160,16 @@ async def running(
     for runner in runners:
         await runner.cleanup()
     await r.gw.close()
+
+
+@pytest.fixture
+async def staff(running: Running) -> AsyncIterator[Any]:
+    """A member of staff of each role, logged in to the running gateway's console (one per
+    test; tests/staffkit.py)."""
+    from tests.staffkit import staff_for  # (staffkit builds on this module's Running)
+
+    async with staff_for(running) as s:
+        yield s
 
 
 @pytest.fixture

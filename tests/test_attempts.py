@@ -14,16 +14,10 @@ from gateway.attempts import AttemptKind
 from gateway.flags import release_flags
 from tests.conftest import Running
 from tests.flag_support import all_values, by_tax_department, flag
-from tests.staffkit import Staff, staff_for
+from tests.staffkit import Staff
 from tests.support import OTHER_REQUESTER, REQUESTER, Query, portal_xml
 
 KODOMO, ZEIMU = "子ども家庭課", "税務課"
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 async def _attempts(running: Running, department: str) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Running
-from tests.staffkit import ACCOUNTS, PASSWORD, Staff, held_query, staff_for
+from tests.staffkit import ACCOUNTS, PASSWORD, Staff, held_query
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,12 +33,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed"),
 ]
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 @pytest.fixture

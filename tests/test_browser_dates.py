@@ -12,19 +12,13 @@ import pytest
 
 from gateway.wareki import JST, wareki
 from tests.conftest import Running
-from tests.staffkit import ACCOUNTS, PASSWORD, Staff, held_query, staff_for
+from tests.staffkit import ACCOUNTS, PASSWORD, Staff, held_query
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed"),
 ]
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 @pytest.fixture

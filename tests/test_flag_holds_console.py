@@ -9,24 +9,16 @@ import json
 import re
 from typing import Any
 
-import pytest
-
 from gateway.model import FlagState
 from gateway.simulator import Resident
 from tests.conftest import Running
-from tests.staffkit import Staff, StaffClient, staff_for
+from tests.staffkit import Staff, StaffClient
 from tests.support import Query
 
 RECORDS, LOOKUP = "/api/v1/flag-records", "/api/v1/flag-records/lookup"
 REQUESTS = "/api/v1/release-requests"
 KODOMO, ZEIMU = "子ども家庭課", "税務課"
 OTHER_NAME = "シケン ハナコ"  # the same person as 税務課 registers them
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 def _kodomo(person: Resident, **over: Any) -> dict[str, Any]:

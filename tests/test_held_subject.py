@@ -17,16 +17,10 @@ from gateway.directory_import import import_pairs
 from gateway.settings import Settings
 from tests.conftest import Running
 from tests.flag_support import by_tax_department
-from tests.staffkit import NOTICE, Staff, held_query, staff_for
+from tests.staffkit import NOTICE, Staff, held_query
 from tests.support import REQUESTER, Query, cli_runner
 
 CODE = "LEARNED00000001"  # a subject code the directory does not know when the query arrives
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 async def _unknown_then_flagged(running: Running, pn: str, index: int) -> tuple[str, object]:

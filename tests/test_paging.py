@@ -13,22 +13,15 @@ import re
 import time
 from urllib.parse import unquote
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.model import SubmitQuery
 from tests.conftest import Running
-from tests.staffkit import Staff, staff_for
+from tests.staffkit import Staff
 from tests.support import AFFAIR, REQUESTER, cli_runner
 
 MANY = 2_100
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 def unknown_subject(pn: str) -> SubmitQuery:

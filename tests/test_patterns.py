@@ -20,14 +20,8 @@ from gateway.store.events import Event
 from gateway.wareki import JST, wareki
 from tests.chart_support import counts_of, read_chart, svg_of
 from tests.conftest import Running
-from tests.staffkit import Staff, staff_for
+from tests.staffkit import Staff
 from tests.support import OTHER_REQUESTER, REQUESTER, Query, portal_xml
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 def today() -> date:

@@ -28,18 +28,12 @@ from gateway.directory_import import (
 )
 from gateway.quarantine import Quarantines, ReviewRefused
 from tests.conftest import Running
-from tests.staffkit import PASSWORD, Staff, staff_for
+from tests.staffkit import PASSWORD, Staff
 from tests.support import OTHER_REQUESTER, REQUESTER, Query, portal_xml
 
 # driven in tests/test_tls.py (they need a TLS listener)
 DRIVEN_IN_TEST_TLS = {"tls_refused", "requester_identity_mismatch"}
 METRIC_LINE = re.compile(r'^hogo_security_events_total\{kind="([a-z_]+)"\} ([0-9.e+]+)$', re.M)
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 async def security_counts(running: Running) -> Counter[str]:

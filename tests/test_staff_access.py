@@ -6,13 +6,11 @@ The table below is the specification. A route added to the application without a
 
 from __future__ import annotations
 
-import pytest
-
 from gateway.app import build_app
 from gateway.settings import Settings
 from gateway.staff.access import Rule
 from tests.conftest import Running
-from tests.staffkit import ROLES, Staff, StaffClient, staff_for
+from tests.staffkit import ROLES, Staff, StaffClient
 
 PUBLIC = "public"
 ANY = set(ROLES)
@@ -118,12 +116,6 @@ def _console_routes() -> dict[tuple[str, str], object]:
             continue  # /api/v1/flags is the departments' flag API, with its own tokens
         out[(route.method, path)] = route.handler
     return out
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 def test_every_route_has_a_rule_and_an_entry_here() -> None:

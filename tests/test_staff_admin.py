@@ -10,14 +10,8 @@ import pytest
 
 from gateway.staff.i18n import Translator
 from tests.conftest import Running
-from tests.staffkit import PASSWORD, Staff, flash_of, staff_for
+from tests.staffkit import PASSWORD, Staff, flash_of
 from tests.support import Cli, cli_runner
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 async def test_admin_adds_a_user_who_can_then_log_in(running: Running, staff: Staff) -> None:

@@ -13,14 +13,8 @@ import pytest
 
 from gateway.services.auditing import JST
 from tests.conftest import Running
-from tests.staffkit import Staff, held_query, staff_for
+from tests.staffkit import Staff, held_query
 from tests.support import OTHER_REQUESTER, Query, portal_xml
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 async def _incidents(running: Running, staff: Staff) -> None:

@@ -15,13 +15,7 @@ from gateway import flags
 from gateway.simulator import Resident
 from gateway.staff.i18n import Translator
 from tests.conftest import Running
-from tests.staffkit import Staff, StaffClient, flash_of, staff_for, title_of
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
+from tests.staffkit import Staff, StaffClient, flash_of, title_of
 
 
 def _register_form(running: Running, index: int = 0, **over: str) -> dict[str, str]:

@@ -11,22 +11,14 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
-
 from gateway import flags
 from gateway.simulator import Resident
 from gateway.staff.i18n import Translator
 from tests.conftest import Running
-from tests.staffkit import Staff, StaffClient, flash_of, staff_for
+from tests.staffkit import Staff, StaffClient, flash_of
 
 RECORDS, LOOKUP = "/api/v1/flag-records", "/api/v1/flag-records/lookup"
 REQUESTS, RENEWALS = "/api/v1/release-requests", "/api/v1/renewals"
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 def _register(person: Resident, **over: Any) -> dict[str, Any]:

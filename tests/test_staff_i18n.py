@@ -7,15 +7,13 @@ import re
 import string
 from pathlib import Path
 
-import pytest
-
 import gateway.staff
 from gateway.model import HoldReason, QueryState
 from gateway.services.accounts import ROLES
 from gateway.staff.i18n import MESSAGES
 from gateway.staff.render import NAV
 from tests.conftest import Running
-from tests.staffkit import Staff, staff_for, title_of
+from tests.staffkit import Staff, title_of
 
 STAFF_DIR = Path(gateway.staff.__file__).parent
 
@@ -120,12 +118,6 @@ def test_every_event_kind_the_gateway_records_has_a_label() -> None:
     kinds |= {"requester.granted", "requester.revoked"}  # emit('requester.' .. (grant|revoke))
     assert len(kinds) > 25
     assert sorted(k for k in kinds if f"kind.{k}" not in MESSAGES) == []
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 async def test_japanese_first_english_on_request(running: Running, staff: Staff) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.settings import Settings
 from tests.conftest import Running
-from tests.staffkit import Staff, held_query, seen_of, staff_for, title_of
+from tests.staffkit import Staff, held_query, seen_of, title_of
 from tests.test_staff_sessions import _all_values
 
 
@@ -23,12 +23,6 @@ def settings(tmp_path: Path) -> Settings:
         upstream_timeout=5.0,
         staff_four_eyes_release=True,
     )
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 async def test_console_flows_leave_no_personal_data_in_urls_titles_logs_or_the_store(

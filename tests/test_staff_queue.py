@@ -11,14 +11,8 @@ import pytest
 
 from gateway.settings import Settings
 from tests.conftest import Running
-from tests.staffkit import NOTICE, Staff, flash_of, held_query, seen_of, staff_for, title_of
+from tests.staffkit import NOTICE, Staff, flash_of, held_query, seen_of, title_of
 from tests.support import OTHER_REQUESTER, Query
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 async def test_queue_lists_held_queries_oldest_first_with_what_is_needed(

@@ -9,7 +9,7 @@ import pytest
 from gateway.services import accounts
 from gateway.settings import Settings
 from tests.conftest import Running
-from tests.staffkit import ACCOUNTS, PASSWORD, Staff, staff_for
+from tests.staffkit import ACCOUNTS, PASSWORD, Staff
 
 
 @pytest.fixture
@@ -23,12 +23,6 @@ def settings(tmp_path: Path) -> Settings:
         staff_lockout_attempts=3,
         staff_lockout_seconds=600,
     )  # periods passed by moving the gateway's clock (running.clock), never by sleeping
-
-
-@pytest.fixture
-async def staff(running: Running):
-    async with staff_for(running) as s:
-        yield s
 
 
 async def test_password_is_stored_as_argon2id_only(running: Running, staff: Staff) -> None:
