@@ -4,7 +4,7 @@ flagging a synthetic resident, reading the raw store."""
 from __future__ import annotations
 
 from gateway.context import Gateway
-from gateway.flags import set_flags
+from gateway.flags import confirm_release, request_release, set_flags
 from gateway.simulator import Resident
 from gateway.store.flags import FlagRecord
 from tests.support import Cli, cli_runner, one_line_error  # noqa: F401 (re-exported)
@@ -42,6 +42,21 @@ async def by_tax_department(gw: Gateway, person: Resident) -> FlagRecord:
     return await flag(
         gw, person, department="税務課", business="特別区民税・都民税", basis="ex-officio"
     )
+
+
+async def released_by_two(gw: Gateway, person: Resident) -> None:
+    """子ども家庭課's hold released the two-person way: staff:a asks, staff:b confirms."""
+    req = await request_release(
+        gw,
+        atena_number=person.atena_number,
+        basis="application",
+        note="申出",
+        auto_response_disabled=True,
+        non_disclosure=True,
+        requested_by="staff:a",
+        department="子ども家庭課",
+    )
+    await confirm_release(gw, request_id=req.id, confirmed_by="staff:b")
 
 
 async def all_values(gw: Gateway) -> bytes:

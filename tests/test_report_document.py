@@ -17,12 +17,12 @@ import pytest
 from gateway.attempts import AttemptKind
 from gateway.clock import SYSTEM_CLOCK
 from gateway.departments import issue_token
-from gateway.flags import confirm_release, release_flags, request_release
+from gateway.flags import release_flags
 from gateway.store.events import Event
 from gateway.wareki import JST, wareki_year
 from tests.chart_support import counts_of, read_chart
 from tests.conftest import Running
-from tests.flag_support import cli_runner, flag
+from tests.flag_support import cli_runner, flag, released_by_two
 from tests.support import Query, portal_xml
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -99,17 +99,7 @@ async def _a_year(running: Running, fy: int) -> None:
         await gw.queue.release(a, "取扱注意", "staff:c")
         await gw.queue.refuse(b, "理由", "staff:c")
         await running.post("/soap/portal", portal_xml("GetProvisionRecords", r[2].subject_code))
-        req = await request_release(
-            gw,
-            atena_number=r[0].atena_number,
-            basis="application",
-            note="申出",
-            auto_response_disabled=True,
-            non_disclosure=True,
-            requested_by="staff:a",
-            department="子ども家庭課",
-        )
-        await confirm_release(gw, request_id=req.id, confirmed_by="staff:b")
+        await released_by_two(gw, r[0])
     with running.clock.on_day(date(fy + 1, 4, 1), 0, 1):  # the year after
         await hold("Y-6", r[2].subject_code)
     assert held == 6

@@ -11,10 +11,10 @@ from pathlib import Path
 from gateway.clock import SYSTEM_CLOCK
 from gateway.context import open_gateway
 from gateway.departments import issue_token
-from gateway.flags import confirm_release, release_flags, request_release
+from gateway.flags import release_flags
 from gateway.reports import usage
 from tests.conftest import Running
-from tests.flag_support import cli_runner, flag
+from tests.flag_support import cli_runner, flag, released_by_two
 from tests.support import Query, portal_xml
 
 
@@ -34,17 +34,7 @@ async def test_usage_counts_what_happened_and_nothing_personal(running: Running)
         non_disclosure=True,
         actor="os:operator",
     )
-    req = await request_release(
-        gw,
-        atena_number=r[1].atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        requested_by="staff:a",
-        department="子ども家庭課",
-    )
-    await confirm_release(gw, request_id=req.id, confirmed_by="staff:b")
+    await released_by_two(gw, r[1])
 
     koseki, _ = await issue_token(gw, department="戸籍住民課", business=None, label="", actor="t")
     zeimu, _ = await issue_token(gw, department="税務課", business=None, label="", actor="t")

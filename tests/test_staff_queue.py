@@ -11,7 +11,7 @@ import pytest
 
 from gateway.settings import Settings
 from tests.conftest import Running
-from tests.staffkit import NOTICE, Staff, flash_of, held_query, seen_of, title_of
+from tests.staffkit import NOTICE, Staff, StaffClient, flash_of, held_query, seen_of, title_of
 from tests.support import OTHER_REQUESTER, Query
 
 
@@ -254,11 +254,7 @@ class TestFourEyes:
     async def test_a_proposal_can_be_withdrawn_by_its_proposer_only(
         self, running: Running, staff: Staff
     ) -> None:
-        qid = await held_query(running, "Q-11", 0)
-        one = await staff.client("approver")
-        two = await staff.client("approver2")
-        seen = {"seen": await seen_of(one, qid)}
-        await one.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE, **seen})
+        qid, one, two, seen = await _proposed(running, staff, "Q-11")
         status, out = await two.api("POST", f"/api/v1/held/{qid}/withdraw")
         assert (status, out["error"]) == (409, "not_yours")
         assert (await one.api("POST", f"/api/v1/held/{qid}/withdraw"))[0] == 200
@@ -269,16 +265,25 @@ class TestFourEyes:
     async def test_a_failed_confirmation_leaves_the_proposal_waiting(
         self, running: Running, staff: Staff
     ) -> None:
-        qid = await held_query(running, "Q-12", 0)
-        one = await staff.client("approver")
-        two = await staff.client("approver2")
-        seen = {"seen": await seen_of(one, qid)}
-        await one.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE, **seen})
+        qid, _, two, seen = await _proposed(running, staff, "Q-12")
         running.upstream.fail = True
         assert (await two.api("POST", f"/api/v1/held/{qid}/confirm", seen))[0] == 502
         running.upstream.fail = False
         assert (await two.api("POST", f"/api/v1/held/{qid}/confirm", seen))[0] == 200
         assert (await running.result("Q-12")).status == "PROVIDED"
+
+
+async def _proposed(
+    running: Running, staff: Staff, query_id: str
+) -> tuple[str, StaffClient, StaffClient, dict[str, str]]:
+    """A held query the first approver proposed to release (four eyes): its id, the proposer,
+    a second approver, and the `seen` the proposal was made with."""
+    qid = await held_query(running, query_id, 0)
+    one = await staff.client("approver")
+    two = await staff.client("approver2")
+    seen = {"seen": await seen_of(one, qid)}
+    await one.api("POST", f"/api/v1/held/{qid}/release", {"notice": NOTICE, **seen})
+    return qid, one, two, seen
 
 
 async def test_unknown_query_ids_are_not_found(running: Running, staff: Staff) -> None:
