@@ -4,7 +4,7 @@ flagging a synthetic resident, reading the raw store."""
 from __future__ import annotations
 
 from gateway.context import Gateway
-from gateway.flags import confirm_release, request_release, set_flags
+from gateway.flags import confirm_release, release_flags, request_release, set_flags
 from gateway.simulator import Resident
 from gateway.store.flags import FlagRecord
 from tests.support import Cli, cli_runner, one_line_error  # noqa: F401 (re-exported)
@@ -34,6 +34,28 @@ async def flag(
         auto_response_disabled=ard,
         non_disclosure=nd,
         actor=actor,
+    )
+
+
+async def unflag(
+    gw: Gateway,
+    person: Resident,
+    *,
+    department: str | None = None,
+    note: str = "申出",
+    actor: str = "os:operator",
+) -> FlagRecord:
+    """The operator releases both flags of the person's hold at once, on their application
+    (`department`: whose hold, where several hold them)."""
+    return await release_flags(
+        gw,
+        atena_number=person.atena_number,
+        basis="application",
+        note=note,
+        auto_response_disabled=True,
+        non_disclosure=True,
+        actor=actor,
+        department=department,
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from gateway.model import Field
 from gateway.simulator import Resident, Simulator
 from tests.conftest import start_running
+from tests.flag_support import unflag
 from tests.support import Query, RedisServer
 
 SECRET_PEOPLE = [
@@ -62,17 +63,8 @@ async def test_no_plaintext_personal_data_in_redis_files_or_logs(
         assert len(held) >= 3
         await r.gw.queue.release(held[0].id, NOTICE, "staff:a")
         await r.gw.queue.refuse(held[1].id, REFUSAL, "staff:b")
-        from gateway.flags import release_flags
 
-        await release_flags(
-            r.gw,
-            atena_number=SECRET_PEOPLE[3].atena_number,
-            basis="application",
-            note="本人（秘匿 試験子3）の申出",
-            auto_response_disabled=True,
-            non_disclosure=True,
-            actor="test",
-        )
+        await unflag(r.gw, SECRET_PEOPLE[3], note="本人（秘匿 試験子3）の申出", actor="test")
         # the proof that the data went through: the answers came back in plaintext to the requester
         got = await r.result("S-5")
         assert ("住所", "架空県見本市秘密町5丁目") in got.fields

@@ -11,9 +11,8 @@ import re
 import pytest
 
 from gateway.attempts import AttemptKind
-from gateway.flags import release_flags
 from tests.conftest import Running
-from tests.flag_support import all_values, by_tax_department, flag
+from tests.flag_support import all_values, by_tax_department, flag, unflag
 from tests.staffkit import Staff
 from tests.support import OTHER_REQUESTER, REQUESTER, Query, portal_xml
 
@@ -55,16 +54,7 @@ async def test_a_held_query_is_an_attempt_for_each_department_holding_a_flag_the
             }
         ]
     # 子ども家庭課 releases its hold: the next query is the tax department's alone
-    await release_flags(
-        gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="os:operator",
-        department=KODOMO,
-    )
+    await unflag(gw, person, department=KODOMO)
     assert (await running.submit(Query("T-2", person.subject_code, OTHER_REQUESTER))).status == (
         "PENDING"
     )

@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.departments import tokens
-from gateway.flags import release_flags
 from tests.conftest import Running
-from tests.flag_support import flag
+from tests.flag_support import flag, unflag
 from tests.support import Query, portal_xml
 
 DEPARTMENTS = {"子ども家庭課": "児童手当業務", "税務課": None, "保育課": None}
@@ -64,16 +63,7 @@ async def test_each_department_is_told_exactly_of_the_stops_about_whom_it_held(
             continue
         if op == "release":
             if department in holds[p]:
-                await release_flags(
-                    gw,
-                    atena_number=person.atena_number,
-                    basis="application",
-                    note="申出",
-                    auto_response_disabled=True,
-                    non_disclosure=True,
-                    actor="os:operator",
-                    department=department,
-                )
+                await unflag(gw, person, department=department)
                 holds[p].discard(department)
             continue
         model["n"] += 1

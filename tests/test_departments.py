@@ -13,9 +13,8 @@ import aiohttp
 
 from gateway import annex
 from gateway.departments import Reach, issue_token, reach, tokens
-from gateway.flags import release_flags
 from tests.conftest import Running
-from tests.flag_support import all_values, cli_runner, events_of, flag, one_line_error
+from tests.flag_support import all_values, cli_runner, events_of, flag, one_line_error, unflag
 
 
 # -- the annexes ------------------------------------------------------------------------------
@@ -127,15 +126,7 @@ async def test_a_using_department_reads_exactly_the_three_approved_items(running
     flagged, clear, released = running.residents[0], running.residents[1], running.residents[2]
     await flag(running.gw, flagged, until="2027-03-31")
     await flag(running.gw, released)
-    await release_flags(
-        running.gw,
-        atena_number=released.atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="x",
-    )
+    await unflag(running.gw, released, actor="x")
     token = await _token(running, "戸籍住民課", "住民基本台帳")
 
     status, body, headers = await _get(running, f"/api/v1/flags/{flagged.atena_number}", token)

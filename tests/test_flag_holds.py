@@ -26,7 +26,6 @@ from gateway.flag_import import import_flags
 from gateway.flags import (
     FlagRuleError,
     confirm_release,
-    release_flags,
     release_request,
     request_release,
 )
@@ -36,7 +35,7 @@ from gateway.settings import Settings
 from gateway.simulator import Resident
 from gateway.store.flags import ChangeRefused, FlagChange, atena_context, name_context
 from tests.conftest import Running
-from tests.flag_support import cli_runner, events_of, flag, one_line_error
+from tests.flag_support import cli_runner, events_of, flag, one_line_error, unflag
 from tests.support import Query
 
 KODOMO, ZEIMU, KOREI = "子ども家庭課", "税務課", "高齢者支援課"
@@ -57,19 +56,6 @@ async def _ask(gw: Gateway, person: Resident, department: str, by: str):
         auto_response_disabled=True,
         non_disclosure=True,
         requested_by=by,
-        department=department,
-    )
-
-
-async def _operator_release(gw: Gateway, person: Resident, department: str | None = None):
-    return await release_flags(
-        gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="os:operator",
         department=department,
     )
 
@@ -270,7 +256,7 @@ async def test_the_councils_report_counts_each_release_under_the_department_whos
     person = running.residents[9]
     await _flag(running.gw, person, KODOMO)
     await _flag(running.gw, person, ZEIMU, basis="ex-officio")  # set last
-    await _operator_release(running.gw, person, KODOMO)
+    await unflag(running.gw, person, department=KODOMO)
     report = (await usage(running.gw, running.clock.today().year, fiscal=False)).as_json()
     assert report["flags_set"]["by_department_and_basis"] == [  # type: ignore[index]
         {"department": KODOMO, "basis": "application", "count": 1},
@@ -332,10 +318,10 @@ async def test_a_holding_department_reads_by_its_own_hold_alone(running: Running
     # a using department gets the name of the earliest hold in force
     assert json.loads((await _read(running, using, person))[1])["name"] == "コウレイ ハナコ"
 
-    await _operator_release(running.gw, person, KOREI)
+    await unflag(running.gw, person, department=KOREI)
     assert json.loads((await _read(running, using, person))[1])["name"] == person.name
     refused_while_another_holds = await _read(running, token, person)
-    await _operator_release(running.gw, person)
+    await unflag(running.gw, person)
     refused_after_all = await _read(running, token, person)
     never_flagged = await _read(running, token, never)
     assert refused_while_another_holds[0] == 403
@@ -590,7 +576,7 @@ async def test_an_old_release_counted_for_everyone_and_a_flag_on_stays_on(
     with pytest.raises(ChangeRefused, match="orphan"):
         await _flag(running.gw, orphan, ZEIMU, nd=False)
     with pytest.raises(FlagRuleError, match="no department holds") as refused:
-        await _operator_release(running.gw, orphan)
+        await unflag(running.gw, orphan)
     assert refused.value.reason == "no_hold"
     assert await running.gw.flags.state_of_person(opk) == FlagState(True, True)
 
@@ -654,7 +640,7 @@ async def test_what_an_older_gateway_writes_during_a_rolling_upgrade_is_folded_i
     await client.rpush(k.flag_history(pk), json.dumps(entry, ensure_ascii=False))
     await client.sadd(f"{k.prefix}flagdepts:{pk}", KODOMO)
 
-    await _operator_release(running.gw, person, ZEIMU)
+    await unflag(running.gw, person, department=ZEIMU)
     record = await running.gw.flags.get(person.atena_number, unseal=True)
     assert record is not None and record.state == FlagState(True, True)
     kodomo = record.hold(KODOMO)

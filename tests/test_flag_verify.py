@@ -13,12 +13,11 @@ import pytest
 
 from gateway import metrics
 from gateway.directory_import import import_pairs
-from gateway.flags import release_flags
 from gateway.model import HoldReason
 from gateway.quarantine import Quarantines, ReviewRefused
 from gateway.verify.check import Verifier
 from tests.conftest import Running
-from tests.flag_support import events_of, flag
+from tests.flag_support import events_of, flag, unflag
 from tests.support import Query
 
 APPROVER = "staff:approver1"
@@ -327,15 +326,7 @@ async def test_a_stored_answer_is_withheld_once_its_person_is_under_review(
     gw, p = running.gw, running.residents[11]
     assert (await running.submit(Query("S-1", p.subject_code))).status == "PROVIDED"
     await flag(gw, p)
-    await release_flags(
-        gw,
-        atena_number=p.atena_number,
-        basis="application",
-        note="本人申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="os:op",
-    )
+    await unflag(gw, p, note="本人申出", actor="os:op")
     v = Verifier(gw)
     await _clean(v)
     pk = _pk(running, p.atena_number)

@@ -14,13 +14,12 @@ from gateway.flags import (
     cancel_release,
     confirm_release,
     pending_releases,
-    release_flags,
     release_request,
     request_release,
 )
 from gateway.model import QueryState
 from tests.conftest import Running
-from tests.flag_support import events_of, flag
+from tests.flag_support import events_of, flag, unflag
 from tests.support import Query
 
 
@@ -192,15 +191,7 @@ async def test_a_released_flag_cannot_be_asked_to_release_again(running: Running
     with pytest.raises(ReleaseRequestError, match="none of the flags") as refused:
         await _ask(running, 7, auto_response_disabled=False)  # only 不開示, which is not set
     assert refused.value.reason == "not_on"
-    await release_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="本人申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="operator",
-    )
+    await unflag(running.gw, person, note="本人申出", actor="operator")
     with pytest.raises(ReleaseRequestError, match="holds no flag of this person now") as refused:
         await _ask(running, 7)
     assert refused.value.reason == "no_flag"

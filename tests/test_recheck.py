@@ -11,10 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.directory_import import import_pairs
-from gateway.flags import release_flags
 from gateway.model import QueryState
 from tests.conftest import Running
-from tests.flag_support import by_tax_department
+from tests.flag_support import by_tax_department, unflag
 from tests.support import REQUESTER, Query
 
 NOTICE = "取扱注意：DV等支援措置対象者。住所を第三者に開示しないこと。"
@@ -102,15 +101,7 @@ async def test_a_flag_changed_after_a_staff_release_withholds_the_released_answe
     await running.gw.queue.release(qid, NOTICE, "staff:approver1")
     assert (await running.result("W-3")).status == "PROVIDED"
     # released with the flag on: the flag's release keeps it answered ...
-    await release_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="本人申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="test",
-    )
+    await unflag(running.gw, person, note="本人申出", actor="test")
     assert (await running.result("W-3")).status == "PROVIDED"
     # ... but set again after the release, it is a fact the approver did not see
     await running.flag(person)
@@ -258,15 +249,7 @@ async def test_an_answer_comes_out_again_only_while_its_facts_hold(
                 await flag_resident(gw, who[target], actor="t", non_disclosure=False)
                 flagged[target], version[target] = True, version[target] + 1
             elif flagged[target]:
-                await release_flags(
-                    gw,
-                    atena_number=who[target].atena_number,
-                    basis="application",
-                    note="本人申出",
-                    auto_response_disabled=True,
-                    non_disclosure=True,
-                    actor="t",
-                )
+                await unflag(gw, who[target], note="本人申出", actor="t")
                 flagged[target], version[target] = False, version[target] + 1
         elif action == "remap":
             if target is None:

@@ -17,12 +17,11 @@ import pytest
 from gateway.attempts import AttemptKind
 from gateway.clock import SYSTEM_CLOCK
 from gateway.departments import issue_token
-from gateway.flags import release_flags
 from gateway.store.events import Event
 from gateway.wareki import JST, wareki_year
 from tests.chart_support import counts_of, read_chart
 from tests.conftest import Running
-from tests.flag_support import cli_runner, flag, released_by_two
+from tests.flag_support import cli_runner, flag, released_by_two, unflag
 from tests.support import Query, portal_xml
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -76,15 +75,7 @@ async def _a_year(running: Running, fy: int) -> None:
             await _read(running, person.atena_number, koseki)
     with running.clock.on_day(date(fy, 8, 3)):
         await flag(gw, r[2], basis="ex-officio")
-        await release_flags(
-            gw,
-            atena_number=r[1].atena_number,
-            basis="application",
-            note="申出",
-            auto_response_disabled=True,
-            non_disclosure=True,
-            actor="os:operator",
-        )
+        await unflag(gw, r[1])
         zeimu, _ = await issue_token(gw, department="税務課", business=None, label="", actor="t")
         await _read(running, r[0].atena_number, zeimu)
         # a holding department that is no using department reads only whom it flagged: refused

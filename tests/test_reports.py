@@ -11,10 +11,9 @@ from pathlib import Path
 from gateway.clock import SYSTEM_CLOCK
 from gateway.context import open_gateway
 from gateway.departments import issue_token
-from gateway.flags import release_flags
 from gateway.reports import usage
 from tests.conftest import Running
-from tests.flag_support import cli_runner, flag, released_by_two
+from tests.flag_support import cli_runner, flag, released_by_two, unflag
 from tests.support import Query, portal_xml
 
 
@@ -25,15 +24,7 @@ async def test_usage_counts_what_happened_and_nothing_personal(running: Running)
     await flag(gw, r[1])
     await flag(gw, r[2], department="税務課", business=None, basis="ex-officio")
     await flag(gw, r[3], department="税務課", business=None, basis="ex-officio", nd=False)
-    await release_flags(
-        gw,
-        atena_number=r[2].atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="os:operator",
-    )
+    await unflag(gw, r[2])
     await released_by_two(gw, r[1])
 
     koseki, _ = await issue_token(gw, department="戸籍住民課", business=None, label="", actor="t")
