@@ -156,6 +156,11 @@ async def running(
 ) -> AsyncIterator[Running]:
     r, runners = await start_running(settings, redis_url, residents)
     yield r
+    await stop_running(r, runners)
+
+
+async def stop_running(r: Running, runners: list[web.AppRunner]) -> None:
+    """What start_running started, stopped: the client session, the listeners, the gateway."""
     await r.session.close()
     for runner in runners:
         await runner.cleanup()

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.model import Field
 from gateway.simulator import Resident, Simulator
-from tests.conftest import start_running
+from tests.conftest import start_running, stop_running
 from tests.flag_support import unflag
 from tests.support import Query, RedisServer
 
@@ -69,10 +69,7 @@ async def test_no_plaintext_personal_data_in_redis_files_or_logs(
         got = await r.result("S-5")
         assert ("住所", "架空県見本市秘密町5丁目") in got.fields
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
     client = own_redis.client()
     client.bgrewriteaof()

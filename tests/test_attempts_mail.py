@@ -19,7 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from gateway.mail import Mailer
 from gateway.settings import AttemptSettings, Settings, SettingsError
 from gateway.simulator import Resident
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.flag_support import by_tax_department, flag
 from tests.pki import ThrowawayCA
 from tests.support import OTHER_REQUESTER, REQUESTER, Query, SmtpServer, portal_xml, reserve_port
@@ -80,10 +80,7 @@ async def mailing(
 ) -> AsyncIterator[Running]:
     r, runners = await start_running(_mail_settings(settings, sink[1]), redis_url, residents)
     yield r
-    await r.session.close()
-    for runner in runners:
-        await runner.cleanup()
-    await r.gw.close()
+    await stop_running(r, runners)
 
 
 def _decoded(raw: bytes) -> str:
@@ -176,10 +173,7 @@ async def test_a_mail_waits_while_smtp_is_down_and_goes_once_it_is_up(
             controller.stop()
     finally:
         reserved.close()  # (if the server never came up on it)
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from gateway.settings import AttemptSettings, Settings
 from gateway.simulator import Resident
 from gateway.wareki import JST
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.support import AFFAIR, REQUESTER, Query, portal_xml
 
 ORGS = [f"14{i}000000000000{i}" for i in range(1, 6)]  # 16 digits
@@ -38,10 +38,7 @@ async def ruled(
         await r.gw.requesters.add(org, f"試験 {org[-1]}", "test")
         await r.gw.requesters.grant(org, AFFAIR, [], "test")
     yield r
-    await r.session.close()
-    for runner in runners:
-        await runner.cleanup()
-    await r.gw.close()
+    await stop_running(r, runners)
 
 
 class Watch:

@@ -16,7 +16,7 @@ from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator, synthetic_residents
 from gateway.store.scripts import AUDIT_OFF, script_source
 from tests.audit_support import export_to, trail_lines, verify
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.support import GatewayProcess, Query, portal_xml
 
 SECRET_PEOPLE = [
@@ -134,10 +134,7 @@ async def test_no_plaintext_personal_data_in_the_trail_the_archive_or_an_export(
             subject = json.loads(line)["subject"]
             assert subject == "" or (subject.split(".")[0].isdigit() and len(subject) == 34)
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def test_with_the_audit_off_nothing_is_recorded_and_nothing_seals(
@@ -155,10 +152,7 @@ async def test_with_the_audit_off_nothing_is_recorded_and_nothing_seals(
         assert not keys & r.gw.redis.keys.audit_keys
         assert await r.events() == []
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def test_serve_warns_loudly_when_the_audit_is_off(tmp_path: Path, redis_url: str) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from gateway.settings import Settings
 from gateway.simulator import Resident
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.staffkit import Staff, staff_for
 from tests.support import REQUESTER, Query, SmtpServer
 from tests.test_attempts_mail import Sink, _mail_settings, _secrets
@@ -39,10 +39,7 @@ async def story(
         _mail_settings(settings, controller.port), redis_url, residents
     )
     yield r, sink
-    await r.session.close()
-    for runner in runners:
-        await runner.cleanup()
-    await r.gw.close()
+    await stop_running(r, runners)
     controller.stop()
 
 

@@ -13,7 +13,7 @@ import aiohttp
 
 from gateway import annex
 from gateway.departments import Reach, issue_token, reach, tokens
-from tests.conftest import Running
+from tests.conftest import Running, stop_running
 from tests.flag_support import all_values, cli_runner, events_of, flag, one_line_error, unflag
 
 
@@ -290,10 +290,7 @@ async def test_the_api_says_503_and_answers_nothing_when_the_store_is_down(
         finally:
             own_redis.resume()
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def test_a_token_reading_faster_than_its_limit_is_refused_and_recorded_once(
@@ -334,10 +331,7 @@ async def test_a_token_reading_faster_than_its_limit_is_refused_and_recorded_onc
         r.clock.advance(1)  # the next window: the token reads again
         assert (await _get(r, f"/api/v1/flags/{residents[0].atena_number}", busy))[0] == 200
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 def _sample(name: str, **labels: str) -> float:

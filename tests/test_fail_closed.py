@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from gateway.model import SubmitQuery
-from tests.conftest import start_running
+from tests.conftest import start_running, stop_running
 from tests.support import Query, RedisServer
 
 
@@ -51,10 +51,7 @@ async def test_redis_killed_gives_temporarily_unavailable_then_recovers(
         await _until(recovered)
         assert (await r.result("F-1")).status == "PROVIDED"  # acknowledged state survived
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def test_redis_hung_gives_temporarily_unavailable_within_the_timeout_then_recovers(
@@ -83,10 +80,7 @@ async def test_redis_hung_gives_temporarily_unavailable_within_the_timeout_then_
         await _until(recovered)
     finally:
         own_redis.resume()
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def test_redis_lost_while_upstream_answers_never_relays(
@@ -108,10 +102,7 @@ async def test_redis_lost_while_upstream_answers_never_relays(
         # the half-done query is still there, received, and never answered automatically later
         await _until(lambda: _state_is(r, "L-1", ("received", "held")))
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def _state_is(r, pn: str, states: tuple[str, ...]) -> bool:
@@ -140,10 +131,7 @@ async def test_redis_erroring_gives_temporarily_unavailable(
         client.config_set("maxmemory", "0")
         assert (await r.submit(Query("OOM-2", residents[13].subject_code))).status == "PROVIDED"
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def test_interrupted_query_is_swept_into_the_queue(settings, redis_url, residents) -> None:
@@ -181,7 +169,4 @@ async def test_interrupted_query_is_swept_into_the_queue(settings, redis_url, re
         assert (await r.result("I-1")).status == "PENDING"
         assert r.upstream.calls == []
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)

@@ -18,7 +18,7 @@ from redis.cluster import key_slot
 from gateway.directory_import import import_pairs
 from gateway.model import SubmitQuery
 from gateway.simulator import synthetic_residents
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.pki import redis_major_version
 from tests.support import REQUESTER, Query, RedisServer
 
@@ -106,10 +106,7 @@ def _url(nodes: list[RedisServer]) -> str:
 
 
 async def _stop(r: Running, runners: list) -> None:
-    await r.session.close()
-    for runner in runners:
-        await runner.cleanup()
-    await r.gw.close()
+    await stop_running(r, runners)
 
 
 async def test_every_script_runs_in_the_one_slot_of_the_cluster(

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.context import open_gateway
 from gateway.store.keycheck import KeyringMismatch
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.support import Query, cli_runner
 
 
@@ -93,10 +93,7 @@ async def test_a_host_with_other_keys_is_refused(
         assert await a.gw.flags.get("900000000000123") is None
         assert [e for e in await a.events("flag.")] == []
     finally:
-        await a.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await a.gw.close()
+        await stop_running(a, runners)
 
 
 def test_a_host_that_missed_a_new_key_version_is_refused(tmp_path: Path, redis_url: str) -> None:

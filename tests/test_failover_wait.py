@@ -17,7 +17,7 @@ from gateway.context import open_gateway
 from gateway.directory_import import import_pairs
 from gateway.model import SubmitQuery
 from gateway.store.redis import StoreUnavailable
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.support import AFFAIR, REQUESTER, Query, RedisServer
 
 
@@ -46,10 +46,7 @@ async def _up(settings, url: str, residents) -> tuple[Running, list]:
 
 
 async def _down(r: Running, runners: list) -> None:
-    await r.session.close()
-    for runner in runners:
-        await runner.cleanup()
-    await r.gw.close()
+    await stop_running(r, runners)
 
 
 async def test_acknowledged_writes_are_on_the_replica_when_acknowledged(

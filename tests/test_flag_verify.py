@@ -16,7 +16,7 @@ from gateway.directory_import import import_pairs
 from gateway.model import HoldReason
 from gateway.quarantine import Quarantines, ReviewRefused
 from gateway.verify.check import Verifier
-from tests.conftest import Running
+from tests.conftest import Running, stop_running
 from tests.flag_support import events_of, flag, unflag
 from tests.support import Query
 
@@ -128,10 +128,7 @@ async def test_the_gateway_finds_it_within_one_round_of_its_own(
         assert (await running.submit(Query("T-1", victim.subject_code))).status == "PENDING"
         assert await _held_reason(running, "T-1") == "flag_state_mismatch"
     finally:
-        await running.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await running.gw.close()
+        await stop_running(running, runners)
 
 
 # -- a record deleted, history forged, an event forged ---------------------------------------
@@ -270,6 +267,34 @@ async def test_a_directory_entry_moved_by_hand_is_found_and_its_subject_held(
     assert (await v.run()).ok
     assert (await running.submit(Query("M-2", victim.subject_code))).status == "PENDING"
     assert await _held_reason(running, "M-2") == "auto_response_disabled"
+
+
+async def test_directory_confirm_of_a_review_that_still_differs_says_why_in_words(
+    running: Running, redis_url: str
+) -> None:
+    """`directory confirm` given a review the check opened, whose entry still differs: refused
+    with the same words `reviews confirm` uses (before, the command had no words for it and the
+    operator read "KeyError: 'still_differs'"); the review stays open."""
+    from tests.support import cli_runner
+
+    gw, victim, other = running.gw, running.residents[6], running.residents[7]
+    await flag(gw, victim)
+    v = Verifier(gw)
+    await _clean(v)
+    sk = _sk(running, victim.subject_code)
+    await gw.redis.client.set(gw.redis.keys.directory(sk), _pk(running, other.atena_number))
+    await v.run()
+    review = await _review(running, HoldReason.DIRECTORY_MISMATCH, sk)
+
+    res = cli_runner(gw.settings.data_dir, redis_url)(
+        "directory", "confirm", review.id, "--note", "x"
+    )
+    # what still differs on one line (as `reviews confirm` says it), then the refusal
+    differs, refusal = res.stderr.strip().splitlines()
+    assert res.returncode == 1 and differs.startswith("still differs: "), res.stderr
+    assert refusal.startswith("hogo-gateway: error: "), res.stderr
+    assert f"{review.id}: the state still differs from the trail" in refusal, refusal
+    assert (await _review(running, HoldReason.DIRECTORY_MISMATCH, sk)).id == review.id
 
 
 async def test_an_old_entry_written_back_after_a_remap_is_found(running: Running) -> None:

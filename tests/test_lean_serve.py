@@ -12,7 +12,7 @@ import pytest
 
 from gateway.lean.upstream import LeanUpstream
 from gateway.upstream import Upstream
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.support import GatewayProcess, Query, get_result_xml, parse_answer
 
 XML = {"Content-Type": "text/xml; charset=utf-8"}
@@ -52,10 +52,7 @@ async def test_option_keeps_provision_on_aiohttp(settings, redis_url, residents)
             assert parse_answer(resp.status, await resp.read()).status == "PROVIDED"
         assert type(r.gw.upstream) is Upstream
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def _exchange(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.support import Query, RedisServer
 
 
@@ -56,10 +56,7 @@ async def test_readyz_fails_when_the_store_is_gone(
         async with r.session.get(r.url + "/metrics") as resp:
             assert "hogo_store_up 0.0" in await resp.text()
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def test_metrics_count_outcomes_and_security_events(running: Running) -> None:

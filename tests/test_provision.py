@@ -7,7 +7,7 @@ import json
 from dataclasses import replace
 
 from gateway.model import QueryState
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.support import OTHER_REQUESTER, Query
 
 
@@ -152,10 +152,7 @@ async def test_answer_is_kept_only_for_its_retention(settings, redis_url, reside
         assert query["state"] == "provided" and query["pn"] == "P-11"  # the metadata remains
         assert not await store.exists(keys.answer(qid))  # the answer itself does not
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 async def test_unreachable_upstream_is_a_server_fault_and_the_query_can_be_sent_again(

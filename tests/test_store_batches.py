@@ -16,7 +16,7 @@ from gateway.model import SubmitQuery
 from gateway.store import batches as store_batches
 from gateway.store.queries import Admission, QueryStore
 from gateway.store.redis import Redis, StoreUnavailable, connect
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.support import AFFAIR, REQUESTER, RedisServer
 
 
@@ -173,7 +173,4 @@ async def test_a_batch_that_times_out_fails_every_caller_and_the_next_batch_read
     finally:
         own_redis.resume()
         await store.r.close()
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.settings import Settings, SettingsError
 from gateway.store.redis import Redis, StoreUnavailable, connect
-from tests.conftest import start_running
+from tests.conftest import start_running, stop_running
 from tests.pki import Issued, ThrowawayCA
 from tests.support import Query, RedisServer, RedisTls
 
@@ -62,10 +62,7 @@ async def test_the_gateway_answers_and_holds_through_a_store_reached_over_tls(
         [held] = await r.gw.queries.list_held()
         assert held.processing_number == "TLS-2"
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 @pytest.mark.parametrize("wrong", ["another_ca", "no_client_certificate", "plain_url"])

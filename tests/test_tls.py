@@ -16,7 +16,7 @@ import pytest
 
 from gateway import metrics
 from gateway.settings import Listener, Settings, TlsFiles
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.pki import Issued, ThrowawayCA
 from tests.support import (
     OTHER_REQUESTER,
@@ -66,10 +66,7 @@ async def _up(settings: Settings, redis_url: str, residents) -> AsyncIterator[Ru
     try:
         yield r
     finally:
-        await r.session.close()
-        for runner in runners:
-            await runner.cleanup()
-        await r.gw.close()
+        await stop_running(r, runners)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.settings import Settings
 from gateway.simulator import Resident
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.support import Query
 from tests.upstreams import FAILURES, RecordingUpstream
 
@@ -26,10 +26,7 @@ async def failing(
         replace(settings, upstream_timeout=0.5), redis_url, residents, upstream
     )
     yield r
-    await r.session.close()
-    for runner in runners:
-        await runner.cleanup()
-    await r.gw.close()
+    await stop_running(r, runners)
 
 
 @pytest.mark.parametrize("mode", FAILURES)

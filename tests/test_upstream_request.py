@@ -11,7 +11,7 @@ from gateway.model import SubmitQuery
 from gateway.settings import Settings
 from gateway.simulator import Resident, synthetic_residents
 from gateway.soap.messages import self_information_request_envelope, submit_query_envelope
-from tests.conftest import Running, start_running
+from tests.conftest import Running, start_running, stop_running
 from tests.flag_support import flag
 from tests.support import PORTAL, PROV, SOAP_ENV, Query, portal_xml
 from tests.upstreams import RecordingUpstream, naive_subject_codes
@@ -24,10 +24,7 @@ async def recorded(
     upstream = RecordingUpstream(residents={r.subject_code: r for r in residents})
     r, runners = await start_running(settings, redis_url, residents, upstream)
     yield r
-    await r.session.close()
-    for runner in runners:
-        await runner.cleanup()
-    await r.gw.close()
+    await stop_running(r, runners)
 
 
 def _upstream(running: Running) -> RecordingUpstream:
