@@ -4,7 +4,7 @@ flagging a synthetic resident, reading the raw store."""
 from __future__ import annotations
 
 from gateway.context import Gateway
-from gateway.flags import confirm_release, release_flags, request_release, set_flags
+from gateway.flags import ReleaseRequest, confirm_release, release_flags, request_release, set_flags
 from gateway.simulator import Resident
 from gateway.store.flags import FlagRecord
 from tests.support import Cli, cli_runner, one_line_error  # noqa: F401 (re-exported)
@@ -44,16 +44,18 @@ async def unflag(
     department: str | None = None,
     note: str = "申出",
     actor: str = "os:operator",
+    ard: bool = True,
+    nd: bool = True,
 ) -> FlagRecord:
-    """The operator releases both flags of the person's hold at once, on their application
-    (`department`: whose hold, where several hold them)."""
+    """The operator releases the person's hold at once (both flags unless `ard`/`nd` say
+    otherwise), on their application (`department`: whose hold, where several hold them)."""
     return await release_flags(
         gw,
         atena_number=person.atena_number,
         basis="application",
         note=note,
-        auto_response_disabled=True,
-        non_disclosure=True,
+        auto_response_disabled=ard,
+        non_disclosure=nd,
         actor=actor,
         department=department,
     )
@@ -66,18 +68,25 @@ async def by_tax_department(gw: Gateway, person: Resident) -> FlagRecord:
     )
 
 
-async def released_by_two(gw: Gateway, person: Resident) -> None:
-    """子ども家庭課's hold released the two-person way: staff:a asks, staff:b confirms."""
-    req = await request_release(
+async def ask_release(
+    gw: Gateway, person: Resident, department: str, by: str, note: str = "申出"
+) -> ReleaseRequest:
+    """A release request of `department`'s hold, both flags, on the person's application."""
+    return await request_release(
         gw,
         atena_number=person.atena_number,
         basis="application",
-        note="申出",
+        note=note,
         auto_response_disabled=True,
         non_disclosure=True,
-        requested_by="staff:a",
-        department="子ども家庭課",
+        requested_by=by,
+        department=department,
     )
+
+
+async def released_by_two(gw: Gateway, person: Resident) -> None:
+    """子ども家庭課's hold released the two-person way: staff:a asks, staff:b confirms."""
+    req = await ask_release(gw, person, "子ども家庭課", "staff:a")
     await confirm_release(gw, request_id=req.id, confirmed_by="staff:b")
 
 

@@ -27,7 +27,6 @@ from gateway.flags import (
     FlagRuleError,
     confirm_release,
     release_request,
-    request_release,
 )
 from gateway.model import FlagState
 from gateway.reports import usage
@@ -35,7 +34,14 @@ from gateway.settings import Settings
 from gateway.simulator import Resident
 from gateway.store.flags import ChangeRefused, FlagChange, atena_context, name_context
 from tests.conftest import Running
-from tests.flag_support import cli_runner, events_of, flag, one_line_error, unflag
+from tests.flag_support import (
+    ask_release,
+    cli_runner,
+    events_of,
+    flag,
+    one_line_error,
+    unflag,
+)
 from tests.support import Query
 
 KODOMO, ZEIMU, KOREI = "子ども家庭課", "税務課", "高齢者支援課"
@@ -44,20 +50,6 @@ BUSINESS = {KODOMO: "児童手当業務", ZEIMU: None, KOREI: None}
 
 async def _flag(gw: Gateway, person: Resident, department: str, **kw: Any):
     return await flag(gw, person, department=department, business=BUSINESS[department], **kw)
-
-
-async def _ask(gw: Gateway, person: Resident, department: str, by: str):
-    """A release request of `department`'s hold, both flags, on the person's application."""
-    return await request_release(
-        gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="本人申出（窓口）",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        requested_by=by,
-        department=department,
-    )
 
 
 async def _raw(gw: Gateway, pk: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -216,7 +208,7 @@ async def test_a_departments_release_frees_the_person_only_when_no_other_holds(
     person = running.residents[1]
     await _flag(running.gw, person, KODOMO)
     await _flag(running.gw, person, ZEIMU)
-    req = await _ask(running.gw, person, ZEIMU, "staff:zeimu1")
+    req = await ask_release(running.gw, person, ZEIMU, "staff:zeimu1")
     hold = await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:zeimu2")
     assert hold.department == ZEIMU and not hold.state.any
     record = await running.gw.flags.get(person.atena_number)
@@ -226,7 +218,7 @@ async def test_a_departments_release_frees_the_person_only_when_no_other_holds(
     [event] = await events_of(running.gw, "flag.release")
     assert (event["department"], event["dept_ard"], event["ard"]) == (ZEIMU, "0", "1")
 
-    req = await _ask(running.gw, person, KODOMO, "staff:kodomo1")
+    req = await ask_release(running.gw, person, KODOMO, "staff:kodomo1")
     await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:kodomo2")
     assert await running.gw.flags.state_of_person(record.person_key) == FlagState(False, False)
     assert (await running.submit(Query("DH-2", person.subject_code))).status == "PROVIDED"
@@ -238,8 +230,8 @@ async def test_one_departments_pending_request_neither_blocks_nor_shows_to_anoth
     person = running.residents[2]
     await _flag(running.gw, person, KODOMO)
     await _flag(running.gw, person, ZEIMU)
-    kodomo = await _ask(running.gw, person, KODOMO, "staff:k1")
-    zeimu = await _ask(running.gw, person, ZEIMU, "staff:z1")
+    kodomo = await ask_release(running.gw, person, KODOMO, "staff:k1")
+    zeimu = await ask_release(running.gw, person, ZEIMU, "staff:z1")
     assert kodomo.id != zeimu.id
     # 子ども家庭課 renews its hold: 税務課's request is not made stale by it
     await _flag(running.gw, person, KODOMO, until="2028-03-31")

@@ -13,7 +13,7 @@ from gateway import annex
 from gateway.flags import release_flags, set_flags
 from gateway.store.flags import FlagChange, FlagChanged
 from tests.conftest import Running
-from tests.flag_support import all_values, cli_runner, flag, one_line_error
+from tests.flag_support import all_values, cli_runner, flag, one_line_error, unflag
 
 
 async def test_a_set_flag_records_who_what_why_and_until_in_its_history(running: Running) -> None:
@@ -99,16 +99,7 @@ async def test_every_change_appends_and_nothing_in_the_history_is_overwritten(
     person = running.residents[6]
     first = await flag(running.gw, person, until="2026-12-31", nd=False)
     await flag(running.gw, person, department="税務課", business=None, until="2027-12-31")
-    await release_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="本人申出",
-        auto_response_disabled=False,
-        non_disclosure=True,
-        actor="os:operator",
-        department="税務課",
-    )
+    await unflag(running.gw, person, note="本人申出", department="税務課", ard=False)
     record = await running.gw.flags.get(person.atena_number, unseal=True)
     assert record is not None
     assert [h["action"] for h in record.history] == ["set", "set", "release"]

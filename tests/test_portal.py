@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from gateway.directory_import import import_pairs
-from gateway.flags import release_flags
 from gateway.simulator import Resident
 from tests.conftest import Running
-from tests.flag_support import all_values, events_of, flag
+from tests.flag_support import all_values, events_of, flag, unflag
 from tests.support import Query, portal_xml
 
 
@@ -26,15 +25,7 @@ async def _view(running: Running, operation: str, subject: str) -> bytes:
 async def _release(
     running: Running, person: Resident, *, ard: bool = True, nd: bool = True
 ) -> None:
-    await release_flags(
-        running.gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="申出",
-        auto_response_disabled=ard,
-        non_disclosure=nd,
-        actor="os:operator",
-    )
+    await unflag(running.gw, person, ard=ard, nd=nd)
 
 
 # -- GetSelfInformation -----------------------------------------------------------------------
