@@ -4,7 +4,7 @@ the command line, the gateway, aiohttp applications) are tests/processes.py's, n
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from gateway.model import SubmitQuery
+from gateway.simulator import Resident
 from tests.processes import (  # noqa: F401 (one way to start each: named here for every test)
     GatewayProcess,
     RedisServer,
@@ -142,6 +143,23 @@ def cli_runner(data_dir: Path, redis_url: str) -> Cli:
         return hogo(*args, data_dir=data_dir, redis_url=redis_url, **options)
 
     return run
+
+
+def prepare_by_cli(hogo: Cli, tmp_path: Path, residents: Iterable[Resident]) -> None:
+    """A store made ready through the command line, as an operator would: REQUESTER registered
+    and granted AFFAIR, the residents' directory imported from a CSV file."""
+    csv = tmp_path / "dir.csv"
+    csv.write_text(
+        "atena_number,subject_code\n"
+        + "".join(f"{r.atena_number},{r.subject_code}\n" for r in residents)
+    )
+    for args in (
+        ("requesters", "add", REQUESTER, "--name", "見本市"),
+        ("requesters", "grant", REQUESTER, "--affair", AFFAIR),
+        ("directory", "import", str(csv)),
+    ):
+        res = hogo(*args)
+        assert res.returncode == 0, (args, res.stderr)
 
 
 def one_line_error(res: subprocess.CompletedProcess[str]) -> str:

@@ -28,13 +28,12 @@ from tests.audit_support import (
 )
 from tests.conftest import start_running
 from tests.support import (
-    AFFAIR,
-    REQUESTER,
     GatewayProcess,
     Query,
     RedisServer,
     cli_runner,
     parse_answer,
+    prepare_by_cli,
     serve_app,
 )
 
@@ -132,15 +131,7 @@ async def test_gateway_processes_killed_while_sealing_leave_one_whole_chain(
     upstream = up.url + "/"
     data = tmp_path / "data"
     hogo = cli_runner(data, own_redis.url)
-    csv = tmp_path / "dir.csv"
-    csv.write_text(
-        "atena_number,subject_code\n"
-        + "".join(f"{r.atena_number},{r.subject_code}\n" for r in residents)
-    )
-    assert hogo("requesters", "add", REQUESTER, "--name", "x").returncode == 0
-    res = hogo("requesters", "grant", REQUESTER, "--affair", AFFAIR)
-    assert res.returncode == 0, res.stderr
-    assert hogo("directory", "import", str(csv)).returncode == 0
+    prepare_by_cli(hogo, tmp_path, residents)
     env = {
         "HOGO_AUDIT_LEASE_SECONDS": "1",
         "HOGO_AUDIT_BLOCK_EVENTS": "8",

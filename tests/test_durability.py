@@ -13,13 +13,13 @@ import aiohttp
 
 from gateway.simulator import Simulator, synthetic_residents
 from tests.support import (
-    AFFAIR,
     REQUESTER,
     GatewayProcess,
     Query,
     RedisServer,
     cli_runner,
     parse_answer,
+    prepare_by_cli,
     serve_app,
 )
 
@@ -38,14 +38,7 @@ async def test_kill9_of_gateway_and_restart_of_redis_lose_no_held_query(
     upstream_url = up.url + "/"
     data = tmp_path / "data"
     hogo = cli_runner(data, own_redis.url)
-    csv = tmp_path / "dir.csv"
-    csv.write_text(
-        "atena_number,subject_code\n"
-        + "".join(f"{r.atena_number},{r.subject_code}\n" for r in residents)
-    )
-    assert hogo("requesters", "add", REQUESTER, "--name", "見本市").returncode == 0
-    assert hogo("requesters", "grant", REQUESTER, "--affair", AFFAIR).returncode == 0
-    assert hogo("directory", "import", str(csv)).returncode == 0
+    prepare_by_cli(hogo, tmp_path, residents)
     for r in residents[:5]:
         res = hogo(
             "flags",
