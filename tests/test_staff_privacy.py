@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
@@ -16,11 +16,9 @@ from tests.test_staff_sessions import _all_values
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        store_timeout=2.0,
-        upstream_timeout=5.0,
+def settings(settings: Settings) -> Settings:
+    return replace(
+        settings,
         staff_four_eyes_release=True,
     )
 

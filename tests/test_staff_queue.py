@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
@@ -180,11 +180,9 @@ async def test_a_claim_lapses_by_itself(running: Running, staff: Staff) -> None:
 
 class TestAgeLimit:
     @pytest.fixture
-    def settings(self, tmp_path: Path) -> Settings:
-        return Settings(
-            data_dir=tmp_path / "data",
-            store_timeout=2.0,
-            upstream_timeout=5.0,
+    def settings(self, settings: Settings) -> Settings:
+        return replace(
+            settings,
             held_age_warning_seconds=600,  # (within the session's idle timeout)
         )
 
@@ -207,11 +205,9 @@ class TestAgeLimit:
 
 class TestFourEyes:
     @pytest.fixture
-    def settings(self, tmp_path: Path) -> Settings:
-        return Settings(
-            data_dir=tmp_path / "data",
-            store_timeout=2.0,
-            upstream_timeout=5.0,
+    def settings(self, settings: Settings) -> Settings:
+        return replace(
+            settings,
             staff_four_eyes_release=True,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,9 @@ from tests.staffkit import ACCOUNTS, PASSWORD, Staff
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        store_timeout=2.0,
-        upstream_timeout=5.0,
+def settings(settings: Settings) -> Settings:
+    return replace(
+        settings,
         staff_session_idle_seconds=600,
         staff_session_absolute_seconds=1500,
         staff_lockout_attempts=3,
