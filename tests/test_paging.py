@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from gateway.model import SubmitQuery
 from tests.conftest import Running
-from tests.staffkit import Staff
+from tests.staffkit import Staff, StaffClient
 from tests.support import AFFAIR, REQUESTER, cli_runner
 
 MANY = 2_100
@@ -53,6 +53,23 @@ async def make_held(running: Running, count: int, prefix: str = "M") -> list[str
     for start in range(0, count, 300):
         ids += await asyncio.gather(*(one(i) for i in range(start, min(count, start + 300))))
     return [h.id for h in await gw.queries.list_held(only_waiting=True)]
+
+
+async def _console_rows(client: StaffClient, path: str, row: str, total: int) -> list[str]:
+    """Every row (`row`'s group) of a console list, from `path` along its 次へ links to the end;
+    each page says which of the `total` rows it shows ("全 N 件中 a〜b 件目")."""
+    rows: list[str] = []
+    at: str | None = path
+    following = rf'href="({re.escape(path.split("?")[0])}\?[^"]+)" data-testid="next"'
+    while at:
+        status, html = await client.page(at)
+        assert status == 200
+        found = re.findall(row, html)
+        assert f"全 {total} 件中 {len(rows) + 1}〜{len(rows) + len(found)} 件目" in html
+        rows += found
+        m = re.search(following, html)
+        at = unquote(m.group(1)).replace("&amp;", "&") if m else None
+    return rows
 
 
 async def test_the_command_line_lists_every_held_query_or_pages_with_the_count(
@@ -115,17 +132,7 @@ async def test_the_api_and_the_console_page_through_every_held_query(
     assert got == ids
 
     # the console: "全 2100 件中 1〜100 件目" and a 次へ link, to the end
-    rows: list[str] = []
-    path: str | None = "/staff/queue"
-    while path:
-        status, html = await appr.page(path)
-        assert status == 200
-        found = re.findall(r'data-query="([0-9a-f]+)"', html)
-        assert f"全 {MANY} 件中 {len(rows) + 1}〜{len(rows) + len(found)} 件目" in html
-        rows += found
-        m = re.search(r'href="(/staff/queue\?after=[^"]+)" data-testid="next"', html)
-        path = unquote(m.group(1)) if m else None
-    assert rows == ids
+    assert await _console_rows(appr, "/staff/queue", r'data-query="([0-9a-f]+)"', MANY) == ids
     status, out = await appr.api("GET", "/api/v1/held?after=nonsense")
     assert (status, out["error"]) == (400, "bad_page")
 
@@ -222,16 +229,8 @@ async def test_events_page_with_the_total_and_a_next_link_and_export_has_them_al
         url = page["next"]
     assert got == [str(i) for i in reversed(range(count))]  # newest first, each once
 
-    rows: list[str] = []
-    path: str | None = "/staff/audit?kind=security.hostile_input"
-    while path:
-        status, html = await aud.page(path)
-        assert status == 200
-        found = re.findall(r'data-event="([0-9-]+)"', html)
-        assert f"全 {count} 件中 {len(rows) + 1}〜{len(rows) + len(found)} 件目" in html
-        rows += found
-        m = re.search(r'href="(/staff/audit\?[^"]+)" data-testid="next"', html)
-        path = unquote(m.group(1)).replace("&amp;", "&") if m else None
+    path = "/staff/audit?kind=security.hostile_input"
+    rows = await _console_rows(aud, path, r'data-event="([0-9-]+)"', count)
     assert len(rows) == count == len(set(rows))
 
     status, _, body = await aud.request(
