@@ -35,6 +35,7 @@ from gateway.store.replies import (
     StepReply,
     state_of,
 )
+from gateway.store.step_replies import SweepReply
 
 
 def new_query_id() -> str:
@@ -150,11 +151,13 @@ class QueryStore:
         all of them, `batch` to a step, however many there are; how many were held."""
         held = 0
         while True:
-            n, left = await self.r.script(
-                "sweep", [self.k.inflight], [older_than_ms, batch], acknowledged=False
+            reply = SweepReply.from_reply(
+                await self.r.script(
+                    "sweep", [self.k.inflight], [older_than_ms, batch], acknowledged=False
+                )
             )
-            held += int(n)
-            if int(left) == 0:
+            held += reply.number("held")
+            if reply.number("left") == 0:
                 return held
 
     # -- what the requester sees -----------------------------------------------------------

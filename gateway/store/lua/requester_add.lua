@@ -3,4 +3,4 @@
 redis.call('HSET', KEYS[1], 'name', ARGV[5], 'added_at', NOW, 'added_by', ARGV[6])
 redis.call('ZADD', KEYS[2], NOW_MS, ARGV[4])
 emit('requester.added', ARGV[6], {'org', ARGV[4]})
-return {'ok'}
+return {'outcome', 'ok'}

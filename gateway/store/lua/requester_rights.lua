@@ -3,8 +3,9 @@
 -- 'JM…:JT…' for one procedure. Nothing outside the set is permitted (deny by default, admit.lua).
 -- KEYS[1] requester, KEYS[2] rights. ARGV[4] org, ARGV[5] grant|revoke, ARGV[6] actor,
 -- ARGV[7] affair, ARGV[8..] procedures (none: the whole affair)
--- -> {'ok', changed} | {'unknown'} | {'whole_affair'}
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
+-- -> {'outcome', 'ok', 'changed', members changed} | {'outcome', 'unknown'} | {'outcome',
+--     'whole_affair'}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'outcome', 'unknown'} end
 local affair = ARGV[7]
 local members = {}
 for i = 8, #ARGV do members[#members + 1] = affair .. ':' .. ARGV[i] end
@@ -21,7 +22,7 @@ else
     end
   elseif redis.call('SISMEMBER', KEYS[2], affair) == 1 then
     -- a procedure cannot be carved out of a whole-affair right: revoke the affair, grant the rest
-    return {'whole_affair'}
+    return {'outcome', 'whole_affair'}
   end
   changed = redis.call('SREM', KEYS[2], unpack(members))
 end
@@ -29,4 +30,4 @@ local procedures = {}
 for i = 8, #ARGV do procedures[#procedures + 1] = ARGV[i] end
 emit('requester.' .. (ARGV[5] == 'grant' and 'granted' or 'revoked'), ARGV[6], {'org', ARGV[4],
   'affair', affair, 'procedures', table.concat(procedures, ','), 'changed', tostring(changed)})
-return {'ok', changed}
+return {'outcome', 'ok', 'changed', changed}

@@ -2,7 +2,7 @@
 -- attempt that reaches the limit locks the login for a period (an admin may unlock it sooner).
 -- KEYS[1] user (may not exist). ARGV[4] login as shown in events, ARGV[5] peer, ARGV[6] reason
 -- (password|unknown_login|disabled|locked), ARGV[7] attempts allowed, ARGV[8] lock-out (ms)
--- -> {locked now (0|1)}
+-- -> {'outcome', 'locked'} (this failure locked the login) | {'outcome', 'recorded'}
 local locked = 0
 if ARGV[6] == 'password' and redis.call('EXISTS', KEYS[1]) == 1 then
   local n = redis.call('HINCRBY', KEYS[1], 'failed', 1)
@@ -16,4 +16,4 @@ if locked == 1 then
   emit('security.login_locked', 'gateway', {'login', ARGV[4], 'peer', ARGV[5],
     'seconds', tostring(math.floor(tonumber(ARGV[8]) / 1000))})
 end
-return {locked}
+return {'outcome', locked == 1 and 'locked' or 'recorded'}
