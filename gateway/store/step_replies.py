@@ -109,7 +109,7 @@ class UserChangeReply(Named):
 @dataclass(frozen=True, slots=True)
 class LoginFailedReply(Named):
     SCRIPTS = ("staff_login_failed",)
-    OUTCOMES = frozen({"recorded": (), "locked": ()})
+    OUTCOMES = frozen({"recorded": (), "counted": (), "locked": ()})
 
 
 @dataclass(frozen=True, slots=True)

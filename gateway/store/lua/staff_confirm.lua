@@ -7,15 +7,18 @@
 --     token} | {'outcome', 'not_held', 'state', state} | {'outcome', 'none'}
 --    | {'outcome', 'same_person'} | {'outcome', 'taken', 'holder', holder}
 --    | {'outcome', 'confirming', 'confirmer', other}
+-- Decides by the table `confirm` (gateway/step_rules.py confirm).
 --#include claim
+--#rules confirm
 local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'held' then return {'outcome', 'not_held', 'state', state or 'unknown'} end
 local p = redis.call('HMGET', KEYS[3], 'by', 'notice', 'confirmer', 'seen')
-if not p[1] then return {'outcome', 'none'} end
-if p[1] == ARGV[5] then return {'outcome', 'same_person'} end
 local holder = claim_of(KEYS[2])
-if holder and holder ~= ARGV[5] then return {'outcome', 'taken', 'holder', holder} end
-if p[3] and p[3] ~= ARGV[5] then return {'outcome', 'confirming', 'confirmer', p[3]} end
+local outcome = decided('confirm', {state == 'held', who(p[1]), who(holder), who(p[3])})
+if outcome == 'not_held' then return {'outcome', outcome, 'state', state or 'unknown'} end
+if outcome == 'none' or outcome == 'same_person' then return {'outcome', outcome} end
+if outcome == 'taken' then return {'outcome', outcome, 'holder', holder} end
+if outcome == 'confirming' then return {'outcome', outcome, 'confirmer', p[3]} end
+if outcome ~= 'ok' then error('staff_confirm: ' .. outcome) end
 redis.call('HSET', KEYS[3], 'confirmer', ARGV[5])
 set_claim(KEYS[2], ARGV[5], tonumber(ARGV[6]))
 return {'outcome', 'ok', 'proposer', p[1], 'notice', p[2], 'seen', p[4] or ''}
