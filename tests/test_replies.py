@@ -1,27 +1,28 @@
 """Every script's reply is decoded by name (issue 12): a script under gateway/store/lua/ that
-answers a table answers name/value pairs, and one decoder (gateway/store/step_replies.py
+answers a table answers name/value pairs, and one decoder (gateway/store/replies/
 REPLIES) reads it. A new script that answers by position, or whose reply no decoder reads, fails
 here; a decoder refuses a reply it does not know rather than guessing what it means."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.store.claims import ClaimOutcome, ClaimStore
-from gateway.store.replies import ReplyError
-from gateway.store.scripts import INCLUDE, LUA_DIR
-from gateway.store.step_replies import (
+from gateway.store.replies import (
     NAMED,
     REPLIES,
     ClaimReply,
     ConfirmReply,
     FlagChangeReply,
     LoginFailedReply,
+    ReplyError,
     SessionReply,
 )
+from gateway.store.scripts import INCLUDE, LUA_DIR
 from tests.conftest import Running
 
 # Scripts that answer one number (whether they did it), not a table.
@@ -44,20 +45,28 @@ def _included() -> set[str]:
     return names
 
 
+def _scan(text: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, nesting) of each character outside a string literal; an opening brace
+    or parenthesis counts itself, a closing one still counts what it closes."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+            continue
+        if ch in "'\"":
+            quote = ch
+            continue
+        depth += ch in "{("
+        yield i, ch, depth
+        depth -= ch in "})"
+
+
 def _code(text: str) -> str:
     """The script without its comments (a `--` outside a string starts one)."""
     lines = []
     for line in text.splitlines():
-        out, quote = [], ""
-        for i, ch in enumerate(line):
-            if quote:
-                quote = "" if ch == quote else quote
-            elif ch in "'\"":
-                quote = ch
-            elif line.startswith("--", i):
-                break
-            out.append(ch)
-        lines.append("".join(out))
+        end = next((i for i, _, _ in _scan(line) if line.startswith("--", i)), len(line))
+        lines.append(line[:end])
     return "\n".join(lines)
 
 
@@ -65,42 +74,17 @@ def _table_literals(code: str, opener: re.Pattern[str]) -> list[str]:
     """The bodies of the table literals that follow `opener` (balanced braces, strings skipped)."""
     found = []
     for m in opener.finditer(code):
-        depth, quote, i = 0, "", m.end() - 1
-        while True:
-            ch = code[i]
-            if quote:
-                quote = "" if ch == quote else quote
-            elif ch in "'\"":
-                quote = ch
-            elif ch in "{(":
-                depth += 1
-            elif ch in "})":
-                depth -= 1
-                if depth == 0:
-                    break
-            i += 1
-        found.append(code[m.end() : i])
+        rest = code[m.end() - 1 :]
+        end = next(i for i, ch, depth in _scan(rest) if ch == "}" and depth == 1)
+        found.append(rest[1:end])
     return found
 
 
 def _items(body: str) -> list[str]:
     """A table literal's items, split at its own commas."""
-    items, depth, quote, start = [], 0, "", 0
-    for i, ch in enumerate(body):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "{(":
-            depth += 1
-        elif ch in "})":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            items.append(body[start:i].strip())
-            start = i + 1
-    if body[start:].strip():
-        items.append(body[start:].strip())
-    return items
+    cuts = [i for i, ch, depth in _scan(body) if ch == "," and depth == 0]
+    items = [body[a + 1 : b].strip() for a, b in zip([-1, *cuts], [*cuts, len(body)], strict=True)]
+    return [item for item in items if item]
 
 
 def positional(code: str) -> list[str]:

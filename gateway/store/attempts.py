@@ -21,7 +21,7 @@ from gateway.model import ACK_OUTCOMES as ACK_OUTCOMES
 from gateway.rules import Limits, Observation
 from gateway.store.paging import index_page
 from gateway.store.redis import Redis
-from gateway.store.step_replies import AckReply, FoldReply
+from gateway.store.replies import AckReply, FoldReply
 
 ATTEMPT_ID = re.compile(r"^[0-9a-f]{20}$")
 

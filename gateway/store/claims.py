@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gateway.crypto import Keyring
 from gateway.store.redis import Redis
-from gateway.store.step_replies import (
+from gateway.store.replies import (
     ClaimReply,
     ClaimStep,
     ConfirmReply,

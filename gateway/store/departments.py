@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gateway import metrics
 from gateway.store.redis import Redis
-from gateway.store.step_replies import RateReply
+from gateway.store.replies import RateReply
 
 TOKEN_PREFIX = "hgd"
 _TOKEN = re.compile(r"^hgd_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

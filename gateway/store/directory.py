@@ -26,8 +26,14 @@ from dataclasses import dataclass
 from gateway.crypto import Keyring
 from gateway.errors import ImportBusy as ImportBusy
 from gateway.store.redis import Redis
-from gateway.store.replies import named
-from gateway.store.step_replies import CheckReply, LockReply, RefusedReply, UnlockReply, WriteReply
+from gateway.store.replies import (
+    CheckReply,
+    LockReply,
+    RefusedReply,
+    UnlockReply,
+    WriteReply,
+    named,
+)
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
 SUBJECT_CODE = re.compile(r"^[A-Za-z0-9]{1,64}$")

@@ -22,8 +22,7 @@ from gateway.flag_rules import ReadMode
 from gateway.model import FlagState
 from gateway.store.holds import FlagHold, FlagRecord, hold_order
 from gateway.store.redis import Redis
-from gateway.store.replies import FlagReadReply
-from gateway.store.step_replies import FlagChangeReply, RepairReply, UpgradeReply
+from gateway.store.replies import FlagChangeReply, FlagReadReply, RepairReply, UpgradeReply
 
 FLAG_NAMES = ("auto_response_disabled", "non_disclosure")
 BASES = ("application", "ex-officio")

@@ -14,7 +14,7 @@ import logging
 
 from gateway.crypto import Keyring
 from gateway.store.redis import Redis, StoreUnavailable
-from gateway.store.step_replies import KeyringReply
+from gateway.store.replies import KeyringReply
 
 log = logging.getLogger("hogo.keys")
 

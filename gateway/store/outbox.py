@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.store.redis import Redis
-from gateway.store.step_replies import MailDoneReply, MailTakeReply
+from gateway.store.replies import MailDoneReply, MailTakeReply
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from gateway.errors import BadCursor as BadCursor
 from gateway.model import MAX_PAGE
 from gateway.store.redis import Redis
-from gateway.store.step_replies import PageReply
+from gateway.store.replies import PageReply
 
 CURSOR = re.compile(r"^[0-9]{1,16}\.[0-9a-f]{1,40}$")
 

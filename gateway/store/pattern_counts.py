@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.store.redis import Redis
-from gateway.store.step_replies import PatternsReply
+from gateway.store.replies import PatternsReply
 
 
 @dataclass(frozen=True)

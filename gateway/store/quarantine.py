@@ -20,8 +20,7 @@ from gateway import metrics
 from gateway.crypto import Keyring
 from gateway.model import HoldReason
 from gateway.store.redis import Redis
-from gateway.store.replies import OutcomeReply
-from gateway.store.step_replies import OpenedReply
+from gateway.store.replies import OpenedReply, OutcomeReply
 
 SCOPES = ("subject", "person")
 # The fields every review has; anything else on it is what opened it (see `details`).

@@ -33,9 +33,9 @@ from gateway.store.replies import (
     ReleaseBeginReply,
     ResultReply,
     StepReply,
+    SweepReply,
     state_of,
 )
-from gateway.store.step_replies import SweepReply
 
 
 def new_query_id() -> str:
@@ -58,7 +58,7 @@ def _refusal_context(query_id: str) -> str:
     return f"query:{query_id}:refusal"
 
 
-# What `admit` decided (and on which facts), and `complete`: see gateway/store/replies.py.
+# What `admit` decided (and on which facts), and `complete`: see gateway/store/replies/.
 Admission = AdmitReply
 Relay = RelayReply
 

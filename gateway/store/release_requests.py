@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from gateway.crypto import Keyring
 from gateway.orders import ReleaseOrder
 from gateway.store.redis import Redis
-from gateway.store.replies import OutcomeReply
-from gateway.store.step_replies import CancelReply
+from gateway.store.replies import CancelReply, OutcomeReply
 
 
 class RequestRefused(ValueError):

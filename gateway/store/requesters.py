@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from gateway.errors import UnknownRequester as UnknownRequester
 from gateway.store.redis import Redis
-from gateway.store.step_replies import RequesterAddReply, RequesterRemoveReply, RightsReply
+from gateway.store.replies import RequesterAddReply, RequesterRemoveReply, RightsReply
 
 ORG_CODE = re.compile(r"^[0-9]{16}$")
 AFFAIR_CODE = re.compile(r"^JM[0-9]{14}$")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from gateway.crypto import Keyring
 from gateway.store.redis import Redis
-from gateway.store.step_replies import ReviewReply
+from gateway.store.replies import ReviewReply
 
 
 def _comment_context(event_id: str) -> str:

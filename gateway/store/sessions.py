@@ -12,7 +12,7 @@ import json
 from gateway.model import Session as Session
 from gateway.model import session_digest as session_digest
 from gateway.store.redis import Redis
-from gateway.store.step_replies import LoginReply, LogoutReply, SessionReply
+from gateway.store.replies import LoginReply, LogoutReply, SessionReply
 
 
 class SessionStore:

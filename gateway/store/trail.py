@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.store.redis import Redis
-from gateway.store.step_replies import EventsReply, LeaseReply, SealReply, StatusReply, TrimReply
+from gateway.store.replies import EventsReply, LeaseReply, SealReply, StatusReply, TrimReply
 
 GENESIS = "0" * 64  # the `prev` of the first event
 

@@ -12,7 +12,7 @@ from gateway import metrics
 from gateway.errors import NoSuchUser as NoSuchUser
 from gateway.errors import UserExists as UserExists
 from gateway.store.redis import Redis
-from gateway.store.step_replies import LoginFailedReply, UserAddReply, UserChangeReply
+from gateway.store.replies import LoginFailedReply, UserAddReply, UserChangeReply
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from gateway.store.events import Event, _raw_event
 from gateway.store.redis import Redis
-from gateway.store.step_replies import ScanReply, SnapshotReply
+from gateway.store.replies import ScanReply, SnapshotReply
 from gateway.store.trail import pairs
 
 Pair = tuple[bool, bool]
