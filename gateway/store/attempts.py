@@ -21,6 +21,7 @@ from gateway.model import ACK_OUTCOMES as ACK_OUTCOMES
 from gateway.rules import Limits, Observation
 from gateway.store.paging import index_page
 from gateway.store.redis import Redis
+from gateway.store.replies import AckReply, FoldReply
 
 ATTEMPT_ID = re.compile(r"^[0-9a-f]{20}$")
 
@@ -153,13 +154,14 @@ class AttemptStore:
             # has the inbox, so nothing is lost in a failover
             acknowledged=False,
         )
-        if res[0] == "moved":
+        reply = FoldReply.from_reply(res)
+        if reply.outcome == "moved":
             return FoldOutcome(False, 0, [])
-        fired = [(str(res[i]), str(res[i + 1])) for i in range(2, len(res), 2)]
+        fired = reply.fired
         for rule, _ in fired:
             metrics.SECURITY_EVENTS.labels(f"pattern_{rule}").inc()  # the script recorded it
             metrics.RULES_FIRED.labels(rule).inc()
-        return FoldOutcome(True, int(res[1]), fired)
+        return FoldOutcome(True, reply.number("attempts"), fired)
 
     async def waiting(self) -> int:
         """Stops in the inbox not yet folded."""
@@ -202,10 +204,11 @@ class AttemptStore:
             [self.k.attempt(attempt_id)],
             [attempt_id, department, outcome, sealed, actor],
         )
-        if res[0] == "unknown":
+        reply = AckReply.from_reply(res)
+        if reply.outcome == "unknown":
             raise AckRefused("unknown")
-        if res[0] == "already":
-            raise AckRefused("already", str(res[1]), str(res[2]))
+        if reply.outcome == "already":
+            raise AckRefused("already", reply.text("by"), reply.text("at"))
 
     def unseal_note(self, record: AttemptRecord) -> str:
         return self.keyring.unseal_text(record.ack_note, note_context(record.id))

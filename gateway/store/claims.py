@@ -11,6 +11,14 @@ from dataclasses import dataclass
 
 from gateway.crypto import Keyring
 from gateway.store.redis import Redis
+from gateway.store.replies import (
+    ClaimReply,
+    ClaimStep,
+    ConfirmReply,
+    ProposeReply,
+    UnclaimReply,
+    WithdrawReply,
+)
 
 
 def _proposal_context(query_id: str) -> str:
@@ -43,6 +51,11 @@ class ClaimOutcome(Exception):
         self.detail = detail
 
 
+def _refused(reply: ClaimStep) -> None:
+    if reply.outcome != "ok":
+        raise ClaimOutcome(reply.outcome, reply.detail)
+
+
 class ClaimStore:
     def __init__(self, redis: Redis, keyring: Keyring) -> None:
         self.r = redis
@@ -55,15 +68,13 @@ class ClaimStore:
             [self.k.query(query_id), self.k.staff_claim(query_id)],
             [query_id, login, ms],
         )
-        if res[0] != "ok":
-            raise ClaimOutcome(res[0], str(res[1]))
+        _refused(ClaimReply.from_reply(res))
 
     async def unclaim(self, query_id: str, login: str) -> None:
         res = await self.r.script(
             "staff_unclaim", [self.k.staff_claim(query_id)], [query_id, login]
         )
-        if res[0] != "ok":
-            raise ClaimOutcome(res[0], str(res[1]))
+        _refused(UnclaimReply.from_reply(res))
 
     async def holders(self, query_ids: list[str]) -> dict[str, Claim]:
         if not query_ids:
@@ -99,8 +110,7 @@ class ClaimStore:
             [self.k.query(query_id), self.k.staff_claim(query_id), self.k.staff_proposal(query_id)],
             [query_id, login, self.keyring.seal(notice, _proposal_context(query_id)), seen],
         )
-        if res[0] != "ok":
-            raise ClaimOutcome(res[0], str(res[1]))
+        _refused(ProposeReply.from_reply(res))
 
     async def proposals(self, query_ids: list[str]) -> dict[str, Proposal]:
         if not query_ids:
@@ -127,10 +137,10 @@ class ClaimStore:
             [self.k.query(query_id), self.k.staff_claim(query_id), self.k.staff_proposal(query_id)],
             [query_id, login, ms],
         )
-        if res[0] != "ok":
-            raise ClaimOutcome(res[0], str(res[1]) if len(res) > 1 else "")
-        notice = self.keyring.unseal_text(res[2], _proposal_context(query_id))
-        return Proposal(res[1], "", notice, login, res[3])
+        reply = ConfirmReply.from_reply(res)
+        _refused(reply)
+        notice = self.keyring.unseal_text(reply.text("notice"), _proposal_context(query_id))
+        return Proposal(reply.text("proposer"), "", notice, login, reply.text("seen"))
 
     async def confirmation_failed(self, query_id: str, login: str) -> None:
         """The release did not happen (the upstream failed): the proposal waits again."""
@@ -142,5 +152,4 @@ class ClaimStore:
         res = await self.r.script(
             "staff_withdraw", [self.k.staff_proposal(query_id)], [query_id, login]
         )
-        if res[0] != "ok":
-            raise ClaimOutcome(res[0], str(res[1]) if len(res) > 1 else "")
+        _refused(WithdrawReply.from_reply(res))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from gateway import metrics
 from gateway.store.redis import Redis
+from gateway.store.replies import RateReply
 
 TOKEN_PREFIX = "hgd"
 _TOKEN = re.compile(r"^hgd_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -139,12 +140,14 @@ class DepartmentTokenStore:
         args: list[object] = [window_s * 1000, limit, f"dept-token:{token.id}"]
         for name, value in fields.items():
             args += [name, value]
-        n, recorded = await self.r.script(
+        res = await self.r.script(
             "rate_count",
             [self.k.department_token_reads(token.id, window)],
             args,
             acknowledged=False,  # a counter: losing it in a failover only forgives a window
         )
+        reply = RateReply.from_reply(res)
+        n, recorded = reply.number("reads"), reply.number("recorded")
         if recorded:
             metrics.SECURITY_EVENTS.labels("api_rate_limited").inc()
         return int(n) <= limit, bool(recorded)

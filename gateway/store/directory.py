@@ -26,6 +26,14 @@ from dataclasses import dataclass
 from gateway.crypto import Keyring
 from gateway.errors import ImportBusy as ImportBusy
 from gateway.store.redis import Redis
+from gateway.store.replies import (
+    CheckReply,
+    LockReply,
+    RefusedReply,
+    UnlockReply,
+    WriteReply,
+    named,
+)
 
 ATENA_NUMBER = re.compile(r"^[0-9]{15}$")
 SUBJECT_CODE = re.compile(r"^[A-Za-z0-9]{1,64}$")
@@ -136,14 +144,16 @@ class DirectoryStore:
             [token, import_id, actor, rows, LOCK_LEASE_MS],
             acknowledged=False,  # a lock: what the import writes waits for its own batches
         )
-        if res[0] == "busy":
-            raise ImportBusy(res[1], res[2], res[3])
+        reply = LockReply.from_reply(res)
+        if reply.outcome == "busy":
+            raise ImportBusy(reply.text("import"), reply.text("actor"), reply.text("started_at"))
         return token
 
     async def unlock(self, token: str) -> None:
-        await self.r.script(
+        res = await self.r.script(
             "directory_unlock", [self.k.directory_import], [token], acknowledged=False
         )
+        UnlockReply.from_reply(res)
 
     async def check(self, token: str, pairs: Sequence[tuple[str, str]]) -> Checked:
         """First pass, one batch of (subject key, person key): what each would do; writes nothing."""
@@ -157,14 +167,18 @@ class DirectoryStore:
             timeout=max(BATCH_TIMEOUT, self.r.timeout),
             acknowledged=False,
         )
-        if res[0] == "lock_lost":
+        reply = CheckReply.from_reply(res)
+        if reply.outcome == "lock_lost":
             raise LockLost()
-        rest = res[2:]
-        moved = iter(ak for (_, ak), status in zip(pairs, res[1], strict=True) if status == "r")
-        remaps = [
-            Remap(rest[i], rest[i + 1], rest[i + 2], next(moved)) for i in range(0, len(rest), 3)
-        ]
-        return Checked(res[1], remaps)
+        statuses = reply.text("statuses")
+        moved = iter(ak for (_, ak), status in zip(pairs, statuses, strict=True) if status == "r")
+        remaps = []
+        for row in reply.rows("remaps"):
+            r = named(row) if isinstance(row, list) else {}
+            remaps.append(
+                Remap(str(r["old_person"]), str(r["old_flag"]), str(r["new_flag"]), next(moved))
+            )
+        return Checked(statuses, remaps)
 
     async def refused(
         self, actor: str, fields: dict[str, object], flagged: Sequence[tuple[int, Remap]]
@@ -175,7 +189,7 @@ class DirectoryStore:
         args: list[object] = [actor, json.dumps({k: str(v) for k, v in fields.items()})]
         for line, remap in flagged:
             args += [line, remap.old_person, remap.new_person]
-        await self.r.script("directory_refused", [], args)
+        RefusedReply.from_reply(await self.r.script("directory_refused", [], args))
 
     async def write(
         self,
@@ -210,13 +224,16 @@ class DirectoryStore:
             args,
             timeout=max(BATCH_TIMEOUT, self.r.timeout),
         )
-        if res[0] == "lock_lost":
+        reply = WriteReply.from_reply(res)
+        if reply.outcome == "lock_lost":
             raise LockLost()
-        if res[0] == "changed":
-            raise BatchChanged(int(res[1]), "the directory changed since the check")
-        if res[0] == "remap_refused":
-            raise BatchChanged(int(res[1]), "a remap, and remaps were not allowed")
-        return Written(*(int(v) for v in res[1:6]))
+        if reply.outcome == "changed":
+            raise BatchChanged(reply.number("line"), "the directory changed since the check")
+        if reply.outcome == "remap_refused":
+            raise BatchChanged(reply.number("line"), "a remap, and remaps were not allowed")
+        return Written(
+            *(reply.number(n) for n in ("new", "unchanged", "remapped", "protected", "sealed"))
+        )
 
 
 def validate_pair(atena: str, subject: str) -> str | None:

@@ -22,7 +22,7 @@ from gateway.flag_rules import ReadMode
 from gateway.model import FlagState
 from gateway.store.holds import FlagHold, FlagRecord, hold_order
 from gateway.store.redis import Redis
-from gateway.store.replies import FlagReadReply
+from gateway.store.replies import FlagChangeReply, FlagReadReply, RepairReply, UpgradeReply
 
 FLAG_NAMES = ("auto_response_disabled", "non_disclosure")
 BASES = ("application", "ex-officio")
@@ -169,11 +169,12 @@ class FlagStore:
             [json.dumps(wire, ensure_ascii=False)],
             timeout=timeout,
         )
-        if res[0] == "stale":
-            raise FlagChanged(int(res[2]))
-        if res[0] in ("request", "refused"):
-            raise ChangeRefused(str(res[2]))
-        return [int(v) for v in res[1:]]
+        reply = FlagChangeReply.from_reply(res)
+        if reply.outcome == "stale":
+            raise FlagChanged(reply.number("version"))
+        if reply.outcome != "ok":
+            raise ChangeRefused(reply.detail)
+        return [int(v) for v in reply.rows("versions")]
 
     async def change(self, c: FlagChange) -> FlagRecord:
         """Apply one change atomically with its history entry and its event; the whole record
@@ -332,7 +333,8 @@ class FlagStore:
         and the person keys of those that cannot be (a flag on and no department anywhere; they
         stay as they are, protected)."""
         res = await self.r.script("flag_upgrade", [self.k.flag_index], [actor, *person_keys])
-        return int(res[0]), [str(pk) for pk in res[1:]]
+        reply = UpgradeReply.from_reply(res)
+        return reply.number("upgraded"), [str(pk) for pk in reply.rows("orphans")]
 
     async def repair(self, atena_number: str, actor: str) -> tuple[FlagState, FlagState]:
         """The aggregate and its counts made again from the holds (lua/flag_repair.lua): (the
@@ -341,9 +343,11 @@ class FlagStore:
         change_id = new_change_id()
         mac = self.keyring.tag("flag-change", *repair_mac_parts(pk, change_id))
         res = await self.r.script("flag_repair", [self.k.flag_index], [pk, actor, change_id, mac])
-        if res[0] != "repaired":
-            raise ChangeRefused(str(res[0]))
-        return FlagState(res[1] == "1", res[2] == "1"), FlagState(res[3] == "1", res[4] == "1")
+        reply = RepairReply.from_reply(res)
+        if reply.outcome != "repaired":
+            raise ChangeRefused(reply.outcome)
+        on = {name: reply.text(name) == "1" for name in ("was_ard", "was_nd", "ard", "nd")}
+        return FlagState(on["was_ard"], on["was_nd"]), FlagState(on["ard"], on["nd"])
 
     async def upgrade_all(self, actor: str, batch: int = 200) -> tuple[int, list[str]]:
         keys = await self.all_keys()

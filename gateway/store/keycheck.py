@@ -14,6 +14,7 @@ import logging
 
 from gateway.crypto import Keyring
 from gateway.store.redis import Redis, StoreUnavailable
+from gateway.store.replies import KeyringReply
 
 log = logging.getLogger("hogo.keys")
 
@@ -35,12 +36,14 @@ def guard_keyring(redis: Redis, keyring: Keyring) -> None:
         res = await redis.run_script(
             "keyring_check", [redis.keys.keyring_check], flat, acknowledged=True
         )
-        if res[0] == "ok":
+        reply = KeyringReply.from_reply(res)
+        if reply.outcome == "ok":
             return
+        name = reply.text("name")
         what = (
-            f"this host's {res[1]} key differs from the one the store was written with"
-            if res[0] == "differs"
-            else f"this host lacks the {res[1]} key the store was written with"
+            f"this host's {name} key differs from the one the store was written with"
+            if reply.outcome == "differs"
+            else f"this host lacks the {name} key the store was written with"
         )
         refusal = KeyringMismatch(
             f"{what} ({keyring.dir}); every gateway host needs identical copies of the keys "

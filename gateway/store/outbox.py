@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.store.redis import Redis
+from gateway.store.replies import MailDoneReply, MailTakeReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +39,19 @@ class Outbox:
             acknowledged=False,  # a lease: if it is lost, the mail is taken again
         )
         return [
-            OutboxMail(res[i], res[i + 1], int(res[i + 2]), res[i + 3], res[i + 4], int(res[i + 5]))
-            for i in range(0, len(res), 6)
+            OutboxMail(
+                m["id"], m["department"], int(m["count"]), m["first"], m["last"], int(m["tries"])
+            )
+            for m in MailTakeReply.from_reply(res).mails
         ]
 
     async def _done(self, mail_id: str, outcome: str, next_ms: int, reason: str) -> None:
-        await self.r.script(
+        res = await self.r.script(
             "mail_done",
             [self.k.mail_outbox, self.k.mail(mail_id)],
             [mail_id, outcome, next_ms, reason[:300]],
         )
+        MailDoneReply.from_reply(res)  # (unknown: it was done already; nothing to do)
 
     async def sent(self, mail_id: str) -> None:
         await self._done(mail_id, "sent", 0, "")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from gateway.errors import BadCursor as BadCursor
 from gateway.model import MAX_PAGE
 from gateway.store.redis import Redis
+from gateway.store.replies import PageReply
 
 CURSOR = re.compile(r"^[0-9]{1,16}\.[0-9a-f]{1,40}$")
 
@@ -50,7 +51,8 @@ async def index_page(
         [at, last_id, limit, "newest" if newest_first else "oldest"],
         acknowledged=False,
     )
-    total, start, flat = int(res[0]), int(res[1]), res[2:]
+    reply = PageReply.from_reply(res)
+    total, start, flat = reply.number("total"), reply.number("start"), reply.rows("rows")
     ids, scores = flat[0::2], flat[1::2]
     more = len(ids) > limit
     ids, scores = ids[:limit], scores[:limit]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.store.redis import Redis
+from gateway.store.replies import PatternsReply
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class PatternCounts:
         res = await self.r.script(
             "patterns_fold", [self.r.keys.audit_patterns], args, acknowledged=False
         )
-        return res[0] == "ok"
+        return PatternsReply.from_reply(res).outcome == "ok"
 
     async def forget(self) -> None:
         """Drop every count: the next view counts the window again."""

@@ -20,7 +20,7 @@ from gateway import metrics
 from gateway.crypto import Keyring
 from gateway.model import HoldReason
 from gateway.store.redis import Redis
-from gateway.store.replies import OutcomeReply
+from gateway.store.replies import OpenedReply, OutcomeReply
 
 SCOPES = ("subject", "person")
 # The fields every review has; anything else on it is what opened it (see `details`).
@@ -126,11 +126,12 @@ class QuarantineStore:
         flat: list[str] = []
         for k, v in extra.items():
             flat += [k, str(v)]
-        await self.r.script(
+        res = await self.r.script(
             "quarantine_open",
             [self.k.quarantine(review_id)],
             [review_id, scope, key, HoldReason(reason).value, actor, *flat],
         )
+        OpenedReply.from_reply(res)
         return review_id
 
     async def confirm(

@@ -33,6 +33,7 @@ from gateway.store.replies import (
     ReleaseBeginReply,
     ResultReply,
     StepReply,
+    SweepReply,
     state_of,
 )
 
@@ -57,7 +58,7 @@ def _refusal_context(query_id: str) -> str:
     return f"query:{query_id}:refusal"
 
 
-# What `admit` decided (and on which facts), and `complete`: see gateway/store/replies.py.
+# What `admit` decided (and on which facts), and `complete`: see gateway/store/replies/.
 Admission = AdmitReply
 Relay = RelayReply
 
@@ -150,11 +151,13 @@ class QueryStore:
         all of them, `batch` to a step, however many there are; how many were held."""
         held = 0
         while True:
-            n, left = await self.r.script(
-                "sweep", [self.k.inflight], [older_than_ms, batch], acknowledged=False
+            reply = SweepReply.from_reply(
+                await self.r.script(
+                    "sweep", [self.k.inflight], [older_than_ms, batch], acknowledged=False
+                )
             )
-            held += int(n)
-            if int(left) == 0:
+            held += reply.number("held")
+            if reply.number("left") == 0:
                 return held
 
     # -- what the requester sees -----------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from gateway.crypto import Keyring
 from gateway.orders import ReleaseOrder
 from gateway.store.redis import Redis
-from gateway.store.replies import OutcomeReply
+from gateway.store.replies import CancelReply, OutcomeReply
 
 
 class RequestRefused(ValueError):
@@ -128,11 +128,13 @@ class ReleaseRequestStore:
             [self.k.release_request(request_id), self.k.release_requests_pending],
             [request_id, cancelled_by],
         )
-        if res[0] == "unknown":
+        reply = CancelReply.from_reply(res)
+        if reply.outcome == "unknown":
             raise RequestRefused("unknown", f"no release request {request_id}")
-        if res[0] == "decided":
+        if reply.outcome == "decided":
+            state = reply.text("state")
             raise RequestRefused(
-                "decided", f"release request {request_id} is already {res[1]}", state=res[1]
+                "decided", f"release request {request_id} is already {state}", state=state
             )
 
     def _request(self, raw: dict[str, str]) -> StoredRequest:

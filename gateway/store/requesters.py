@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from gateway.errors import UnknownRequester as UnknownRequester
 from gateway.store.redis import Redis
+from gateway.store.replies import RequesterAddReply, RequesterRemoveReply, RightsReply
 
 ORG_CODE = re.compile(r"^[0-9]{16}$")
 AFFAIR_CODE = re.compile(r"^JM[0-9]{14}$")
@@ -79,17 +80,18 @@ class RequesterStore:
         check_org_code(org_code)
         if not name.strip():
             raise ValueError("a requester needs a name")
-        await self.r.script(
+        res = await self.r.script(
             "requester_add",
             [self.k.requester(org_code), self.k.requester_index],
             [org_code, name, actor],
         )
+        RequesterAddReply.from_reply(res)
         requester = await self.get(org_code)
         assert requester is not None
         return requester
 
     async def remove(self, org_code: str, actor: str) -> bool:
-        deleted = await self.r.script(
+        res = await self.r.script(
             "requester_remove",
             [
                 self.k.requester(org_code),
@@ -98,7 +100,7 @@ class RequesterStore:
             ],
             [org_code, actor],
         )
-        return bool(deleted)
+        return RequesterRemoveReply.from_reply(res).outcome == "removed"
 
     async def grant(
         self, org_code: str, affair: str, procedures: list[str], actor: str
@@ -122,9 +124,10 @@ class RequesterStore:
             [self.k.requester(org_code), self.k.requester_rights(org_code)],
             [org_code, action, actor, affair, *procedures],
         )
-        if res[0] == "unknown":
+        reply = RightsReply.from_reply(res)
+        if reply.outcome == "unknown":
             raise UnknownRequester(f"requester {org_code} is not registered")
-        if res[0] == "whole_affair":
+        if reply.outcome == "whole_affair":
             raise ValueError(
                 f"{org_code} holds every procedure of {affair}: revoke the affair, then grant "
                 "the procedures it keeps"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from gateway.crypto import Keyring
 from gateway.store.redis import Redis
+from gateway.store.replies import ReviewReply
 
 
 def _comment_context(event_id: str) -> str:
@@ -37,7 +38,7 @@ class ReviewStore:
             [self.k.staff_reviews(event_id), self.k.staff_reviewed],
             [event_id, actor, json.dumps(entry), event_kind],
         )
-        return int(res[1])
+        return ReviewReply.from_reply(res).number("reviews")
 
     async def of(self, event_ids: list[str]) -> dict[str, list[Review]]:
         """The reviews of each event that has any, oldest first."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from gateway import step_rules
 from gateway.decision import (
     REVIEW_REASONS,
     AdmissionFacts,
@@ -44,6 +45,7 @@ from gateway.recheck import (
     release_finish,
     released_record_non_disclosable,
 )
+from gateway.step_rules import Who
 
 BOOL = ("0", "1")  # a boolean fact, as the key spells it
 NONE = "-"  # an optional fact that is absent (Lua: false or nil)
@@ -140,6 +142,14 @@ def _four(rule: Callable[[bool, bool, bool, bool], str]) -> Callable[[str, str, 
 
 def _two(rule: Callable[[bool, bool], str]) -> Callable[[str, str], str]:
     return lambda a, b: rule(_b(a), _b(b))
+
+
+WHO = tuple(w.value for w in Who)  # whose a claim, proposal or confirmation is (step_rules.Who)
+
+
+def _who(rule: Callable[..., str], *kinds: str) -> Callable[..., str]:
+    """A rule over booleans ('b') and Who values ('w'), called with their key spellings."""
+    return lambda *v: rule(*(_b(x) if k == "b" else Who(x) for k, x in zip(kinds, v, strict=True)))
 
 
 RULES: dict[str, Rule] = {
@@ -243,6 +253,38 @@ RULES: dict[str, Rule] = {
             "review_confirm",
             (("known", BOOL), ("open", BOOL), ("same_person", BOOL)),
             _three(review_confirmation),
+        ),
+        Rule(
+            "rights_change",
+            (("registered", BOOL), ("grant", BOOL), ("whole", BOOL), ("holds_affair", BOOL)),
+            _four(step_rules.rights_change),
+        ),
+        Rule(
+            "login_failed",
+            (("wrong_password", BOOL), ("known", BOOL), ("reaches_limit", BOOL)),
+            _three(step_rules.login_failure),
+        ),
+        Rule(
+            "login_ok",
+            (("same_password", BOOL), ("disabled", BOOL), ("locked", BOOL)),
+            _three(step_rules.session_opening),
+        ),
+        Rule("claim", (("held", BOOL), ("claim", WHO)), _who(step_rules.claim, "b", "w")),
+        Rule("unclaim", (("claim", WHO),), _who(step_rules.unclaim, "w")),
+        Rule(
+            "propose",
+            (("held", BOOL), ("claim", WHO), ("proposal", WHO)),
+            _who(step_rules.propose, "b", "w", "w"),
+        ),
+        Rule(
+            "confirm",
+            (("held", BOOL), ("proposal", WHO), ("claim", WHO), ("confirmer", WHO)),
+            _who(step_rules.confirm, "b", "w", "w", "w"),
+        ),
+        Rule(
+            "withdraw",
+            (("proposal", WHO), ("confirmer", WHO)),
+            _who(step_rules.withdraw, "w", "w"),
         ),
     )
 }

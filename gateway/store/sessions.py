@@ -12,6 +12,7 @@ import json
 from gateway.model import Session as Session
 from gateway.model import session_digest as session_digest
 from gateway.store.redis import Redis
+from gateway.store.replies import LoginReply, LogoutReply, SessionReply
 
 
 class SessionStore:
@@ -35,14 +36,18 @@ class SessionStore:
             [self.k.staff_user(login), self.k.staff_session(digest)],
             [login, password_hash, csrf, idle_ms, absolute_ms, peer],
         )
-        return None if res[0] == "ok" else str(res[1])
+        reply = LoginReply.from_reply(res)
+        return None if reply.outcome == "ok" else reply.detail
 
     async def touch(self, digest: str, idle_ms: int) -> Session | None:
         """The live session behind `digest`, kept alive; None if it ended or never was."""
         res = await self.r.script("staff_session", [self.k.staff_session(digest)], [idle_ms])
-        if res[0] != "ok":
+        reply = SessionReply.from_reply(res)
+        if reply.outcome != "ok":
             return None
-        _, login, role, department, csrf, flash = res
+        login, role, department, csrf, flash = (
+            reply.text(name) for name in ("login", "role", "department", "csrf", "flash")
+        )
         shown = None
         if flash:
             level, key, params = json.loads(flash)
@@ -59,4 +64,4 @@ class SessionStore:
 
     async def close(self, digest: str) -> bool:
         res = await self.r.script("staff_logout", [self.k.staff_session(digest)], [])
-        return res[0] == "ok"
+        return LogoutReply.from_reply(res).outcome == "ok"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.store.redis import Redis
+from gateway.store.replies import EventsReply, LeaseReply, SealReply, StatusReply, TrimReply
 
 GENESIS = "0" * 64  # the `prev` of the first event
 
@@ -82,13 +83,14 @@ class TrailStore:
     # -- leases ----------------------------------------------------------------------------
     async def take_lease(self, role: str, holder: str, held: str, ttl_seconds: float) -> str | None:
         """Renew the lease we hold (`held`), or take it when free. The value we hold, or None."""
-        ok, value = await self.r.script(
+        res = await self.r.script(
             "audit_lease",
             [self.k.audit_lease(role), self.k.audit_epoch(role)],
             [holder, held, int(ttl_seconds * 1000)],
             acknowledged=False,  # the fencing is the head check: a lease lost in a failover is moot
         )
-        return value if int(ok) == 1 else None
+        reply = LeaseReply.from_reply(res)
+        return reply.text("value") if reply.outcome == "held" else None
 
     async def drop_lease(self, role: str, held: str) -> None:
         await self.r.script(
@@ -120,13 +122,16 @@ class TrailStore:
             argv,
             timeout=max(5.0, self.r.timeout),
         )
-        if res[0] == "sealed":
-            return int(res[1])
-        if res[0] == "lease_lost":
+        reply = SealReply.from_reply(res)
+        if reply.outcome == "sealed":
+            return reply.number("seq")
+        if reply.outcome == "lease_lost":
             raise LeaseLost("sealer")
-        if res[0] == "head_moved":
-            raise HeadMoved(res[1])
-        raise TrailCorrupt(f"the trail holds entry {res[1]}, not older than the events to seal")
+        if reply.outcome == "head_moved":
+            raise HeadMoved(reply.text("seq"))
+        raise TrailCorrupt(
+            f"the trail holds entry {reply.text('entry')}, not older than the events to seal"
+        )
 
     # -- reading the sealed trail ----------------------------------------------------------
     async def sealed(self, after_id: str | None, count: int = 1000) -> list[tuple[str, str]]:
@@ -143,18 +148,19 @@ class TrailStore:
     ) -> tuple[list[tuple[str, str]], list[tuple[str, dict[str, str]]], str, str]:
         """Sealed (id, line) and raw (id, fields) entries between `start` and `end` (XRANGE
         bounds), read in one step; and the first id the trail and the raw stream hold."""
-        sealed, raw, first_sealed, first_raw = await self.r.script(
+        res = await self.r.script(
             "events_read",
             [self.k.trail, self.k.events],
             [start, end, count],
             timeout=max(5.0, self.r.timeout),
             acknowledged=False,
         )
+        reply = EventsReply.from_reply(res)
         return (
-            [(i, pairs(f).get("e", "")) for i, f in sealed],
-            [(i, pairs(f)) for i, f in raw],
-            first_sealed,
-            first_raw,
+            [(i, pairs(f).get("e", "")) for i, f in reply.rows("sealed")],  # type: ignore[misc]
+            [(i, pairs(f)) for i, f in reply.rows("raw")],  # type: ignore[misc]
+            reply.text("first_sealed"),
+            reply.text("first_raw"),
         )
 
     # -- archiving -------------------------------------------------------------------------
@@ -168,11 +174,14 @@ class TrailStore:
             [lease, upto_seq, upto_hash, upto_id, file_name],
             timeout=max(5.0, self.r.timeout),
         )
-        if res[0] == "lease_lost":
+        reply = TrimReply.from_reply(res)
+        if reply.outcome == "lease_lost":
             raise LeaseLost("archiver")
-        if res[0] == "beyond_head":
-            raise TrailCorrupt(f"archive reaches seq {upto_seq} but the head is {res[1]}")
-        return int(res[1])
+        if reply.outcome == "beyond_head":
+            raise TrailCorrupt(
+                f"archive reaches seq {upto_seq} but the head is {reply.text('seq')}"
+            )
+        return reply.number("removed")
 
     # -- the spool (events written to disk while the store was down) -------------------------
     async def replay(self, spool_id: str, fields: dict[str, str], ttl_seconds: int) -> bool:
@@ -184,15 +193,17 @@ class TrailStore:
 
     # -- watching --------------------------------------------------------------------------
     async def status(self) -> TrailStatus:
-        head, unsealed, oldest, stored = await self.r.script(
+        res = await self.r.script(
             "audit_status",
             [self.k.audit_head, self.k.events, self.k.trail],
             [],
             acknowledged=False,
         )
+        reply = StatusReply.from_reply(res)
+        oldest = reply.text("oldest")
         return TrailStatus(
-            head=_head(pairs(head)),
-            unsealed=int(unsealed),
+            head=_head(pairs(reply.rows("head"))),
+            unsealed=reply.number("unsealed"),
             oldest_unsealed_ms=entry_ms(oldest) if oldest else None,
-            stored=int(stored),
+            stored=reply.number("stored"),
         )

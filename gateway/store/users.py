@@ -12,6 +12,7 @@ from gateway import metrics
 from gateway.errors import NoSuchUser as NoSuchUser
 from gateway.errors import UserExists as UserExists
 from gateway.store.redis import Redis
+from gateway.store.replies import LoginFailedReply, UserAddReply, UserChangeReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ class UserStore:
             [self.k.staff_user(login), self.k.staff_users],
             [login, role, department, password_hash, actor],
         )
-        if res[0] == "exists":
+        if UserAddReply.from_reply(res).outcome == "exists":
             raise UserExists(login)
 
     async def get(self, login: str) -> StaffUser | None:
@@ -113,7 +114,7 @@ class UserStore:
             [self.k.staff_user(login)],
             [login, actor, kind, "1" if end_sessions else "0", *flat],
         )
-        if res[0] == "missing":
+        if UserChangeReply.from_reply(res).outcome == "missing":
             raise NoSuchUser(login)
 
     async def login_failed(
@@ -126,7 +127,7 @@ class UserStore:
             [shown_as, peer, reason, attempts, lockout_ms],
         )
         # the script recorded security.login_failed, and security.login_locked when it locked
-        locked = int(res[0]) == 1
+        locked = LoginFailedReply.from_reply(res).outcome == "locked"
         metrics.SECURITY_EVENTS.labels("login_failed").inc()
         if locked:
             metrics.SECURITY_EVENTS.labels("login_locked").inc()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from gateway.store.events import Event, _raw_event
 from gateway.store.redis import Redis
+from gateway.store.replies import ScanReply, SnapshotReply
 from gateway.store.trail import pairs
 
 Pair = tuple[bool, bool]
@@ -133,26 +134,29 @@ class VerifyStore:
             timeout=max(10.0, self.r.timeout),
             acknowledged=False,
         )
-        if res[0] == "behind":
-            return Behind(int(res[1]), int(res[2]))
-        _, head, raw, rows, values = res
+        reply = SnapshotReply.from_reply(res)
+        if reply.outcome == "behind":
+            return Behind(reply.number("head"), reply.number("waiting"))
+        raw, rows, values = (reply.rows(name) for name in ("raw", "persons", "values"))
         return Snapshot(
-            head_seq=int(head),
+            head_seq=reply.number("head"),
             raw=[_raw_event(entry_id, pairs(flat)) for entry_id, flat in raw],
             persons=dict(_person(row) for row in rows),
             values={sk: (v or None) for sk, v in zip(subjects, values, strict=True)},
         )
 
     async def scan(self, cursor: str, count: int) -> ScanStep:
-        next_cursor, flat, persons = await self.r.script(
+        res = await self.r.script(
             "verify_scan",
             [self.k.verify_state],
             [cursor, count],
             timeout=max(10.0, self.r.timeout),
             acknowledged=False,
         )
-        entries = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
-        return ScanStep(str(next_cursor), entries, list(persons))
+        reply = ScanReply.from_reply(res)
+        flat = reply.rows("entries")
+        entries = [(str(flat[i]), str(flat[i + 1])) for i in range(0, len(flat), 2)]
+        return ScanStep(reply.text("cursor"), entries, [str(pk) for pk in reply.rows("persons")])
 
     async def saved(self) -> str | None:
         return await self.r.call(self.r.client.get(self.k.verify_state), timeout=10.0)

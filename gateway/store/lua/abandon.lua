@@ -1,7 +1,7 @@
 -- The upstream could not answer an automatic query: forget the reservation so the requester may
 -- send it again. Only a RECEIVED query can be abandoned (gateway/lifecycle.py ABANDONABLE).
 -- KEYS[1] query, KEYS[2] idempotency. ARGV[4] id, ARGV[5] why
--- -> name/value pairs (gateway/store/replies.py StepReply): outcome (abandoned | not_received),
+-- -> name/value pairs (gateway/store/replies/ StepReply): outcome (abandoned | not_received),
 --    state
 --#rules
 local state = redis.call('HGET', KEYS[1], 'state')

@@ -10,7 +10,7 @@
 -- ARGV[4] id, ARGV[5] org, ARGV[6] pn, ARGV[7] affair, ARGV[8] procedure, ARGV[9] item,
 -- ARGV[10] requested_at, ARGV[11] requester non-disclosure, ARGV[12] sealed request,
 -- ARGV[13..] subject keys (newest first; the first is stored on the query)
--- -> name/value pairs (gateway/store/replies.py AdmitReply): action, reason, id, state (of an
+-- -> name/value pairs (gateway/store/replies/ AdmitReply): action, reason, id, state (of an
 --    existing query), and the facts: registered, permitted, existing, known, ard, nd, review
 --#rules admit
 local registered = redis.call('EXISTS', KEYS[1]) == 1

@@ -3,14 +3,15 @@
 -- open attempts (the console's header count). Another department's attempt is as unknown.
 -- KEYS[1] the attempt. ARGV[4] id, ARGV[5] department, ARGV[6] outcome (told|expected),
 -- ARGV[7] sealed note ('' for none), ARGV[8] actor
--- -> {'acknowledged'} | {'unknown'} | {'already', by, at}
+-- -> {'outcome', 'acknowledged'} | {'outcome', 'unknown'} | {'outcome', 'already', 'by', by,
+--     'at', at}
 local a = redis.call('HMGET', KEYS[1], 'department', 'state', 'person', 'kind', 'ack_by', 'ack_at')
-if not a[1] or a[1] ~= ARGV[5] then return {'unknown'} end
-if a[2] ~= 'open' then return {'already', a[5] or '', a[6] or ''} end
+if not a[1] or a[1] ~= ARGV[5] then return {'outcome', 'unknown'} end
+if a[2] ~= 'open' then return {'outcome', 'already', 'by', a[5] or '', 'at', a[6] or ''} end
 redis.call('HSET', KEYS[1], 'state', 'acknowledged', 'ack_outcome', ARGV[6], 'ack_by', ARGV[8],
   'ack_at', NOW, 'ack_note', ARGV[7])
 redis.call('ZREM', P .. 'attempts:open:' .. a[1], ARGV[4])
 emit('attempt.acknowledged', ARGV[8], {'attempt', ARGV[4], 'department', a[1],
   'subject', a[3] or '', 'attempt_kind', a[4] or '', 'outcome', ARGV[6],
   'with_note', ARGV[7] ~= '' and '1' or '0'})
-return {'acknowledged'}
+return {'outcome', 'acknowledged'}

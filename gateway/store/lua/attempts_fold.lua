@@ -7,12 +7,14 @@
 --   attempts: [{id, department, kind, event, at, ms, person, org, query, operation, reason,
 --   stopped, review, reader, mail (a new mail's id, '' without a mailbox)}], observations:
 --   [{rule, key, member, ms}], limits: gateway.rules.Limits}
--- -> {'moved', cursor now} | {'ok', attempts made, rule, key, rule, key, ...: the rules fired}
+-- -> {'outcome', 'moved', 'cursor', cursor now}
+--    | {'outcome', 'ok', 'attempts', attempts made, 'fired', {rule, key, rule, key,
+--     ...}: the rules fired}
 local now = redis.call('HGET', KEYS[1], 'cursor') or ''
-if now ~= ARGV[4] then return {'moved', now} end
+if now ~= ARGV[4] then return {'outcome', 'moved', 'cursor', now} end
 local run = cjson.decode(ARGV[6])
 local L = run.limits
-local out = {'ok', #run.attempts}
+local fired_rules = {}
 
 for _, a in ipairs(run.attempts) do
   redis.call('HSET', P .. 'attempt:' .. a.id, 'id', a.id, 'department', a.department,
@@ -45,8 +47,8 @@ local function fires(rule, key, ms, since)
   if last and tonumber(last) >= since then return false end
   redis.call('ZADD', fired, ms, key)
   redis.call('ZREMRANGEBYSCORE', fired, '-inf', '(' .. tostring(ms - L.requesters_ms - L.day_ms))
-  out[#out + 1] = rule
-  out[#out + 1] = key
+  fired_rules[#fired_rules + 1] = rule
+  fired_rules[#fired_rules + 1] = key
   return true
 end
 
@@ -112,4 +114,4 @@ end
 
 if #run.ids > 0 then redis.call('XDEL', KEYS[2], unpack(run.ids)) end
 redis.call('HSET', KEYS[1], 'cursor', ARGV[5])
-return out
+return {'outcome', 'ok', 'attempts', #run.attempts, 'fired', fired_rules}

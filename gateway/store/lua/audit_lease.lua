@@ -3,15 +3,16 @@
 -- the lease's value (epoch:holder) is the fencing token the sealing and trimming steps check.
 -- KEYS[1] lease, KEYS[2] epoch. ARGV[4] holder id, ARGV[5] the value we hold ('' if none),
 -- ARGV[6] ttl (ms)
--- -> {1, value} held (renewed or newly taken) | {0, the other holder's value}
+-- -> {'outcome', 'held', 'value', value} (renewed or newly taken)
+--    | {'outcome', 'taken', 'value', the other holder's value}
 local cur = redis.call('GET', KEYS[1])
 if cur then
   if cur == ARGV[5] then
     redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]))
-    return {1, cur}
+    return {'outcome', 'held', 'value', cur}
   end
-  return {0, cur}
+  return {'outcome', 'taken', 'value', cur}
 end
 local value = redis.call('INCR', KEYS[2]) .. ':' .. ARGV[4]
 redis.call('SET', KEYS[1], value, 'PX', tonumber(ARGV[6]))
-return {1, value}
+return {'outcome', 'held', 'value', value}

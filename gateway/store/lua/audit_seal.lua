@@ -9,7 +9,9 @@
 -- ARGV[4] lease value, ARGV[5] head seq the block follows, ARGV[6] that head's hash,
 -- ARGV[7] signing key version, ARGV[8] the hash of the block's last event (the new head),
 -- ARGV[9..] per event: raw entry id, sealed line
--- -> {'sealed', seq} | {'lease_lost'} | {'head_moved', seq} | {'trail_ahead', last entry id}
+-- -> {'outcome', 'sealed', 'seq', seq} | {'outcome', 'lease_lost'} | {'outcome', 'head_moved',
+--     'seq', seq}
+--    | {'outcome', 'trail_ahead', 'entry', last entry id}
 local GENESIS = string.rep('0', 64)
 local function id_before(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
@@ -17,15 +19,15 @@ local function id_before(a, b)
   am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
   return am < bm or (am == bm and as < bs)
 end
-if redis.call('GET', KEYS[1]) ~= ARGV[4] then return {'lease_lost'} end
+if redis.call('GET', KEYS[1]) ~= ARGV[4] then return {'outcome', 'lease_lost'} end
 local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
 local seq = tonumber(h[1] or '0')
 if seq ~= tonumber(ARGV[5]) or (h[2] or GENESIS) ~= ARGV[6] then
-  return {'head_moved', tostring(seq)}
+  return {'outcome', 'head_moved', 'seq', tostring(seq)}
 end
 local last = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)[1]
 if last and not id_before(last[1], ARGV[9]) then
-  return {'trail_ahead', last[1]}
+  return {'outcome', 'trail_ahead', 'entry', last[1]}
 end
 local ids = {}
 for i = 9, #ARGV, 2 do
@@ -38,4 +40,4 @@ for i = 1, #ids, 200 do
 end
 redis.call('HSET', KEYS[2], 'seq', seq, 'hash', ARGV[8], 'key', ARGV[7], 'sealed_at', NOW,
   'sealed_by', ARGV[4])
-return {'sealed', tostring(seq)}
+return {'outcome', 'sealed', 'seq', tostring(seq)}

@@ -17,3 +17,10 @@ end
 local function set_claim(key, login, ms)
   redis.call('SET', key, login .. '|' .. tostring(NOW_MS + ms), 'PX', ms)
 end
+
+-- Whose a claim, a proposal or a confirmation is, to the approver taking this step (ARGV[5] of
+-- every script that includes this): 'none', 'self' or 'other' (gateway/step_rules.py Who).
+local function who(login)
+  if not login or login == '' then return 'none' end
+  return login == ARGV[5] and 'self' or 'other'
+end

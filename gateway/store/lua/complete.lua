@@ -7,7 +7,7 @@
 -- KEYS[1] query, KEYS[2] answer, KEYS[3] records of the subject, KEYS[4..] directory keys
 -- ARGV[4] id, ARGV[5] sealed answer, ARGV[6] answer ttl (s), ARGV[7] outcome (provided|no_data),
 -- ARGV[8..] subject keys (newest first)
--- -> name/value pairs (gateway/store/replies.py RelayReply): action (forward | hold | none),
+-- -> name/value pairs (gateway/store/replies/ RelayReply): action (forward | hold | none),
 --    reason, state (the query's state before; 'unknown' for no query), record_nd
 --#rules relay record_nd
 local id = ARGV[4]

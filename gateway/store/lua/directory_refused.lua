@@ -3,7 +3,7 @@
 -- (emit_stop). Nothing of the directory changes.
 -- ARGV[4] actor, ARGV[5] JSON object: the fields of directory.import_refused,
 -- ARGV[6..] triples: line, old person key, new person key
--- -> {'recorded', stops}
+-- -> {'outcome', 'recorded', 'stops', stops recorded}
 local fields = cjson.decode(ARGV[5])
 local ev, n = {}, 0
 for k, v in pairs(fields) do
@@ -19,4 +19,4 @@ for i = 6, #ARGV, 3 do
     'decision', 'refused', 'holders', holders_of({ARGV[i + 1], ARGV[i + 2]}, false)})
   n = n + 1
 end
-return {'recorded', n}
+return {'outcome', 'recorded', 'stops', n}

@@ -13,9 +13,10 @@
 -- the person key, '|' and its MAC (prelude.lua person_of); an unchanged entry that lacks that
 -- MAC (written before MACs, or past the gateway) gets it: importing the addressee system's whole
 -- export once is how an existing directory is sealed (docs/directory.md).
--- -> {'ok', new, unchanged, remapped, protected, sealed} | {'lock_lost'} | {'changed', line}
---    | {'remap_refused', line}
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[4] then return {'lock_lost'} end
+-- -> {'outcome', 'ok', 'new', n, 'unchanged', n, 'remapped', n, 'protected', n, 'sealed', n}
+--    | {'outcome', 'lock_lost'} | {'outcome', 'changed', 'line', line}
+--    | {'outcome', 'remap_refused', 'line', line}
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[4] then return {'outcome', 'lock_lost'} end
 local rows = {}
 for i = 9, #ARGV, 7 do
   local row = {sk = ARGV[i], ak = ARGV[i + 1], expected = ARGV[i + 2], line = ARGV[i + 3],
@@ -23,13 +24,13 @@ for i = 9, #ARGV, 7 do
   row.raw = redis.call('GET', P .. 'dir:' .. row.sk)
   local now = person_of(row.raw)
   if row.expected == '' then
-    if now then return {'changed', row.line} end
+    if now then return {'outcome', 'changed', 'line', row.line} end
   elseif row.expected == '=' then
-    if now ~= row.ak then return {'changed', row.line} end
+    if now ~= row.ak then return {'outcome', 'changed', 'line', row.line} end
   else
-    if now ~= row.expected then return {'changed', row.line} end
+    if now ~= row.expected then return {'outcome', 'changed', 'line', row.line} end
     if ARGV[8] ~= '1' or row.review == '' or row.expected == row.ak then
-      return {'remap_refused', row.line}
+      return {'outcome', 'remap_refused', 'line', row.line}
     end
   end
   rows[#rows + 1] = row
@@ -66,4 +67,5 @@ for _, row in ipairs(rows) do
   end
 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
-return {'ok', new, unchanged, remapped, protected, sealed}
+return {'outcome', 'ok', 'new', new, 'unchanged', unchanged, 'remapped', remapped,
+  'protected', protected, 'sealed', sealed}

@@ -2,9 +2,12 @@
 -- sealer moves events from the raw stream to the trail): sealed events first, then those not
 -- sealed yet (all of which come after every sealed one), and the first id each stream holds.
 -- KEYS[1] trail, KEYS[2] raw events. ARGV[4] start, ARGV[5] end, ARGV[6] count
--- -> {trail entries, raw entries, first trail id or '', first raw id or ''}
+-- -> {'outcome', 'ok', 'sealed', trail entries, 'raw', raw entries, 'first_sealed', first trail id
+--     or '', 'first_raw', first raw id or ''}
 local sealed = redis.call('XRANGE', KEYS[1], ARGV[4], ARGV[5], 'COUNT', tonumber(ARGV[6]))
 local raw = redis.call('XRANGE', KEYS[2], ARGV[4], ARGV[5], 'COUNT', tonumber(ARGV[6]))
 local first_sealed = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
 local first_raw = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
-return {sealed, raw, first_sealed and first_sealed[1] or '', first_raw and first_raw[1] or ''}
+return {'outcome', 'ok', 'sealed', sealed, 'raw', raw,
+  'first_sealed', first_sealed and first_sealed[1] or '',
+  'first_raw', first_raw and first_raw[1] or ''}

@@ -15,12 +15,18 @@
 --   change (a unique id), mac (the gateway's tag over pk, department, action, ard .. nd, the
 --   entry's basis and change: gateway/store/flags.py change_mac_parts; Redis holds no key to make one,
 --   so a change written past the gateway has none that checks: gateway/verify)}
--- -> {'ok', hold version, ...} | {'stale', index, hold version} | {'request', index, reason}
---    | {'refused', index, reason}
+-- -> {'outcome', 'ok', 'versions', {hold version, ...: one per change, in order}}
+--    | {'outcome', 'stale', 'index', index, 'version', hold version}
+--    | {'outcome', 'request', 'index', index, 'reason', reason}
+--    | {'outcome', 'refused', 'index', index, 'reason', reason}
 --#include flag_holds
 local changes = cjson.decode(ARGV[4])
 
 local function b(v) return v and '1' or '0' end
+-- a refusal ('refused' | 'request') of the change at `index`, and why
+local function refusal(outcome, index, reason)
+  return {'outcome', outcome, 'index', index, 'reason', reason}
+end
 local function count(before, after)
   if before == after then return 0 end
   return after and 1 or -1
@@ -28,24 +34,26 @@ end
 
 -- Phase 0: records of the single-record model become holds (the same state).
 for i, c in ipairs(changes) do
-  if upgrade_person(c.pk, 'system:upgrade') == 'orphan' then return {'refused', i, 'orphan'} end
+  if upgrade_person(c.pk, 'system:upgrade') == 'orphan' then
+    return refusal('refused', i, 'orphan')
+  end
 end
 
 -- Phase 1: the guards. Nothing is written unless every change may happen.
 local requested_by = {}
 for i, c in ipairs(changes) do
   if type(c.department) ~= 'string' or c.department == '' then
-    return {'refused', i, 'department'}
+    return refusal('refused', i, 'department')
   end
   local hold = hold_of(c.pk, c.department)
-  if c.action == 'release' and not hold then return {'refused', i, 'no_hold'} end
+  if c.action == 'release' and not hold then return refusal('refused', i, 'no_hold') end
   if c.request then
     local r = redis.call('HMGET', P .. 'relreq:' .. c.request, 'state', 'requested_by', 'person',
       'department')
-    if not r[1] then return {'request', i, 'unknown'} end
-    if r[1] ~= 'pending' then return {'request', i, r[1]} end
-    if r[3] ~= c.pk or r[4] ~= c.department then return {'request', i, 'mismatch'} end
-    if r[2] == c.actor then return {'request', i, 'same_person'} end
+    if not r[1] then return refusal('request', i, 'unknown') end
+    if r[1] ~= 'pending' then return refusal('request', i, r[1]) end
+    if r[3] ~= c.pk or r[4] ~= c.department then return refusal('request', i, 'mismatch') end
+    if r[2] == c.actor then return refusal('request', i, 'same_person') end
     requested_by[i] = r[2]
   end
   local v = hold and tonumber(hold.version) or 0
@@ -60,12 +68,12 @@ for i, c in ipairs(changes) do
       emit('flag.release_superseded', c.actor, {'subject', c.pk, 'request', c.request,
         'department', c.department, 'version', tostring(v)})
     end
-    return {'stale', i, v}
+    return {'outcome', 'stale', 'index', i, 'version', v}
   end
 end
 
 -- Phase 2: apply.
-local out = {'ok'}
+local versions = {}
 for i, c in ipairs(changes) do
   local fkey = P .. 'flag:' .. c.pk
   local hold = hold_of(c.pk, c.department) or {ard = '0', nd = '0', name = '', business = '',
@@ -127,6 +135,6 @@ for i, c in ipairs(changes) do
     ev[#ev + 1] = requested_by[i]
   end
   emit('flag.' .. c.action, c.actor, ev)
-  out[#out + 1] = hold.version
+  versions[#versions + 1] = hold.version
 end
-return out
+return {'outcome', 'ok', 'versions', versions}

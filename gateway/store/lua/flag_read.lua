@@ -14,7 +14,7 @@
 -- ARGV[4] person key, ARGV[5] mode (any|held|hold), ARGV[6] department, ARGV[7] business,
 -- ARGV[8] actor (the token or the registrar), ARGV[9] operator (the person at the business
 -- system, or '')
--- -> name/value pairs (gateway/store/replies.py FlagReadReply): outcome (ok | denied), and for ok
+-- -> name/value pairs (gateway/store/replies/ FlagReadReply): outcome (ok | denied), and for ok
 --    victim (1|0) and name (sealed, or ''); decided by the table made from
 --    gateway/flag_rules.py department_read
 --#include flag_holds

@@ -8,7 +8,7 @@
 -- ARGV[4] id, ARGV[5] person key, ARGV[6] release ard (1|0), ARGV[7] release nd (1|0),
 -- ARGV[8] requested_by, ARGV[9] department, ARGV[10] basis, ARGV[11] sealed note,
 -- ARGV[12] sealed atena number
--- -> name/value pairs (gateway/store/replies.py OutcomeReply): outcome (ok | not_holder | no_flag
+-- -> name/value pairs (gateway/store/replies/ OutcomeReply): outcome (ok | not_holder | no_flag
 --    | not_on | pending: the table's, made from gateway/flag_rules.py release_request), version
 --    (ok), pending (the waiting request's id)
 --#include flag_holds

@@ -6,21 +6,23 @@
 -- No hold changes here. Announced like a flag change, with its event (and the gateway's MAC).
 -- KEYS[1] index of persons with a flag record. ARGV[4] person key, ARGV[5] actor,
 -- ARGV[6] change id, ARGV[7] mac
--- -> {'repaired', ard before, nd before, ard, nd} | {'none'} | {'old_model'} | {'unreadable', dept}
+-- -> {'outcome', 'repaired', 'was_ard', ard before, 'was_nd', nd before, 'ard', ard, 'nd', nd}
+--    | {'outcome', 'none'} | {'outcome', 'old_model'} | {'outcome', 'unreadable', 'department',
+--     dept}
 --#include flag_holds
 local pk = ARGV[4]
 local fkey = P .. 'flag:' .. pk
 local stored = redis.call('HGETALL', hold_key(pk))
-if #stored == 0 and redis.call('EXISTS', fkey) == 0 then return {'none'} end
+if #stored == 0 and redis.call('EXISTS', fkey) == 0 then return {'outcome', 'none'} end
 local rec = redis.call('HMGET', fkey, 'model', 'legacy_seen', 'ard', 'nd')
 if (rec[1] and rec[1] ~= '2')
     or redis.call('LLEN', P .. 'flaghist:' .. pk) > (tonumber(rec[2]) or 0) then
-  return {'old_model'}  -- `flags upgrade` first
+  return {'outcome', 'old_model'}  -- `flags upgrade` first
 end
 local na, nn = 0, 0
 for i = 1, #stored, 2 do
   local ok, h = pcall(cjson.decode, stored[i + 1])
-  if not ok or type(h) ~= 'table' then return {'unreadable', stored[i]} end
+  if not ok or type(h) ~= 'table' then return {'outcome', 'unreadable', 'department', stored[i]} end
   if h.ard == '1' then na = na + 1 end
   if h.nd == '1' then nn = nn + 1 end
 end
@@ -34,4 +36,5 @@ redis.call('PUBLISH', P .. 'flagchanged', pk)
 emit('flag.repaired', ARGV[5], {'subject', pk, 'ard', ard, 'nd', nd,
   'was_ard', rec[3] or '', 'was_nd', rec[4] or '', 'version', tostring(version),
   'change', ARGV[6], 'mac', ARGV[7]})
-return {'repaired', rec[3] or '', rec[4] or '', ard, nd}
+return {'outcome', 'repaired', 'was_ard', rec[3] or '', 'was_nd', rec[4] or '', 'ard', ard,
+  'nd', nd}

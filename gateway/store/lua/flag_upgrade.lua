@@ -2,13 +2,12 @@
 -- (the same state, said per department: see flag_holds.lua). Run by `hogo-gateway flags
 -- upgrade`; every flag script also does it for the person it touches, first.
 -- ARGV[4] actor, ARGV[5...] person keys
--- -> {upgraded count, orphan person keys...}
+-- -> {'outcome', 'ok', 'upgraded', upgraded count, 'orphans', {orphan person keys...}}
 --#include flag_holds
-local upgraded, out = 0, {0}
+local upgraded, orphans = 0, {}
 for i = 5, #ARGV do
   local outcome = upgrade_person(ARGV[i], ARGV[4])
   if outcome == 'upgraded' then upgraded = upgraded + 1 end
-  if outcome == 'orphan' then out[#out + 1] = ARGV[i] end
+  if outcome == 'orphan' then orphans[#orphans + 1] = ARGV[i] end
 end
-out[1] = upgraded
-return out
+return {'outcome', 'ok', 'upgraded', upgraded, 'orphans', orphans}

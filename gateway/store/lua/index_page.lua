@@ -5,8 +5,8 @@
 -- items before it leave the index (released, refused, acknowledged), unlike an offset.
 -- KEYS[1] index. ARGV[4] cursor time ('' for the first page), ARGV[5] cursor id, ARGV[6] limit,
 -- ARGV[7] 'newest' for newest first (else oldest first)
--- -> {total, start, id1, time1, id2, time2, ...}: at most limit + 1 ids (one more than asked
---    says that a next page exists)
+-- -> {'outcome', 'ok', 'total', total, 'start', start, 'rows', {id1, time1, id2, time2, ...}}:
+--    at most limit + 1 ids (one more than asked says that a next page exists)
 local total = redis.call('ZCARD', KEYS[1])
 local limit = tonumber(ARGV[6])
 local newest = ARGV[7] == 'newest'
@@ -29,6 +29,4 @@ else
     rows = redis.call('ZRANGEBYSCORE', KEYS[1], at, '+inf', 'WITHSCORES', 'LIMIT', skip, limit + 1)
   end
 end
-local out = {total, start}
-for i = 1, #rows do out[#out + 1] = rows[i] end
-return out
+return {'outcome', 'ok', 'total', total, 'start', start, 'rows', rows}

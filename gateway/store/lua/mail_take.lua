@@ -3,7 +3,8 @@
 -- stops gathering (the next attempt starts a new one). A sender that dies leaves the lease to
 -- run out: the mail is taken again, never lost (it may then be sent twice).
 -- KEYS[1] outbox. ARGV[4] now (ms), ARGV[5] lease until (ms), ARGV[6] at most
--- -> {id, department, count, first, last, tries, ...}
+-- -> {'outcome', 'ok', 'mails', {{'id', id, 'department', d, 'count', n, 'first', at, 'last', at,
+--     'tries', n}, ...}}
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4], 'LIMIT', 0, ARGV[6])) do
   local key = P .. 'mail:' .. id
@@ -16,7 +17,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4], 'LIMIT
     end
     redis.call('HSET', key, 'state', 'sending')
     redis.call('ZADD', KEYS[1], ARGV[5], id)
-    for _, v in ipairs({id, m[1], m[2], m[3], m[4], m[5]}) do out[#out + 1] = v end
+    out[#out + 1] = {'id', id, 'department', m[1], 'count', m[2], 'first', m[3], 'last', m[4],
+      'tries', m[5]}
   end
 end
-return out
+return {'outcome', 'ok', 'mails', out}

@@ -5,9 +5,9 @@
 -- it are gone), and one counter a day: 'd|YYYY-MM-DD|...'.
 -- KEYS[1] counts. ARGV[4] expected cursor ('' for none), ARGV[5] new cursor, ARGV[6] definition,
 -- ARGV[7] drop days before this one (YYYY-MM-DD), ARGV[8..] field, increment pairs
--- -> {'ok'} | {'moved', cursor now}
+-- -> {'outcome', 'ok'} | {'outcome', 'moved', 'cursor', cursor now}
 local now = redis.call('HGET', KEYS[1], 'cursor') or ''
-if now ~= ARGV[4] then return {'moved', now} end
+if now ~= ARGV[4] then return {'outcome', 'moved', 'cursor', now} end
 for i = 8, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
 end
@@ -21,4 +21,4 @@ if ARGV[7] > pruned then
   end
   redis.call('HSET', KEYS[1], 'pruned', ARGV[7])
 end
-return {'ok'}
+return {'outcome', 'ok'}

@@ -8,7 +8,7 @@
 -- nothing is shown.
 -- KEYS[1..n] directory keys, KEYS[n+1..2n] records keys (newest key version first)
 -- ARGV[4] subject key, ARGV[5] n
--- -> name/value pairs (gateway/store/replies.py PortalReply): outcome (unknown_subject |
+-- -> name/value pairs (gateway/store/replies/ PortalReply): outcome (unknown_subject |
 --    filtered | shown), reason, hidden, records (the records shown); each record judged by the
 --    table made from gateway/decision.py record_shown, the view by provision_records_view
 --#rules record_shown portal_records

@@ -8,7 +8,7 @@
 -- (gateway/portal.py). A subject or person under review is blocked, with the review's reason.
 -- KEYS[1..] directory keys (newest first)
 -- ARGV[4] subject key, ARGV[5] when the view began (ISO 8601), ARGV[6] the upstream had data (1|0)
--- -> name/value pairs (gateway/store/replies.py PortalReply): outcome (unknown_subject | blocked |
+-- -> name/value pairs (gateway/store/replies/ PortalReply): outcome (unknown_subject | blocked |
 --    shown | no_data), reason; decided by the table made from gateway/decision.py
 --    self_information_view
 --#rules portal_self

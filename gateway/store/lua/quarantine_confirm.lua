@@ -3,7 +3,7 @@
 -- operator who imported a remap): that is refused and a security event.
 -- KEYS[1] the review. ARGV[4] id, ARGV[5] actor, ARGV[6] sealed note,
 -- ARGV[7] the reason the caller confirms ('' for any: `directory confirm` confirms remaps only)
--- -> name/value pairs (gateway/store/replies.py OutcomeReply): outcome (confirmed | unknown |
+-- -> name/value pairs (gateway/store/replies/ OutcomeReply): outcome (confirmed | unknown |
 --    not_open | same_person: the table's, made from gateway/flag_rules.py review_confirmation),
 --    state (not_open), left (confirmed: open reviews left on its subject or person)
 --#rules review_confirm

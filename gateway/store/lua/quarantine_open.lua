@@ -2,8 +2,8 @@
 -- or person is held with `reason` until staff confirm it. The event is recorded with it.
 -- KEYS[1] the review. ARGV[4] id, ARGV[5] scope (subject|person), ARGV[6] key, ARGV[7] reason,
 -- ARGV[8] actor, ARGV[9..] name/value pairs kept on the review (person keys only)
--- -> {'opened'}
+-- -> {'outcome', 'opened'}
 local fields = {}
 for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 open_review(ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], fields)
-return {'opened'}
+return {'outcome', 'opened'}

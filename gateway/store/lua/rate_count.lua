@@ -2,7 +2,8 @@
 -- goes over the limit in a window is a security event; later ones in the same window are only
 -- refused (an audit trail that a flood could fill would be a second way to attack it).
 -- KEYS[1] the window's counter. ARGV[4] window (ms), ARGV[5] reads allowed per window,
--- ARGV[6] actor, ARGV[7..] the event's fields -> {reads in this window, recorded (0|1)}
+-- ARGV[6] actor, ARGV[7..] the event's fields
+-- -> {'outcome', 'ok', 'reads', reads in this window, 'recorded', recorded as an event now (0|1)}
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4])) end
 local limit = tonumber(ARGV[5])
@@ -13,4 +14,4 @@ if n == limit + 1 then
   emit('security.api_rate_limited', ARGV[6], fields)
   recorded = 1
 end
-return {n, recorded}
+return {'outcome', 'ok', 'reads', n, 'recorded', recorded}

@@ -1,7 +1,7 @@
 -- Staff refusal: HELD -> REFUSED exactly once, unless a release is under way (the table's
 -- outcome, made from gateway/recheck.py refusal).
 -- KEYS[1] query, KEYS[2] release lock. ARGV[4] id, ARGV[5] actor, ARGV[6] sealed reason.
--- -> name/value pairs (gateway/store/replies.py StepReply): outcome (refused | not_held | busy),
+-- -> name/value pairs (gateway/store/replies/ StepReply): outcome (refused | not_held | busy),
 --    state
 --#rules refuse
 local state = redis.call('HGET', KEYS[1], 'state')

@@ -3,7 +3,7 @@
 -- which judges on the facts as they are now and prints them). The outcome is the table's, made
 -- from gateway/recheck.py release_begin.
 -- KEYS[1] query, KEYS[2] lock. ARGV[4] token, ARGV[5] lock ttl (ms), ARGV[6] seen token or ''.
--- -> name/value pairs (gateway/store/replies.py ReleaseBeginReply): outcome (ok | not_held |
+-- -> name/value pairs (gateway/store/replies/ ReleaseBeginReply): outcome (ok | not_held |
 --    busy | facts_changed), state, and for ok: sealed (the request), subject (key), seen (token)
 --#rules release_begin
 local state = redis.call('HGET', KEYS[1], 'state')

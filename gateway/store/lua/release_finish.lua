@@ -7,7 +7,7 @@
 -- ARGV[4] id, ARGV[5] token, ARGV[6] sealed answer, ARGV[7] ttl (s), ARGV[8] sealed notice,
 -- ARGV[9] actor, ARGV[10] outcome (provided|no_data), ARGV[11] subject non-disclosure now (0|1),
 -- ARGV[12] seen token
--- -> name/value pairs (gateway/store/replies.py StepReply): outcome (released | not_held |
+-- -> name/value pairs (gateway/store/replies/ StepReply): outcome (released | not_held |
 --    lock_lost | facts_changed: the table's, made from gateway/recheck.py release_finish), state
 --#rules release_finish released_nd
 local state = redis.call('HGET', KEYS[1], 'state')

@@ -8,7 +8,7 @@
 -- goes back to staff (PROVIDED | RELEASED -> HELD), recorded here.
 -- KEYS[1] requester, KEYS[2] idempotency key, KEYS[3] the requester's rights.
 -- ARGV[4] org, ARGV[5] pn, ARGV[6] operation (GetQueryResult | SubmitQuery)
--- -> name/value pairs (gateway/store/replies.py ResultReply): access (refused | unknown |
+-- -> name/value pairs (gateway/store/replies/ ResultReply): access (refused | unknown |
 --    not_permitted | found), id, state, outcome, answer (sealed), notice (sealed), withheld
 --    (the reason, or '')
 --#rules result_access withheld

@@ -3,17 +3,22 @@
 -- proposer cannot withdraw it while the release is under way.
 -- KEYS[1] query, KEYS[2] claim, KEYS[3] proposal. ARGV[4] query id, ARGV[5] login,
 -- ARGV[6] claim time (ms)
--- -> {'ok', proposer, sealed notice, the proposer's seen token} | {'not_held', state} | {'none'} | {'same_person'}
---    | {'taken', holder} | {'confirming', other}
+-- -> {'outcome', 'ok', 'proposer', proposer, 'notice', sealed notice, 'seen', the proposer's seen
+--     token} | {'outcome', 'not_held', 'state', state} | {'outcome', 'none'}
+--    | {'outcome', 'same_person'} | {'outcome', 'taken', 'holder', holder}
+--    | {'outcome', 'confirming', 'confirmer', other}
+-- Decides by the table `confirm` (gateway/step_rules.py confirm).
 --#include claim
+--#rules confirm
 local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'held' then return {'not_held', state or 'unknown'} end
 local p = redis.call('HMGET', KEYS[3], 'by', 'notice', 'confirmer', 'seen')
-if not p[1] then return {'none'} end
-if p[1] == ARGV[5] then return {'same_person'} end
 local holder = claim_of(KEYS[2])
-if holder and holder ~= ARGV[5] then return {'taken', holder} end
-if p[3] and p[3] ~= ARGV[5] then return {'confirming', p[3]} end
+local outcome = decided('confirm', {state == 'held', who(p[1]), who(holder), who(p[3])})
+if outcome == 'not_held' then return {'outcome', outcome, 'state', state or 'unknown'} end
+if outcome == 'none' or outcome == 'same_person' then return {'outcome', outcome} end
+if outcome == 'taken' then return {'outcome', outcome, 'holder', holder} end
+if outcome == 'confirming' then return {'outcome', outcome, 'confirmer', p[3]} end
+if outcome ~= 'ok' then error('staff_confirm: ' .. outcome) end
 redis.call('HSET', KEYS[3], 'confirmer', ARGV[5])
 set_claim(KEYS[2], ARGV[5], tonumber(ARGV[6]))
-return {'ok', p[1], p[2], p[4] or ''}
+return {'outcome', 'ok', 'proposer', p[1], 'notice', p[2], 'seen', p[4] or ''}

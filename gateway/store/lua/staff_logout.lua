@@ -1,6 +1,6 @@
--- End a session. KEYS[1] session -> {'ok'} | {'none'}
+-- End a session. KEYS[1] session -> {'outcome', 'ok'} | {'outcome', 'none'}
 local login = redis.call('HGET', KEYS[1], 'login')
-if not login then return {'none'} end
+if not login then return {'outcome', 'none'} end
 redis.call('DEL', KEYS[1])
 emit('staff.logout', 'staff:' .. login, {})
-return {'ok'}
+return {'outcome', 'ok'}

@@ -2,21 +2,23 @@
 -- the idle one renewed, and the user read afresh (a disabled user, or one given a new password,
 -- has no session any more). The key's expiry follows the nearer end, to clear it away.
 -- KEYS[1] session. ARGV[4] idle timeout (ms)
--- -> {'ok', login, role, department, csrf, flash} | {'none'}
+-- -> {'outcome', 'ok', 'login', login, 'role', role, 'department', department, 'csrf', csrf,
+--     'flash', flash ('' for none)} | {'outcome', 'none'}
 local s = redis.call('HMGET', KEYS[1], 'login', 'csrf', 'abs_ms', 'epoch', 'flash',
   'idle_until_ms')
-if not s[1] then return {'none'} end
+if not s[1] then return {'outcome', 'none'} end
 -- (a session opened before idle_until_ms was stored has only its key's expiry for the idle end)
 if tonumber(s[3]) <= NOW_MS or (s[6] and tonumber(s[6]) <= NOW_MS) then
   redis.call('DEL', KEYS[1])
-  return {'none'}
+  return {'outcome', 'none'}
 end
 local u = redis.call('HMGET', P .. 'staff:user:' .. s[1], 'role', 'department', 'disabled', 'epoch')
 if not u[1] or u[3] == '1' or u[4] ~= s[4] then
   redis.call('DEL', KEYS[1])
-  return {'none'}
+  return {'outcome', 'none'}
 end
 redis.call('HSET', KEYS[1], 'idle_until_ms', NOW_MS + tonumber(ARGV[4]))
 redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[4]), tonumber(s[3]) - NOW_MS))
 if s[5] then redis.call('HDEL', KEYS[1], 'flash') end
-return {'ok', s[1], u[1], u[2], s[2], s[5] or ''}
+return {'outcome', 'ok', 'login', s[1], 'role', u[1], 'department', u[2], 'csrf', s[2],
+  'flash', s[5] or ''}

@@ -1,7 +1,8 @@
 -- Queries RECEIVED before ARGV[4] (ms) were interrupted mid-flight (a crash, a kill -9): hold them
 -- for staff. They are never answered automatically after the fact. At most ARGV[5] at a time, so
 -- that one step does not keep the store busy; the caller repeats until none are left.
--- -> {held, left}: how many this step held, and how many such entries are still to look at
+-- -> {'outcome', 'ok', 'held', how many this step held, 'left', how many such entries are still
+--     to look at}
 --#rules
 local batch = tonumber(ARGV[5])
 local ids = redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', ARGV[4], 'LIMIT', 0, batch)
@@ -15,4 +16,4 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', P .. 'inflight', id)
   end
 end
-return {n, redis.call('ZCOUNT', P .. 'inflight', '-inf', ARGV[4])}
+return {'outcome', 'ok', 'held', n, 'left', redis.call('ZCOUNT', P .. 'inflight', '-inf', ARGV[4])}

@@ -3,7 +3,8 @@
 -- among them (a record removed from the index is found here). Reads only. SCAN returns every key
 -- present for the whole sweep at least once, whatever is written meanwhile.
 -- KEYS[1] (routing only: the check's state). ARGV[4] cursor, ARGV[5] keys to look at (COUNT)
--- -> {next cursor ('0': the sweep is done), {subject key, value, ...}, {person key, ...}}
+-- -> {'outcome', 'ok', 'cursor', next cursor ('0': the sweep is done), 'entries', {subject key,
+--     value, ...}, 'persons', {person key, ...}}
 local found = redis.call('SCAN', ARGV[4], 'MATCH', P .. '*', 'COUNT', tonumber(ARGV[5]))
 local dir_prefix, flag_prefix = P .. 'dir:', P .. 'flag'
 local entries, persons = {}, {}
@@ -21,4 +22,4 @@ for _, key in ipairs(found[2]) do
     end
   end
 end
-return {found[1], entries, persons}
+return {'outcome', 'ok', 'cursor', found[1], 'entries', entries, 'persons', persons}

@@ -6,16 +6,18 @@
 -- ARGV[5] how many persons, then per person: person key, how many departments the trail knows
 -- of, those departments (the departments of their holds in the store, and those the events not
 -- sealed yet name, are added); then how many subject keys, those subject keys.
--- -> {'ok', head seq, raw events {{id, {field, value, ...}}, ...} (the kinds the check folds),
---     persons {{pk, record {field, value, ...}, holds {dept, hold, ...}, legacy history length,
---     histories {dept, {entry, ...}, ...}}, ...}, values of the directory entries ('' for none)}
---    | {'behind', head seq, raw events waiting}
+-- -> {'outcome', 'ok', 'head', head seq, 'raw', raw events {{id, {field, value, ...}}, ...} (the
+--     kinds the check folds), 'persons', {{pk, record {field, value, ...}, holds {dept, hold, ...},
+--     legacy history length, histories {dept, {entry, ...}, ...}}, ...}, 'values', values of the
+--     directory entries ('' for none)}
+--    | {'outcome', 'behind', 'head', head seq, 'waiting', raw events waiting}
 local FOLDED = {['flag.set'] = true, ['flag.release'] = true, ['flag.upgraded'] = true,
   ['flag.repaired'] = true, ['directory.remapped'] = true, ['verify.started'] = true,
   ['directory.sealed'] = true}
 local head = redis.call('HGET', P .. 'audit:head', 'seq') or '0'
 local waiting = redis.call('XLEN', KEYS[1])
-if waiting > tonumber(ARGV[4]) then return {'behind', head, waiting} end
+if waiting > tonumber(ARGV[4]) then return {'outcome', 'behind', 'head', head, 'waiting',
+  waiting} end
 local raw = {}
 local raw_depts = {}  -- person key -> departments the events not sealed yet name
 if waiting > 0 then
@@ -69,4 +71,4 @@ for j = 1, n do
   if not ok then v = '!' end  -- not a string: written past the gateway
   values[#values + 1] = v or ''
 end
-return {'ok', head, raw, persons, values}
+return {'outcome', 'ok', 'head', head, 'raw', raw, 'persons', persons, 'values', values}

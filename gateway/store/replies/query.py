@@ -1,5 +1,5 @@
-"""The deciding scripts' replies, decoded by name: one `from_reply` per script, the only place
-that knows the shape of what it returns (name/value pairs, see each lua/*.lua header)."""
+"""The query path's replies (lua/admit.lua, complete.lua, result.lua, the portal's views, the
+release and refusal steps, flag_read.lua), decoded by name."""
 
 from __future__ import annotations
 
@@ -8,34 +8,8 @@ from dataclasses import dataclass
 
 from gateway.decision import Action, AdmissionFacts, Decision, PortalOutcome, ResultAccess
 from gateway.model import FlagState, QueryState
-
-
-class ReplyError(Exception):
-    """A script answered something its decoder does not know: a store step out of step with the
-    code (a script of another version loaded), never acted on."""
-
-
-def pairs(res: Sequence[object]) -> dict[str, str]:
-    """A flat name/value reply as a dict (every value as text)."""
-    return {name: str(value) for name, value in named(res).items()}
-
-
-def named(res: Sequence[object]) -> dict[str, object]:
-    """A name/value reply as a dict, values as Redis gave them (a list stays a list)."""
-    if len(res) % 2:
-        raise ReplyError(f"an odd reply of {len(res)} items")
-    return {str(res[i]): res[i + 1] for i in range(0, len(res), 2)}
-
-
-def _bit(v: str) -> bool:
-    return v == "1"
-
-
-def state_of(raw: str | None) -> QueryState | None:
-    try:
-        return QueryState(raw) if raw else None
-    except ValueError:
-        return None
+from gateway.store.replies.base import ReplyError, named, pairs, state_of
+from gateway.store.replies.base import bit as _bit
 
 
 @dataclass(frozen=True, slots=True)
