@@ -41,10 +41,13 @@ STEPS: list[tuple[str, str]] = [
     ),
     ("audit sealer (chain each event, sign each block)", r"^(Sealer\.|sign_batch |chain_events? )"),
     ("upstream call (aiohttp client)", r"^Upstream\._post "),
-    ("upstream call (lean pool)", r"\(gateway/lean/(pool|upstream)\.py\)"),
+    ("upstream call (lean pool)", r"\(gateway/lean/(pool/\w+|upstream)\.py\)"),
     ("response envelope", r"^query_result_envelope "),
     ("the rest of the handler (endpoints, provision)", r"\(gateway/(endpoints|provision)\.py\)"),
-    ("lean server (HTTP parse, checks, answer)", r"\(gateway/lean/(connection|server|http)\.py\)"),
+    (
+        "lean server (HTTP parse, checks, answer)",
+        r"\(gateway/lean/(connection/\w+|server|http)\.py\)",
+    ),
 ]
 
 

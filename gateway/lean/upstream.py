@@ -18,7 +18,7 @@ class LeanUpstream(Upstream):
     """A drop-in for `Upstream` whose `_post` goes through an `UpstreamPool`.
 
     Which POSTs may be sent a second time after an idle pooled connection closed under them
-    without answering (see gateway/lean/pool.py): GetSelfInformation, a read; SubmitQuery only
+    without answering (see gateway/lean/pool/): GetSelfInformation, a read; SubmitQuery only
     with `replay_submit`, which an operator may turn on for an upstream known to answer a
     repeated Idempotency-Key once (the gateway sends the query's id as that key). Off, such a
     SubmitQuery fails as UPSTREAM_UNAVAILABLE, which is what aiohttp's client does today.
