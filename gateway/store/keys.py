@@ -171,7 +171,7 @@ class Keys:
     def verify_state(self) -> str:
         return f"{self.prefix}verify:state"
 
-    # cache invalidation channel for flag changes (see gateway/store/flags.py)
+    # cache invalidation channel for flag changes (see gateway/store/flags/)
     @property
     def flag_channel(self) -> str:
         return f"{self.prefix}flagchanged"
