@@ -1,4 +1,4 @@
-"""The lean path's cheaper writers give the very bytes the plain ones gave (issue 14).
+"""The lean path's cheaper writers and checks give the very bytes and decisions the plain ones gave (issue 14).
 
 Each was changed for speed only: the stamp of every script call and event (`iso_ms`, the second's
 text reused), the audit trail's canonical JSON and the sealed answer's JSON (one encoder made
@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from gateway.audit.record import canonical
 from gateway.clock import iso_ms
 from gateway.model import Field, UpstreamAnswer
+from gateway.soap.faults import ErrorCode, SoapFault
+from gateway.soap.parse import plain_value
 from gateway.store.queries import _encode_answer
 
 # 1970 to 2200, and steps across second boundaries (the cache). (Past about 2240 the old
@@ -71,3 +73,20 @@ def test_the_sealed_answer_is_the_json_it_was(has_data: bool, fields: list[Field
         ensure_ascii=False,
     )
     assert _encode_answer(answer) == before
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    value=st.text(st.characters(exclude_categories=["Cs"]) | st.sampled_from(" \t\r\n\u3000\xa0"))
+)
+def test_plain_value_refuses_what_it_refused(value: str) -> None:
+    """plain_value scans with one pattern instead of a generator step per character: it refuses
+    exactly the values with XML whitespace (not U+3000, not NBSP), as before."""
+    before = any(c in " \t\r\n" for c in value)
+    try:
+        assert plain_value(value) == value
+        refused = False
+    except SoapFault as fault:
+        assert fault.code is ErrorCode.SCHEMA_INVALID
+        refused = True
+    assert refused == before
