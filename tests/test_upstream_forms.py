@@ -9,8 +9,9 @@ flagged person's query is held whatever form the upstream would use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from aiohttp import web
@@ -18,10 +19,14 @@ from aiohttp import web
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator
 from gateway.soap import PROVISION_NS
+from gateway.soap.messages import query_result_envelope, read_submit_query
+from gateway.soap.parse import body_element, parse_xml
 from tests.conftest import Running, start_running
-from tests.support import Query
+from tests.support import REQUESTER, Query
 
-FORMS = ("canonical", "other_prefix", "indented", "character_references")
+# canonical: read fast and relayed; other_pn: read fast (canonical for another processing
+# number), not relayed; the rest: not canonical, read by the full parse
+FORMS = ("canonical", "other_pn", "other_prefix", "indented", "character_references")
 
 
 @dataclass
@@ -38,7 +43,9 @@ class RewritingUpstream(Simulator):
             return response
         body = response.body
         assert isinstance(body, bytes)
-        if self.form == "other_prefix":
+        if self.form == "other_pn":
+            body = re.sub(rb"<t:processingNumber>[^<]*<", b"<t:processingNumber>ELSEWHERE<", body)
+        elif self.form == "other_prefix":
             body = body.replace(b"<t:", b"<ns0:").replace(b"</t:", b"</ns0:")
             body = body.replace(b'xmlns:t="', b'xmlns:ns0="')
         elif self.form == "indented":
@@ -101,3 +108,27 @@ async def test_a_flagged_person_is_held_whatever_the_upstream_writes(rewriting: 
         ans = await rewriting.submit(Query(f"UFH-{i}", person.subject_code))
         assert ans.status == "PENDING" and not ans.fields
         assert up.answered == before  # the upstream was not asked
+
+
+async def test_only_the_canonical_answer_for_this_very_query_is_relayed(rewriting: Running) -> None:
+    """Not vacuous: the canonical answer is relayed (the upstream's bytes, which are the ones
+    the gateway would write); canonical bytes for another processing number, or any other
+    form, are not; the bytes the requester gets are the same either way."""
+    up = rewriting.upstream
+    assert isinstance(up, RewritingUpstream)
+    assert rewriting.gw.provision is not None
+    person = rewriting.residents[8]
+    relayed: dict[str, bool] = {}
+    for i, form in enumerate(FORMS):
+        up.form = form
+        q = read_submit_query(body_element(parse_xml(Query(f"UFR-{i}", person.subject_code).xml())))
+        result = await rewriting.gw.provision.submit(q, REQUESTER)
+        assert result.status == "PROVIDED" and result.processing_number == f"UFR-{i}"
+        relayed[form] = result.relayed is not None
+        written = query_result_envelope(replace(result, relayed=None), "SubmitQuery")
+        assert query_result_envelope(result, "SubmitQuery") == written
+        assert f"UFR-{i}".encode() in written
+        # GetQueryResult never takes the relayed bytes (another operation's answer)
+        got = query_result_envelope(result, "GetQueryResult")
+        assert got == query_result_envelope(replace(result, relayed=None), "GetQueryResult")
+    assert relayed == {form: form == "canonical" for form in FORMS}

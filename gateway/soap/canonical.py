@@ -76,16 +76,15 @@ def read_canonical_answer(payload: bytes) -> tuple[str, UpstreamAnswer] | None:
         inner = payload[len(_HEAD_BYTES) : len(payload) - len(_TAIL_BYTES)].decode("utf-8")
     except UnicodeDecodeError:
         return None
-    m = _PROVIDED.fullmatch(inner)
-    if m is not None:
-        fields = tuple(Field(_unescape(n), _unescape(v)) for n, v in _FIELD.findall(m.group(2)))
-        answer = UpstreamAnswer(True, fields)
-    else:
-        m = _NO_DATA.fullmatch(inner)
-        if m is None:
-            return None
-        answer = UpstreamAnswer(False)
+    m = _PROVIDED.fullmatch(inner) or _NO_DATA.fullmatch(inner)
+    if m is None:
+        return None
     processing_number = _unescape(m.group(1))
+    if m.re is _PROVIDED:
+        fields = tuple(Field(_unescape(n), _unescape(v)) for n, v in _FIELD.findall(m.group(2)))
+        answer = UpstreamAnswer(True, fields, (processing_number, payload))
+    else:
+        answer = UpstreamAnswer(False, (), (processing_number, payload))
     # the second wall: the values read, written again, are these very bytes
     if canonical_answer(processing_number, answer) != payload:
         return None
