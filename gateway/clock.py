@@ -30,7 +30,7 @@ def iso_ms(ms: int) -> str:
 
     Every script call and event of a request reads it: the second's text is formatted once and
     reused (the same string `datetime.isoformat(timespec="milliseconds")` gives, property-tested
-    in tests/test_clock.py)."""
+    in tests/test_same_bytes.py)."""
     return f"{_iso_second(ms // 1000)}.{ms % 1000:03d}Z"
 
 
