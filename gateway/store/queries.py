@@ -369,10 +369,13 @@ class QueryStore:
         return json.loads(self.keyring.unseal(sealed, _request_context(query_id)))
 
 
+# what json.dumps(..., ensure_ascii=False) builds on every call, made once: the same text
+_ANSWER_JSON = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _encode_answer(answer: UpstreamAnswer) -> str:
-    return json.dumps(
-        {"has_data": answer.has_data, "fields": [[f.name, f.value] for f in answer.fields]},
-        ensure_ascii=False,
+    return _ANSWER_JSON(
+        {"has_data": answer.has_data, "fields": [[f.name, f.value] for f in answer.fields]}
     )
 
 
