@@ -28,6 +28,7 @@ from gateway.eventloop import chosen, run
 from gateway.model import QueryResult, UpstreamAnswer
 from gateway.settings import Settings
 from gateway.simulator import synthetic_residents
+from gateway.soap.canonical import read_answer
 from gateway.soap.messages import query_result_envelope, read_submit_query, read_upstream_answer
 from gateway.soap.parse import body_element, parse_xml, validate
 from gateway.store.directory import DirectoryStore
@@ -97,6 +98,12 @@ async def measure(n: int, redis_url: str, data_dir: Path) -> list[tuple[str, flo
         (
             "read_upstream_answer (parse + fields)",
             per_call(lambda: read_upstream_answer(answer_bytes), n),
+        )
+    )
+    out.append(
+        (
+            "read_answer (the fast reader: the canonical answer, rebuilt and compared)",
+            per_call(lambda: read_answer(answer_bytes), n),
         )
     )
     result = QueryResult("M-1", "PROVIDED", fields=fields)

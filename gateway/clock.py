@@ -14,14 +14,24 @@ import contextlib
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from gateway.wareki import JST
 
 
+@lru_cache(maxsize=16)
+def _iso_second(second: int) -> str:
+    """ISO 8601 UTC of a whole second, without offset: "2026-12-04T07:40:50"."""
+    return datetime.fromtimestamp(second, UTC).isoformat().removesuffix("+00:00")
+
+
 def iso_ms(ms: int) -> str:
-    """Milliseconds since the epoch as ISO 8601 UTC with milliseconds (the stores' stamps)."""
-    iso = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
-    return iso.replace("+00:00", "Z")
+    """Milliseconds since the epoch as ISO 8601 UTC with milliseconds (the stores' stamps).
+
+    Every script call and event of a request reads it: the second's text is formatted once and
+    reused (the same string `datetime.isoformat(timespec="milliseconds")` gives, property-tested
+    in tests/test_same_bytes.py)."""
+    return f"{_iso_second(ms // 1000)}.{ms % 1000:03d}Z"
 
 
 class Clock:

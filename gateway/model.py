@@ -102,10 +102,16 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamAnswer:
-    """What the information-provision endpoint said: fields, or that it holds no data."""
+    """What the information-provision endpoint said: fields, or that it holds no data.
+
+    `canonical`: (the processing number it named, its bytes) when those bytes were exactly the
+    canonical SubmitQueryResponse for these values (gateway/soap/canonical.py), else None. Not
+    part of the value: two answers with the same content are equal however they were written.
+    """
 
     has_data: bool
     fields: tuple[Field, ...] = ()
+    canonical: tuple[str, bytes] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,10 @@ class QueryResult:
     fields: tuple[Field, ...] | None = None
     handling_notice: str | None = None
     refusal_code: str | None = None
+    # The SubmitQueryResponse for exactly this result, when the upstream wrote it so: relayed as
+    # it is instead of written again (issue 14). Set only by ProvisionService.submit, from an
+    # UpstreamAnswer.canonical for this very processing number; not part of the value.
+    relayed: bytes | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def pending(cls, pn: str) -> QueryResult:

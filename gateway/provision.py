@@ -101,9 +101,16 @@ class ProvisionService:
             # query was swept as interrupted. Either way the answer stays here.
             return self._held(q, relay.reason or relay.state)
         metrics.QUERIES.labels("provided").inc()
+        # The upstream's bytes are relayed only when they were exactly the canonical answer for
+        # this very query (the same processing number, the values read): the same bytes the
+        # gateway would write, decided on and recorded above like any other answer.
+        canonical = answer.canonical
+        relayed = canonical[1] if canonical and canonical[0] == q.processing_number else None
         if not answer.has_data:
-            return QueryResult.refused(q.processing_number, "NO_DATA")
-        return QueryResult(q.processing_number, "PROVIDED", fields=answer.fields)
+            return QueryResult(
+                q.processing_number, "REFUSED", refusal_code="NO_DATA", relayed=relayed
+            )
+        return QueryResult(q.processing_number, "PROVIDED", fields=answer.fields, relayed=relayed)
 
     @staticmethod
     def _held(q: SubmitQuery, reason: str) -> QueryResult:

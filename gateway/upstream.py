@@ -14,9 +14,9 @@ import aiohttp
 
 from gateway.model import Field, PortalRequest, SubmitQuery, UpstreamAnswer
 from gateway.soap import PORTAL_NS, PROVISION_NS
+from gateway.soap.canonical import read_answer
 from gateway.soap.faults import ErrorCode, SoapFault
 from gateway.soap.messages import (
-    read_upstream_answer,
     read_upstream_self_information,
     self_information_request_envelope,
     submit_query_envelope,
@@ -85,7 +85,7 @@ class Upstream:
         payload = await self._post(
             submit_query_envelope(q), f"{PROVISION_NS}/SubmitQuery", idempotency_key
         )
-        return _usable(read_upstream_answer, payload)
+        return _usable(read_answer, payload)
 
     async def self_information(self, view: PortalRequest) -> tuple[Field, ...] | None:
         """The person's own data (自己情報), or None when the upstream has none."""
