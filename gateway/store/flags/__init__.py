@@ -57,6 +57,9 @@ __all__ = [
 
 
 class FlagStore(FlagChanges, FlagRecords, DepartmentReads):
+    """The flags of every person, each department's hold with its history: one object made of
+    the parts above (gw.flags), so that every caller keeps calling one store."""
+
     async def change(self, c: FlagChange) -> FlagRecord:
         """Apply one change atomically with its history entry and its event; the whole record
         after it (for the entitled: every department's hold)."""
