@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from gateway import step_rules
+from gateway import directory_rules, step_rules
 from gateway.decision import (
     REVIEW_REASONS,
     AdmissionFacts,
@@ -34,6 +34,7 @@ from gateway.decision import (
     result_access,
     self_information_view,
 )
+from gateway.directory_rules import Expected, FlagStatus
 from gateway.flag_rules import ReadMode, department_read, release_request, review_confirmation
 from gateway.lifecycle import ABANDONABLE, STEPS
 from gateway.model import FlagState, QueryState
@@ -145,6 +146,19 @@ def _two(rule: Callable[[bool, bool], str]) -> Callable[[str, str], str]:
 
 
 WHO = tuple(w.value for w in Who)  # whose a claim, proposal or confirmation is (step_rules.Who)
+
+
+def _row_write(expected: str, as_found: str, allowed: str, review: str, same: str) -> str:
+    return directory_rules.row_write(
+        Expected(expected), _b(as_found), _b(allowed), _b(review), _b(same)
+    )
+
+
+def _remap_notice(old_flag: str, new_flag: str) -> str:
+    return directory_rules.remap_notice(FlagStatus(old_flag), FlagStatus(new_flag))
+
+
+FLAG_STATUS = tuple(f.value for f in FlagStatus)
 
 
 def _who(rule: Callable[..., str], *kinds: str) -> Callable[..., str]:
@@ -286,6 +300,21 @@ RULES: dict[str, Rule] = {
             (("proposal", WHO), ("confirmer", WHO)),
             _who(step_rules.withdraw, "w", "w"),
         ),
+        Rule(
+            "dir_row", (("mapped", BOOL), ("same_person", BOOL)), _two(directory_rules.row_status)
+        ),
+        Rule(
+            "dir_write",
+            (
+                ("expected", tuple(e.value for e in Expected)),
+                ("as_found", BOOL),
+                ("remaps_allowed", BOOL),
+                ("review", BOOL),
+                ("same_person", BOOL),
+            ),
+            _row_write,
+        ),
+        Rule("dir_remap", (("old_flag", FLAG_STATUS), ("new_flag", FLAG_STATUS)), _remap_notice),
     )
 }
 
