@@ -283,6 +283,18 @@ RULES: dict[str, Rule] = {
             (("same_password", BOOL), ("disabled", BOOL), ("locked", BOOL)),
             _three(step_rules.session_opening),
         ),
+        Rule(
+            "session",
+            (
+                ("found", BOOL),
+                ("past_end", BOOL),
+                ("past_idle", BOOL),
+                ("user", BOOL),
+                ("disabled", BOOL),
+                ("same_epoch", BOOL),
+            ),
+            lambda *v: step_rules.session_check(*(_b(x) for x in v)),
+        ),
         Rule("claim", (("held", BOOL), ("claim", WHO)), _who(step_rules.claim, "b", "w")),
         Rule("unclaim", (("claim", WHO),), _who(step_rules.unclaim, "w")),
         Rule(
