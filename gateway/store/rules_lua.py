@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from gateway import directory_rules, step_rules
+from gateway import audit_rules, directory_rules, step_rules
 from gateway.decision import (
     REVIEW_REASONS,
     AdmissionFacts,
@@ -311,6 +311,17 @@ RULES: dict[str, Rule] = {
             "withdraw",
             (("proposal", WHO), ("confirmer", WHO)),
             _who(step_rules.withdraw, "w", "w"),
+        ),
+        Rule("lease", (("found", BOOL), ("ours", BOOL)), _two(audit_rules.lease)),
+        Rule(
+            "seal",
+            (("lease_ours", BOOL), ("head_same", BOOL), ("trail_before", BOOL)),
+            _three(audit_rules.seal),
+        ),
+        Rule(
+            "trim",
+            (("lease_ours", BOOL), ("beyond_head", BOOL), ("past_mark", BOOL)),
+            _three(audit_rules.trim),
         ),
         Rule(
             "dir_row", (("mapped", BOOL), ("same_person", BOOL)), _two(directory_rules.row_status)
