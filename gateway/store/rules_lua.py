@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from gateway import audit_rules, directory_rules, step_rules
+from gateway import audit_rules, directory_rules, pattern_rules, step_rules
 from gateway.decision import (
     REVIEW_REASONS,
     AdmissionFacts,
@@ -311,6 +311,16 @@ RULES: dict[str, Rule] = {
             "withdraw",
             (("proposal", WHO), ("confirmer", WHO)),
             _who(step_rules.withdraw, "w", "w"),
+        ),
+        Rule(
+            "pattern",
+            (("reached", BOOL), ("fired_in_window", BOOL)),
+            _two(pattern_rules.count_fires),
+        ),
+        Rule(
+            "pattern_rate",
+            (("floor_reached", BOOL), ("above_usual", BOOL), ("fired_today", BOOL)),
+            _three(pattern_rules.rate_fires),
         ),
         Rule("lease", (("found", BOOL), ("ours", BOOL)), _two(audit_rules.lease)),
         Rule(
