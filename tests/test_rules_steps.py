@@ -1,7 +1,8 @@
 """The administrative steps that decide, through every combination of their facts, against the
 pure core their tables are generated from (gateway/step_rules.py): a requester's rights
 (lua/requester_rights.lua), the login lock-out (staff_login_failed.lua, staff_login_ok.lua), a
-console session's validity (staff_session.lua) and the four-eyes release (staff_claim, staff_unclaim, staff_propose, staff_confirm, staff_withdraw).
+console session's validity (staff_session.lua), an attempt's acknowledgement (attempt_ack.lua)
+and the four-eyes release (staff_claim, staff_unclaim, staff_propose, staff_confirm, staff_withdraw).
 
 As in test_rules_exhaustive.py, each case is built in the real Redis of a running gateway with
 the store's keys directly, the real script is run through its store, and both the outcome and
@@ -16,8 +17,9 @@ import itertools
 import pytest
 
 from gateway import step_rules
-from gateway.errors import UnknownRequester
+from gateway.errors import AckRefused, UnknownRequester
 from gateway.step_rules import Who
+from gateway.store.attempts import AttemptStore
 from gateway.store.claims import ClaimOutcome, ClaimStore
 from gateway.store.requesters import RequesterStore
 from gateway.store.rules_lua import RULES
@@ -67,6 +69,12 @@ def test_no_table_lets_a_step_through_unless_every_fact_allows_it() -> None:
         else:  # within both ends, its user there, enabled, with the password it opened with
             assert (out == "ok") is (ends == ["0", "0", "1", "0", "1"]), key
             assert out in ("ok", "ended"), key
+    for key, out in RULES["attempt_ack"].table().items():
+        found, own, open_ = key.split(":")
+        if (found, own) != ("1", "1"):  # another department's attempt is as unknown
+            assert out == "unknown", key
+        else:
+            assert out == ("acknowledged" if open_ == "1" else "already"), key
     for key, out in RULES["rights_change"].table().items():
         registered, grant, whole, holds = key.split(":")
         if registered == "0":
@@ -277,6 +285,35 @@ async def test_a_session_stays_valid_as_the_core_says(running: Running) -> None:
             assert int(kept["idle_until_ms"]) >= now + idle, case  # the idle end renewed
         else:
             assert kept == {}, case  # an ended session is deleted, none is made
+
+
+# -- lua/attempt_ack.lua ------------------------------------------------------------------------
+async def test_an_attempt_is_acknowledged_as_the_core_says(running: Running) -> None:
+    gw = running.gw
+    store, r, k = AttemptStore(gw.redis, gw.keyring), gw.redis.client, gw.redis.keys
+    for n, (found, own, open_) in enumerate(itertools.product(BOOLS, BOOLS, BOOLS)):
+        if not found and (own or open_):
+            continue  # no attempt has no department and no state
+        attempt, dept = f"ack-{n}", "dept-own" if own else "dept-other"
+        state = "open" if open_ else "acknowledged"
+        if found:
+            fields = {"id": attempt, "department": dept, "state": state, "person": "pk",
+                      "kind": "hold", "ack_by": "earlier" if not open_ else ""}  # fmt: skip
+            await r.hset(k.attempt(attempt), mapping=fields)
+        before = await r.hgetall(k.attempt(attempt))
+        want = step_rules.attempt_acknowledgement(found, own, open_)
+        case = (found, own, open_)
+        try:
+            await store.acknowledge(attempt, "dept-own", "told", "", "registrar")
+            got = "acknowledged"
+        except AckRefused as refused:
+            got = refused.code
+        assert got == want, case
+        after = await r.hgetall(k.attempt(attempt))
+        if want == "acknowledged":
+            assert (after["state"], after["ack_by"]) == ("acknowledged", "registrar"), case
+        else:
+            assert after == before, case  # nothing recorded on a refused acknowledgement
 
 
 # -- lua/requester_rights.lua --------------------------------------------------------------------

@@ -295,6 +295,11 @@ RULES: dict[str, Rule] = {
             ),
             lambda *v: step_rules.session_check(*(_b(x) for x in v)),
         ),
+        Rule(
+            "attempt_ack",
+            (("found", BOOL), ("own_department", BOOL), ("open", BOOL)),
+            _three(step_rules.attempt_acknowledgement),
+        ),
         Rule("claim", (("held", BOOL), ("claim", WHO)), _who(step_rules.claim, "b", "w")),
         Rule("unclaim", (("claim", WHO),), _who(step_rules.unclaim, "w")),
         Rule(
