@@ -4,7 +4,7 @@ the pure core their tables are generated from (gateway/audit_rules.py): a role's
 (audit_trim.lua).
 
 Each case is built in a real Redis with the store's keys directly, for a gateway whose own sealer
-and archiver do not run (audit_support.open_fresh), the real script is run through its store
+and archiver do not run (audit_support.fresh), the real script is run through its store
 (TrailStore), and both the outcome and what the step wrote (the lease, the trail, the raw
 events, the head and its archive mark) are compared with the core. The `*_is_safe` check says,
 without the core, what no change to it may do: nothing is sealed or trimmed by a process that
@@ -24,7 +24,7 @@ from gateway.context import Gateway
 from gateway.settings import Settings
 from gateway.store.rules_lua import RULES
 from gateway.store.trail import GENESIS, Head, HeadMoved, LeaseLost, TrailCorrupt
-from tests.audit_support import open_fresh, reset_trail
+from tests.audit_support import fresh, reset_trail
 
 BOOLS = (False, True)
 OURS, THEIRS = "7:sealer-me", "8:sealer-other"
@@ -49,11 +49,8 @@ def test_no_table_lets_a_trail_step_through_unless_every_fact_allows_it_is_safe(
 
 @pytest.fixture
 async def gw(settings: Settings, redis_url: str) -> AsyncIterator[Gateway]:
-    gateway = await open_fresh(settings, redis_url)
-    try:
+    async with fresh(settings, redis_url) as gateway:
         yield gateway
-    finally:
-        await gateway.close()
 
 
 async def _state(gw: Gateway) -> tuple[object, ...]:

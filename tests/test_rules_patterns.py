@@ -2,7 +2,7 @@
 against the pure core its tables are generated from (gateway/pattern_rules.py).
 
 Each case is built in a real Redis with the store's keys directly (a rule's counts in its window
-and its last firing), for a gateway whose own fold does not run (audit_support.open_fresh); one
+and its last firing), for a gateway whose own fold does not run (audit_support.fresh); one
 observation is folded through the real script (AttemptStore.fold), and whether the rule fired,
 and whether its firing was recorded, is compared with the core. The `*_is_safe` check says,
 without the core, what no change to it may do: a rule fires only when its count is reached, and
@@ -22,7 +22,7 @@ from gateway.rules import DAY_MS, Limits, Observation, Rule
 from gateway.settings import Settings
 from gateway.store.attempts import AttemptStore
 from gateway.store.rules_lua import RULES
-from tests.audit_support import open_fresh
+from tests.audit_support import fresh
 
 BOOLS = (False, True)
 THRESHOLD, FLOOR, RATE_DAYS = 3, 3, 3
@@ -39,11 +39,8 @@ def test_no_rule_fires_unless_its_count_is_reached_once_in_its_window_is_safe() 
 
 @pytest.fixture
 async def gw(settings: Settings, redis_url: str) -> AsyncIterator[Gateway]:
-    gateway = await open_fresh(settings, redis_url)
-    try:
+    async with fresh(settings, redis_url) as gateway:
         yield gateway
-    finally:
-        await gateway.close()
 
 
 class Folding:

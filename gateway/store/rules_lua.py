@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from gateway import audit_rules, directory_rules, pattern_rules, step_rules
+from gateway import audit_rules, directory_rules, keyring_rules, pattern_rules, step_rules
 from gateway.decision import (
     REVIEW_REASONS,
     AdmissionFacts,
@@ -326,6 +326,11 @@ RULES: dict[str, Rule] = {
             "pattern_rate",
             (("floor_reached", BOOL), ("above_usual", BOOL), ("fired_today", BOOL)),
             _three(pattern_rules.rate_fires),
+        ),
+        Rule(
+            "keyring",
+            (("differs", BOOL), ("missing", BOOL)),
+            _two(keyring_rules.keyring_agreement),
         ),
         Rule("lease", (("found", BOOL), ("ours", BOOL)), _two(audit_rules.lease)),
         Rule(
