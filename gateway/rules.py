@@ -1,8 +1,9 @@
 """The security team's pattern rules (検知ルール): what in a run of stops makes a security event, a
 metric and an alert. Pure: which observation each stop makes (`observations`) and the limits the
-ward set (`Limits`, from settings.AttemptSettings); the counting is lua/attempts_fold.lua's, in
-the same atomic step that records the attempts, so that it is exact however many gateway
-processes fold and each rule fires once per window per person or requester.
+ward set (`Limits`, from settings.AttemptSettings); when a count fires its rule is
+gateway/pattern_rules.py's; the counting is lua/attempts_fold.lua's, in the same atomic step
+that records the attempts (deciding by tables made from pattern_rules), so that it is exact
+however many gateway processes fold and each rule fires once per window per person or requester.
 
 - requesters: one flagged person asked about (a hold or a withheld answer) by `requesters` or
   more requesters within `requesters_days` days (rolling);

@@ -1,7 +1,8 @@
 """Pure: the rules of the administrative steps: what a change of a requester's rights may do, when
-failed logins lock a login and when a verified one opens a session, and who may take each step of
-a four-eyes release (claim, propose, confirm, withdraw). No I/O: the scripts that take these steps
-(lua/requester_rights.lua, staff_login_failed.lua, staff_login_ok.lua, staff_claim.lua,
+failed logins lock a login, when a verified one opens a session and when a session is still
+valid, who may take each step of a four-eyes release (claim, propose, confirm, withdraw), and who
+may acknowledge an attempt. No I/O: the scripts that take these steps (lua/requester_rights.lua,
+staff_login_failed.lua, staff_login_ok.lua, staff_session.lua, attempt_ack.lua, staff_claim.lua,
 staff_unclaim.lua, staff_propose.lua, staff_confirm.lua, staff_withdraw.lua) decide by tables
 generated from these functions (gateway/store/rules_lua.py), in the step that acts on them.
 
@@ -52,6 +53,29 @@ def session_opening(same_password: bool, disabled: bool, locked: bool) -> str:
     if locked:
         return "refused:locked"
     return "ok"
+
+
+def session_check(
+    found: bool, past_end: bool, past_idle: bool, user: bool, disabled: bool, same_epoch: bool
+) -> str:
+    """A request on a console session: 'ok' (still valid: its idle end is renewed), 'ended' (it
+    is over and is deleted: its absolute end or its idle end reached by the gateway's clock, its
+    user gone or disabled, or given a new password since it opened: `same_epoch` false), or
+    'none' (no such session)."""
+    if not found:
+        return "none"
+    if past_end or past_idle or not user or disabled or not same_epoch:
+        return "ended"
+    return "ok"
+
+
+def attempt_acknowledgement(found: bool, own_department: bool, open_: bool) -> str:
+    """A registrar acknowledges an attempt (試行の確認): 'acknowledged', or 'unknown' (no such
+    attempt, or another department's: it is as unknown, so that nobody learns of an attempt
+    about a person their department does not hold), 'already' (acknowledged before)."""
+    if not (found and own_department):
+        return "unknown"
+    return "acknowledged" if open_ else "already"
 
 
 def claim(held: bool, claim: Who) -> str:

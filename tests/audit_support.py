@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,17 @@ async def open_fresh(settings: Any, redis_url: str) -> Gateway:
     await gw.trail.head()
     await gw.redis.client.delete(gw.redis.keys.events)
     return gw
+
+
+@contextlib.asynccontextmanager
+async def fresh(settings: Any, redis_url: str) -> AsyncIterator[Gateway]:
+    """open_fresh, closed at the end: a store none of the gateway's own loops (sealer, archiver,
+    fold) writes to meanwhile, for tests that build the store's keys by hand."""
+    gw = await open_fresh(settings, redis_url)
+    try:
+        yield gw
+    finally:
+        await gw.close()
 
 
 async def make_events(gw: Gateway, count: int, start: int = 0, spacing: float = 0) -> None:

@@ -1,7 +1,8 @@
 """The administrative steps that decide, through every combination of their facts, against the
 pure core their tables are generated from (gateway/step_rules.py): a requester's rights
-(lua/requester_rights.lua), the login lock-out (staff_login_failed.lua, staff_login_ok.lua) and
-the four-eyes release (staff_claim, staff_unclaim, staff_propose, staff_confirm, staff_withdraw).
+(lua/requester_rights.lua), the login lock-out (staff_login_failed.lua, staff_login_ok.lua), a
+console session's validity (staff_session.lua), an attempt's acknowledgement (attempt_ack.lua)
+and the four-eyes release (staff_claim, staff_unclaim, staff_propose, staff_confirm, staff_withdraw).
 
 As in test_rules_exhaustive.py, each case is built in the real Redis of a running gateway with
 the store's keys directly, the real script is run through its store, and both the outcome and
@@ -16,8 +17,9 @@ import itertools
 import pytest
 
 from gateway import step_rules
-from gateway.errors import UnknownRequester
+from gateway.errors import AckRefused, UnknownRequester
 from gateway.step_rules import Who
+from gateway.store.attempts import AttemptStore
 from gateway.store.claims import ClaimOutcome, ClaimStore
 from gateway.store.requesters import RequesterStore
 from gateway.store.rules_lua import RULES
@@ -60,6 +62,19 @@ def test_no_table_lets_a_step_through_unless_every_fact_allows_it() -> None:
         counts = wrong_password == "1" and known == "1"
         assert (out != "recorded") is counts, key  # nobody locks a login by naming it
         assert (out == "locked") is (key == "1:1:1"), key
+    for key, out in RULES["session"].table().items():
+        found, *ends = key.split(":")
+        if found == "0":
+            assert out == "none", key
+        else:  # within both ends, its user there, enabled, with the password it opened with
+            assert (out == "ok") is (ends == ["0", "0", "1", "0", "1"]), key
+            assert out in ("ok", "ended"), key
+    for key, out in RULES["attempt_ack"].table().items():
+        found, own, open_ = key.split(":")
+        if (found, own) != ("1", "1"):  # another department's attempt is as unknown
+            assert out == "unknown", key
+        else:
+            assert out == ("acknowledged" if open_ == "1" else "already"), key
     for key, out in RULES["rights_change"].table().items():
         registered, grant, whole, holds = key.split(":")
         if registered == "0":
@@ -230,6 +245,75 @@ async def test_a_session_opens_as_the_core_says(running: Running) -> None:
             assert (session["login"], session["epoch"], failed) == (login, "3", "0"), case
         else:
             assert (session, failed) == ({}, "2"), case
+
+
+async def test_a_session_stays_valid_as_the_core_says(running: Running) -> None:
+    gw = running.gw
+    sessions, r, k = SessionStore(gw.redis), gw.redis.client, gw.redis.keys
+    now, idle = gw.redis.clock.now_ms(), 60_000
+    # the idle end: reached, ahead, or not stored (a session opened before it was)
+    idle_ends = ((True, now - 1), (False, now + 600_000), (False, None))
+    cases = [(False, False, False, None, False, False, False)]
+    cases += [
+        (True, past_end, past_idle, idle_end, user, disabled, same)
+        for past_end, (past_idle, idle_end), user, disabled, same in itertools.product(
+            BOOLS, idle_ends, BOOLS, BOOLS, BOOLS
+        )
+    ]
+    for n, (found, past_end, past_idle, idle_end, user, disabled, same) in enumerate(cases):
+        login, digest = f"sess-{n}", f"{n + 4096:064x}"
+        if user:
+            await r.hset(
+                k.staff_user(login),
+                mapping={"login": login, "role": "approver", "department": "d1",
+                         "disabled": int(disabled), "epoch": "5"},
+            )  # fmt: skip
+        if found:
+            fields = {"login": login, "csrf": "c", "epoch": "5" if same else "4",
+                      "abs_ms": now - 1 if past_end else now + 600_000}  # fmt: skip
+            if idle_end is not None:
+                fields["idle_until_ms"] = idle_end
+            await r.hset(k.staff_session(digest), mapping=fields)
+        # a user that is gone has no epoch: the session's is never the same as none
+        want = step_rules.session_check(found, past_end, past_idle, user, disabled, same and user)
+        case = (found, past_end, past_idle, idle_end, user, disabled, same)
+        got = await sessions.touch(digest, idle)
+        assert (got is not None) is (want == "ok"), case
+        kept = await r.hgetall(k.staff_session(digest))
+        if want == "ok":
+            assert got is not None and (got.login, got.role) == (login, "approver"), case
+            assert int(kept["idle_until_ms"]) >= now + idle, case  # the idle end renewed
+        else:
+            assert kept == {}, case  # an ended session is deleted, none is made
+
+
+# -- lua/attempt_ack.lua ------------------------------------------------------------------------
+async def test_an_attempt_is_acknowledged_as_the_core_says(running: Running) -> None:
+    gw = running.gw
+    store, r, k = AttemptStore(gw.redis, gw.keyring), gw.redis.client, gw.redis.keys
+    for n, (found, own, open_) in enumerate(itertools.product(BOOLS, BOOLS, BOOLS)):
+        if not found and (own or open_):
+            continue  # no attempt has no department and no state
+        attempt, dept = f"ack-{n}", "dept-own" if own else "dept-other"
+        state = "open" if open_ else "acknowledged"
+        if found:
+            fields = {"id": attempt, "department": dept, "state": state, "person": "pk",
+                      "kind": "hold", "ack_by": "earlier" if not open_ else ""}  # fmt: skip
+            await r.hset(k.attempt(attempt), mapping=fields)
+        before = await r.hgetall(k.attempt(attempt))
+        want = step_rules.attempt_acknowledgement(found, own, open_)
+        case = (found, own, open_)
+        try:
+            await store.acknowledge(attempt, "dept-own", "told", "", "registrar")
+            got = "acknowledged"
+        except AckRefused as refused:
+            got = refused.code
+        assert got == want, case
+        after = await r.hgetall(k.attempt(attempt))
+        if want == "acknowledged":
+            assert (after["state"], after["ack_by"]) == ("acknowledged", "registrar"), case
+        else:
+            assert after == before, case  # nothing recorded on a refused acknowledgement
 
 
 # -- lua/requester_rights.lua --------------------------------------------------------------------

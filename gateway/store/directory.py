@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.crypto import Keyring
+from gateway.directory_rules import FlagStatus, remap_protected, remap_told
 from gateway.errors import ImportBusy as ImportBusy
 from gateway.store.redis import Redis
 from gateway.store.replies import (
@@ -67,12 +68,12 @@ class Remap:
     @property
     def protected(self) -> bool:
         """Either person has a flag, or had one: the move of a protected person's code."""
-        return self.old_flag != "never" or self.new_flag != "never"
+        return remap_protected(FlagStatus(self.old_flag), FlagStatus(self.new_flag))
 
     @property
     def flagged_now(self) -> bool:
         """Either person has a flag on now: their holding departments are told of a refusal."""
-        return "now" in (self.old_flag, self.new_flag)
+        return remap_told(FlagStatus(self.old_flag), FlagStatus(self.new_flag))
 
 
 @dataclass(frozen=True, slots=True)

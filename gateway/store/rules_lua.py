@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from gateway import step_rules
+from gateway import audit_rules, directory_rules, keyring_rules, pattern_rules, step_rules
 from gateway.decision import (
     REVIEW_REASONS,
     AdmissionFacts,
@@ -34,6 +34,7 @@ from gateway.decision import (
     result_access,
     self_information_view,
 )
+from gateway.directory_rules import Expected, FlagStatus
 from gateway.flag_rules import ReadMode, department_read, release_request, review_confirmation
 from gateway.lifecycle import ABANDONABLE, STEPS
 from gateway.model import FlagState, QueryState
@@ -145,6 +146,19 @@ def _two(rule: Callable[[bool, bool], str]) -> Callable[[str, str], str]:
 
 
 WHO = tuple(w.value for w in Who)  # whose a claim, proposal or confirmation is (step_rules.Who)
+
+
+def _row_write(expected: str, as_found: str, allowed: str, review: str, same: str) -> str:
+    return directory_rules.row_write(
+        Expected(expected), _b(as_found), _b(allowed), _b(review), _b(same)
+    )
+
+
+def _remap_notice(old_flag: str, new_flag: str) -> str:
+    return directory_rules.remap_notice(FlagStatus(old_flag), FlagStatus(new_flag))
+
+
+FLAG_STATUS = tuple(f.value for f in FlagStatus)
 
 
 def _who(rule: Callable[..., str], *kinds: str) -> Callable[..., str]:
@@ -269,6 +283,23 @@ RULES: dict[str, Rule] = {
             (("same_password", BOOL), ("disabled", BOOL), ("locked", BOOL)),
             _three(step_rules.session_opening),
         ),
+        Rule(
+            "session",
+            (
+                ("found", BOOL),
+                ("past_end", BOOL),
+                ("past_idle", BOOL),
+                ("user", BOOL),
+                ("disabled", BOOL),
+                ("same_epoch", BOOL),
+            ),
+            lambda *v: step_rules.session_check(*(_b(x) for x in v)),
+        ),
+        Rule(
+            "attempt_ack",
+            (("found", BOOL), ("own_department", BOOL), ("open", BOOL)),
+            _three(step_rules.attempt_acknowledgement),
+        ),
         Rule("claim", (("held", BOOL), ("claim", WHO)), _who(step_rules.claim, "b", "w")),
         Rule("unclaim", (("claim", WHO),), _who(step_rules.unclaim, "w")),
         Rule(
@@ -286,6 +317,47 @@ RULES: dict[str, Rule] = {
             (("proposal", WHO), ("confirmer", WHO)),
             _who(step_rules.withdraw, "w", "w"),
         ),
+        Rule(
+            "pattern",
+            (("reached", BOOL), ("fired_in_window", BOOL)),
+            _two(pattern_rules.count_fires),
+        ),
+        Rule(
+            "pattern_rate",
+            (("floor_reached", BOOL), ("above_usual", BOOL), ("fired_today", BOOL)),
+            _three(pattern_rules.rate_fires),
+        ),
+        Rule(
+            "keyring",
+            (("differs", BOOL), ("missing", BOOL)),
+            _two(keyring_rules.keyring_agreement),
+        ),
+        Rule("lease", (("found", BOOL), ("ours", BOOL)), _two(audit_rules.lease)),
+        Rule(
+            "seal",
+            (("lease_ours", BOOL), ("head_same", BOOL), ("trail_before", BOOL)),
+            _three(audit_rules.seal),
+        ),
+        Rule(
+            "trim",
+            (("lease_ours", BOOL), ("beyond_head", BOOL), ("past_mark", BOOL)),
+            _three(audit_rules.trim),
+        ),
+        Rule(
+            "dir_row", (("mapped", BOOL), ("same_person", BOOL)), _two(directory_rules.row_status)
+        ),
+        Rule(
+            "dir_write",
+            (
+                ("expected", tuple(e.value for e in Expected)),
+                ("as_found", BOOL),
+                ("remaps_allowed", BOOL),
+                ("review", BOOL),
+                ("same_person", BOOL),
+            ),
+            _row_write,
+        ),
+        Rule("dir_remap", (("old_flag", FLAG_STATUS), ("new_flag", FLAG_STATUS)), _remap_notice),
     )
 }
 

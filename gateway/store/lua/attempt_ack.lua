@@ -5,9 +5,13 @@
 -- ARGV[7] sealed note ('' for none), ARGV[8] actor
 -- -> {'outcome', 'acknowledged'} | {'outcome', 'unknown'} | {'outcome', 'already', 'by', by,
 --     'at', at}
+-- Decides by the table `attempt_ack` (gateway/step_rules.py attempt_acknowledgement).
+--#rules attempt_ack
 local a = redis.call('HMGET', KEYS[1], 'department', 'state', 'person', 'kind', 'ack_by', 'ack_at')
-if not a[1] or a[1] ~= ARGV[5] then return {'outcome', 'unknown'} end
-if a[2] ~= 'open' then return {'outcome', 'already', 'by', a[5] or '', 'at', a[6] or ''} end
+local outcome = decided('attempt_ack', {a[1] and true or false, a[1] == ARGV[5], a[2] == 'open'})
+if outcome == 'unknown' then return {'outcome', 'unknown'} end
+if outcome == 'already' then return {'outcome', 'already', 'by', a[5] or '', 'at', a[6] or ''} end
+if outcome ~= 'acknowledged' then error('attempt_ack: ' .. outcome) end
 redis.call('HSET', KEYS[1], 'state', 'acknowledged', 'ack_outcome', ARGV[6], 'ack_by', ARGV[8],
   'ack_at', NOW, 'ack_note', ARGV[7])
 redis.call('ZREM', P .. 'attempts:open:' .. a[1], ARGV[4])

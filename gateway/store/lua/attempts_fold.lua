@@ -10,6 +10,9 @@
 -- -> {'outcome', 'moved', 'cursor', cursor now}
 --    | {'outcome', 'ok', 'attempts', attempts made, 'fired', {rule, key, rule, key,
 --     ...}: the rules fired}
+-- Decides by the tables `pattern` and `pattern_rate` (gateway/pattern_rules.py count_fires,
+-- rate_fires): each count reduced to booleans against the limits, then looked up.
+--#rules pattern pattern_rate
 local now = redis.call('HGET', KEYS[1], 'cursor') or ''
 if now ~= ARGV[4] then return {'outcome', 'moved', 'cursor', now} end
 local run = cjson.decode(ARGV[6])
@@ -40,11 +43,18 @@ for _, a in ipairs(run.attempts) do
 end
 
 -- A rule fires once per window for its person or requester: not again while its last firing is
--- at or after `since`. Whether it may fire now (and then it is recorded as fired).
-local function fires(rule, key, ms, since)
+-- at or after `since`. Whether it fired in its window (read only).
+local function fired_since(rule, key, since)
+  local last = redis.call('ZSCORE', P .. 'rules:fired:' .. rule, key)
+  return last ~= false and tonumber(last) >= since
+end
+
+-- Whether rule `name`'s table says fire for these facts; a firing is recorded as fired.
+local function fires(name, facts, rule, key, ms)
+  local outcome = decided(name, facts)
+  if outcome == 'quiet' then return false end
+  if outcome ~= 'fire' then error('attempts_fold: ' .. outcome) end
   local fired = P .. 'rules:fired:' .. rule
-  local last = redis.call('ZSCORE', fired, key)
-  if last and tonumber(last) >= since then return false end
   redis.call('ZADD', fired, ms, key)
   redis.call('ZREMRANGEBYSCORE', fired, '-inf', '(' .. tostring(ms - L.requesters_ms - L.day_ms))
   fired_rules[#fired_rules + 1] = rule
@@ -67,20 +77,24 @@ end
 for _, o in ipairs(run.observations) do
   if o.rule == 'requesters' then
     local n = in_window('requesters', o.key, o.member, o.ms, L.requesters_ms, true)
-    if n >= L.requesters and fires('requesters', o.key, o.ms, o.ms - L.requesters_ms) then
+    local since = o.ms - L.requesters_ms
+    if fires('pattern', {n >= L.requesters, fired_since('requesters', o.key, since)},
+        'requesters', o.key, o.ms) then
       emit('security.pattern_requesters', 'gateway', {'subject', o.key,
         'requesters', tostring(n), 'threshold', tostring(L.requesters),
         'days', tostring(L.requesters_days), 'decision', 'alert'})
     end
   elseif o.rule == 'portal_views' then
     local n = in_window('portal_views', o.key, o.member, o.ms, L.day_ms, false)
-    if n >= L.portal_views and fires('portal_views', o.key, o.ms, o.ms - L.day_ms) then
+    if fires('pattern', {n >= L.portal_views, fired_since('portal_views', o.key, o.ms - L.day_ms)},
+        'portal_views', o.key, o.ms) then
       emit('security.pattern_portal_views', 'gateway', {'subject', o.key, 'count', tostring(n),
         'threshold', tostring(L.portal_views), 'hours', '24', 'decision', 'alert'})
     end
   elseif o.rule == 'probing' then
     local n = in_window('probing', o.key, o.member, o.ms, L.day_ms, false)
-    if n >= L.probing and fires('probing', o.key, o.ms, o.ms - L.day_ms) then
+    if fires('pattern', {n >= L.probing, fired_since('probing', o.key, o.ms - L.day_ms)},
+        'probing', o.key, o.ms) then
       emit('security.pattern_probing', 'gateway', {'org', o.key, 'count', tostring(n),
         'threshold', tostring(L.probing), 'hours', '24', 'decision', 'alert'})
     end
@@ -102,8 +116,9 @@ for _, o in ipairs(run.observations) do
       if tonumber(d) < day - L.rate_days then redis.call('HDEL', h, d) end
     end
     local day_start = day * L.day_ms - 9 * 3600000
-    if today >= L.rate_floor and today > usual
-        and fires('requester_rate', o.key, o.ms, day_start) then
+    local facts = {today >= L.rate_floor, today > usual,
+      fired_since('requester_rate', o.key, day_start)}
+    if fires('pattern_rate', facts, 'requester_rate', o.key, o.ms) then
       emit('security.pattern_requester_rate', 'gateway', {'org', o.key,
         'count', tostring(today), 'usual', string.format('%.2f', usual),
         'mean', string.format('%.2f', mean), 'sd', string.format('%.2f', sd),

@@ -5,14 +5,16 @@
 -- ARGV[6] ttl (ms)
 -- -> {'outcome', 'held', 'value', value} (renewed or newly taken)
 --    | {'outcome', 'taken', 'value', the other holder's value}
+-- Decides by the table `lease` (gateway/audit_rules.py lease).
+--#rules lease
 local cur = redis.call('GET', KEYS[1])
-if cur then
-  if cur == ARGV[5] then
-    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]))
-    return {'outcome', 'held', 'value', cur}
-  end
-  return {'outcome', 'taken', 'value', cur}
+local outcome = decided('lease', {cur and true or false, cur == ARGV[5]})
+if outcome == 'renew' then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]))
+  return {'outcome', 'held', 'value', cur}
 end
+if outcome == 'taken' then return {'outcome', 'taken', 'value', cur} end
+if outcome ~= 'take' then error('audit_lease: ' .. outcome) end
 local value = redis.call('INCR', KEYS[2]) .. ':' .. ARGV[4]
 redis.call('SET', KEYS[1], value, 'PX', tonumber(ARGV[6]))
 return {'outcome', 'held', 'value', value}

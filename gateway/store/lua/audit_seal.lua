@@ -19,16 +19,18 @@ local function id_before(a, b)
   am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
   return am < bm or (am == bm and as < bs)
 end
-if redis.call('GET', KEYS[1]) ~= ARGV[4] then return {'outcome', 'lease_lost'} end
+-- Decides by the table `seal` (gateway/audit_rules.py seal).
+--#rules seal
 local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
 local seq = tonumber(h[1] or '0')
-if seq ~= tonumber(ARGV[5]) or (h[2] or GENESIS) ~= ARGV[6] then
-  return {'outcome', 'head_moved', 'seq', tostring(seq)}
-end
 local last = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)[1]
-if last and not id_before(last[1], ARGV[9]) then
-  return {'outcome', 'trail_ahead', 'entry', last[1]}
-end
+local outcome = decided('seal', {redis.call('GET', KEYS[1]) == ARGV[4],
+  seq == tonumber(ARGV[5]) and (h[2] or GENESIS) == ARGV[6],
+  not last or id_before(last[1], ARGV[9])})
+if outcome == 'lease_lost' then return {'outcome', 'lease_lost'} end
+if outcome == 'head_moved' then return {'outcome', 'head_moved', 'seq', tostring(seq)} end
+if outcome == 'trail_ahead' then return {'outcome', 'trail_ahead', 'entry', last[1]} end
+if outcome ~= 'sealed' then error('audit_seal: ' .. outcome) end
 local ids = {}
 for i = 9, #ARGV, 2 do
   seq = seq + 1

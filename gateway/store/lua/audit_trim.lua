@@ -6,12 +6,19 @@
 -- ARGV[8] archive file name
 -- -> {'outcome', 'trimmed', 'removed', entries removed} | {'outcome', 'lease_lost'}
 --    | {'outcome', 'beyond_head', 'seq', head seq}
-if redis.call('GET', KEYS[1]) ~= ARGV[4] then return {'outcome', 'lease_lost'} end
+-- Decides by the table `trim` (gateway/audit_rules.py trim).
+--#rules trim
 local upto = tonumber(ARGV[5])
-local sealed = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
-if upto > sealed then return {'outcome', 'beyond_head', 'seq', tostring(sealed)} end
-local marked = tonumber(redis.call('HGET', KEYS[2], 'archived_seq') or '0')
-if upto > marked then
+local h = redis.call('HMGET', KEYS[2], 'seq', 'archived_seq')
+local sealed, marked = tonumber(h[1] or '0'), tonumber(h[2] or '0')
+local outcome = decided('trim', {redis.call('GET', KEYS[1]) == ARGV[4], upto > sealed,
+  upto > marked})
+if outcome == 'lease_lost' then return {'outcome', 'lease_lost'} end
+if outcome == 'beyond_head' then return {'outcome', 'beyond_head', 'seq', tostring(sealed)} end
+if outcome ~= 'trimmed:mark' and outcome ~= 'trimmed:keep' then
+  error('audit_trim: ' .. outcome)
+end
+if outcome == 'trimmed:mark' then
   redis.call('HSET', KEYS[2], 'archived_seq', upto, 'archived_hash', ARGV[6],
     'archived_id', ARGV[7], 'archived_file', ARGV[8], 'archived_at', NOW, 'archived_by', ARGV[4])
 end

@@ -5,6 +5,8 @@
 -- ARGV[8] lease (ms)
 -- -> {'outcome', 'ok'} | {'outcome', 'busy', 'import', import id, 'actor', actor, 'started_at',
 --     started at}
+-- Decides nothing by rule: a lock held is busy, whoever holds it (a mutual exclusion, not a
+-- decision of the core).
 local held = redis.call('HMGET', KEYS[1], 'import', 'actor', 'started_at')
 if held[1] then return {'outcome', 'busy', 'import', held[1], 'actor', held[2] or '',
   'started_at', held[3] or ''} end

@@ -1,6 +1,8 @@
 -- A directory import refused whole: its event, and one stop for each refused remap of a person
 -- flagged now (the old or the new person of the subject code), whose holding departments are told
--- (emit_stop). Nothing of the directory changes.
+-- (emit_stop). Nothing of the directory changes. Decides nothing: which remaps are told was
+-- decided in the check pass (store.directory.Remap.flagged_now, gateway/directory_rules.py
+-- remap_told); this step only records.
 -- ARGV[4] actor, ARGV[5] JSON object: the fields of directory.import_refused,
 -- ARGV[6..] triples: line, old person key, new person key
 -- -> {'outcome', 'recorded', 'stops', stops recorded}

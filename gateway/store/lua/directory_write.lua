@@ -16,6 +16,9 @@
 -- -> {'outcome', 'ok', 'new', n, 'unchanged', n, 'remapped', n, 'protected', n, 'sealed', n}
 --    | {'outcome', 'lock_lost'} | {'outcome', 'changed', 'line', line}
 --    | {'outcome', 'remap_refused', 'line', line}
+-- Decides by the tables `dir_write` (each row: whether it is written) and `dir_remap` (how a
+-- remap is told and counted) (gateway/directory_rules.py row_write, remap_notice).
+--#rules dir_write dir_remap
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[4] then return {'outcome', 'lock_lost'} end
 local rows = {}
 for i = 9, #ARGV, 7 do
@@ -23,47 +26,52 @@ for i = 9, #ARGV, 7 do
     review = ARGV[i + 4], value = ARGV[i + 1] .. '|' .. ARGV[i + 5], mac = ARGV[i + 6]}
   row.raw = redis.call('GET', P .. 'dir:' .. row.sk)
   local now = person_of(row.raw)
+  local expected, as_found = 'remap', now == row.expected
   if row.expected == '' then
-    if now then return {'outcome', 'changed', 'line', row.line} end
+    expected, as_found = 'new', not now
   elseif row.expected == '=' then
-    if now ~= row.ak then return {'outcome', 'changed', 'line', row.line} end
-  else
-    if now ~= row.expected then return {'outcome', 'changed', 'line', row.line} end
-    if ARGV[8] ~= '1' or row.review == '' or row.expected == row.ak then
-      return {'outcome', 'remap_refused', 'line', row.line}
-    end
+    expected, as_found = 'unchanged', now == row.ak
   end
+  row.outcome = decided('dir_write', {expected, as_found, ARGV[8] == '1', row.review ~= '',
+    row.expected == row.ak})
+  if row.outcome == 'changed' then return {'outcome', 'changed', 'line', row.line} end
+  if row.outcome == 'remap_refused' then return {'outcome', 'remap_refused', 'line', row.line} end
   rows[#rows + 1] = row
 end
 local new, unchanged, remapped, protected, sealed = 0, 0, 0, 0, 0
 for _, row in ipairs(rows) do
-  if row.expected == '' then
+  if row.outcome == 'new' then
     redis.call('SET', P .. 'dir:' .. row.sk, row.value)
     new = new + 1
-  elseif row.expected == '=' then
+  elseif row.outcome == 'unchanged' then
     unchanged = unchanged + 1
     if row.raw ~= row.value then
       redis.call('SET', P .. 'dir:' .. row.sk, row.value)
       sealed = sealed + 1
     end
-  else
+  elseif row.outcome == 'remap' then
     local old_flag, new_flag = flag_status(row.expected), flag_status(row.ak)
+    local told, counted = split_outcome(decided('dir_remap', {old_flag, new_flag}))
     redis.call('SET', P .. 'dir:' .. row.sk, row.value)
     local fields = {'old_person', row.expected, 'new_person', row.ak, 'old_flag', old_flag,
       'new_flag', new_flag, 'import', ARGV[6], 'line', row.line}
     open_review(row.review, 'subject', row.sk, 'subject_remapped', ARGV[7], fields)
     local ev = {'subject', row.sk, 'review', row.review, 'mac', row.mac}
     for j = 1, #fields do ev[#ev + 1] = fields[j] end
-    if old_flag == 'now' or new_flag == 'now' then
+    if told == 'stop' then
       -- a protected person's code moved: their holding departments are told (emit_stop)
       ev[#ev + 1] = 'holders'
       ev[#ev + 1] = holders_of({row.expected, row.ak}, false)
       emit_stop('directory.remapped', ARGV[7], ev)
-    else
+    elseif told == 'event' then
       emit('directory.remapped', ARGV[7], ev)
+    else
+      error('directory_write: ' .. told)
     end
     remapped = remapped + 1
-    if old_flag ~= 'never' or new_flag ~= 'never' then protected = protected + 1 end
+    if counted == 'protected' then protected = protected + 1 end
+  else
+    error('directory_write: ' .. row.outcome)
   end
 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))

@@ -4,6 +4,7 @@
 -- KEYS[1] outbox, KEYS[2] the mail. ARGV[4] id, ARGV[5] outcome (sent|dropped|retry),
 -- ARGV[6] next try (ms, retry), ARGV[7] reason
 -- -> {'outcome', 'done'} | {'outcome', 'unknown'}
+-- Decides nothing: it records what the sender was told by the SMTP server (gateway/mail.py).
 local m = redis.call('HMGET', KEYS[2], 'department', 'count', 'tries')
 if not m[1] then return {'outcome', 'unknown'} end
 if ARGV[5] == 'retry' then

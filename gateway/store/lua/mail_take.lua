@@ -5,6 +5,9 @@
 -- KEYS[1] outbox. ARGV[4] now (ms), ARGV[5] lease until (ms), ARGV[6] at most
 -- -> {'outcome', 'ok', 'mails', {{'id', id, 'department', d, 'count', n, 'first', at, 'last', at,
 --     'tries', n}, ...}}
+-- Decides nothing by rule: which mails are due is their time in the outbox, and a lease lapses
+-- by time alone (a mail is sent again rather than lost; what a mail says was decided when the
+-- attempts were folded).
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4], 'LIMIT', 0, ARGV[6])) do
   local key = P .. 'mail:' .. id

@@ -6,6 +6,8 @@
 -- KEYS[1] counts. ARGV[4] expected cursor ('' for none), ARGV[5] new cursor, ARGV[6] definition,
 -- ARGV[7] drop days before this one (YYYY-MM-DD), ARGV[8..] field, increment pairs
 -- -> {'outcome', 'ok'} | {'outcome', 'moved', 'cursor', cursor now}
+-- Decides nothing by rule: what is counted is gateway/attempts.py's (the caller's); this step only
+-- adds, once (the cursor: another process folded the run meanwhile), and prunes old days.
 local now = redis.call('HGET', KEYS[1], 'cursor') or ''
 if now ~= ARGV[4] then return {'outcome', 'moved', 'cursor', now} end
 for i = 8, #ARGV, 2 do
