@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import redis
+
 from bench.procs import (
     PYTHON,
     Processes,
@@ -74,6 +76,7 @@ class Run:
     others_pct: float = 0.0  # share of the machine's cores used by processes not ours
     outcomes: dict[str, int] = field(default_factory=dict)
     rate: float = 0.0
+    rewrites: int = 0  # Redis AOF rewrites (forks) that began during the measured run
 
     @property
     def rps(self) -> float:
@@ -179,10 +182,37 @@ class Bench:
             raise RuntimeError(f"load generator failed: {done.stderr or done.stdout}")
         return json.loads(lines[-1])
 
+    def _store(self) -> redis.Redis:
+        return redis.Redis(port=self.services["redis"].port, socket_timeout=60)
+
+    def _rewrite_first(self) -> None:
+        """Redis's AOF rewrite (a fork, then the whole data set written beside the fsyncs
+        `appendfsync always` waits on) stalls every store call for a few seconds; it starts by
+        itself whenever the file has doubled, i.e. every 15-25 s at the gateway's saturation, in
+        whichever row is running then. Measured 2026-12-04: a rewrite inside an open-loop run
+        took the lean gateway's p99 from ~6 ms to 100-290 ms. So each gateway row starts with a
+        rewrite just done (the same state of the store for every row), and a rewrite that still
+        begins during a run is counted in its row (column "AOF rewrites")."""
+        r = self._store()
+        while r.info("persistence").get("aof_rewrite_in_progress"):
+            time.sleep(0.1)
+        r.bgrewriteaof()
+        time.sleep(0.1)
+        while r.info("persistence").get("aof_rewrite_in_progress") or r.info("persistence").get(
+            "aof_rewrite_scheduled"
+        ):
+            time.sleep(0.1)
+
+    def _forks(self) -> int:
+        return int(self._store().info("stats").get("total_forks", 0))
+
     def run(self, target: str, scenario: str, mode: str, rnd: int, rate: float = 0.0) -> Run:
         a = self.args
         if mode == "saturation" and a.load == "wrk" and a.warmup:
             self._drive(self._load_cmd(target, scenario, a.warmup, 0))  # warm-up, discarded
+        if target in GATEWAYS:
+            self._rewrite_first()
+        forks_before = self._forks()
         gw_url = self.services[target].url
         before_outcomes = outcomes(gw_url) if target in GATEWAYS else {}
         cpu_before = {name: s.cpu() for name, s in self.services.items()}
@@ -216,6 +246,7 @@ class Bench:
             cpu_us={name: v * 1e6 / n for name, v in cpu.items() if v > 0},
             others_pct=max(0.0, (busy - ours) / (wall * cores) * 100),
             rate=rate,
+            rewrites=self._forks() - forks_before,
         )
         run.cpu_us["loadgen"] = children * 1e6 / n
         if target in GATEWAYS:
@@ -242,8 +273,8 @@ class Bench:
 # -- reporting ---------------------------------------------------------------------------------
 HEADER = (
     "| scenario | load | row | round | req/s | p50 ms | p99 ms | errors | CPU µs/req: SUT · "
-    "upstream · redis · load gen | others' CPU | outcomes |\n"
-    "|---|---|---|---|---:|---:|---:|---:|---|---:|---|"
+    "upstream · redis · load gen | others' CPU | AOF rewrites | outcomes |\n"
+    "|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---|"
 )
 
 
@@ -262,7 +293,7 @@ def row(r: Run) -> str:
     outs = ", ".join(f"{k} {v}" for k, v in sorted(r.outcomes.items()) if v)
     return (
         f"| {r.scenario} | {load} | {LABELS[r.target]} | {r.round} | {r.rps:.0f} | "
-        f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} | {r.others_pct:.0f} % | {outs} |"
+        f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} | {r.others_pct:.0f} % | {r.rewrites} | {outs} |"
     )
 
 
