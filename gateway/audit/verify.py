@@ -34,6 +34,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway.audit.fastread import read_plain
 from gateway.audit.record import (
     GENESIS,
     MAX_BLOCK_EVENTS,
@@ -84,6 +85,10 @@ class Chain:
     file or export on its own: its link to what came before cannot be checked, and the report
     says so). The lines of a block wait until its signature has been read; then they are walked
     in stored order, each judged against what the signed chain says of its seq.
+
+    `fast` reads the common line (unsigned, canonical, hash matching) from its text
+    (gateway/audit/fastread.py) and every other line as before; the reports are the same
+    (tests/test_audit_fastread.py). `fast=False` is the full path alone, kept to prove that.
     """
 
     def __init__(
@@ -92,9 +97,12 @@ class Chain:
         report: Report,
         seq: int | None = 1,
         prev: str | None = GENESIS,
+        *,
+        fast: bool = True,
     ) -> None:
         self.pubkeys = pubkeys
         self.report = report
+        self.fast = fast
         self.expect = seq  # the seq the walk takes next
         self.prev = prev  # the hash that event must name as its prev
         self.walked = 0  # events the walk took in order (verified or waiting for a signature)
@@ -155,6 +163,12 @@ class Chain:
         """What can be said of a line alone: canonical, the format's fields, its own hash."""
         if line.text is None:
             return _Read(line, None, RecordError("changed", "the line is not UTF-8"))
+        if self.fast:
+            plain = read_plain(line.text)
+            if plain is not None:
+                # all the walk reads of an unsigned event: the full path would read the same
+                seq, prev, digest = plain
+                return _Read(line, {"seq": seq, "prev": prev, "hash": digest}, None)
         obj = None
         try:
             obj = parse_line(line.text)

@@ -104,6 +104,63 @@ async def _lines(
                 last = got
 
 
+class Blocks:
+    """Sans-I/O: sealed lines in, in stored order (after event `seq` with hash `hash`); each
+    block out once its signature verified (the events of the kinds the fold takes, decoded, and
+    where the fold stands after it), then the walk's Problem, if any. `fast` as for Chain."""
+
+    def __init__(
+        self, pubkeys: dict[int, Ed25519PublicKey], *, seq: int, hash: str, fast: bool = True
+    ) -> None:
+        self.report = Report()
+        self.chain = Chain(pubkeys, self.report, seq=seq + 1, prev=hash or GENESIS, fast=fast)
+        self.committed = seq
+        # decoded lines of the open block: (seq, event, of a kind the fold takes)
+        self._waiting: list[tuple[int, dict[str, Any], bool]] = []
+
+    def feed(self, line: Line) -> tuple[Verified | Problem | None, bool]:
+        """Take the next line: (the block it closed, or a Problem that ends the walk, or None;
+        whether to feed more)."""
+        ok = self.chain.feed(line)
+        text = line.text or ""
+        folded = bool(_FOLDED.search(text))
+        if ok and (folded or '"sig":' in text):
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                obj = None
+            if isinstance(obj, dict) and isinstance(obj.get("seq"), int):
+                self._waiting.append((obj["seq"], obj, folded))
+        if not ok:
+            return None, False
+        done = self.report.last_seq or self.committed
+        if done <= self.committed:
+            return None, True
+        # a block's signature verified: its events are what the trail says they are
+        events = [obj for s, obj, f in self._waiting if s <= done and f]
+        last = next((obj for s, obj, _ in self._waiting if s == done), None)
+        self._waiting = [w for w in self._waiting if w[0] > done]
+        self.committed = done
+        if last is None:  # (the signed line decoded by the walk but not here: cannot be)
+            problem = Problem("changed", done, line.where, "the block's last event is unreadable")
+            return problem, False
+        return Verified(events, done, str(last["hash"]), str(last["id"])), True
+
+    def finish(self, upto_seq: int) -> Problem | None:
+        """No more lines: what the walk found wrong, or that the trail ends before `upto_seq`."""
+        self.chain.finish()
+        if self.report.problem is not None:
+            return self.report.problem
+        if self.committed < upto_seq:
+            return Problem(
+                "truncated",
+                self.committed + 1,
+                "the end of the trail",
+                f"the trail ends at seq {self.committed} but its sealed head is seq {upto_seq}",
+            )
+        return None
+
+
 async def verified_blocks(
     archive: Archive,
     trail: TrailStore,
@@ -117,43 +174,16 @@ async def verified_blocks(
     """Each verified block after (seq, hash, entry_id) up to `upto_seq` (the sealed head, always
     a block's end), then, if the walk found something wrong, the Problem (and nothing after it).
     TrailGap if the events after the position cannot be read here at all."""
-    report = Report()
-    chain = Chain(pubkeys, report, seq=seq + 1, prev=hash or GENESIS)
+    blocks = Blocks(pubkeys, seq=seq, hash=hash)
     archived = (await trail.head()).archived_seq
-    # decoded lines of the open block: (seq, event, of a kind the fold takes)
-    waiting: list[tuple[int, dict[str, Any], bool]] = []
-    committed = seq
     async for line in _lines(archive, trail, seq, entry_id, upto_seq, archived):
-        ok = chain.feed(line)
-        text = line.text or ""
-        folded = bool(_FOLDED.search(text))
-        if ok and (folded or '"sig":' in text):
-            try:
-                obj = json.loads(text)
-            except ValueError:
-                obj = None
-            if isinstance(obj, dict) and isinstance(obj.get("seq"), int):
-                waiting.append((obj["seq"], obj, folded))
-        if not ok:
+        item, more = blocks.feed(line)
+        if item is not None:
+            yield item
+        if isinstance(item, Problem):
+            return
+        if not more:
             break
-        done = report.last_seq or seq
-        if done > committed:
-            # a block's signature verified: its events are what the trail says they are
-            events = [obj for s, obj, f in waiting if s <= done and f]
-            last = next((obj for s, obj, _ in waiting if s == done), None)
-            waiting = [w for w in waiting if w[0] > done]
-            committed = done
-            if last is None:  # (the signed line decoded by the walk but not here: cannot be)
-                yield Problem("changed", done, line.where, "the block's last event is unreadable")
-                return
-            yield Verified(events, done, str(last["hash"]), str(last["id"]))
-    chain.finish()
-    if report.problem is not None:
-        yield report.problem
-    elif committed < upto_seq:
-        yield Problem(
-            "truncated",
-            committed + 1,
-            "the end of the trail",
-            f"the trail ends at seq {committed} but its sealed head is seq {upto_seq}",
-        )
+    problem = blocks.finish(upto_seq)
+    if problem is not None:
+        yield problem
