@@ -36,6 +36,7 @@ from gateway.audit.sealer import Sealer
 from gateway.context import Gateway, open_gateway
 from gateway.directory_import import import_pairs
 from gateway.flags import set_change
+from gateway.orders import FlagOrder
 from gateway.settings import Settings
 from gateway.store.directory import entry_mac_parts
 from gateway.store.events import event_fields
@@ -56,15 +57,17 @@ def code(i: int) -> str:
 
 def change(i: int, dept: tuple[str, str | None], on: bool) -> FlagChange:
     c = set_change(
-        atena_number=atena(i),
-        name="試験 花子",
-        department=dept[0],
-        business=dept[1],
-        basis="application",
-        until=None,
-        auto_response_disabled=True,
-        non_disclosure=True,
-        actor="bench",
+        FlagOrder(
+            atena_number=atena(i),
+            name="試験 花子",
+            department=dept[0],
+            business=dept[1],
+            basis="application",
+            until=None,
+            auto_response_disabled=True,
+            non_disclosure=True,
+            actor="bench",
+        )
     )
     if not on:
         c.action, c.auto_response_disabled, c.non_disclosure = "release", False, False
@@ -97,6 +100,7 @@ async def filler(gw: Gateway, n: int) -> None:
                     {"query": f"{j:020x}", "org": "1310000000000001", "pn": f"P-{j}",
                      "item": "TM00000000000001", "subject": f"1.{j:032x}", "outcome": "provided",
                      "record_nd": "0"},
+                    gw.clock,
                 ),
             )  # fmt: skip
         await pipe.execute()
@@ -164,7 +168,7 @@ async def run(url: str, data: Path, persons: int, events: int, directory: int) -
             await sweeper._advance((await gw.trail.head()).seq, VerifyReport(), None)
             rep = VerifyReport()
             await timed("a whole sweep of the directory (flags verify)",
-                        sweeper._sweep(rep, True, set(sweeper.fold.persons)))  # fmt: skip
+                        sweeper.sweep.run(rep, True, set(sweeper.fold.persons), sweeper.fold.directory_sealed))  # fmt: skip
             stats = client.info("commandstats").get("cmdstat_evalsha", {})
             print(f"  swept {rep.swept:,} entries; redis: {stats.get('calls')} sweep steps, "
                   f"{stats.get('usec_per_call', 0) / 1000:.1f} ms each (blocked for that long), "
@@ -172,7 +176,7 @@ async def run(url: str, data: Path, persons: int, events: int, directory: int) -
             step = Verifier(gw)
             step.fold = sweeper.fold
             await timed(f"one round's sweep step ({settings.verify_sweep_keys:,} keys)",
-                        step._sweep(VerifyReport(), False, set(sweeper.fold.persons)))  # fmt: skip
+                        step.sweep.run(VerifyReport(), False, set(sweeper.fold.persons), sweeper.fold.directory_sealed))  # fmt: skip
             report = await timed("a round with the directory (nothing new)", v.run())
             assert report.ok, json.dumps(report.as_json())[:2000]
     finally:
