@@ -46,6 +46,18 @@ def release_request(holder: bool, on: bool, asked_on: bool, pending: bool) -> st
     return "pending" if pending else "ok"
 
 
+def release_cancel(found: bool, pending: bool, own_department: bool) -> str:
+    """Withdrawing a two-person release request (解除申請の取消): 'cancelled', or why not:
+    'unknown' (no such request), 'other_department' (the request is another department's: one
+    department's act never undoes another's, and it learns nothing of the request, not even
+    whether it is still pending), 'decided' (confirmed, cancelled or superseded already)."""
+    if not found:
+        return "unknown"
+    if not own_department:
+        return "other_department"
+    return "cancelled" if pending else "decided"
+
+
 def review_confirmation(known: bool, is_open: bool, same_person: bool) -> str:
     """Confirming a review (quarantine): 'confirmed', or 'unknown' (no such review of the reason
     asked), 'not_open', 'same_person' (nobody confirms a review they opened: a security event)."""

@@ -69,6 +69,8 @@ def refusal(exc: ValueError, viewer: Session) -> Refused:
         reason, key, params = exc.reason, f"err.flag.{exc.reason}", dict(exc.params)
     else:
         reason, key, params = "", "", {}
+    if reason == "other_department":  # said as the console says it (_ours): nothing more
+        return Refused(403, "err.no_release_request")
     if key not in MESSAGES:
         # a rule the catalog has no text for yet: say it as the rules do, rather than nothing
         return Refused(400, "err.flag_rule", {"detail": str(exc)})
@@ -159,7 +161,9 @@ async def confirm_release(gw: Gateway, viewer: Session, request_id: str) -> Flag
 async def cancel_release(gw: Gateway, viewer: Session, request_id: str) -> ReleaseRequest:
     await _ours(gw, viewer, request_id)
     try:
-        return await flags.cancel_release(gw, request_id=request_id, cancelled_by=viewer.actor)
+        return await flags.cancel_release(
+            gw, request_id=request_id, cancelled_by=viewer.actor, department=viewer.department
+        )
     except ValueError as exc:
         raise refusal(exc, viewer) from None
 

@@ -122,15 +122,22 @@ class ReleaseRequestStore:
         rows = await self.r.call(pipe.execute())
         return [self._request(raw) for raw in rows if raw]
 
-    async def cancel(self, request_id: str, cancelled_by: str) -> None:
+    async def cancel(self, request_id: str, cancelled_by: str, department: str) -> None:
+        """Withdraw the pending request `request_id` for `department` (annex 1's spelling): the
+        script refuses another department's request (`other_department`) as the core says
+        (gateway/flag_rules.py release_cancel)."""
         res = await self.r.script(
             "flag_release_cancel",
             [self.k.release_request(request_id), self.k.release_requests_pending],
-            [request_id, cancelled_by],
+            [request_id, cancelled_by, department],
         )
         reply = CancelReply.from_reply(res)
         if reply.outcome == "unknown":
             raise RequestRefused("unknown", f"no release request {request_id}")
+        if reply.outcome == "other_department":
+            raise RequestRefused(
+                "other_department", f"release request {request_id} is not one of {department}"
+            )
         if reply.outcome == "decided":
             state = reply.text("state")
             raise RequestRefused(

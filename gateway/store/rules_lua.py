@@ -35,7 +35,13 @@ from gateway.decision import (
     self_information_view,
 )
 from gateway.directory_rules import Expected, FlagStatus
-from gateway.flag_rules import ReadMode, department_read, release_request, review_confirmation
+from gateway.flag_rules import (
+    ReadMode,
+    department_read,
+    release_cancel,
+    release_request,
+    review_confirmation,
+)
 from gateway.lifecycle import ABANDONABLE, STEPS
 from gateway.model import FlagState, QueryState
 from gateway.recheck import (
@@ -262,6 +268,11 @@ RULES: dict[str, Rule] = {
             "release_request",
             (("holder", BOOL), ("on", BOOL), ("asked_on", BOOL), ("pending", BOOL)),
             _four(release_request),
+        ),
+        Rule(
+            "release_cancel",
+            (("found", BOOL), ("pending", BOOL), ("own_department", BOOL)),
+            _three(release_cancel),
         ),
         Rule(
             "review_confirm",

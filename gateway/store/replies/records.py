@@ -45,7 +45,9 @@ class RepairReply(Named):
 @dataclass(frozen=True, slots=True)
 class CancelReply(Named):
     SCRIPTS = ("flag_release_cancel",)
-    OUTCOMES = frozen({"cancelled": (), "unknown": (), "decided": ("state",)})
+    OUTCOMES = frozen(
+        {"cancelled": (), "unknown": (), "other_department": (), "decided": ("state",)}
+    )
 
 
 # -- the keys (keycheck.py) -------------------------------------------------------------------
