@@ -21,7 +21,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from gateway import audit_rules, directory_rules, keyring_rules, pattern_rules, step_rules
+from gateway import (
+    audit_rules,
+    directory_rules,
+    keyring_rules,
+    pattern_rules,
+    rate_rules,
+    step_rules,
+)
 from gateway.decision import (
     REVIEW_REASONS,
     AdmissionFacts,
@@ -342,6 +349,11 @@ RULES: dict[str, Rule] = {
             "keyring",
             (("differs", BOOL), ("missing", BOOL)),
             _two(keyring_rules.keyring_agreement),
+        ),
+        Rule(
+            "rate_read",
+            (("over_limit", BOOL), ("first_over", BOOL)),
+            _two(rate_rules.read_counted),
         ),
         Rule("lease", (("found", BOOL), ("ours", BOOL)), _two(audit_rules.lease)),
         Rule(

@@ -193,7 +193,7 @@ class OpenedReply(Named):
 @dataclass(frozen=True, slots=True)
 class RateReply(Named):
     SCRIPTS = ("rate_count",)
-    OUTCOMES = frozen({"ok": ("reads", "recorded")})
+    OUTCOMES = frozen({"ok": ("reads",), "refused": ("reads",), "refused_recorded": ("reads",)})
 
 
 @dataclass(frozen=True, slots=True)
