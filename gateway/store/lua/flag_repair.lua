@@ -9,6 +9,10 @@
 -- -> {'outcome', 'repaired', 'was_ard', ard before, 'was_nd', nd before, 'ard', ard, 'nd', nd}
 --    | {'outcome', 'none'} | {'outcome', 'old_model'} | {'outcome', 'unreadable', 'department',
 --     dept}
+-- Decides nothing by rule: the aggregate is made again as the OR of the holds, by the same
+-- reduction flag_change.lua keeps by steps (a flag on while any hold has it on: count > 0; no
+-- table of the core holds it, see docs/security.md), and tests/test_flag_verify*.py hold the
+-- repaired aggregate to the holds; who may repair is the operator's command.
 --#include flag_holds
 local pk = ARGV[4]
 local fkey = P .. 'flag:' .. pk
