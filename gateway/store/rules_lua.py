@@ -44,6 +44,7 @@ from gateway.decision import (
 from gateway.directory_rules import Expected, FlagStatus
 from gateway.flag_rules import (
     ReadMode,
+    change_guard,
     department_read,
     release_cancel,
     release_request,
@@ -275,6 +276,20 @@ RULES: dict[str, Rule] = {
             "release_request",
             (("holder", BOOL), ("on", BOOL), ("asked_on", BOOL), ("pending", BOOL)),
             _four(release_request),
+        ),
+        Rule(
+            "flag_change",
+            (
+                ("release", BOOL),
+                ("held", BOOL),
+                ("request", BOOL),
+                ("found", BOOL),
+                ("pending", BOOL),
+                ("matches", BOOL),
+                ("same_person", BOOL),
+                ("version_same", BOOL),
+            ),
+            lambda *v: change_guard(*(_b(x) for x in v)),
         ),
         Rule(
             "release_cancel",
