@@ -17,6 +17,7 @@ from gateway.crypto import Keyring
 from gateway.orders import ReleaseOrder
 from gateway.store.redis import Redis
 from gateway.store.replies import CancelReply, OutcomeReply
+from gateway.store.sealing import part_context
 
 
 class RequestRefused(ValueError):
@@ -47,12 +48,10 @@ class StoredRequest:
     atena_number: str | None = None  # unsealed
 
 
-def _note_context(request_id: str) -> str:
-    return f"relreq:{request_id}:note"
+_note_context = part_context("relreq", "note")
 
 
-def _atena_context(request_id: str) -> str:
-    return f"relreq:{request_id}:atena"
+_atena_context = part_context("relreq", "atena")
 
 
 class ReleaseRequestStore:
