@@ -17,11 +17,12 @@ import itertools
 import pytest
 
 from gateway import flag_rules
-from gateway.flags import ReleaseRequestError, cancel_release, release_request, request_release
+from gateway.flags import ReleaseRequestError, cancel_release, release_request
 from gateway.store.release_requests import ReleaseRequestStore, RequestRefused
 from gateway.store.rules_lua import RULES
 from tests.conftest import Running
 from tests.flag_support import events_of, flag
+from tests.test_flags_release import _ask
 from tests.test_rules_exhaustive import events_are
 
 BOOLS = (False, True)
@@ -83,16 +84,7 @@ async def test_another_department_cannot_withdraw_a_pending_request(running: Run
     request. Its own department still withdraws it."""
     gw, person = running.gw, running.residents[6]
     await flag(gw, person)
-    req = await request_release(
-        gw,
-        atena_number=person.atena_number,
-        basis="application",
-        note="申出により解除",
-        auto_response_disabled=True,
-        non_disclosure=True,
-        requested_by="staff:registrar1",
-        department="子ども家庭課",
-    )
+    req = await _ask(running, 6)
     for who in ("staff:registrar1", "staff:other"):
         with pytest.raises(ReleaseRequestError, match="no release request") as refused:
             await cancel_release(gw, request_id=req.id, cancelled_by=who, department="税務課")
