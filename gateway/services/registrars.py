@@ -33,6 +33,7 @@ _STATUS = {
     "not_holder": 403,
     "not_flagged_here": 403,
     "department": 403,
+    "other_department": 403,
     "unknown": 404,
     "decided": 409,
     "superseded": 409,
@@ -69,8 +70,6 @@ def refusal(exc: ValueError, viewer: Session) -> Refused:
         reason, key, params = exc.reason, f"err.flag.{exc.reason}", dict(exc.params)
     else:
         reason, key, params = "", "", {}
-    if reason == "other_department":  # said as the console says it (_ours): nothing more
-        return Refused(403, "err.no_release_request")
     if key not in MESSAGES:
         # a rule the catalog has no text for yet: say it as the rules do, rather than nothing
         return Refused(400, "err.flag_rule", {"detail": str(exc)})
