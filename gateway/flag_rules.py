@@ -46,6 +46,50 @@ def release_request(holder: bool, on: bool, asked_on: bool, pending: bool) -> st
     return "pending" if pending else "ok"
 
 
+def change_guard(
+    release: bool,
+    held: bool,
+    request: bool,
+    found: bool,
+    pending: bool,
+    matches: bool,
+    same_person: bool,
+    version_same: bool,
+) -> str:
+    """Whether one change to a department's hold may happen (lua/flag_change.lua, checked for
+    every change of a batch before any is written): 'ok', or why not: 'no_hold' (a release of a
+    hold the department does not have); for the confirmation of a two-person release request
+    (`request`), 'unknown' (no such request), 'decided' (it is no longer pending), 'mismatch'
+    (it is of another person or department than the change), 'same_person' (nobody confirms
+    their own request: a security event); 'stale' (the hold is no longer at the version the change
+    expected: a request it confirms is closed as superseded). Without a request, the request's
+    facts are false and tell nothing."""
+    if release and not held:
+        return "no_hold"
+    if request:
+        if not found:
+            return "unknown"
+        if not pending:
+            return "decided"
+        if not matches:
+            return "mismatch"
+        if same_person:
+            return "same_person"
+    return "ok" if version_same else "stale"
+
+
+def release_cancel(found: bool, pending: bool, own_department: bool) -> str:
+    """Withdrawing a two-person release request (解除申請の取消): 'cancelled', or why not:
+    'unknown' (no such request), 'other_department' (the request is another department's: one
+    department's act never undoes another's, and it learns nothing of the request, not even
+    whether it is still pending), 'decided' (confirmed, cancelled or superseded already)."""
+    if not found:
+        return "unknown"
+    if not own_department:
+        return "other_department"
+    return "cancelled" if pending else "decided"
+
+
 def review_confirmation(known: bool, is_open: bool, same_person: bool) -> str:
     """Confirming a review (quarantine): 'confirmed', or 'unknown' (no such review of the reason
     asked), 'not_open', 'same_person' (nobody confirms a review they opened: a security event)."""

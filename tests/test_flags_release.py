@@ -22,6 +22,8 @@ from tests.conftest import Running
 from tests.flag_support import events_of, flag, unflag
 from tests.support import Query
 
+DEPT = "子ども家庭課"
+
 
 async def _ask(running: Running, index: int, **kw: object):
     person = running.residents[index]
@@ -32,7 +34,7 @@ async def _ask(running: Running, index: int, **kw: object):
         auto_response_disabled=True,
         non_disclosure=True,
         requested_by="staff:registrar1",
-        department="子ども家庭課",
+        department=DEPT,
     )
     args.update(kw)
     return await request_release(running.gw, **args)  # type: ignore[arg-type]
@@ -102,7 +104,7 @@ async def test_unknown_or_decided_requests_are_clear_errors(running: Running) ->
         await confirm_release(running.gw, request_id="nope", confirmed_by="staff:a")
     assert refused.value.reason == "unknown"
     with pytest.raises(ReleaseRequestError, match="no release request") as refused:
-        await cancel_release(running.gw, request_id="nope", cancelled_by="staff:a")
+        await cancel_release(running.gw, request_id="nope", cancelled_by="staff:a", department=DEPT)
     assert refused.value.reason == "unknown"
     await flag(running.gw, running.residents[3])
     req = await _ask(running, 3)
@@ -111,7 +113,7 @@ async def test_unknown_or_decided_requests_are_clear_errors(running: Running) ->
         await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:b")
     assert refused.value.reason == "decided"
     with pytest.raises(ReleaseRequestError, match="already confirmed") as refused:
-        await cancel_release(running.gw, request_id=req.id, cancelled_by="staff:b")
+        await cancel_release(running.gw, request_id=req.id, cancelled_by="staff:b", department=DEPT)
     assert refused.value.reason == "decided"
 
 
@@ -136,7 +138,9 @@ async def test_a_flag_changed_since_the_request_is_not_released(running: Running
 async def test_a_cancelled_request_cannot_be_confirmed(running: Running) -> None:
     await flag(running.gw, running.residents[5])
     req = await _ask(running, 5)
-    cancelled = await cancel_release(running.gw, request_id=req.id, cancelled_by="staff:registrar1")
+    cancelled = await cancel_release(
+        running.gw, request_id=req.id, cancelled_by="staff:registrar1", department=DEPT
+    )
     assert cancelled.state == "cancelled"
     with pytest.raises(ReleaseRequestError, match="cancelled"):
         await confirm_release(running.gw, request_id=req.id, confirmed_by="staff:approver1")

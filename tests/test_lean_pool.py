@@ -1,4 +1,4 @@
-"""The lean upstream pool (gateway/lean/pool.py) and `LeanUpstream` against real servers on
+"""The lean upstream pool (gateway/lean/pool/) and `LeanUpstream` against real servers on
 loopback: aiohttp (the simulator and a small app) and raw sockets that misbehave on purpose."""
 
 from __future__ import annotations

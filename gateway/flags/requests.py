@@ -208,12 +208,25 @@ async def _same_person(gw: Gateway, stored: StoredRequest, actor: str) -> SamePe
     return SamePersonError()
 
 
-async def cancel_release(gw: Gateway, *, request_id: str, cancelled_by: str) -> ReleaseRequest:
+async def cancel_release(
+    gw: Gateway, *, request_id: str, cancelled_by: str, department: str
+) -> ReleaseRequest:
+    """Withdraw a pending request: only a member of the request's own department may, checked in
+    the atomic step that writes (gateway/flag_rules.py release_cancel). Another department's
+    attempt is refused as if there were no such request, and is a security event."""
     _check_actor(cancelled_by, "a cancellation")
+    canonical = _holding_department(department)
     store = _requests(gw)
     try:
-        await store.cancel(request_id, cancelled_by)
+        await store.cancel(request_id, cancelled_by, canonical)
     except RequestRefused as exc:
+        if exc.reason == "other_department":
+            await gw.events.security(
+                "department_mismatch", cancelled_by, request=request_id, department=canonical
+            )
+            raise ReleaseRequestError(
+                "other_department", f"no release request {request_id}"
+            ) from None
         if exc.reason == "unknown":
             raise _unknown(request_id) from None
         raise _decided(request_id, exc.state) from None

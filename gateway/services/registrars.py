@@ -33,6 +33,7 @@ _STATUS = {
     "not_holder": 403,
     "not_flagged_here": 403,
     "department": 403,
+    "other_department": 403,
     "unknown": 404,
     "decided": 409,
     "superseded": 409,
@@ -159,7 +160,9 @@ async def confirm_release(gw: Gateway, viewer: Session, request_id: str) -> Flag
 async def cancel_release(gw: Gateway, viewer: Session, request_id: str) -> ReleaseRequest:
     await _ours(gw, viewer, request_id)
     try:
-        return await flags.cancel_release(gw, request_id=request_id, cancelled_by=viewer.actor)
+        return await flags.cancel_release(
+            gw, request_id=request_id, cancelled_by=viewer.actor, department=viewer.department
+        )
     except ValueError as exc:
         raise refusal(exc, viewer) from None
 

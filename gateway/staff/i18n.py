@@ -855,6 +855,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "あなたの課のこの方の解除申請はすでに確認待ちです。",
         "Your department's release request for this person is already waiting for confirmation.",
     ),
+    "err.flag.other_department": (
+        "あなたの課の解除申請ではありません。",
+        "This is not a release request of your department.",
+    ),
     "err.flag.unknown": ("その解除申請はありません。", "No such release request."),
     "err.flag.decided": (
         "この解除申請はすでに処理されています（確認済または取消済）。",

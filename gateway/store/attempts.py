@@ -22,6 +22,7 @@ from gateway.rules import Limits, Observation
 from gateway.store.paging import index_page
 from gateway.store.redis import Redis
 from gateway.store.replies import AckReply, FoldReply
+from gateway.store.sealing import part_context
 
 ATTEMPT_ID = re.compile(r"^[0-9a-f]{20}$")
 
@@ -30,8 +31,7 @@ def new_attempt_id() -> str:
     return secrets.token_hex(10)  # opaque: it appears in console URLs
 
 
-def note_context(attempt_id: str) -> str:
-    return f"attempt:{attempt_id}:note"
+note_context = part_context("attempt", "note")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,9 @@ from gateway.store.replies import (
     UnclaimReply,
     WithdrawReply,
 )
+from gateway.store.sealing import part_context
 
-
-def _proposal_context(query_id: str) -> str:
-    return f"proposal:{query_id}:notice"
+_proposal_context = part_context("proposal", "notice")
 
 
 @dataclass(frozen=True, slots=True)

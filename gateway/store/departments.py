@@ -146,11 +146,12 @@ class DepartmentTokenStore:
             args,
             acknowledged=False,  # a counter: losing it in a failover only forgives a window
         )
-        reply = RateReply.from_reply(res)
-        n, recorded = reply.number("reads"), reply.number("recorded")
+        # decided by the script's table (gateway/rate_rules.py read_counted), not from the count
+        outcome = RateReply.from_reply(res).outcome
+        recorded = outcome == "refused_recorded"
         if recorded:
             metrics.SECURITY_EVENTS.labels("api_rate_limited").inc()
-        return int(n) <= limit, bool(recorded)
+        return outcome == "ok", recorded
 
     async def authenticate(self, token: str) -> DepartmentToken | None:
         """The active token `token` is, or None (malformed, unknown, wrong secret, revoked)."""

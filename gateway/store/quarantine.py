@@ -21,6 +21,7 @@ from gateway.crypto import Keyring
 from gateway.model import HoldReason
 from gateway.store.redis import Redis
 from gateway.store.replies import OpenedReply, OutcomeReply
+from gateway.store.sealing import part_context
 
 SCOPES = ("subject", "person")
 # The fields every review has; anything else on it is what opened it (see `details`).
@@ -45,8 +46,7 @@ def new_review_id() -> str:
     return secrets.token_hex(10)  # opaque, like a held query's id: it appears in console URLs
 
 
-def _note_context(review_id: str) -> str:
-    return f"quarantine:{review_id}:note"
+_note_context = part_context("quarantine", "note")
 
 
 class ReviewRefused(ValueError):

@@ -7,26 +7,23 @@ import json
 import secrets
 
 from gateway.model import Field, UpstreamAnswer
+from gateway.store.sealing import part_context
 
 
 def new_query_id() -> str:
     return secrets.token_hex(10)  # 80 random bits, 20 hex digits as before; cheaper than uuid4
 
 
-def _request_context(query_id: str) -> str:
-    return f"query:{query_id}:request"
+_request_context = part_context("query", "request")
 
 
-def _answer_context(query_id: str) -> str:
-    return f"query:{query_id}:answer"
+_answer_context = part_context("query", "answer")
 
 
-def _notice_context(query_id: str) -> str:
-    return f"query:{query_id}:notice"
+_notice_context = part_context("query", "notice")
 
 
-def _refusal_context(query_id: str) -> str:
-    return f"query:{query_id}:refusal"
+_refusal_context = part_context("query", "refusal")
 
 
 # what json.dumps(..., ensure_ascii=False) builds on every call, made once: the same text

@@ -17,6 +17,7 @@ from gateway.crypto import Keyring
 from gateway.orders import ReleaseOrder
 from gateway.store.redis import Redis
 from gateway.store.replies import CancelReply, OutcomeReply
+from gateway.store.sealing import part_context
 
 
 class RequestRefused(ValueError):
@@ -47,12 +48,10 @@ class StoredRequest:
     atena_number: str | None = None  # unsealed
 
 
-def _note_context(request_id: str) -> str:
-    return f"relreq:{request_id}:note"
+_note_context = part_context("relreq", "note")
 
 
-def _atena_context(request_id: str) -> str:
-    return f"relreq:{request_id}:atena"
+_atena_context = part_context("relreq", "atena")
 
 
 class ReleaseRequestStore:
@@ -122,15 +121,22 @@ class ReleaseRequestStore:
         rows = await self.r.call(pipe.execute())
         return [self._request(raw) for raw in rows if raw]
 
-    async def cancel(self, request_id: str, cancelled_by: str) -> None:
+    async def cancel(self, request_id: str, cancelled_by: str, department: str) -> None:
+        """Withdraw the pending request `request_id` for `department` (annex 1's spelling): the
+        script refuses another department's request (`other_department`) as the core says
+        (gateway/flag_rules.py release_cancel)."""
         res = await self.r.script(
             "flag_release_cancel",
             [self.k.release_request(request_id), self.k.release_requests_pending],
-            [request_id, cancelled_by],
+            [request_id, cancelled_by, department],
         )
         reply = CancelReply.from_reply(res)
         if reply.outcome == "unknown":
             raise RequestRefused("unknown", f"no release request {request_id}")
+        if reply.outcome == "other_department":
+            raise RequestRefused(
+                "other_department", f"release request {request_id} is not one of {department}"
+            )
         if reply.outcome == "decided":
             state = reply.text("state")
             raise RequestRefused(

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from gateway.crypto import Keyring
 from gateway.store.redis import Redis
 from gateway.store.replies import ReviewReply
+from gateway.store.sealing import part_context
 
-
-def _comment_context(event_id: str) -> str:
-    return f"review:{event_id}:comment"
+_comment_context = part_context("review", "comment")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from gateway import audit_rules, directory_rules, keyring_rules, pattern_rules, step_rules
+from gateway import (
+    audit_rules,
+    directory_rules,
+    keyring_rules,
+    pattern_rules,
+    rate_rules,
+    step_rules,
+)
 from gateway.decision import (
     REVIEW_REASONS,
     AdmissionFacts,
@@ -35,7 +42,14 @@ from gateway.decision import (
     self_information_view,
 )
 from gateway.directory_rules import Expected, FlagStatus
-from gateway.flag_rules import ReadMode, department_read, release_request, review_confirmation
+from gateway.flag_rules import (
+    ReadMode,
+    change_guard,
+    department_read,
+    release_cancel,
+    release_request,
+    review_confirmation,
+)
 from gateway.lifecycle import ABANDONABLE, STEPS
 from gateway.model import FlagState, QueryState
 from gateway.recheck import (
@@ -264,6 +278,25 @@ RULES: dict[str, Rule] = {
             _four(release_request),
         ),
         Rule(
+            "flag_change",
+            (
+                ("release", BOOL),
+                ("held", BOOL),
+                ("request", BOOL),
+                ("found", BOOL),
+                ("pending", BOOL),
+                ("matches", BOOL),
+                ("same_person", BOOL),
+                ("version_same", BOOL),
+            ),
+            lambda *v: change_guard(*(_b(x) for x in v)),
+        ),
+        Rule(
+            "release_cancel",
+            (("found", BOOL), ("pending", BOOL), ("own_department", BOOL)),
+            _three(release_cancel),
+        ),
+        Rule(
             "review_confirm",
             (("known", BOOL), ("open", BOOL), ("same_person", BOOL)),
             _three(review_confirmation),
@@ -331,6 +364,11 @@ RULES: dict[str, Rule] = {
             "keyring",
             (("differs", BOOL), ("missing", BOOL)),
             _two(keyring_rules.keyring_agreement),
+        ),
+        Rule(
+            "rate_read",
+            (("over_limit", BOOL), ("first_over", BOOL)),
+            _two(rate_rules.read_counted),
         ),
         Rule("lease", (("found", BOOL), ("ours", BOOL)), _two(audit_rules.lease)),
         Rule(

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 from gateway.crypto import Keyring
 from gateway.store.redis import Redis
+from gateway.store.sealing import part_context
 
 FLAG_NAMES = ("auto_response_disabled", "non_disclosure")
 BASES = ("application", "ex-officio")
 
 
-def name_context(person_key: str) -> str:
-    # one context for every department's sealing of the person's name: the name is the person's
-    return f"flag:{person_key}:name"
+# one context for every department's sealing of the person's name: the name is the person's
+name_context = part_context("flag", "name")
 
 
-def atena_context(person_key: str) -> str:
-    return f"flag:{person_key}:atena"
+atena_context = part_context("flag", "atena")
 
 
-def note_context(person_key: str) -> str:
-    return f"flag:{person_key}:note"
+note_context = part_context("flag", "note")
 
 
 class FlagStoreBase:

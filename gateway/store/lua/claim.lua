@@ -1,6 +1,10 @@
 -- A claim on a held query (gateway/store/claims.py): the key holds 'login|until_ms', the end by
 -- the gateway's clock (NOW_MS), which decides; the key's expiry (the same length) only clears it
 -- away. A claim written before its end was stored holds just 'login': it lasts as long as its key.
+-- Decides nothing: an include (`--#include claim`) that gathers facts for the scripts that
+-- decide (staff_claim, staff_unclaim, staff_propose, staff_confirm, staff_withdraw: the `claim`,
+-- `unclaim`, `propose`, `confirm` and `withdraw` tables); a claim past its end is no claim (time
+-- reduced to a fact), and who() only names whose a login is.
 local function claim_of(key)
   local v = redis.call('GET', key)
   if not v then return false, 0 end

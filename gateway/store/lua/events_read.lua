@@ -4,6 +4,7 @@
 -- KEYS[1] trail, KEYS[2] raw events. ARGV[4] start, ARGV[5] end, ARGV[6] count
 -- -> {'outcome', 'ok', 'sealed', trail entries, 'raw', raw entries, 'first_sealed', first trail id
 --     or '', 'first_raw', first raw id or ''}
+-- Decides nothing: it reads only.
 local sealed = redis.call('XRANGE', KEYS[1], ARGV[4], ARGV[5], 'COUNT', tonumber(ARGV[6]))
 local raw = redis.call('XRANGE', KEYS[2], ARGV[4], ARGV[5], 'COUNT', tonumber(ARGV[6]))
 local first_sealed = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]

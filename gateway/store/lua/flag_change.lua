@@ -13,13 +13,14 @@
 --   expect_version (optional: the department's hold must still be at this version),
 --   request (optional: the id of the two-person release request this change confirms),
 --   change (a unique id), mac (the gateway's tag over pk, department, action, ard .. nd, the
---   entry's basis and change: gateway/store/flags.py change_mac_parts; Redis holds no key to make one,
---   so a change written past the gateway has none that checks: gateway/verify)}
+--   entry's basis and change: gateway/store/flags/changes.py change_mac_parts; Redis holds no
+--   key to make one, so a change written past the gateway has none that checks: gateway/verify)}
 -- -> {'outcome', 'ok', 'versions', {hold version, ...: one per change, in order}}
 --    | {'outcome', 'stale', 'index', index, 'version', hold version}
 --    | {'outcome', 'request', 'index', index, 'reason', reason}
 --    | {'outcome', 'refused', 'index', index, 'reason', reason}
 --#include flag_holds
+--#rules flag_change
 local changes = cjson.decode(ARGV[4])
 
 local function b(v) return v and '1' or '0' end
@@ -39,25 +40,30 @@ for i, c in ipairs(changes) do
   end
 end
 
--- Phase 1: the guards. Nothing is written unless every change may happen.
+-- Phase 1: the guards, decided by the table made from gateway/flag_rules.py change_guard (a
+-- change without its department is malformed input, refused before). Nothing is written unless
+-- every change may happen.
 local requested_by = {}
 for i, c in ipairs(changes) do
   if type(c.department) ~= 'string' or c.department == '' then
     return refusal('refused', i, 'department')
   end
   local hold = hold_of(c.pk, c.department)
-  if c.action == 'release' and not hold then return refusal('refused', i, 'no_hold') end
+  -- the request this change confirms, if any: state, requested_by, person, department
+  local r = {false, false, false, false}
   if c.request then
-    local r = redis.call('HMGET', P .. 'relreq:' .. c.request, 'state', 'requested_by', 'person',
+    r = redis.call('HMGET', P .. 'relreq:' .. c.request, 'state', 'requested_by', 'person',
       'department')
-    if not r[1] then return refusal('request', i, 'unknown') end
-    if r[1] ~= 'pending' then return refusal('request', i, r[1]) end
-    if r[3] ~= c.pk or r[4] ~= c.department then return refusal('request', i, 'mismatch') end
-    if r[2] == c.actor then return refusal('request', i, 'same_person') end
-    requested_by[i] = r[2]
   end
   local v = hold and tonumber(hold.version) or 0
-  if c.expect_version and v ~= tonumber(c.expect_version) then
+  local outcome = decided('flag_change', {c.action == 'release', hold ~= nil, c.request ~= nil,
+    r[1] ~= false, r[1] == 'pending', r[3] == c.pk and r[4] == c.department, r[2] == c.actor,
+    not c.expect_version or v == tonumber(c.expect_version)})
+  if outcome == 'no_hold' then return refusal('refused', i, outcome) end
+  if outcome == 'decided' then return refusal('request', i, r[1]) end  -- its state says how
+  if outcome ~= 'ok' and outcome ~= 'stale' then return refusal('request', i, outcome) end
+  if c.request then requested_by[i] = r[2] end
+  if outcome == 'stale' then
     if c.request then
       -- The hold changed after the request was made: what was asked no longer describes it, so
       -- the request can never be confirmed. It is closed (and says why).

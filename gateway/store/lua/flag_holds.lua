@@ -10,6 +10,10 @@
 --   flagholdhist:<pk>:<department> the hold's history, oldest first
 -- The counts make the aggregate a constant amount of work whatever other departments hold, so a
 -- department's change or read does the same store work whether or not anyone else holds a flag.
+-- Decides nothing: an include (`--#include flag_holds`) that gathers facts (a department's
+-- hold) and turns the single-record model into holds without changing any state; the flag scripts
+-- that include it decide by their tables (flag_read, flag_release_request), and the aggregate is
+-- the OR of the holds kept as counts (flag_change.lua).
 
 local function hold_key(pk) return P .. 'flagholds:' .. pk end
 local function hold_history_key(pk, department)

@@ -1,14 +1,19 @@
--- `hogo-gateway flags repair` (gateway/flags.py repair_aggregate): the flags every decision reads
--- (flag:<pk> ard / nd) and the counts that keep them (ard_holds / nd_holds) made again from the
--- person's department holds, after the check (gateway/verify) found them unlike the holds: the
--- holds themselves are put right with `flags set` / `flags release`, which each change one
--- department's hold and keep the counts by steps, so counts changed by hand would stay wrong.
+-- `hogo-gateway flags repair` (gateway/flags/rules.py repair_aggregate): the flags every
+-- decision reads (flag:<pk> ard / nd) and the counts that keep them (ard_holds / nd_holds) made
+-- again from the person's department holds, after the check (gateway/verify) found them unlike
+-- the holds: the holds themselves are put right with `flags set` / `flags release`, which each
+-- change one department's hold and keep the counts by steps, so counts changed by hand would
+-- stay wrong.
 -- No hold changes here. Announced like a flag change, with its event (and the gateway's MAC).
 -- KEYS[1] index of persons with a flag record. ARGV[4] person key, ARGV[5] actor,
 -- ARGV[6] change id, ARGV[7] mac
 -- -> {'outcome', 'repaired', 'was_ard', ard before, 'was_nd', nd before, 'ard', ard, 'nd', nd}
 --    | {'outcome', 'none'} | {'outcome', 'old_model'} | {'outcome', 'unreadable', 'department',
 --     dept}
+-- Decides nothing by rule: the aggregate is made again as the OR of the holds, by the same
+-- reduction flag_change.lua keeps by steps (a flag on while any hold has it on: count > 0; no
+-- table of the core holds it, see docs/security.md), and tests/test_flag_verify*.py hold the
+-- repaired aggregate to the holds; who may repair is the operator's command.
 --#include flag_holds
 local pk = ARGV[4]
 local fkey = P .. 'flag:' .. pk

@@ -3,6 +3,8 @@
 -- upgrade`; every flag script also does it for the person it touches, first.
 -- ARGV[4] actor, ARGV[5...] person keys
 -- -> {'outcome', 'ok', 'upgraded', upgraded count, 'orphans', {orphan person keys...}}
+-- Decides nothing: turning the single-record model into holds changes no state (see
+-- flag_holds.lua upgrade_person); an orphan (a flag on and no department) is left protected.
 --#include flag_holds
 local upgraded, orphans = 0, {}
 for i = 5, #ARGV do

@@ -7,6 +7,7 @@
 -- ARGV[7] 'newest' for newest first (else oldest first)
 -- -> {'outcome', 'ok', 'total', total, 'start', start, 'rows', {id1, time1, id2, time2, ...}}:
 --    at most limit + 1 ids (one more than asked says that a next page exists)
+-- Decides nothing: it reads only (who may see which index is the caller's).
 local total = redis.call('ZCARD', KEYS[1])
 local limit = tonumber(ARGV[6])
 local newest = ARGV[7] == 'newest'

@@ -1,5 +1,8 @@
 -- Shared by every script: loaded in front of each one (see gateway/store/scripts.py).
 -- ARGV[1] key prefix, ARGV[2] now (ISO 8601), ARGV[3] now (ms since epoch); scripts' own ARGV follow.
+-- Decides nothing: helpers in front of every script that gather facts (resolve, flags_of,
+-- review_of, flag_status, subject_now) and record what a script decided (emit, emit_stop,
+-- hold_query, open_review); the decisions are the scripts' tables (`--#rules`).
 local P = ARGV[1]
 local NOW = ARGV[2]
 local NOW_MS = tonumber(ARGV[3])

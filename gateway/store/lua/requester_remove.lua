@@ -1,6 +1,8 @@
 -- Remove a requester and every right it had. KEYS[1] requester, KEYS[2] index, KEYS[3] rights.
 -- ARGV[4] org, ARGV[5] actor.
 -- -> {'outcome', 'removed'} (it was registered) | {'outcome', 'unknown'}
+-- Decides nothing: a removal only takes rights away (the caller checked the operator's
+-- command); `unknown` just says there was no such requester.
 local existed = redis.call('DEL', KEYS[1])
 local rights = redis.call('SCARD', KEYS[3])
 redis.call('DEL', KEYS[3])

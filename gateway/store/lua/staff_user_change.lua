@@ -2,6 +2,8 @@
 -- A new password or a disabling bumps the user's epoch, which ends every session they hold.
 -- KEYS[1] user. ARGV[4] login, ARGV[5] actor, ARGV[6] event kind, ARGV[7] '1' to bump the epoch,
 -- ARGV[8..] field/value pairs -> {'outcome', 'ok'} | {'outcome', 'missing'}
+-- Decides nothing by rule: the caller checked the role and decided which change bumps the
+-- epoch (gateway/services/accounts.py); this step records it.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'outcome', 'missing'} end
 local fields = {'login', ARGV[4]}
 for i = 8, #ARGV, 2 do

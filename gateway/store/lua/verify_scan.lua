@@ -5,6 +5,7 @@
 -- KEYS[1] (routing only: the check's state). ARGV[4] cursor, ARGV[5] keys to look at (COUNT)
 -- -> {'outcome', 'ok', 'cursor', next cursor ('0': the sweep is done), 'entries', {subject key,
 --     value, ...}, 'persons', {person key, ...}}
+-- Decides nothing: it reads only (the check compares in Python, gateway/verify/compare.py).
 local found = redis.call('SCAN', ARGV[4], 'MATCH', P .. '*', 'COUNT', tonumber(ARGV[5]))
 local dir_prefix, flag_prefix = P .. 'dir:', P .. 'flag'
 local entries, persons = {}, {}

@@ -11,6 +11,7 @@
 --     legacy history length, histories {dept, {entry, ...}, ...}}, ...}, 'values', values of the
 --     directory entries ('' for none)}
 --    | {'outcome', 'behind', 'head', head seq, 'waiting', raw events waiting}
+-- Decides nothing: it reads only (the check folds and compares in Python, gateway/verify).
 local FOLDED = {['flag.set'] = true, ['flag.release'] = true, ['flag.upgraded'] = true,
   ['flag.repaired'] = true, ['directory.remapped'] = true, ['verify.started'] = true,
   ['directory.sealed'] = true}

@@ -45,7 +45,9 @@ class RepairReply(Named):
 @dataclass(frozen=True, slots=True)
 class CancelReply(Named):
     SCRIPTS = ("flag_release_cancel",)
-    OUTCOMES = frozen({"cancelled": (), "unknown": (), "decided": ("state",)})
+    OUTCOMES = frozen(
+        {"cancelled": (), "unknown": (), "other_department": (), "decided": ("state",)}
+    )
 
 
 # -- the keys (keycheck.py) -------------------------------------------------------------------
@@ -191,7 +193,7 @@ class OpenedReply(Named):
 @dataclass(frozen=True, slots=True)
 class RateReply(Named):
     SCRIPTS = ("rate_count",)
-    OUTCOMES = frozen({"ok": ("reads", "recorded")})
+    OUTCOMES = frozen({"ok": ("reads",), "refused": ("reads",), "refused_recorded": ("reads",)})
 
 
 @dataclass(frozen=True, slots=True)
