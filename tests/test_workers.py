@@ -26,10 +26,20 @@ pytestmark = pytest.mark.slow
 
 
 def _children(pid: int) -> set[int]:
+    """`pid`'s children but its flag state checker (gateway/verify/process.py, one beside the
+    workers: tests/test_checker_process.py)."""
     try:
-        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+        found = {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
     except OSError:
         return set()
+    return {p for p in found if not _is_checker(p)}
+
+
+def _is_checker(pid: int) -> bool:
+    try:
+        return b"HOGO_CHECKER=1" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 def _listening_ports(pid: int) -> set[int]:
