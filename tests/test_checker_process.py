@@ -4,12 +4,10 @@ host with --workers too, restarted when it dies, gone when serve is killed."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,47 +19,20 @@ from gateway.directory_import import import_pairs
 from gateway.settings import Settings
 from gateway.simulator import Resident, Simulator
 from tests.flag_support import flag
-from tests.support import AFFAIR, REQUESTER, GatewayProcess, Query, parse_answer, serve_app
+from tests.support import (
+    AFFAIR,
+    REQUESTER,
+    GatewayProcess,
+    Query,
+    alive,
+    checkers,
+    children,
+    parse_answer,
+    serve_app,
+    until,
+)
 
 pytestmark = pytest.mark.slow
-
-CHECKER_ENV = b"HOGO_CHECKER=1"
-
-
-def _children(pid: int) -> set[int]:
-    try:
-        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-    except OSError:
-        return set()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _is_checker(pid: int) -> bool:
-    try:
-        return CHECKER_ENV in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-
-
-def _checkers(pid: int) -> list[int]:
-    """The living checker processes among `pid`'s children."""
-    return [c for c in _children(pid) if _is_checker(c) and _alive(c)]
-
-
-async def _until(predicate: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 @dataclass
@@ -102,7 +73,7 @@ class Served:
         async def reviewed() -> bool:
             return bool(await r.hgetall(k.quarantined("person", pk)))
 
-        await _until(reviewed, "a review of the person whose flag was cleared by hand")
+        await until(reviewed, 60, "a review of the person whose flag was cleared by hand")
         assert await self.submit(f"C-{victim.atena_number}", victim.subject_code) == "PENDING"
 
 
@@ -142,10 +113,10 @@ async def _one_checker(parent: int) -> int:
     found: list[int] = []
 
     async def started() -> bool:
-        found[:] = _checkers(parent)
+        found[:] = checkers(parent)
         return len(found) == 1
 
-    await _until(started, "one checker process")
+    await until(started, 60, "one checker process")
     return found[0]
 
 
@@ -160,7 +131,7 @@ async def test_serve_runs_the_check_in_a_process_of_its_own(
         assert await served.verifier_pid() == checker
         # and the process answering /soap/provision is not the checker
         assert await served.submit("C-OK", served.residents[5].subject_code) == "PROVIDED"
-        assert _checkers(served.pid) == [checker]
+        assert checkers(served.pid) == [checker]
         # the checker's metrics reach /metrics (its rounds, its role)
         async with served.session.get(served.gateway.url + "/metrics") as resp:
             text = await resp.text()
@@ -178,11 +149,11 @@ async def test_a_killed_checker_is_restarted_and_checks_again(
         os.kill(first, signal.SIGKILL)
 
         async def replaced() -> bool:
-            now = _checkers(served.pid)
+            now = checkers(served.pid)
             return len(now) == 1 and now[0] != first
 
-        await _until(replaced, "a new checker in place of the killed one")
-        [second] = _checkers(served.pid)
+        await until(replaced, 60, "a new checker in place of the killed one")
+        [second] = checkers(served.pid)
         # the next round still runs, in the new checker (once the killed one's lease lapsed)
         await served.tamper_and_wait_for_review(served.residents[3])
         assert await served.verifier_pid() == second
@@ -199,9 +170,9 @@ async def test_serve_killed_with_kill_9_leaves_no_checker(
         served.gateway.kill9()
 
         async def gone() -> bool:
-            return not _alive(checker)
+            return not alive(checker)
 
-        await _until(gone, "the checker gone with its serve")
+        await until(gone, 60, "the checker gone with its serve")
 
 
 async def test_workers_share_one_checker_and_sigterm_stops_it(
@@ -209,13 +180,13 @@ async def test_workers_share_one_checker_and_sigterm_stops_it(
 ) -> None:
     async with _serve(tmp_path, residents, redis_url, "--workers", "2") as served:
         checker = await _one_checker(served.pid)
-        others = [p for p in _children(served.pid) if p != checker]
+        others = [p for p in children(served.pid) if p != checker]
         assert len(others) == 2  # the two workers, neither of them a checker
         await served.tamper_and_wait_for_review(served.residents[2])
         assert await served.verifier_pid() == checker
         served.gateway.stop()
         assert served.gateway.proc.returncode == 0
-        assert not _alive(checker)
+        assert not alive(checker)
         # a clean stop gives the role back at once
         assert await served.verifier_pid() is None
 
@@ -226,4 +197,4 @@ async def test_in_process_setting_keeps_the_check_in_the_serving_process(
     async with _serve(tmp_path, residents, redis_url, HOGO_VERIFY_IN_PROCESS="1") as served:
         await served.tamper_and_wait_for_review(served.residents[2])
         assert await served.verifier_pid() == served.pid
-        assert _checkers(served.pid) == []
+        assert checkers(served.pid) == []
