@@ -99,6 +99,22 @@ def report(out: list[tuple[float, float]], started: float) -> None:
         print("  none")
 
 
+def check_rounds(gateway_url: str) -> str:
+    """What /metrics says of the flag state check: when its last round ended (seconds since the
+    gateway started are printed by the caller) and how long it took."""
+    import urllib.request
+
+    with urllib.request.urlopen(gateway_url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    wanted = ("hogo_flag_verify_last_run_timestamp_seconds", "hogo_flag_verify_seconds")
+    values = {
+        line.split()[0]: float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(wanted)
+    }
+    return " ".join(f"{k}={v:.3f}" for k, v in values.items())
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", type=float, default=344.0)
@@ -128,8 +144,13 @@ def main() -> int:
             )  # fmt: skip
         rewrite_aof(svcs["redis"].port)
         print(f"tree {args.tree}; pre-saturated {args.pre_saturate} s; AOF rewritten", flush=True)
+        load_before = os.getloadavg()[0]
         out = asyncio.run(drive(url, args.rate, args.seconds, a.residents, a.flagged_count))
         report(out, started)
+        print(f"load average (1 min) before/after the open loop: {load_before:.2f} / "
+              f"{os.getloadavg()[0]:.2f}")  # fmt: skip
+        rounds = check_rounds(svcs["gateway"].url)
+        print(f"the check (gateway started at {started:.3f}): {rounds}")
     finally:
         procs.stop_all()
     return 0

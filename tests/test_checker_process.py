@@ -62,6 +62,15 @@ class Served:
         text = value.decode() if isinstance(value, bytes) else str(value)
         return int(text.split(":")[-2])
 
+    async def assert_metrics_show_the_checker(self) -> None:
+        """The checker's metrics reach /metrics (its rounds, its role), whichever process
+        answers the scrape."""
+        async with self.session.get(self.gateway.url + "/metrics") as resp:
+            text = await resp.text()
+        last = [ln for ln in text.splitlines() if ln.startswith("hogo_flag_verify_last_run")]
+        assert last and float(last[0].split()[-1]) > 0, text
+        assert 'hogo_audit_role{role="verifier"} 1.0' in text
+
     async def tamper_and_wait_for_review(self, victim: Resident) -> None:
         """Clear a flagged person's flag by hand in Redis: the serving gateway's check must find
         it and open a review, and a query about them is then held."""
@@ -132,12 +141,7 @@ async def test_serve_runs_the_check_in_a_process_of_its_own(
         # and the process answering /soap/provision is not the checker
         assert await served.submit("C-OK", served.residents[5].subject_code) == "PROVIDED"
         assert checkers(served.pid) == [checker]
-        # the checker's metrics reach /metrics (its rounds, its role)
-        async with served.session.get(served.gateway.url + "/metrics") as resp:
-            text = await resp.text()
-        last = [ln for ln in text.splitlines() if ln.startswith("hogo_flag_verify_last_run")]
-        assert last and float(last[0].split()[-1]) > 0, text
-        assert 'hogo_audit_role{role="verifier"} 1.0' in text
+        await served.assert_metrics_show_the_checker()
 
 
 async def test_a_killed_checker_is_restarted_and_checks_again(
@@ -184,6 +188,7 @@ async def test_workers_share_one_checker_and_sigterm_stops_it(
         assert len(others) == 2  # the two workers, neither of them a checker
         await served.tamper_and_wait_for_review(served.residents[2])
         assert await served.verifier_pid() == checker
+        await served.assert_metrics_show_the_checker()
         served.gateway.stop()
         assert served.gateway.proc.returncode == 0
         assert not alive(checker)
