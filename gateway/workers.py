@@ -19,7 +19,6 @@ multiprocess mode before any metric exists: counters of all workers, living or d
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import logging
@@ -34,15 +33,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.children import METRICS_ENV, PORTS_ENV, WORKER_ENV, die_with_parent
 from gateway.settings import Settings
 from gateway.verify import process as checker_process
 from gateway.verify.process import Checker
 
 log = logging.getLogger("hogo.workers")
 
-WORKER_ENV = "HOGO_WORKER"  # set in workers: listen with SO_REUSEPORT, never start workers again
-PORTS_ENV = "HOGO_WORKER_PORTS"  # in workers: the ports the supervisor reserved, by listener
-METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STOP_GRACE_SECONDS = 30.0
 FAST_EXIT_SECONDS = 5.0  # a worker that dies sooner than this did not really start
 MAX_FAST_EXITS = 5  # in a row, for one slot: the workers cannot start (port taken, bad config)
@@ -108,14 +105,6 @@ def with_reserved_ports(settings: Settings) -> Settings:
             for listener in settings.separate_listeners
         ),
     )
-
-
-def die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: a killed parent leaves no orphans
-    except (OSError, AttributeError):
-        pass
 
 
 @dataclass

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from gateway import metrics
+from gateway.children import METRICS_ENV, PORTS_ENV, WORKER_ENV, die_with_parent
 from gateway.settings import Settings
 
 log = logging.getLogger("hogo.checker")
@@ -69,9 +70,7 @@ class Checker:
         self.starts = 0
 
     def _spawn(self) -> None:
-        from gateway.workers import METRICS_ENV, WORKER_ENV, die_with_parent
-
-        env = {k: v for k, v in os.environ.items() if k not in (WORKER_ENV, "HOGO_WORKER_PORTS")}
+        env = {k: v for k, v in os.environ.items() if k not in (WORKER_ENV, PORTS_ENV)}
         env.update(
             {
                 CHECKER_ENV: "1",
