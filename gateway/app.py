@@ -55,9 +55,11 @@ async def sweep_interrupted_forever(gw: Gateway) -> None:
 
 
 def build_app(
-    settings: Settings, redis_url: str, gateway: Gateway | None = None
+    settings: Settings, redis_url: str, gateway: Gateway | None = None, *, verify: bool = True
 ) -> web.Application:
-    """The whole gateway as one aiohttp application (its store opened on startup)."""
+    """The whole gateway as one aiohttp application (its store opened on startup). `verify`:
+    run the flag state check in this process; `serve` runs it in a process of its own
+    (gateway/verify/process.py) unless HOGO_VERIFY_IN_PROCESS is on."""
     # /readyz and /metrics: the ops listener's, or loopback's (whatever listens, demo included)
     app = web.Application(client_max_size=settings.max_body_bytes + 1, middlewares=[ops_guard()])
 
@@ -66,7 +68,8 @@ def build_app(
         app[GATEWAY] = gw
         sweeper = asyncio.create_task(sweep_interrupted_forever(gw))
         auditing = audit_tasks.start(gw)  # sealer and archiver: one process at a time works
-        auditing += verify_tasks.start(gw)  # the flag state check: one process at a time too
+        if verify:  # the flag state check: one process at a time too
+            auditing += verify_tasks.start(gw)
         # the holding departments told of attempts, the pattern rules, and their mails
         telling = [asyncio.create_task(gw.notices.run_forever())]
         if gw.settings.attempts.mail_on:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -12,6 +14,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 
 disable_created_metrics()
 
@@ -173,6 +176,11 @@ VERIFY_SECONDS = Gauge(
     registry=REGISTRY,
     multiprocess_mode="mostrecent",
 )
+CHECKER_RESTARTS = Counter(
+    "hogo_checker_restarts",
+    "Flag state checker processes started in place of one that died (counted by the new one)",
+    registry=REGISTRY,
+)
 DIRECTORY_UNSEALED = Gauge(
     "hogo_directory_unsealed_entries",
     "Directory entries without the gateway's MAC, as the last whole sweep found them",
@@ -229,13 +237,73 @@ for _rule in ("requesters", "requester_rate", "portal_views", "probing"):
     RULES_FIRED.labels(_rule)
 
 
+# Set by a `serve` without workers that runs the flag state check in a checker process
+# (gateway/verify/process.py): the checker writes its metrics there (multiprocess files), and
+# /metrics adds them to this process's. (Under --workers the checker writes to the workers' dir.)
+checker_metrics_dir: str | None = None
+# The gauges the checker process sets: its value, not this process's (never set here), counts.
+CHECKER_GAUGES = frozenset(
+    {
+        VERIFY_PERSONS._name,
+        VERIFY_SUBJECTS._name,
+        VERIFY_PROBLEMS._name,
+        VERIFY_LAST._name,
+        VERIFY_SECONDS._name,
+        DIRECTORY_UNSEALED._name,
+    }
+)
+
+
 def exposition() -> bytes:
-    """The Prometheus text for /metrics: this process's, or every worker's added up."""
-    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not multiproc_dir:
-        return generate_latest(REGISTRY)
+    """The Prometheus text for /metrics: this process's (and its checker's), or every worker's
+    added up."""
     from prometheus_client.multiprocess import MultiProcessCollector
 
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, multiproc_dir)
+    if multiproc_dir:
+        MultiProcessCollector(registry, multiproc_dir)
+    elif checker_metrics_dir:
+        registry.register(_WithChecker(MultiProcessCollector(None, checker_metrics_dir)))
+    else:
+        return generate_latest(REGISTRY)
     return generate_latest(registry)
+
+
+class _WithChecker:
+    """This process's metrics with the checker's: counters and histograms added up, the check's
+    gauges (and the `verifier` role) the checker's."""
+
+    def __init__(self, checker: Any) -> None:
+        self.checker = checker
+
+    def collect(self) -> Iterator[Metric]:
+        theirs = {family.name: family for family in self.checker.collect()}
+        for family in REGISTRY.collect():
+            other = theirs.pop(family.name, None)
+            yield family if other is None else _merged(family, other)
+        yield from theirs.values()
+
+
+def _checker_sample(family: Metric, sample: Any) -> bool:
+    if family.name in CHECKER_GAUGES:
+        return True
+    return family.name == AUDIT_ROLE._name and sample.labels.get("role") == "verifier"
+
+
+def _merged(own: Metric, other: Metric) -> Metric:
+    key = lambda s: (s.name, tuple(sorted(s.labels.items())))  # noqa: E731
+    theirs = {key(s): s for s in other.samples}
+    samples = []
+    for s in own.samples:
+        t = theirs.pop(key(s), None)
+        if t is None:
+            samples.append(s)
+        elif own.type == "gauge":
+            samples.append(t if _checker_sample(own, s) else s)
+        elif s.name.endswith("_created"):
+            samples.append(s)
+        else:
+            samples.append(s._replace(value=s.value + t.value))
+    own.samples = samples + list(theirs.values())
+    return own

@@ -19,7 +19,6 @@ multiprocess mode before any metric exists: counters of all workers, living or d
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import logging
@@ -34,13 +33,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.children import METRICS_ENV, PORTS_ENV, WORKER_ENV, die_with_parent
 from gateway.settings import Settings
+from gateway.verify import process as checker_process
+from gateway.verify.process import Checker
 
 log = logging.getLogger("hogo.workers")
 
-WORKER_ENV = "HOGO_WORKER"  # set in workers: listen with SO_REUSEPORT, never start workers again
-PORTS_ENV = "HOGO_WORKER_PORTS"  # in workers: the ports the supervisor reserved, by listener
-METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STOP_GRACE_SECONDS = 30.0
 FAST_EXIT_SECONDS = 5.0  # a worker that dies sooner than this did not really start
 MAX_FAST_EXITS = 5  # in a row, for one slot: the workers cannot start (port taken, bad config)
@@ -108,14 +107,6 @@ def with_reserved_ports(settings: Settings) -> Settings:
     )
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: a killed parent leaves no orphans
-    except (OSError, AttributeError):
-        pass
-
-
 @dataclass
 class _Worker:
     slot: int
@@ -135,6 +126,8 @@ class Supervisor:
         self.metrics_dir = Path(tempfile.mkdtemp(prefix="hogo-metrics-"))
         self.stopping = False
         self.workers: list[_Worker] = []
+        # one flag state checker for the host, not one per worker (gateway/verify/process.py)
+        self.checker: Checker | None = None
 
     def _spawn(self, slot: int, fast_exits: int = 0) -> _Worker:
         env = {
@@ -148,7 +141,7 @@ class Supervisor:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", *self.argv],
             env=env,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
         return _Worker(slot, proc, time.monotonic(), fast_exits)
 
@@ -166,12 +159,18 @@ class Supervisor:
                 f"{os.getpid()}",
                 flush=True,
             )
+            if self.checker is not None:
+                self.checker.tend()
             while not self.stopping:
                 time.sleep(0.2)
                 if (failed := self._replace_dead()) is not None:
                     return failed
+                if self.checker is not None and not self.stopping:
+                    self.checker.tend()
             return 0
         finally:
+            if self.checker is not None:
+                self.checker.stop()
             self._stop_all()
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
@@ -215,7 +214,10 @@ def supervise(count: int, argv: list[str], redis_url: str, settings: Settings) -
     """Run `count` workers serving `hogo-gateway <argv>` until SIGTERM/SIGINT; the exit status."""
     held, ports = reserve_ports(settings)
     try:
-        return Supervisor(count, argv, redis_url, ports).run()
+        supervisor = Supervisor(count, argv, redis_url, ports)
+        if checker_process.wanted(settings):
+            supervisor.checker = Checker(argv, redis_url, supervisor.metrics_dir)
+        return supervisor.run()
     finally:
         for sock in held:
             sock.close()

@@ -161,6 +161,47 @@ class GatewayProcess:
             self.kill9()
 
 
+# -- the processes `serve` starts: workers, the flag state checker ------------------------------
+def children(pid: int) -> set[int]:
+    """The processes `pid` started (and not yet reaped)."""
+    try:
+        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def is_checker(pid: int) -> bool:
+    """Whether `pid` is a flag state checker process (gateway/verify/process.py)."""
+    try:
+        return b"HOGO_CHECKER=1" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def checkers(pid: int) -> list[int]:
+    """The living flag state checkers among `pid`'s children."""
+    return [c for c in children(pid) if is_checker(c) and alive(c)]
+
+
+async def until(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    """Wait for `await predicate()` to be true, checking every 0.1 s; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} not reached in {timeout} s")
+
+
 # -- aiohttp applications ---------------------------------------------------------------------
 @dataclass
 class ServedApp:

@@ -20,11 +20,16 @@ from tests.processes import (  # noqa: F401 (one way to start each: named here f
     RedisTls,
     ServedApp,
     SmtpServer,
+    alive,
+    checkers,
+    children,
     hogo,
     hogo_command,
     hogo_process,
+    is_checker,
     reserve_port,
     serve_app,
+    until,
 )
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -3,12 +3,10 @@ SIGTERM stops them all; /metrics adds up every worker's counters."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +18,26 @@ from gateway.context import open_gateway
 from gateway.directory_import import import_pairs
 from gateway.settings import Settings
 from gateway.simulator import Simulator
-from tests.support import AFFAIR, REQUESTER, GatewayProcess, Query, parse_answer, serve_app
+from tests.support import (
+    AFFAIR,
+    REQUESTER,
+    GatewayProcess,
+    Query,
+    alive,
+    children,
+    is_checker,
+    parse_answer,
+    serve_app,
+)
+from tests.support import until as _until
 
 pytestmark = pytest.mark.slow
 
 
 def _children(pid: int) -> set[int]:
-    try:
-        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-    except OSError:
-        return set()
+    """`pid`'s children but its flag state checker (gateway/verify/process.py, one beside the
+    workers: tests/test_checker_process.py)."""
+    return {p for p in children(pid) if not is_checker(p)}
 
 
 def _listening_ports(pid: int) -> set[int]:
@@ -47,23 +55,6 @@ def _listening_ports(pid: int) -> set[int]:
             if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-async def _until(predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} not reached in {timeout} s")
 
 
 @dataclass
@@ -164,7 +155,7 @@ async def test_workers_share_the_port_and_store_and_add_up_their_metrics(
         workers = _children(s.proc.pid)
         s.proc.send_signal(signal.SIGTERM)
         assert s.proc.wait(40) == 0
-        assert not any(_alive(pid) for pid in workers)
+        assert not any(alive(pid) for pid in workers)
 
 
 async def _ready(s: Served) -> bool:
@@ -191,7 +182,7 @@ async def test_workers_share_the_embedded_store_the_supervisor_owns(tmp_path, re
         s.proc.send_signal(signal.SIGTERM)
         assert s.proc.wait(40) == 0
         assert not endpoint.exists()  # the supervisor stopped its store after its workers
-        assert not any(_alive(pid) for pid in workers)
+        assert not any(alive(pid) for pid in workers)
 
 
 def test_a_worker_count_below_one_is_a_bad_argument(tmp_path, capsys) -> None:

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from gateway import eventloop, workers
+from gateway import eventloop, metrics, workers
 from gateway.app import build_app
 from gateway.cli.common import Command, store_overrides
 from gateway.listeners import check_plain_http, describe, start_listeners
 from gateway.settings import SEPARABLE, Settings, SettingsError
+from gateway.verify import process as checker_process
 
 log = logging.getLogger("hogo.serve")
 
@@ -91,9 +95,17 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _run_app(
-    app: web.Application, settings: Settings, banner: str, ready_file: Path | None
+    app: web.Application,
+    settings: Settings,
+    banner: str,
+    ready_file: Path | None,
+    checker: checker_process.Checker | None = None,
 ) -> None:
     listening = await start_listeners(app, settings, reuse_port=workers.in_worker())
+    tending = None
+    if checker is not None:
+        checker.tend()  # started once the store answers and the listeners listen
+        tending = asyncio.create_task(checker_process.tend_forever(checker))
     lines = [f"  listening on {describe(listener)}" for listener in listening.listeners]
     print("\n".join([banner, *lines]), flush=True)
     if ready_file is not None:
@@ -105,6 +117,13 @@ async def _run_app(
     try:
         await stop.wait()
     finally:
+        if tending is not None:
+            tending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tending
+        if checker is not None:
+            # (blocks this loop up to its grace: the listeners are draining anyway)
+            await asyncio.to_thread(checker.stop)
         await listening.cleanup()
 
 
@@ -117,6 +136,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"hogo-gateway: error: {exc}", file=sys.stderr)
         return 2
     logging.getLogger("hogo").setLevel(logging.INFO)
+    if checker_process.in_checker():
+        # a checker process started by the `serve` below: same arguments, same settings
+        return checker_process.run(settings, settings.redis_url)
     if not settings.upstream_url:
         print(
             "hogo-gateway: error: --upstream-url (or HOGO_UPSTREAM_URL) is required",
@@ -150,7 +172,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         if workers.wanted(worker_count):
             return workers.supervise(worker_count, args.argv, url, settings)
-        app = build_app(settings, url)
+        checker = None
+        if checker_process.wanted(settings) and not workers.in_worker():
+            checker_dir = Path(tempfile.mkdtemp(prefix="hogo-checker-metrics-"))
+            metrics.checker_metrics_dir = str(checker_dir)
+            checker = checker_process.Checker(args.argv, url, checker_dir)
+        app = build_app(settings, url, verify=settings.verify_in_process)
         waits = settings.replicas_to_wait_for
         banner = "\n".join(
             [
@@ -164,8 +191,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 ),
             ]
         )
-        eventloop.run(_run_app(app, settings, banner, getattr(args, "ready_file", None)))
+        eventloop.run(_run_app(app, settings, banner, getattr(args, "ready_file", None), checker))
     finally:
+        if metrics.checker_metrics_dir:
+            shutil.rmtree(metrics.checker_metrics_dir, ignore_errors=True)
         if getattr(args, "ready_file", None) is not None:
             args.ready_file.unlink(missing_ok=True)  # (it says where a running gateway listens)
         if embedded is not None:

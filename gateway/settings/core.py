@@ -205,6 +205,14 @@ class Settings:
         "HOGO_VERIFY_SWEEP_KEYS",
         "store keys the check's directory sweep looks at each round (at least 100 are)",
     )
+    # `serve` runs the check in a process of its own (gateway/verify/process.py), so that its
+    # fold of the trail never holds the event loop that answers queries; on: in every serving
+    # process, as before (the lease still makes it one at a time).
+    verify_in_process: bool = setting(
+        False,
+        "HOGO_VERIFY_IN_PROCESS",
+        "run the flag state check inside the serving process(es), not in a checker process",
+    )
     # -- (end of the check's settings) --------------------------------------------------------
     # whom attempts are told to by mail, and the pattern rules (the block above)
     attempts: AttemptSettings = field(default_factory=AttemptSettings)
