@@ -149,6 +149,7 @@ class Bench:
         self.runs: list[Run] = []
         self.tag = secrets.token_hex(3)
         self.seq = 0
+        self._client: redis.Redis | None = None  # the bench's Redis, for its housekeeping
 
     def url(self, target: str) -> str:
         return self.services[target].url + "/soap/provision"
@@ -183,7 +184,9 @@ class Bench:
         return json.loads(lines[-1])
 
     def _store(self) -> redis.Redis:
-        return redis.Redis(port=self.services["redis"].port, socket_timeout=60)
+        if self._client is None:
+            self._client = redis.Redis(port=self.services["redis"].port, socket_timeout=60)
+        return self._client
 
     def _rewrite_first(self) -> None:
         """Redis's AOF rewrite (a fork, then the whole data set written beside the fsyncs
@@ -194,13 +197,16 @@ class Bench:
         rewrite just done (the same state of the store for every row), and a rewrite that still
         begins during a run is counted in its row (column "AOF rewrites")."""
         r = self._store()
-        while r.info("persistence").get("aof_rewrite_in_progress"):
+
+        def busy() -> bool:
+            info = r.info("persistence")
+            return bool(info.get("aof_rewrite_in_progress") or info.get("aof_rewrite_scheduled"))
+
+        while busy():
             time.sleep(0.1)
         r.bgrewriteaof()
         time.sleep(0.1)
-        while r.info("persistence").get("aof_rewrite_in_progress") or r.info("persistence").get(
-            "aof_rewrite_scheduled"
-        ):
+        while busy():
             time.sleep(0.1)
 
     def _forks(self) -> int:
